@@ -1,0 +1,26 @@
+# Settings for takeoff's own targets (tests, examples, benchmarks) only; never applied to the
+# `takeoff` target that consumers link.
+
+option(TAKEOFF_WARNINGS_AS_ERRORS "Treat warnings in takeoff's own targets as errors" OFF)
+set(TAKEOFF_SANITIZE "" CACHE STRING "Sanitizers for takeoff's own targets, e.g. address,undefined")
+
+# Sanitizers apply to everything we compile, Boost sources included.
+add_library(takeoff_sanitize INTERFACE)
+if(TAKEOFF_SANITIZE)
+    target_compile_options(takeoff_sanitize INTERFACE
+        -fsanitize=${TAKEOFF_SANITIZE} -fno-omit-frame-pointer -fno-sanitize-recover=all)
+    target_link_options(takeoff_sanitize INTERFACE -fsanitize=${TAKEOFF_SANITIZE})
+endif()
+
+# Warnings apply to our own sources only.
+add_library(takeoff_project_options INTERFACE)
+target_compile_options(takeoff_project_options INTERFACE -Wall -Wextra -Wpedantic
+    $<$<BOOL:${TAKEOFF_WARNINGS_AS_ERRORS}>:-Werror>)
+target_link_libraries(takeoff_project_options INTERFACE takeoff_sanitize)
+
+# Asio, Asio-SSL and Beast compiled once (tests/support/boost_sources.cpp) instead of in every
+# translation unit; the macros must then be set on every TU that links this library.
+add_library(takeoff_boost_sources STATIC ${PROJECT_SOURCE_DIR}/tests/support/boost_sources.cpp)
+target_compile_definitions(takeoff_boost_sources PUBLIC
+    BOOST_ASIO_SEPARATE_COMPILATION BOOST_BEAST_SEPARATE_COMPILATION)
+target_link_libraries(takeoff_boost_sources PUBLIC takeoff::takeoff takeoff_sanitize)

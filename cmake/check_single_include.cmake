@@ -1,0 +1,10 @@
+# Fails when single_include/takeoff/takeoff.hpp differs from a fresh tools/amalgamate.py run.
+execute_process(COMMAND ${PYTHON} ${SCRIPT} -o ${GENERATED} RESULT_VARIABLE result)
+if(NOT result EQUAL 0)
+    message(FATAL_ERROR "tools/amalgamate.py failed")
+endif()
+execute_process(COMMAND ${CMAKE_COMMAND} -E compare_files ${GENERATED} ${COMMITTED} RESULT_VARIABLE same)
+if(NOT same EQUAL 0)
+    message(FATAL_ERROR "single_include/takeoff/takeoff.hpp is stale: run `python3 tools/amalgamate.py` and commit the result")
+endif()
+message(STATUS "single_include/takeoff/takeoff.hpp is up to date")

@@ -1,0 +1,22 @@
+#pragma once
+// takeoff-cpp: call a Takeoff inference server, signed in to Snowflake, from C++20 coroutines.
+//
+// The umbrella header and the root of the generated single header (tools/amalgamate.py).
+// Library headers are included unconditionally here: the amalgamation inlines each one once.
+//
+// Define TAKEOFF_BOOST_SOURCES in exactly one translation unit, before including this header, to
+// compile the Boost.JSON and Boost.URL sources into that unit. Do that only in programs that do not
+// link Boost::json / Boost::url (e.g. a program that copied only the single header).
+
+#include <takeoff/core/checked_literal.hpp>
+#include <takeoff/core/config.hpp>
+#include <takeoff/core/diagnostics.hpp>
+#include <takeoff/core/error.hpp>
+#include <takeoff/core/fixed_string.hpp>
+#include <takeoff/core/json.hpp>
+#include <takeoff/core/redact.hpp>
+
+#if defined(TAKEOFF_BOOST_SOURCES)
+#include <boost/json/src.hpp>
+#include <boost/url/src.hpp>
+#endif

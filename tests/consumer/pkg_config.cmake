@@ -1,0 +1,18 @@
+# Compiles and runs the consumer program with only the flags `pkg-config takeoff` gives.
+set(ENV{PKG_CONFIG_PATH} "${PREFIX}/share/pkgconfig")
+execute_process(COMMAND ${PKG_CONFIG} --cflags --libs takeoff
+    RESULT_VARIABLE result OUTPUT_VARIABLE flags ERROR_VARIABLE err OUTPUT_STRIP_TRAILING_WHITESPACE)
+if(NOT result EQUAL 0)
+    message(FATAL_ERROR "pkg-config takeoff failed: ${err}")
+endif()
+separate_arguments(flags UNIX_COMMAND "${flags}")
+string(REPLACE "|" ";" sources "${SOURCES}")
+execute_process(COMMAND ${CXX} -std=c++20 ${sources} ${flags} -o ${OUTPUT} RESULT_VARIABLE result ERROR_VARIABLE err)
+if(NOT result EQUAL 0)
+    message(FATAL_ERROR "compiling with `pkg-config --cflags --libs takeoff` (${flags}) failed:\n${err}")
+endif()
+execute_process(COMMAND ${OUTPUT} RESULT_VARIABLE result)
+if(NOT result EQUAL 0)
+    message(FATAL_ERROR "the pkg-config consumer exited with ${result}")
+endif()
+message(STATUS "pkg-config consumer works with: ${flags}")
