@@ -20,7 +20,7 @@ function(takeoff_add_compile_fail_tests file)
     set(common
         -DCXX=${CMAKE_CXX_COMPILER}
         -DSOURCE=${file}
-        -DINCLUDES=${TAKEOFF_INCLUDE_DIR}|${Boost_INCLUDE_DIRS}
+        "-DINCLUDES=${TAKEOFF_INCLUDE_DIR}|${TAKEOFF_SINGLE_INCLUDE_SHIMS}|${Boost_INCLUDE_DIRS}"
         -DSTANDARD=${CMAKE_CXX20_STANDARD_COMPILE_OPTION})
     add_test(NAME compile_fail.${stem}.baseline
         COMMAND ${CMAKE_COMMAND} ${common} -DEXPECT_SUCCESS=1 -P ${TAKEOFF_COMPILE_FAIL_SCRIPT})

@@ -24,3 +24,21 @@ add_library(takeoff_boost_sources STATIC ${PROJECT_SOURCE_DIR}/tests/support/boo
 target_compile_definitions(takeoff_boost_sources PUBLIC
     BOOST_ASIO_SEPARATE_COMPILATION BOOST_BEAST_SEPARATE_COMPILATION)
 target_link_libraries(takeoff_boost_sources PUBLIC takeoff::takeoff takeoff_sanitize)
+
+# With TAKEOFF_USE_SINGLE_INCLUDE our own sources still include individual headers
+# (<takeoff/core/error.hpp>, ...). Each such path gets a shim that includes the single header, placed
+# after single_include/ on the include path, so the whole suite compiles against the generated file.
+set(TAKEOFF_SINGLE_INCLUDE_SHIMS "")
+if(TAKEOFF_USE_SINGLE_INCLUDE)
+    set(TAKEOFF_SINGLE_INCLUDE_SHIMS ${PROJECT_BINARY_DIR}/single_include_shims)
+    file(GLOB_RECURSE library_headers RELATIVE ${PROJECT_SOURCE_DIR}/include
+        CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/include/takeoff/*.hpp)
+    foreach(header IN LISTS library_headers)
+        if(NOT header STREQUAL "takeoff/takeoff.hpp")
+            file(CONFIGURE OUTPUT ${TAKEOFF_SINGLE_INCLUDE_SHIMS}/${header}
+                CONTENT "// Shim for tests built against the single header.\n#include <takeoff/takeoff.hpp>\n")
+        endif()
+    endforeach()
+    target_include_directories(takeoff_project_options INTERFACE ${TAKEOFF_SINGLE_INCLUDE_SHIMS})
+    target_include_directories(takeoff_boost_sources PUBLIC ${TAKEOFF_SINGLE_INCLUDE_SHIMS})
+endif()
