@@ -38,6 +38,7 @@ enum class errc {
     request_timeout,        ///< the whole-request deadline passed
     operation_in_progress,  ///< a second operation was started where only one may run at a time
     stream_truncated,       ///< a stream ended before its natural end
+    proxy_error,            ///< the proxy refused or failed the CONNECT tunnel (diagnostics has its status)
 
     // JSON mapping
     invalid_json,           ///< the text is not JSON
@@ -109,6 +110,7 @@ public:
         case errc::request_timeout: return "the request deadline passed";
         case errc::operation_in_progress: return "another operation is in progress";
         case errc::stream_truncated: return "the stream ended before it was complete";
+        case errc::proxy_error: return "the proxy refused the tunnel";
         case errc::invalid_json: return "the text is not valid JSON";
         case errc::missing_field: return "a required JSON field is missing";
         case errc::invalid_field_type: return "a JSON field has the wrong type";
