@@ -8,6 +8,7 @@
 // compile the Boost.JSON and Boost.URL sources into that unit. Do that only in programs that do not
 // link Boost::json / Boost::url (e.g. a program that copied only the single header).
 
+#include <takeoff/core/base64.hpp>
 #include <takeoff/core/checked_literal.hpp>
 #include <takeoff/core/config.hpp>
 #include <takeoff/core/diagnostics.hpp>
@@ -15,6 +16,11 @@
 #include <takeoff/core/fixed_string.hpp>
 #include <takeoff/core/json.hpp>
 #include <takeoff/core/redact.hpp>
+#include <takeoff/http/origin.hpp>
+#include <takeoff/http/proxy.hpp>
+#include <takeoff/http/redirect_policy.hpp>
+#include <takeoff/http/retry_after.hpp>
+#include <takeoff/http/retry_policy.hpp>
 
 #if defined(TAKEOFF_BOOST_SOURCES)
 #include <boost/json/src.hpp>

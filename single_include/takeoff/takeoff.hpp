@@ -16,18 +16,14 @@
 // compile the Boost.JSON and Boost.URL sources into that unit. Do that only in programs that do not
 // link Boost::json / Boost::url (e.g. a program that copied only the single header).
 
-// begin of <takeoff/core/checked_literal.hpp>
-// Checked literals, the fmt idiom: a type whose constructor from a literal is consteval runs the
-// type's rules while compiling, so `account_url u{"http://x"}` does not compile and the compiler's
-// message names the broken rule. Values known only at run time go through `T::runtime(text)`,
-// which applies the same rules and returns boost::system::result.
+// begin of <takeoff/core/base64.hpp>
+// Base64 and base64url (RFC 4648 sections 4 and 5): Basic credentials for proxies and OAuth
+// clients, and the unpadded base64url that PKCE and JWTs use.
 //
-// A rules class provides:
-//   static constexpr takeoff::errc error;                          // the run-time error code
-//   static constexpr bool check(value, takeoff::literal_check&);    // false after check.fail(...)
-// Every failure path calls `check.fail("reason")` with a literal reason: at compile time that call
-// stops compilation and the compiler prints the reason; at run time the reason becomes the
-// diagnostics message.
+// The decoders are strict, as RFC 4648 section 3.3 and 3.5 allow: characters outside the alphabet
+// (whitespace included), misplaced or missing padding and non-zero bits after the last byte are
+// errors. Accepting only the canonical form means one value has one encoding, which matters where
+// an encoded value is compared (a PKCE challenge, a JWT signature).
 
 // begin of <takeoff/core/config.hpp>
 // Version, Boost floor and feature detection shared by every header.
@@ -52,11 +48,6 @@ inline constexpr const char* version_string = TAKEOFF_VERSION_STRING;
 
 } // namespace takeoff
 // end of <takeoff/core/config.hpp>
-// begin of <takeoff/core/diagnostics.hpp>
-// diagnostics: what an error_code alone cannot say (our explanation, the server's own words kept
-// apart as untrusted text, HTTP status, request id, Retry-After), and takeoff::error, the exception
-// that carries it.
-
 // begin of <takeoff/core/error.hpp>
 // takeoff::errc, its error category, and the retry classification of error codes.
 //
@@ -255,6 +246,143 @@ template <>
 struct is_error_code_enum<takeoff::errc> : std::true_type {};
 } // namespace boost::system
 // end of <takeoff/core/error.hpp>
+
+#include <boost/system/result.hpp>
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace takeoff {
+
+namespace detail {
+
+inline constexpr std::string_view base64_alphabet =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+inline constexpr std::string_view base64url_alphabet =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+// Encodes with the given alphabet; `pad` adds '=' up to a multiple of four characters.
+inline std::string base64_encode_with(std::string_view in, std::string_view alphabet, bool pad) {
+    std::string out;
+    out.reserve((in.size() + 2) / 3 * 4);
+    std::size_t i = 0;
+    for (; i + 3 <= in.size(); i += 3) {
+        const std::uint32_t v = (std::uint32_t{static_cast<unsigned char>(in[i])} << 16) |
+                                (std::uint32_t{static_cast<unsigned char>(in[i + 1])} << 8) |
+                                std::uint32_t{static_cast<unsigned char>(in[i + 2])};
+        out += alphabet[(v >> 18) & 63];
+        out += alphabet[(v >> 12) & 63];
+        out += alphabet[(v >> 6) & 63];
+        out += alphabet[v & 63];
+    }
+    const std::size_t rest = in.size() - i;
+    if (rest == 1) {
+        const std::uint32_t v = std::uint32_t{static_cast<unsigned char>(in[i])} << 16;
+        out += alphabet[(v >> 18) & 63];
+        out += alphabet[(v >> 12) & 63];
+        if (pad) out += "==";
+    } else if (rest == 2) {
+        const std::uint32_t v = (std::uint32_t{static_cast<unsigned char>(in[i])} << 16) |
+                                (std::uint32_t{static_cast<unsigned char>(in[i + 1])} << 8);
+        out += alphabet[(v >> 18) & 63];
+        out += alphabet[(v >> 12) & 63];
+        out += alphabet[(v >> 6) & 63];
+        if (pad) out += '=';
+    }
+    return out;
+}
+
+// The 6-bit value of c in the alphabet, or -1.
+inline int base64_value(char c, bool url) noexcept {
+    if (c >= 'A' && c <= 'Z') return c - 'A';
+    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+    if (c >= '0' && c <= '9') return c - '0' + 52;
+    if (c == (url ? '-' : '+')) return 62;
+    if (c == (url ? '_' : '/')) return 63;
+    return -1;
+}
+
+// Decodes unpadded text (padding already removed by the caller).
+inline boost::system::result<std::string> base64_decode_unpadded(std::string_view in, bool url) {
+    // One leftover character cannot hold a whole byte.
+    if (in.size() % 4 == 1) return make_error_code(errc::invalid_argument);
+    std::string out;
+    out.reserve(in.size() / 4 * 3 + 2);
+    std::uint32_t acc = 0;
+    int bits = 0;
+    for (char c : in) {
+        const int v = base64_value(c, url);
+        if (v < 0) return make_error_code(errc::invalid_argument);
+        acc = (acc << 6) | static_cast<std::uint32_t>(v);
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            out += static_cast<char>((acc >> bits) & 0xff);
+        }
+    }
+    // The bits left over after the last byte must be zero (canonical encoding only).
+    if ((acc & ((1u << bits) - 1)) != 0) return make_error_code(errc::invalid_argument);
+    return out;
+}
+
+} // namespace detail
+
+/// Standard base64 with '=' padding (RFC 4648 section 4), as HTTP Basic credentials need.
+inline std::string base64_encode(std::string_view data) {
+    return detail::base64_encode_with(data, detail::base64_alphabet, true);
+}
+
+/// base64url without padding (RFC 4648 section 5, as RFC 7636 PKCE and RFC 7515 JWS use it), so the
+/// result can go into URLs and JWT segments as it is.
+inline std::string base64url_encode(std::string_view data) {
+    return detail::base64_encode_with(data, detail::base64url_alphabet, false);
+}
+
+/// Decodes standard base64. The input must be padded to a multiple of four characters and be the
+/// canonical encoding; anything else (whitespace, the url alphabet, stray '=') gives
+/// errc::invalid_argument.
+inline boost::system::result<std::string> base64_decode(std::string_view text) {
+    if (text.size() % 4 != 0) return make_error_code(errc::invalid_argument);
+    std::size_t pad = 0;
+    while (pad < 2 && pad < text.size() && text[text.size() - 1 - pad] == '=') ++pad;
+    return detail::base64_decode_unpadded(text.substr(0, text.size() - pad), false);
+}
+
+/// Decodes base64url. Padding is optional (JWTs and PKCE omit it, some servers add it), but when
+/// present it must be exactly what makes the length a multiple of four. Anything else, including
+/// the '+' and '/' of standard base64, gives errc::invalid_argument.
+inline boost::system::result<std::string> base64url_decode(std::string_view text) {
+    std::size_t pad = 0;
+    while (pad < 2 && pad < text.size() && text[text.size() - 1 - pad] == '=') ++pad;
+    if (pad != 0 && text.size() % 4 != 0) return make_error_code(errc::invalid_argument);
+    return detail::base64_decode_unpadded(text.substr(0, text.size() - pad), true);
+}
+
+} // namespace takeoff
+// end of <takeoff/core/base64.hpp>
+// begin of <takeoff/core/checked_literal.hpp>
+// Checked literals, the fmt idiom: a type whose constructor from a literal is consteval runs the
+// type's rules while compiling, so `account_url u{"http://x"}` does not compile and the compiler's
+// message names the broken rule. Values known only at run time go through `T::runtime(text)`,
+// which applies the same rules and returns boost::system::result.
+//
+// A rules class provides:
+//   static constexpr takeoff::errc error;                          // the run-time error code
+//   static constexpr bool check(value, takeoff::literal_check&);    // false after check.fail(...)
+// Every failure path calls `check.fail("reason")` with a literal reason: at compile time that call
+// stops compilation and the compiler prints the reason; at run time the reason becomes the
+// diagnostics message.
+
+// #include <takeoff/core/config.hpp> (already inlined above)
+// begin of <takeoff/core/diagnostics.hpp>
+// diagnostics: what an error_code alone cannot say (our explanation, the server's own words kept
+// apart as untrusted text, HTTP status, request id, Retry-After), and takeoff::error, the exception
+// that carries it.
+
+// #include <takeoff/core/error.hpp> (already inlined above)
 // begin of <takeoff/core/redact.hpp>
 // Keeping secrets out of logs: a secret holder that never prints its value, and helpers that
 // mask secrets in text the library did not write (server bodies it quotes in diagnostics).
@@ -1128,6 +1256,1106 @@ void tag_invoke(boost::json::value_from_tag, boost::json::value& out, const T& v
 } // namespace takeoff
 // end of <takeoff/core/json.hpp>
 // #include <takeoff/core/redact.hpp> (already inlined above)
+// begin of <takeoff/http/origin.hpp>
+// The origin (scheme, host, port) of an HTTP(S) URL: the unit of connection pooling, of the
+// same-origin rule for redirects and credentials, and of proxy selection.
+//
+// origin_of() normalises what RFC 3986 section 6.2.2/6.2.3 says is equivalent (scheme and host
+// case, percent-encoded host characters, default and empty ports, IPv6 spelling), so that two URLs
+// of the same server give equal origins and one pool entry.
+
+// #include <takeoff/core/config.hpp> (already inlined above)
+// #include <takeoff/core/error.hpp> (already inlined above)
+
+#include <boost/system/result.hpp>
+#include <boost/url/host_type.hpp>
+#include <boost/url/scheme.hpp>
+#include <boost/url/url_view.hpp>
+
+#include <compare>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <ostream>
+#include <string>
+#include <string_view>
+
+namespace takeoff::http {
+
+/// The URL schemes the transport speaks: plain HTTP and HTTP over TLS.
+enum class scheme { http, https };
+
+/// "http" or "https", as written in URLs.
+constexpr std::string_view to_string(scheme s) noexcept { return s == scheme::https ? "https" : "http"; }
+
+/// The port a URL of this scheme means when it names none: 80 or 443.
+constexpr std::uint16_t default_port(scheme s) noexcept { return s == scheme::https ? 443 : 80; }
+
+/// Where a request goes: scheme, host and port, as origin_of() normalises them.
+///
+/// `host` is lowercase; an IPv6 literal is kept without brackets in its canonical RFC 5952 form
+/// (`::1`), so use host_header() or authority_form() to put it on the wire. `port` is always
+/// explicit (80 or 443 when the URL named none). An origin built by hand must follow the same rules
+/// to compare equal to one from origin_of().
+struct origin {
+    http::scheme scheme = http::scheme::https; ///< http or https
+    std::string host;                          ///< lowercase name, IPv4 or bracket-less IPv6 literal
+    std::uint16_t port = 443;                  ///< always explicit
+
+    /// "scheme://host:port" with the port always shown and IPv6 in brackets, e.g.
+    /// "https://example.com:443": one spelling per origin, for logs and map keys.
+    std::string to_string() const;
+
+    /// Member-wise: equal origins share connections and credentials.
+    friend bool operator==(const origin&, const origin&) = default;
+    /// Member-wise, for ordered containers.
+    friend std::strong_ordering operator<=>(const origin&, const origin&) = default;
+    /// Prints to_string().
+    friend std::ostream& operator<<(std::ostream& os, const origin& o) { return os << o.to_string(); }
+};
+
+/// True when the host is an IPv6 literal (only those contain ':' once normalised).
+inline bool is_ipv6_literal(std::string_view host) noexcept { return host.find(':') != std::string_view::npos; }
+
+/// "host:port", brackets around IPv6: the authority-form request-target of a CONNECT request
+/// (RFC 9112 section 3.2.3), which always names the port.
+inline std::string authority_form(const origin& o) {
+    std::string out;
+    out.reserve(o.host.size() + 8);
+    if (is_ipv6_literal(o.host)) {
+        out += '[';
+        out += o.host;
+        out += ']';
+    } else {
+        out += o.host;
+    }
+    out += ':';
+    out += std::to_string(o.port);
+    return out;
+}
+
+/// The value of the Host header for this origin (RFC 9110 section 7.2): "host" when the port is the
+/// scheme's default, else "host:port"; IPv6 in brackets ("[::1]:8080", "[::1]"). Servers and
+/// virtual-host routers (the SPCS ingress) compare it with what they serve, so the default port is
+/// left out as browsers and curl do.
+inline std::string host_header(const origin& o) {
+    if (o.port != default_port(o.scheme)) return authority_form(o);
+    return is_ipv6_literal(o.host) ? "[" + o.host + "]" : o.host;
+}
+
+inline std::string origin::to_string() const {
+    std::string out(http::to_string(scheme));
+    out += "://";
+    out += authority_form(*this);
+    return out;
+}
+
+namespace detail {
+
+// The characters kept in a registered name once percent-decoded: RFC 3986 unreserved characters.
+// Other sub-delims are legal in URLs but not in DNS names, and excluding them (with controls,
+// spaces and non-ASCII bytes) keeps every host safe to write into a request head.
+inline bool is_host_name_char(char c) noexcept {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '.' || c == '_' || c == '~';
+}
+
+inline char ascii_lower(char c) noexcept { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+
+} // namespace detail
+
+/// The origin of an absolute http or https URL. Errors (errc::invalid_url): another scheme or none,
+/// no host or an empty one, an IPvFuture host, a registered name that is not plain ASCII letters,
+/// digits, '-', '.', '_' or '~' once percent-decoded (internationalised names must be in their
+/// "xn--" form), a port of 0 or above 65535, a path that does not start with '/' (a second '@'). An empty port ("http://h:/") means the default, as
+/// RFC 3986 section 6.2.3 says.
+inline boost::system::result<origin> origin_of(boost::urls::url_view url) {
+    origin o;
+    switch (url.scheme_id()) {
+    case boost::urls::scheme::http: o.scheme = scheme::http; break;
+    case boost::urls::scheme::https: o.scheme = scheme::https; break;
+    default: return make_error_code(errc::invalid_url);
+    }
+
+    switch (url.host_type()) {
+    case boost::urls::host_type::ipv4: o.host = std::string(url.encoded_host()); break;
+    case boost::urls::host_type::ipv6: o.host = url.host_ipv6_address().to_string(); break;
+    case boost::urls::host_type::name: {
+        o.host = url.host(); // percent-decoded
+        if (o.host.empty()) return make_error_code(errc::invalid_url);
+        for (char& c : o.host) {
+            if (!detail::is_host_name_char(c)) return make_error_code(errc::invalid_url);
+            c = detail::ascii_lower(c);
+        }
+        break;
+    }
+    default: return make_error_code(errc::invalid_url); // none, ipvfuture
+    }
+
+    // After an authority the path is empty or starts with '/' (RFC 3986 path-abempty). Boost.URL
+    // 1.81 accepts "http://a@b@c/" as host "b" with path "@c/"; other parsers see host "c". Refusing
+    // it avoids acting on a host that another reader of the same URL would not agree with.
+    if (!url.encoded_path().empty() && url.encoded_path().front() != '/') return make_error_code(errc::invalid_url);
+
+    o.port = default_port(o.scheme);
+    if (url.has_port() && !url.port().empty()) {
+        std::uint32_t value = 0;
+        for (char c : url.port()) {
+            if (c < '0' || c > '9') return make_error_code(errc::invalid_url);
+            value = value * 10 + static_cast<std::uint32_t>(c - '0');
+            if (value > 65535) return make_error_code(errc::invalid_url);
+        }
+        if (value == 0) return make_error_code(errc::invalid_url);
+        o.port = static_cast<std::uint16_t>(value);
+    }
+    return o;
+}
+
+} // namespace takeoff::http
+
+/// Hashes an origin so it can key unordered containers (connection pools).
+template <>
+struct std::hash<takeoff::http::origin> {
+    std::size_t operator()(const takeoff::http::origin& o) const noexcept {
+        std::size_t h = std::hash<std::string>{}(o.host);
+        const std::size_t extra = (std::size_t{o.port} << 1) | (o.scheme == takeoff::http::scheme::https ? 1u : 0u);
+        // boost::hash_combine's mixing step
+        h ^= extra + 0x9e3779b9u + (h << 6) + (h >> 2);
+        return h;
+    }
+};
+// end of <takeoff/http/origin.hpp>
+// begin of <takeoff/http/proxy.hpp>
+// HTTP proxies: the settings read from the conventional environment variables, the NO_PROXY
+// bypass rules (curl's), and the CONNECT request that opens a tunnel through a proxy. Sans-io: the
+// transport does the connecting; this decides where and writes the request head.
+//
+// Only plain-HTTP proxies (http://host:port) are supported: https targets go through them in a
+// CONNECT tunnel, http targets as absolute-form requests. Proxy passwords live in takeoff::secret
+// and no to_string or operator<< here prints them.
+
+// #include <takeoff/core/base64.hpp> (already inlined above)
+// #include <takeoff/core/config.hpp> (already inlined above)
+// #include <takeoff/core/diagnostics.hpp> (already inlined above)
+// #include <takeoff/core/error.hpp> (already inlined above)
+// #include <takeoff/core/redact.hpp> (already inlined above)
+// #include <takeoff/http/origin.hpp> (already inlined above)
+
+#include <boost/system/result.hpp>
+#include <boost/url/ipv4_address.hpp>
+#include <boost/url/ipv6_address.hpp>
+#include <boost/url/parse.hpp>
+#include <boost/url/url_view.hpp>
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <functional>
+#include <initializer_list>
+#include <optional>
+#include <ostream>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace takeoff::http {
+
+/// One proxy: where it is and the credentials it wants (Basic).
+struct proxy_settings {
+    /// The proxy's own origin; always scheme::http.
+    origin proxy{scheme::http, {}, 80};
+    /// The user name, percent-decoded; present when the proxy URL had userinfo.
+    std::optional<std::string> username;
+    /// The password, percent-decoded; empty when there is none.
+    takeoff::secret password;
+
+    /// Whether requests through this proxy carry Proxy-Authorization.
+    bool has_credentials() const noexcept { return username.has_value() || !password.empty(); }
+
+    /// "http://user:[redacted]@host:port" (or without the user part): safe to log.
+    std::string to_string() const {
+        std::string out = "http://";
+        if (username) {
+            out += *username;
+            if (!password.empty()) {
+                out += ':';
+                out += takeoff::redact(password.reveal());
+            }
+            out += '@';
+        } else if (!password.empty()) {
+            out += ':' + takeoff::redact(password.reveal()) + '@';
+        }
+        out += authority_form(proxy);
+        return out;
+    }
+
+    /// Equal when origin, user name and password are (the password compared in constant time).
+    friend bool operator==(const proxy_settings&, const proxy_settings&) = default;
+    /// Prints to_string(): the password redacted.
+    friend std::ostream& operator<<(std::ostream& os, const proxy_settings& p) { return os << p.to_string(); }
+};
+
+/// Which proxy serves which target scheme, and which hosts bypass proxies.
+struct proxy_config {
+    /// The proxy for http:// targets.
+    std::optional<proxy_settings> http_proxy;
+    /// The proxy for https:// targets (through a CONNECT tunnel).
+    std::optional<proxy_settings> https_proxy;
+    /// NO_PROXY entries, one per element (see bypasses_proxy for their syntax).
+    std::vector<std::string> no_proxy;
+    /// What proxy_config_from_environment ignored and why: variable names and reasons, never
+    /// values (they may hold passwords). Worth logging: an ignored proxy means a direct connection.
+    std::vector<std::string> warnings;
+};
+
+namespace detail {
+
+inline std::string_view trim_spaces(std::string_view v) noexcept {
+    while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+    while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
+    return v;
+}
+
+inline std::string to_lower_copy(std::string_view v) {
+    std::string out(v);
+    for (char& c : out) c = ascii_lower(c);
+    return out;
+}
+
+// A decimal port 1..65535, nothing else.
+inline std::optional<std::uint16_t> parse_port(std::string_view v) noexcept {
+    if (v.empty() || v.size() > 5) return std::nullopt;
+    std::uint32_t n = 0;
+    for (char c : v) {
+        if (c < '0' || c > '9') return std::nullopt;
+        n = n * 10 + static_cast<std::uint32_t>(c - '0');
+    }
+    if (n == 0 || n > 65535) return std::nullopt;
+    return static_cast<std::uint16_t>(n);
+}
+
+inline boost::system::result<proxy_settings> proxy_error(diagnostics* diag, const char* why) {
+    if (diag) diag->set_client_message(why);
+    return make_error_code(errc::invalid_url);
+}
+
+// An IP literal as bytes (4 for IPv4, 16 for IPv6), or nullopt for anything else.
+struct ip_bytes {
+    std::array<unsigned char, 16> bytes{};
+    std::size_t size = 0; // 4 or 16
+};
+
+inline std::optional<ip_bytes> parse_ip(std::string_view text) {
+    ip_bytes out;
+    if (auto v4 = boost::urls::parse_ipv4_address(text)) {
+        const auto b = v4->to_bytes();
+        for (std::size_t i = 0; i < 4; ++i) out.bytes[i] = b[i];
+        out.size = 4;
+        return out;
+    }
+    if (auto v6 = boost::urls::parse_ipv6_address(text)) {
+        const auto b = v6->to_bytes();
+        for (std::size_t i = 0; i < 16; ++i) out.bytes[i] = b[i];
+        out.size = 16;
+        return out;
+    }
+    return std::nullopt;
+}
+
+// Whether the first `bits` bits of a and b are equal.
+inline bool same_prefix(const ip_bytes& a, const ip_bytes& b, unsigned bits) noexcept {
+    for (std::size_t i = 0; i < a.size && bits > 0; ++i) {
+        const unsigned take = bits >= 8 ? 8 : bits;
+        const auto mask = static_cast<unsigned char>(0xff00u >> take);
+        if ((a.bytes[i] & mask) != (b.bytes[i] & mask)) return false;
+        bits -= take;
+    }
+    return true;
+}
+
+// Whether one NO_PROXY entry (already trimmed) matches the target.
+inline bool no_proxy_entry_matches(std::string_view raw_entry, const origin& target) {
+    const std::string entry = to_lower_copy(raw_entry);
+    if (entry.empty()) return false;
+    if (entry == "*") return true;
+
+    // Split off ":port" (host:port, [v6]:port) and "/prefix" (CIDR).
+    std::string_view host = entry;
+    std::optional<std::uint16_t> port;
+    if (host.front() == '[') {
+        const std::size_t close = host.find(']');
+        if (close == std::string_view::npos) return false;
+        std::string_view rest = host.substr(close + 1);
+        std::string_view inside = host.substr(1, close - 1);
+        if (!rest.empty() && rest.front() == '/') // "[v6]/prefix": match it as "v6/prefix"
+            return no_proxy_entry_matches(std::string(inside) + std::string(rest), target);
+        if (!rest.empty()) {
+            if (rest.front() != ':') return false;
+            port = parse_port(rest.substr(1));
+            if (!port) return false;
+        }
+        host = inside;
+    } else if (const std::size_t colon = host.find(':');
+               colon != std::string_view::npos && host.find(':', colon + 1) == std::string_view::npos) {
+        port = parse_port(host.substr(colon + 1)); // exactly one ':' means host:port
+        if (!port) return false;
+        host = host.substr(0, colon);
+    }
+    if (port && *port != target.port) return false;
+
+    std::optional<unsigned> prefix;
+    std::string_view address = host;
+    if (const std::size_t slash = host.find('/'); slash != std::string_view::npos) {
+        const std::string_view bits = host.substr(slash + 1);
+        if (bits.empty() || bits.size() > 3) return false;
+        unsigned n = 0;
+        for (char c : bits) {
+            if (c < '0' || c > '9') return false;
+            n = n * 10 + static_cast<unsigned>(c - '0');
+        }
+        prefix = n;
+        address = host.substr(0, slash);
+    }
+
+    const std::optional<ip_bytes> target_ip = parse_ip(target.host);
+    if (const std::optional<ip_bytes> entry_ip = parse_ip(address)) {
+        if (!target_ip || target_ip->size != entry_ip->size) return false;
+        const unsigned max_bits = static_cast<unsigned>(entry_ip->size * 8);
+        const unsigned bits = prefix ? *prefix : max_bits;
+        if (bits > max_bits) return false;
+        return same_prefix(*entry_ip, *target_ip, bits);
+    }
+    if (prefix || target_ip) return false; // a CIDR that is no address; a name never matches an IP
+
+    // Domain: ".example.com", "*.example.com" and "example.com" all match example.com and its
+    // subdomains, on label boundaries. A trailing dot (FQDN form) is ignored on both sides.
+    std::string_view domain = host;
+    if (domain.substr(0, 2) == "*.") domain.remove_prefix(1);
+    if (!domain.empty() && domain.front() == '.') domain.remove_prefix(1);
+    if (!domain.empty() && domain.back() == '.') domain.remove_suffix(1);
+    if (domain.empty()) return false;
+    std::string_view name = target.host;
+    if (!name.empty() && name.back() == '.') name.remove_suffix(1);
+    if (name.size() == domain.size()) return name == domain;
+    return name.size() > domain.size() && name.substr(name.size() - domain.size()) == domain &&
+           name[name.size() - domain.size() - 1] == '.';
+}
+
+} // namespace detail
+
+namespace detail {
+
+inline boost::system::result<proxy_settings> parse_proxy_url_impl(std::string_view value, diagnostics* diag) {
+    value = trim_spaces(value);
+    if (value.empty()) return proxy_error(diag, "the proxy URL is empty");
+    // Held in a secret so that the copy of the password is wiped on return; url views into it.
+    const takeoff::secret text(std::string(value.find("://") == std::string_view::npos ? "http://" : "") +
+                               std::string(value));
+    const auto url = boost::urls::parse_uri(text.reveal());
+    // A path not starting with '/' is what an unencoded '@' in the password leaves behind.
+    if (!url || (!url->encoded_path().empty() && url->encoded_path().front() != '/'))
+        return proxy_error(diag, "the proxy URL is not a valid URL (characters such as '@' or ':' in the user "
+                                 "name or password must be percent-encoded)");
+    if (url->scheme_id() == boost::urls::scheme::https)
+        return proxy_error(diag, "https:// proxies (TLS to the proxy) are not supported; use http://");
+    if (url->scheme_id() != boost::urls::scheme::http)
+        return proxy_error(diag, "only http:// proxies are supported");
+    const auto proxy_origin = origin_of(*url);
+    if (!proxy_origin) return proxy_error(diag, "the proxy URL has no valid host or port");
+
+    proxy_settings settings;
+    settings.proxy = *proxy_origin;
+    if (url->has_userinfo() && (!url->encoded_user().empty() || url->has_password())) {
+        settings.username = url->user();
+        settings.password = takeoff::secret(url->password());
+    }
+    return settings;
+}
+
+} // namespace detail
+
+/// Parses a proxy URL as the environment variables hold it: `http://[user[:password]@]host[:port][/]`,
+/// or `host[:port]` without a scheme (taken as http://, as curl does). The user name and password
+/// are percent-decoded (characters such as '@' and ':' in them must be percent-encoded). A missing
+/// port means 80 (as Go and Python do; curl uses 1080). A path is ignored, as curl does.
+/// Errors are errc::invalid_url, with the reason in diag's client message: not a URL, a scheme
+/// other than http (https:// and socks proxies are not supported), no valid host, a bad port.
+inline boost::system::result<proxy_settings> parse_proxy_url(std::string_view value, diagnostics& diag) {
+    return detail::parse_proxy_url_impl(value, &diag);
+}
+
+/// parse_proxy_url without the reason.
+inline boost::system::result<proxy_settings> parse_proxy_url(std::string_view value) {
+    return detail::parse_proxy_url_impl(value, nullptr);
+}
+
+/// Splits a NO_PROXY value into its entries: comma separated, spaces and tabs around each
+/// removed, empty entries dropped.
+inline std::vector<std::string> split_no_proxy(std::string_view value) {
+    std::vector<std::string> entries;
+    while (!value.empty()) {
+        const std::size_t comma = value.find(',');
+        const std::string_view entry = detail::trim_spaces(value.substr(0, comma));
+        if (!entry.empty()) entries.emplace_back(entry);
+        if (comma == std::string_view::npos) break;
+        value.remove_prefix(comma + 1);
+    }
+    return entries;
+}
+
+/// A way to read an environment variable (std::getenv in production, a map in tests).
+using getenv_function = std::function<std::optional<std::string>(const char*)>;
+
+/// Reads the proxy variables through `getenv`:
+/// - https_proxy / HTTPS_PROXY for https targets, http_proxy / HTTP_PROXY for http targets,
+///   no_proxy / NO_PROXY for bypasses. When both spellings are set the lowercase one wins, as in
+///   curl. An empty (or blank) variable counts as unset.
+/// - HTTP_PROXY (uppercase) is ignored, with a warning, when REQUEST_METHOD is set: in a CGI
+///   program it can come from a client's "Proxy:" request header ("httpoxy"), which is why curl
+///   never reads it and Go ignores it under CGI.
+/// - ALL_PROXY and proxies other than http:// are not supported.
+/// A value that parse_proxy_url rejects is ignored (that scheme goes direct) and reported in
+/// proxy_config::warnings with the variable's name and the reason; nothing fails.
+inline proxy_config proxy_config_from_environment(const getenv_function& getenv) {
+    proxy_config config;
+    if (!getenv) return config;
+
+    // Returns the name and value of the first of the variables that is set and not blank.
+    const auto lookup = [&](std::initializer_list<const char*> names) -> std::optional<std::pair<const char*, std::string>> {
+        for (const char* name : names) {
+            std::optional<std::string> value = getenv(name);
+            if (value && !detail::trim_spaces(*value).empty()) return std::pair{name, std::move(*value)};
+        }
+        return std::nullopt;
+    };
+    const auto read_proxy = [&](std::optional<proxy_settings>& slot, std::initializer_list<const char*> names) {
+        if (auto var = lookup(names)) {
+            diagnostics diag;
+            if (auto parsed = parse_proxy_url(var->second, diag))
+                slot = std::move(*parsed);
+            else
+                config.warnings.push_back(std::string(var->first) + " ignored: " + diag.client_message());
+        }
+    };
+
+    read_proxy(config.https_proxy, {"https_proxy", "HTTPS_PROXY"});
+    const bool cgi = lookup({"REQUEST_METHOD"}).has_value();
+    if (cgi) {
+        read_proxy(config.http_proxy, {"http_proxy"});
+        if (!config.http_proxy && lookup({"HTTP_PROXY"}))
+            config.warnings.emplace_back("HTTP_PROXY ignored: REQUEST_METHOD is set (CGI), where HTTP_PROXY can "
+                                         "come from a request header; use http_proxy");
+    } else {
+        read_proxy(config.http_proxy, {"http_proxy", "HTTP_PROXY"});
+    }
+    if (auto var = lookup({"no_proxy", "NO_PROXY"})) config.no_proxy = split_no_proxy(var->second);
+    return config;
+}
+
+/// proxy_config_from_environment over the process environment (std::getenv; not safe against a
+/// concurrent setenv, as std::getenv never is).
+inline proxy_config proxy_config_from_environment() {
+    return proxy_config_from_environment([](const char* name) -> std::optional<std::string> {
+        const char* value = std::getenv(name); // NOLINT(concurrency-mt-unsafe): read once at configuration
+        if (!value) return std::nullopt;
+        return std::string(value);
+    });
+}
+
+/// Whether NO_PROXY entries exempt `target` from proxying (curl's rules):
+/// - `*` matches every host;
+/// - a name matches itself and its subdomains on label boundaries: `example.com`, `.example.com`
+///   and `*.example.com` all match `example.com` and `api.example.com`, not `badexample.com`;
+///   a trailing dot is ignored; names never match IP literal targets (there is no DNS lookup);
+/// - an IPv4 or IPv6 literal (`10.1.2.3`, `::1`, `[::1]`) matches that address exactly, and a CIDR
+///   range (`10.0.0.0/8`, `fd00::/8`, `[fd00::]/8`) every address in it;
+/// - `host:port` (`[v6]:port`) matches that port only;
+/// - matching is case-insensitive.
+/// Loopback targets (localhost, 127.0.0.1, ::1) are not bypassed unless listed: tests run a proxy
+/// on loopback, and curl does the same.
+inline bool bypasses_proxy(const std::vector<std::string>& no_proxy, const origin& target) {
+    for (const std::string& entry : no_proxy)
+        if (detail::no_proxy_entry_matches(detail::trim_spaces(entry), target)) return true;
+    return false;
+}
+
+/// The proxy to use for `target`, or nullopt for a direct connection: the proxy configured for the
+/// target's scheme, unless bypasses_proxy(config.no_proxy, target).
+inline std::optional<proxy_settings> proxy_for(const proxy_config& config, const origin& target) {
+    const std::optional<proxy_settings>& proxy =
+        target.scheme == scheme::https ? config.https_proxy : config.http_proxy;
+    if (!proxy || bypasses_proxy(config.no_proxy, target)) return std::nullopt;
+    return proxy;
+}
+
+/// The value of a Proxy-Authorization header, "Basic base64(user:password)", or nullopt when the
+/// settings carry no credentials. Kept in a secret: reveal() it only into the request.
+inline std::optional<takeoff::secret> proxy_authorization(const proxy_settings& settings) {
+    if (!settings.has_credentials()) return std::nullopt;
+    const takeoff::secret plain(std::string(settings.username.value_or(std::string())) + ':' +
+                                std::string(settings.password.reveal()));
+    return takeoff::secret("Basic " + base64_encode(plain.reveal()));
+}
+
+/// The head of the CONNECT request that opens a tunnel to `target` through `proxy` (RFC 9110
+/// section 9.3.6): `CONNECT host:port HTTP/1.1`, `Host: host:port`, `Proxy-Authorization: Basic
+/// ...` when there are credentials, then the empty line. The string holds the credential: send it,
+/// do not log it.
+inline std::string connect_request(const origin& target, const proxy_settings& proxy) {
+    const std::string authority = authority_form(target);
+    std::string out = "CONNECT " + authority + " HTTP/1.1\r\nHost: " + authority + "\r\n";
+    if (const auto credential = proxy_authorization(proxy)) {
+        out += "Proxy-Authorization: ";
+        out += credential->reveal();
+        out += "\r\n";
+    }
+    out += "\r\n";
+    return out;
+}
+
+} // namespace takeoff::http
+// end of <takeoff/http/proxy.hpp>
+// begin of <takeoff/http/redirect_policy.hpp>
+// Whether the transport follows a 3xx response, where to, and with which credentials: a sans-io
+// decision on the request's method and URL, the status and the Location header.
+//
+// The rules are those of boost-requests and the Azure SDK narrowed for bearer-token traffic: GET
+// and HEAD follow any redirect to an http(s) origin; other methods follow only 307/308 (which keep
+// the method and body) and only within the origin; HTTPS is never downgraded; Authorization never
+// crosses origins. A redirect to the Snowflake SPCS ingress login host is an error of its own: the
+// ingress sends it when the credential is missing or rejected, and following it would hand the
+// request to a browser sign-in page.
+
+// #include <takeoff/core/config.hpp> (already inlined above)
+// #include <takeoff/core/error.hpp> (already inlined above)
+// #include <takeoff/http/origin.hpp> (already inlined above)
+
+#include <boost/beast/http/verb.hpp>
+#include <boost/system/error_code.hpp>
+#include <boost/url/parse.hpp>
+#include <boost/url/url.hpp>
+#include <boost/url/url_view.hpp>
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <utility>
+
+namespace takeoff::http {
+
+/// Which redirects the transport follows by itself.
+struct redirect_policy {
+    /// The most redirects followed for one request; one more gives errc::redirect_limit.
+    unsigned max_redirects = 5;
+    /// false: every 3xx goes back to the caller as it is (the ingress check still applies).
+    bool follow = true;
+};
+
+/// What to do with a response (see decide_redirect).
+enum class redirect_action {
+    return_response, ///< hand the response to the caller unchanged (not a redirect, or not one to follow)
+    follow,          ///< send the same request (same method and body) to redirect_decision::target
+    fail,            ///< complete with redirect_decision::error
+};
+
+/// The outcome of decide_redirect.
+struct redirect_decision {
+    /// What to do; the other members matter only for the action they name.
+    redirect_action action = redirect_action::return_response;
+    /// follow: the absolute http(s) URL to request next (Location resolved against the current
+    /// URL, dot segments removed, fragment dropped as it is never sent).
+    boost::urls::url target;
+    /// follow: whether the Authorization header may be sent to target (true only within the origin).
+    bool keep_authorization = false;
+    /// fail: errc::ingress_unauthenticated, redirect_limit, insecure_redirect, invalid_response or
+    /// invalid_url.
+    boost::system::error_code error;
+    /// fail: our explanation for diagnostics::set_client_message (never contains the Location).
+    std::string message;
+
+    /// A decision to hand the response back unchanged.
+    static redirect_decision return_response() { return {}; }
+    /// A decision to follow to `target`.
+    static redirect_decision follow_to(boost::urls::url target, bool keep_authorization) {
+        redirect_decision d;
+        d.action = redirect_action::follow;
+        d.target = std::move(target);
+        d.keep_authorization = keep_authorization;
+        return d;
+    }
+    /// A decision to fail with `e`.
+    static redirect_decision fail_with(errc e, std::string message) {
+        redirect_decision d;
+        d.action = redirect_action::fail;
+        d.error = make_error_code(e);
+        d.message = std::move(message);
+        return d;
+    }
+};
+
+/// The first label of the Snowflake SPCS ingress login host, e.g.
+/// `https://sfc-endpoint-login.snowflakecomputing.app/sfc-oauth-begin?...`.
+inline constexpr std::string_view ingress_login_host_prefix = "sfc-endpoint-login";
+
+/// True when `host` (any case) is the SPCS ingress login host: it starts with
+/// ingress_login_host_prefix.
+inline bool is_ingress_login_host(std::string_view host) noexcept {
+    if (host.size() < ingress_login_host_prefix.size()) return false;
+    for (std::size_t i = 0; i < ingress_login_host_prefix.size(); ++i)
+        if (detail::ascii_lower(host[i]) != ingress_login_host_prefix[i]) return false;
+    return true;
+}
+
+/// True for the statuses that carry a Location to follow: 301, 302, 303, 307, 308.
+constexpr bool is_redirect_status(unsigned status) noexcept {
+    return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
+}
+
+namespace detail {
+
+inline std::string_view trim_ows(std::string_view v) noexcept {
+    while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+    while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
+    return v;
+}
+
+// The host a Location points at. Parsed with Boost.URL when it is a valid URI reference, else read
+// textually (after "//", up to the path, without userinfo and port) so that a malformed login
+// redirect is still recognised. A relative reference keeps the current host.
+inline std::string location_host(std::string_view location, boost::urls::url_view current) {
+    if (auto ref = boost::urls::parse_uri_reference(location)) {
+        if (ref->has_authority()) return std::string(ref->encoded_host().data(), ref->encoded_host().size());
+        return std::string(current.encoded_host().data(), current.encoded_host().size());
+    }
+    const std::size_t slashes = location.find("//");
+    if (slashes == std::string_view::npos) return {};
+    std::string_view authority = location.substr(slashes + 2);
+    authority = authority.substr(0, authority.find_first_of("/?#\\"));
+    if (const std::size_t at = authority.rfind('@'); at != std::string_view::npos) authority.remove_prefix(at + 1);
+    return std::string(authority.substr(0, authority.find(':')));
+}
+
+} // namespace detail
+
+/// Decides what to do with a response to `method current` that has `status` and (maybe) a Location,
+/// after `redirects_so_far` redirects were followed for this request. In this order:
+///
+/// 1. not 301/302/303/307/308, or no Location (empty or blank) -> return_response;
+/// 2. the Location's host is the SPCS ingress login host (is_ingress_login_host) -> fail with
+///    errc::ingress_unauthenticated, for every method and redirect status, whatever the policy;
+/// 3. policy.follow is false -> return_response;
+/// 4. a method other than GET/HEAD with 301/302/303 -> return_response (following would change the
+///    method or drop the body, which is the caller's call);
+/// 5. redirects_so_far >= policy.max_redirects -> errc::redirect_limit;
+/// 6. a current URL that is not an http(s) origin -> errc::invalid_url; a Location that is not a
+///    URI reference, or resolves to no valid http(s) host -> errc::invalid_response; a target
+///    scheme other than http(s) -> errc::insecure_redirect;
+/// 7. https -> http -> errc::insecure_redirect;
+/// 8. a method other than GET/HEAD (307/308 here) to another origin -> errc::insecure_redirect;
+/// 9. otherwise follow, keeping Authorization only when the target's origin equals the current one.
+///
+/// The method is never changed (a GET or HEAD stays one on 303; 307/308 keep method and body).
+inline redirect_decision decide_redirect(const redirect_policy& policy, boost::beast::http::verb method,
+                                         unsigned status, boost::urls::url_view current,
+                                         std::string_view location_header, unsigned redirects_so_far) {
+    namespace bh = boost::beast::http;
+    if (!is_redirect_status(status)) return redirect_decision::return_response();
+    const std::string_view location = detail::trim_ows(location_header);
+    if (location.empty()) return redirect_decision::return_response();
+
+    if (is_ingress_login_host(detail::location_host(location, current)))
+        return redirect_decision::fail_with(errc::ingress_unauthenticated,
+                                            "the Snowflake ingress redirected to its login host: the request "
+                                            "needs a valid Snowflake credential (HTTP " +
+                                                std::to_string(status) + ")");
+
+    if (!policy.follow) return redirect_decision::return_response();
+    const bool get_or_head = method == bh::verb::get || method == bh::verb::head;
+    if (!get_or_head && status != 307 && status != 308) return redirect_decision::return_response();
+    if (redirects_so_far >= policy.max_redirects)
+        return redirect_decision::fail_with(errc::redirect_limit, "stopped after " + std::to_string(redirects_so_far) +
+                                                                      " redirects (redirect_policy::max_redirects)");
+
+    const auto from = origin_of(current);
+    if (!from) return redirect_decision::fail_with(errc::invalid_url, "the redirected request's URL is not http(s)");
+
+    const auto ref = boost::urls::parse_uri_reference(location);
+    if (!ref) return redirect_decision::fail_with(errc::invalid_response, "the Location header is not a valid URL");
+    boost::urls::url target;
+    if (!boost::urls::resolve(current, *ref, target))
+        return redirect_decision::fail_with(errc::invalid_response, "the Location header cannot be resolved");
+    target.remove_fragment();
+
+    if (target.scheme_id() != boost::urls::scheme::http && target.scheme_id() != boost::urls::scheme::https)
+        return redirect_decision::fail_with(errc::insecure_redirect, "refused a redirect to a scheme other than http(s)");
+    const auto to = origin_of(target);
+    if (!to) return redirect_decision::fail_with(errc::invalid_response, "the Location header has no valid host");
+
+    if (from->scheme == scheme::https && to->scheme == scheme::http)
+        return redirect_decision::fail_with(errc::insecure_redirect, "refused a redirect from https to http");
+    const bool same_origin = *from == *to;
+    if (!get_or_head && !same_origin) {
+        const auto method_name = bh::to_string(method);
+        return redirect_decision::fail_with(errc::insecure_redirect,
+                                            "refused a " + std::to_string(status) + " redirect of a " +
+                                                std::string(method_name.data(), method_name.size()) +
+                                                " request to another origin");
+    }
+    return redirect_decision::follow_to(std::move(target), same_origin);
+}
+
+} // namespace takeoff::http
+// end of <takeoff/http/redirect_policy.hpp>
+// begin of <takeoff/http/retry_after.hpp>
+// Retry-After (RFC 9110 section 10.2.3): how long a 429 or 503 asks the client to wait, as a delay
+// from now, whichever of its two forms (delta-seconds or an HTTP-date) the server used.
+
+// #include <takeoff/core/config.hpp> (already inlined above)
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+namespace takeoff::http {
+
+/// The largest delay parse_retry_after() returns: 2^31 s, the value RFC 9111 section 1.2.2 tells
+/// recipients to use for a delta-seconds they cannot represent. Any policy gives up long before.
+inline constexpr std::chrono::seconds max_retry_after_value{std::int64_t{1} << 31};
+
+namespace detail {
+
+// A small cursor over the value; every parse step checks and consumes exactly what it expects.
+struct date_cursor {
+    std::string_view text;
+    std::size_t pos = 0;
+
+    bool done() const noexcept { return pos == text.size(); }
+
+    bool literal(std::string_view s) noexcept {
+        if (text.substr(pos, s.size()) != s) return false;
+        pos += s.size();
+        return true;
+    }
+
+    // Exactly n digits.
+    bool digits(std::size_t n, int& value) noexcept {
+        if (text.size() - pos < n) return false;
+        int v = 0;
+        for (std::size_t i = 0; i < n; ++i) {
+            const char c = text[pos + i];
+            if (c < '0' || c > '9') return false;
+            v = v * 10 + (c - '0');
+        }
+        pos += n;
+        value = v;
+        return true;
+    }
+
+    // One of the names; its index.
+    template <std::size_t N>
+    bool one_of(const std::string_view (&names)[N], int& index) noexcept {
+        for (std::size_t i = 0; i < N; ++i) {
+            if (literal(names[i])) {
+                index = static_cast<int>(i);
+                return true;
+            }
+        }
+        return false;
+    }
+};
+
+inline constexpr std::string_view short_days[] = {"Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"};
+// Longest first is not needed: each full name ends with "day" and no name is a prefix of another.
+inline constexpr std::string_view long_days[] = {"Monday",   "Tuesday", "Wednesday", "Thursday",
+                                                 "Friday",   "Saturday", "Sunday"};
+inline constexpr std::string_view months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                              "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+
+// "HH:MM:SS"; 60 seconds is accepted for a leap second (it lands on the next minute).
+inline bool parse_time_of_day(date_cursor& c, int& h, int& m, int& s) noexcept {
+    return c.digits(2, h) && c.literal(":") && c.digits(2, m) && c.literal(":") && c.digits(2, s) && h <= 23 &&
+           m <= 59 && s <= 60;
+}
+
+// Builds the time point, rejecting impossible dates (Feb 30, Feb 29 of a common year). Seconds
+// resolution: system_clock's nanoseconds cannot hold years past 2262, which a server may send.
+inline std::optional<std::chrono::sys_seconds> make_time(int y, int mo, int d, int h, int mi, int s) noexcept {
+    const std::chrono::year_month_day ymd{std::chrono::year{y}, std::chrono::month{static_cast<unsigned>(mo)},
+                                          std::chrono::day{static_cast<unsigned>(d)}};
+    if (!ymd.ok()) return std::nullopt;
+    return std::chrono::sys_days{ymd} + std::chrono::hours{h} + std::chrono::minutes{mi} + std::chrono::seconds{s};
+}
+
+// IMF-fixdate: "Sun, 06 Nov 1994 08:49:37 GMT"
+inline std::optional<std::chrono::sys_seconds> parse_imf_fixdate(std::string_view v) noexcept {
+    date_cursor c{v};
+    int wd = 0, day = 0, mon = 0, year = 0, h = 0, m = 0, s = 0;
+    if (!(c.one_of(short_days, wd) && c.literal(", ") && c.digits(2, day) && c.literal(" ") &&
+          c.one_of(months, mon) && c.literal(" ") && c.digits(4, year) && c.literal(" ") &&
+          parse_time_of_day(c, h, m, s) && c.literal(" GMT") && c.done()))
+        return std::nullopt;
+    return make_time(year, mon + 1, day, h, m, s);
+}
+
+// Obsolete RFC 850: "Sunday, 06-Nov-94 08:49:37 GMT". A two-digit year that would be more than 50
+// years after `now` means the most recent past year with those digits (RFC 9110 section 5.6.7).
+inline std::optional<std::chrono::sys_seconds> parse_rfc850_date(
+    std::string_view v, std::chrono::system_clock::time_point now) noexcept {
+    date_cursor c{v};
+    int wd = 0, day = 0, mon = 0, yy = 0, h = 0, m = 0, s = 0;
+    if (!(c.one_of(long_days, wd) && c.literal(", ") && c.digits(2, day) && c.literal("-") &&
+          c.one_of(months, mon) && c.literal("-") && c.digits(2, yy) && c.literal(" ") &&
+          parse_time_of_day(c, h, m, s) && c.literal(" GMT") && c.done()))
+        return std::nullopt;
+    const int now_year =
+        static_cast<int>(std::chrono::year_month_day{std::chrono::floor<std::chrono::days>(now)}.year());
+    int year = now_year - now_year % 100 + yy;
+    if (year > now_year + 50) year -= 100;
+    return make_time(year, mon + 1, day, h, m, s);
+}
+
+// asctime: "Sun Nov  6 08:49:37 1994" (the day is two digits or a space and one digit).
+inline std::optional<std::chrono::sys_seconds> parse_asctime_date(std::string_view v) noexcept {
+    date_cursor c{v};
+    int wd = 0, day = 0, mon = 0, year = 0, h = 0, m = 0, s = 0;
+    if (!(c.one_of(short_days, wd) && c.literal(" ") && c.one_of(months, mon) && c.literal(" ")))
+        return std::nullopt;
+    if (!(c.literal(" ") ? c.digits(1, day) : c.digits(2, day))) return std::nullopt;
+    if (!(c.literal(" ") && parse_time_of_day(c, h, m, s) && c.literal(" ") && c.digits(4, year) && c.done()))
+        return std::nullopt;
+    return make_time(year, mon + 1, day, h, m, s);
+}
+
+} // namespace detail
+
+/// The delay a Retry-After value asks for, or nullopt when the value is neither form.
+///
+/// - delta-seconds: one or more ASCII digits and nothing else ("120"); values beyond
+///   max_retry_after_value are clamped to it.
+/// - HTTP-date in any of the three formats RFC 9110 section 5.6.7 requires recipients to accept:
+///   IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT"), obsolete RFC 850 ("Sunday, 06-Nov-94 08:49:37
+///   GMT") and asctime ("Sun Nov  6 08:49:37 1994"). Names and "GMT" are case-sensitive as the
+///   grammar says; the weekday must be a valid name but is not checked against the date; impossible
+///   dates (Feb 30) are rejected. The delay is the date minus `now`, rounded up to whole seconds
+///   so that a retry is never early; a date not after `now` gives 0 s.
+///
+/// Spaces and tabs around the value are ignored. `now` is a parameter so that tests and callers
+/// with their own clock get exact results.
+inline std::optional<std::chrono::seconds> parse_retry_after(std::string_view value,
+                                                             std::chrono::system_clock::time_point now) noexcept {
+    while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+    while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
+    if (value.empty()) return std::nullopt;
+
+    if (value.front() >= '0' && value.front() <= '9') {
+        std::int64_t n = 0;
+        for (char c : value) {
+            if (c < '0' || c > '9') return std::nullopt;
+            if (n < max_retry_after_value.count()) n = n * 10 + (c - '0');
+        }
+        return std::chrono::seconds{n < max_retry_after_value.count() ? n : max_retry_after_value.count()};
+    }
+
+    std::optional<std::chrono::sys_seconds> date = detail::parse_imf_fixdate(value);
+    if (!date) date = detail::parse_rfc850_date(value, now);
+    if (!date) date = detail::parse_asctime_date(value);
+    if (!date) return std::nullopt;
+    // date is whole seconds, so ceil(date - now) == date - floor(now); computed in seconds to stay
+    // clear of nanosecond overflow.
+    const std::chrono::seconds delay = *date - std::chrono::floor<std::chrono::seconds>(now);
+    if (delay <= std::chrono::seconds{0}) return std::chrono::seconds{0};
+    return delay < max_retry_after_value ? delay : max_retry_after_value;
+}
+
+} // namespace takeoff::http
+// end of <takeoff/http/retry_after.hpp>
+// begin of <takeoff/http/retry_policy.hpp>
+// When the transport sends a failed request again, and after how long: a sans-io decision on one
+// failed attempt (what failed, how far the exchange got), the attempt count and a policy, with the
+// randomness injected so the delays are exact in tests.
+//
+// Only failures where the server cannot have acted on the request, or said so, are retried:
+// - a connect failure (resolve try-again, refused, unreachable, timed out, reset during the TLS
+//   handshake): nothing was sent;
+// - the connection closed (EOF, reset, broken pipe, TLS truncation) after the request was written
+//   but before any byte of a response: what a pooled keep-alive connection looks like when the server
+//   had closed it while idle. This is retried for every method, as browsers and curl do for reused
+//   connections; the rare cost is a non-idempotent request that the server did process and then
+//   crashed before answering;
+// - 429 Too Many Requests and 503 Service Unavailable: the server says it did not process it.
+// Nothing is retried once a response has started for any other reason (a body read failing half
+// way could duplicate work the server has done), and no other status is retried.
+
+// #include <takeoff/core/config.hpp> (already inlined above)
+// #include <takeoff/core/error.hpp> (already inlined above)
+
+#include <boost/asio/error.hpp>
+#include <boost/beast/core/error.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/verb.hpp>
+#include <boost/system/error_code.hpp>
+
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <random>
+#include <string_view>
+
+namespace takeoff::http {
+
+/// How often and how patiently a request is retried. The defaults are "on, small": 3 attempts in
+/// total, 100 ms then 200 ms (each up to half shorter with jitter), Retry-After honoured up to 30 s.
+struct retry_policy {
+    /// Attempts in total, the first included: 1 means no retry.
+    unsigned max_attempts = 3;
+    /// The delay before the first retry, before jitter.
+    std::chrono::milliseconds initial_backoff{100};
+    /// The longest delay the exponential backoff reaches, before jitter.
+    std::chrono::milliseconds max_backoff{2000};
+    /// The factor between the delays of consecutive retries.
+    double multiplier = 2.0;
+    /// The fraction of each delay that is randomised (0 = fixed delays, 1 = anywhere from 0 to the
+    /// full delay), so that clients failing together do not retry together.
+    double jitter = 0.5;
+    /// Whether a 429/503's Retry-After sets a lower bound on the delay.
+    bool honour_retry_after = true;
+    /// A Retry-After longer than this means give up now (the error reaches the caller with
+    /// diagnostics::retry_after) rather than hold the request that long.
+    std::chrono::milliseconds max_retry_after{30000};
+
+    /// A policy that never retries (max_attempts = 1).
+    static retry_policy none() {
+        retry_policy p;
+        p.max_attempts = 1;
+        return p;
+    }
+};
+
+/// A source of uniform random numbers in [0, 1) for jitter. Injectable so that tests can assert
+/// exact delays; values outside [0, 1) are clamped into it. An empty function means "no jitter"
+/// (as if it returned 0). Not synchronised: give each client (or strand) its own.
+using random_source = std::function<double()>;
+
+/// A random_source over a 64-bit Mersenne Twister seeded from std::random_device (or, where that
+/// cannot be opened, from the clock: jitter needs spread, not secrecy).
+inline random_source default_random_source() {
+    std::uint64_t seed = 0;
+    try {
+        std::random_device device;
+        seed = (std::uint64_t{device()} << 32) ^ device();
+    } catch (...) {
+        seed = static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
+    }
+    return [engine = std::mt19937_64{seed}]() mutable {
+        // 53 random bits scaled into [0, 1): exact, and never 1.0 (unlike some
+        // uniform_real_distribution implementations).
+        return static_cast<double>(engine() >> 11) * 0x1.0p-53;
+    };
+}
+
+/// What happened to one failed attempt, as the transport saw it.
+struct attempt_outcome {
+    /// The transport error, or success when a complete response with an unwanted status arrived.
+    boost::system::error_code ec;
+    /// The response status, or 0 when no status line was received.
+    unsigned status = 0;
+    /// The response's Retry-After, already parsed (see parse_retry_after).
+    std::optional<std::chrono::seconds> retry_after;
+    /// Whether any byte of the request was written: false means a connect-phase failure.
+    bool request_sent = false;
+    /// Whether any byte of a response was received.
+    bool response_started = false;
+};
+
+namespace detail {
+
+// boost::asio::ssl::error::stream_truncated, recognised by its category's name and value so that
+// this sans-io header does not include <boost/asio/ssl/error.hpp>: that header defines the OpenSSL
+// error category in every translation unit, which then has to link libcrypto. The value is 1 with
+// every TLS library Boost 1.81+ supports here (OpenSSL >= 1.1, BoringSSL, wolfSSL).
+inline bool is_tls_stream_truncated(const boost::system::error_code& ec) noexcept {
+    return ec.value() == 1 && std::string_view(ec.category().name()) == "asio.ssl.stream";
+}
+
+} // namespace detail
+
+/// True for the errors that mean the peer closed the connection: EOF (Asio's, and Beast's
+/// end_of_stream for a close before any byte of a message), reset, aborted, broken pipe, and a TLS
+/// stream truncated without close_notify (boost::asio::ssl::error::stream_truncated).
+inline bool is_connection_closed(const boost::system::error_code& ec) noexcept {
+    namespace ae = boost::asio::error;
+    return ec == ae::eof || ec == boost::beast::http::error::end_of_stream || ec == ae::connection_reset ||
+           ec == ae::connection_aborted || ec == ae::broken_pipe || detail::is_tls_stream_truncated(ec);
+}
+
+/// Whether the failure described may be retried at all, whatever the attempt count (the rules at the
+/// top of this file). `method` is part of the decision point although no rule uses it yet: every
+/// case retried is one where the server did not act on the request or asked for a retry. An
+/// error code of takeoff::errc::too_many_requests / service_unavailable with status 0 counts as
+/// that status. Cancellation (operation_aborted) and the whole-request deadline are never retried.
+inline bool is_retryable_attempt([[maybe_unused]] boost::beast::http::verb method,
+                                 const attempt_outcome& outcome) noexcept {
+    unsigned status = outcome.status;
+    if (status == 0 && outcome.ec == errc::too_many_requests) status = 429;
+    if (status == 0 && outcome.ec == errc::service_unavailable) status = 503;
+    if (status != 0) return status == 429 || status == 503;
+
+    const boost::system::error_code& ec = outcome.ec;
+    if (!ec || outcome.response_started) return false;
+    if (!outcome.request_sent) // connect phase: transient failures only (not DNS "no such host", not TLS verification)
+        return is_retryable(ec) || is_connection_closed(ec) || ec == boost::beast::error::timeout;
+    return is_connection_closed(ec);
+}
+
+/// The delay before the next attempt, or nullopt for "do not retry" (return the failure).
+///
+/// `attempts_made` counts the attempts so far, the failed one included (1 after the first failure).
+/// Nullopt when attempts_made >= policy.max_attempts, when the outcome is not retryable
+/// (is_retryable_attempt), or when the policy honours Retry-After and the response asked for longer
+/// than max_retry_after. Otherwise the backoff is
+/// `min(initial_backoff * multiplier^(attempts_made - 1), max_backoff)`, jittered to
+/// `backoff * (1 - jitter * u)` with u = random() in [0, 1) and rounded to the nearest millisecond;
+/// with an honoured Retry-After the delay is `max(jittered backoff, retry_after)`. `random` is
+/// called once per retry, never when the answer is nullopt.
+inline std::optional<std::chrono::milliseconds> next_retry_delay(const retry_policy& policy, unsigned attempts_made,
+                                                                 boost::beast::http::verb method,
+                                                                 const attempt_outcome& outcome,
+                                                                 random_source& random) {
+    if (attempts_made >= policy.max_attempts) return std::nullopt;
+    if (!is_retryable_attempt(method, outcome)) return std::nullopt;
+    const bool use_retry_after = policy.honour_retry_after && outcome.retry_after.has_value();
+    if (use_retry_after && *outcome.retry_after > policy.max_retry_after) return std::nullopt;
+
+    const unsigned n = attempts_made == 0 ? 1 : attempts_made;
+    const double max_ms = static_cast<double>(policy.max_backoff.count());
+    double backoff = static_cast<double>(policy.initial_backoff.count()) *
+                     std::pow(policy.multiplier, static_cast<double>(n - 1));
+    if (!(backoff <= max_ms)) backoff = max_ms; // also catches overflow to infinity and NaN
+    if (!(backoff >= 0.0)) backoff = 0.0;
+
+    double jitter = policy.jitter;
+    if (!(jitter >= 0.0)) jitter = 0.0;
+    if (jitter > 1.0) jitter = 1.0;
+    double u = random ? random() : 0.0;
+    if (!(u >= 0.0)) u = 0.0;
+    if (u >= 1.0) u = std::nextafter(1.0, 0.0);
+
+    std::chrono::milliseconds delay{std::llround(backoff * (1.0 - jitter * u))};
+    if (use_retry_after) {
+        const auto retry_after = std::chrono::duration_cast<std::chrono::milliseconds>(*outcome.retry_after);
+        if (retry_after > delay) delay = retry_after;
+    }
+    return delay;
+}
+
+} // namespace takeoff::http
+// end of <takeoff/http/retry_policy.hpp>
 
 #if defined(TAKEOFF_BOOST_SOURCES)
 #include <boost/json/src.hpp>
