@@ -21,6 +21,8 @@
 #include <takeoff/http/redirect_policy.hpp>
 #include <takeoff/http/retry_after.hpp>
 #include <takeoff/http/retry_policy.hpp>
+#include <takeoff/sse/event.hpp>
+#include <takeoff/sse/parser.hpp>
 
 #if defined(TAKEOFF_BOOST_SOURCES)
 #include <boost/json/src.hpp>
