@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(cmake ninja-build g++ git python3 pkg-config openssl libssl-dev doctest-dev
+packages=(cmake ninja-build g++ git python3 pkg-config openssl libssl-dev doctest-dev nginx-light tinyproxy wrk
           libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev)
 missing=()
 for package in "${packages[@]}"; do

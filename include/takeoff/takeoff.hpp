@@ -16,11 +16,16 @@
 #include <takeoff/core/fixed_string.hpp>
 #include <takeoff/core/json.hpp>
 #include <takeoff/core/redact.hpp>
+#include <takeoff/http/body_stream.hpp>
+#include <takeoff/http/client.hpp>
+#include <takeoff/http/message.hpp>
+#include <takeoff/http/options.hpp>
 #include <takeoff/http/origin.hpp>
 #include <takeoff/http/proxy.hpp>
 #include <takeoff/http/redirect_policy.hpp>
 #include <takeoff/http/retry_after.hpp>
 #include <takeoff/http/retry_policy.hpp>
+#include <takeoff/http/tls.hpp>
 #include <takeoff/sse/event.hpp>
 #include <takeoff/sse/parser.hpp>
 

@@ -1256,6 +1256,152 @@ void tag_invoke(boost::json::value_from_tag, boost::json::value& out, const T& v
 } // namespace takeoff
 // end of <takeoff/core/json.hpp>
 // #include <takeoff/core/redact.hpp> (already inlined above)
+// begin of <takeoff/http/body_stream.hpp>
+// body_stream: the body of a response read as it arrives, in constant memory, for SSE and other
+// long streams. Obtained from client::async_open after a 2xx header; pulled with async_read_some.
+
+// #include <takeoff/core/config.hpp> (already inlined above)
+// #include <takeoff/core/error.hpp> (already inlined above)
+// begin of <takeoff/detail/async_op.hpp>
+// How every public async_* operation of the library is built: the work is an asio::awaitable run
+// by co_spawn on a strand of its own, started through async_initiate so that any completion token
+// works (deferred by default, as_tuple, use_future, callbacks, use_awaitable). The wrapper adds
+// what the coroutine itself cannot: the caller's cancellation slot forwarded into the coroutine, a
+// whole-operation deadline reported as errc::request_timeout, and the completion delivered on the
+// caller's associated executor.
+//
+// co_spawn is never handed the caller's token directly: on Boost 1.81 `co_spawn(..., deferred)`
+// with a non-void result does not compile (chriskohlhoff/asio#1205).
+
+// #include <takeoff/core/config.hpp> (already inlined above)
+// #include <takeoff/core/error.hpp> (already inlined above)
+
+#include <boost/asio/associated_cancellation_slot.hpp>
+#include <boost/asio/associated_executor.hpp>
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/bind_executor.hpp>
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/system/error_code.hpp>
+
+#include <chrono>
+#include <exception>
+#include <memory>
+#include <new>
+#include <system_error>
+#include <utility>
+
+namespace takeoff::detail {
+
+namespace asio = boost::asio;
+
+/// The result every internal coroutine produces: an error code and a value.
+template <class T>
+struct op_result {
+    boost::system::error_code ec;
+    T value{};
+};
+
+// Shared between the deadline timer, the caller's cancellation slot and the completion.
+struct op_state {
+    explicit op_state(const asio::strand<asio::any_io_executor>& strand) : timer(strand) {}
+    asio::cancellation_signal signal;
+    asio::steady_timer timer;
+    bool deadline_passed = false;
+};
+
+inline boost::system::error_code error_from_exception(const std::exception_ptr& e) noexcept {
+    try {
+        std::rethrow_exception(e);
+    } catch (const boost::system::system_error& se) {
+        return se.code();
+    } catch (const std::bad_alloc&) {
+        return make_error_code(boost::system::errc::not_enough_memory);
+    } catch (...) {
+        return make_error_code(boost::system::errc::state_not_recoverable);
+    }
+}
+
+/// Starts `make()` (returning asio::awaitable<op_result<T>>) and completes token with
+/// void(error_code, T). A zero deadline means none. Supported cancellation: terminal, partial and
+/// total are all forwarded into the coroutine; any of them ends the operation with
+/// operation_aborted (request_timeout when it was the deadline).
+template <class T, class Factory, class CompletionToken>
+auto async_run(asio::any_io_executor executor, std::chrono::steady_clock::duration deadline, Factory make,
+               CompletionToken&& token) {
+    auto initiation = [executor, deadline](auto handler, Factory factory) {
+        auto strand = asio::make_strand(executor);
+        auto state = std::make_shared<op_state>(strand);
+
+        auto slot = asio::get_associated_cancellation_slot(handler);
+        if (slot.is_connected()) {
+            // The caller may cancel from its own executor: hop onto the operation's strand first.
+            slot.assign([state, strand](asio::cancellation_type type) {
+                asio::dispatch(strand, [state, type] { state->signal.emit(type); });
+            });
+        }
+        if (deadline > std::chrono::steady_clock::duration::zero()) {
+            state->timer.expires_after(deadline);
+            state->timer.async_wait([weak = std::weak_ptr<op_state>(state)](boost::system::error_code ec) {
+                auto s = weak.lock();
+                if (ec || !s) return;
+                s->deadline_passed = true;
+                s->signal.emit(asio::cancellation_type::terminal);
+            });
+        }
+
+        auto handler_executor = asio::get_associated_executor(handler, executor);
+        auto completion = [handler = std::move(handler), state, slot](std::exception_ptr e,
+                                                                      op_result<T> result) mutable {
+            state->timer.cancel();
+            if (slot.is_connected()) slot.clear();
+            if (e) result.ec = error_from_exception(e);
+            if (state->deadline_passed && result.ec == asio::error::operation_aborted)
+                result.ec = make_error_code(errc::request_timeout);
+            std::move(handler)(result.ec, std::move(result.value));
+        };
+        asio::co_spawn(strand, factory(),
+                       asio::bind_cancellation_slot(state->signal.slot(),
+                                                    asio::bind_executor(handler_executor, std::move(completion))));
+    };
+    return asio::async_initiate<CompletionToken, void(boost::system::error_code, T)>(std::move(initiation), token,
+                                                                                     std::move(make));
+}
+
+} // namespace takeoff::detail
+// end of <takeoff/detail/async_op.hpp>
+// begin of <takeoff/http/detail/connection.hpp>
+// One HTTP/1.1 connection, plain or TLS, optionally tunnelled through a proxy with CONNECT. Each
+// step has its own timeout (zero: none). A connection is used by one exchange at a time; the pool
+// hands it out and takes it back.
+
+// #include <takeoff/core/config.hpp> (already inlined above)
+// #include <takeoff/core/diagnostics.hpp> (already inlined above)
+// #include <takeoff/core/error.hpp> (already inlined above)
+// begin of <takeoff/http/options.hpp>
+// Settings of the HTTP transport: timeouts per step, per-request options, TLS trust, the
+// connection pool. Every duration of zero means "no limit" (the Boost.Redis convention).
+
+// #include <takeoff/core/config.hpp> (already inlined above)
+// begin of <takeoff/http/proxy.hpp>
+// HTTP proxies: the settings read from the conventional environment variables, the NO_PROXY
+// bypass rules (curl's), and the CONNECT request that opens a tunnel through a proxy. Sans-io: the
+// transport does the connecting; this decides where and writes the request head.
+//
+// Only plain-HTTP proxies (http://host:port) are supported: https targets go through them in a
+// CONNECT tunnel, http targets as absolute-form requests. Proxy passwords live in takeoff::secret
+// and no to_string or operator<< here prints them.
+
+// #include <takeoff/core/base64.hpp> (already inlined above)
+// #include <takeoff/core/config.hpp> (already inlined above)
+// #include <takeoff/core/diagnostics.hpp> (already inlined above)
+// #include <takeoff/core/error.hpp> (already inlined above)
+// #include <takeoff/core/redact.hpp> (already inlined above)
 // begin of <takeoff/http/origin.hpp>
 // The origin (scheme, host, port) of an HTTP(S) URL: the unit of connection pooling, of the
 // same-origin rule for redirects and credentials, and of proxy selection.
@@ -1425,21 +1571,6 @@ struct std::hash<takeoff::http::origin> {
     }
 };
 // end of <takeoff/http/origin.hpp>
-// begin of <takeoff/http/proxy.hpp>
-// HTTP proxies: the settings read from the conventional environment variables, the NO_PROXY
-// bypass rules (curl's), and the CONNECT request that opens a tunnel through a proxy. Sans-io: the
-// transport does the connecting; this decides where and writes the request head.
-//
-// Only plain-HTTP proxies (http://host:port) are supported: https targets go through them in a
-// CONNECT tunnel, http targets as absolute-form requests. Proxy passwords live in takeoff::secret
-// and no to_string or operator<< here prints them.
-
-// #include <takeoff/core/base64.hpp> (already inlined above)
-// #include <takeoff/core/config.hpp> (already inlined above)
-// #include <takeoff/core/diagnostics.hpp> (already inlined above)
-// #include <takeoff/core/error.hpp> (already inlined above)
-// #include <takeoff/core/redact.hpp> (already inlined above)
-// #include <takeoff/http/origin.hpp> (already inlined above)
 
 #include <boost/system/result.hpp>
 #include <boost/url/ipv4_address.hpp>
@@ -2008,171 +2139,6 @@ inline redirect_decision decide_redirect(const redirect_policy& policy, boost::b
 
 } // namespace takeoff::http
 // end of <takeoff/http/redirect_policy.hpp>
-// begin of <takeoff/http/retry_after.hpp>
-// Retry-After (RFC 9110 section 10.2.3): how long a 429 or 503 asks the client to wait, as a delay
-// from now, whichever of its two forms (delta-seconds or an HTTP-date) the server used.
-
-// #include <takeoff/core/config.hpp> (already inlined above)
-
-#include <chrono>
-#include <cstddef>
-#include <cstdint>
-#include <optional>
-#include <string_view>
-
-namespace takeoff::http {
-
-/// The largest delay parse_retry_after() returns: 2^31 s, the value RFC 9111 section 1.2.2 tells
-/// recipients to use for a delta-seconds they cannot represent. Any policy gives up long before.
-inline constexpr std::chrono::seconds max_retry_after_value{std::int64_t{1} << 31};
-
-namespace detail {
-
-// A small cursor over the value; every parse step checks and consumes exactly what it expects.
-struct date_cursor {
-    std::string_view text;
-    std::size_t pos = 0;
-
-    bool done() const noexcept { return pos == text.size(); }
-
-    bool literal(std::string_view s) noexcept {
-        if (text.substr(pos, s.size()) != s) return false;
-        pos += s.size();
-        return true;
-    }
-
-    // Exactly n digits.
-    bool digits(std::size_t n, int& value) noexcept {
-        if (text.size() - pos < n) return false;
-        int v = 0;
-        for (std::size_t i = 0; i < n; ++i) {
-            const char c = text[pos + i];
-            if (c < '0' || c > '9') return false;
-            v = v * 10 + (c - '0');
-        }
-        pos += n;
-        value = v;
-        return true;
-    }
-
-    // One of the names; its index.
-    template <std::size_t N>
-    bool one_of(const std::string_view (&names)[N], int& index) noexcept {
-        for (std::size_t i = 0; i < N; ++i) {
-            if (literal(names[i])) {
-                index = static_cast<int>(i);
-                return true;
-            }
-        }
-        return false;
-    }
-};
-
-inline constexpr std::string_view short_days[] = {"Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"};
-// Longest first is not needed: each full name ends with "day" and no name is a prefix of another.
-inline constexpr std::string_view long_days[] = {"Monday",   "Tuesday", "Wednesday", "Thursday",
-                                                 "Friday",   "Saturday", "Sunday"};
-inline constexpr std::string_view months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-                                              "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-
-// "HH:MM:SS"; 60 seconds is accepted for a leap second (it lands on the next minute).
-inline bool parse_time_of_day(date_cursor& c, int& h, int& m, int& s) noexcept {
-    return c.digits(2, h) && c.literal(":") && c.digits(2, m) && c.literal(":") && c.digits(2, s) && h <= 23 &&
-           m <= 59 && s <= 60;
-}
-
-// Builds the time point, rejecting impossible dates (Feb 30, Feb 29 of a common year). Seconds
-// resolution: system_clock's nanoseconds cannot hold years past 2262, which a server may send.
-inline std::optional<std::chrono::sys_seconds> make_time(int y, int mo, int d, int h, int mi, int s) noexcept {
-    const std::chrono::year_month_day ymd{std::chrono::year{y}, std::chrono::month{static_cast<unsigned>(mo)},
-                                          std::chrono::day{static_cast<unsigned>(d)}};
-    if (!ymd.ok()) return std::nullopt;
-    return std::chrono::sys_days{ymd} + std::chrono::hours{h} + std::chrono::minutes{mi} + std::chrono::seconds{s};
-}
-
-// IMF-fixdate: "Sun, 06 Nov 1994 08:49:37 GMT"
-inline std::optional<std::chrono::sys_seconds> parse_imf_fixdate(std::string_view v) noexcept {
-    date_cursor c{v};
-    int wd = 0, day = 0, mon = 0, year = 0, h = 0, m = 0, s = 0;
-    if (!(c.one_of(short_days, wd) && c.literal(", ") && c.digits(2, day) && c.literal(" ") &&
-          c.one_of(months, mon) && c.literal(" ") && c.digits(4, year) && c.literal(" ") &&
-          parse_time_of_day(c, h, m, s) && c.literal(" GMT") && c.done()))
-        return std::nullopt;
-    return make_time(year, mon + 1, day, h, m, s);
-}
-
-// Obsolete RFC 850: "Sunday, 06-Nov-94 08:49:37 GMT". A two-digit year that would be more than 50
-// years after `now` means the most recent past year with those digits (RFC 9110 section 5.6.7).
-inline std::optional<std::chrono::sys_seconds> parse_rfc850_date(
-    std::string_view v, std::chrono::system_clock::time_point now) noexcept {
-    date_cursor c{v};
-    int wd = 0, day = 0, mon = 0, yy = 0, h = 0, m = 0, s = 0;
-    if (!(c.one_of(long_days, wd) && c.literal(", ") && c.digits(2, day) && c.literal("-") &&
-          c.one_of(months, mon) && c.literal("-") && c.digits(2, yy) && c.literal(" ") &&
-          parse_time_of_day(c, h, m, s) && c.literal(" GMT") && c.done()))
-        return std::nullopt;
-    const int now_year =
-        static_cast<int>(std::chrono::year_month_day{std::chrono::floor<std::chrono::days>(now)}.year());
-    int year = now_year - now_year % 100 + yy;
-    if (year > now_year + 50) year -= 100;
-    return make_time(year, mon + 1, day, h, m, s);
-}
-
-// asctime: "Sun Nov  6 08:49:37 1994" (the day is two digits or a space and one digit).
-inline std::optional<std::chrono::sys_seconds> parse_asctime_date(std::string_view v) noexcept {
-    date_cursor c{v};
-    int wd = 0, day = 0, mon = 0, year = 0, h = 0, m = 0, s = 0;
-    if (!(c.one_of(short_days, wd) && c.literal(" ") && c.one_of(months, mon) && c.literal(" ")))
-        return std::nullopt;
-    if (!(c.literal(" ") ? c.digits(1, day) : c.digits(2, day))) return std::nullopt;
-    if (!(c.literal(" ") && parse_time_of_day(c, h, m, s) && c.literal(" ") && c.digits(4, year) && c.done()))
-        return std::nullopt;
-    return make_time(year, mon + 1, day, h, m, s);
-}
-
-} // namespace detail
-
-/// The delay a Retry-After value asks for, or nullopt when the value is neither form.
-///
-/// - delta-seconds: one or more ASCII digits and nothing else ("120"); values beyond
-///   max_retry_after_value are clamped to it.
-/// - HTTP-date in any of the three formats RFC 9110 section 5.6.7 requires recipients to accept:
-///   IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT"), obsolete RFC 850 ("Sunday, 06-Nov-94 08:49:37
-///   GMT") and asctime ("Sun Nov  6 08:49:37 1994"). Names and "GMT" are case-sensitive as the
-///   grammar says; the weekday must be a valid name but is not checked against the date; impossible
-///   dates (Feb 30) are rejected. The delay is the date minus `now`, rounded up to whole seconds
-///   so that a retry is never early; a date not after `now` gives 0 s.
-///
-/// Spaces and tabs around the value are ignored. `now` is a parameter so that tests and callers
-/// with their own clock get exact results.
-inline std::optional<std::chrono::seconds> parse_retry_after(std::string_view value,
-                                                             std::chrono::system_clock::time_point now) noexcept {
-    while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
-    while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
-    if (value.empty()) return std::nullopt;
-
-    if (value.front() >= '0' && value.front() <= '9') {
-        std::int64_t n = 0;
-        for (char c : value) {
-            if (c < '0' || c > '9') return std::nullopt;
-            if (n < max_retry_after_value.count()) n = n * 10 + (c - '0');
-        }
-        return std::chrono::seconds{n < max_retry_after_value.count() ? n : max_retry_after_value.count()};
-    }
-
-    std::optional<std::chrono::sys_seconds> date = detail::parse_imf_fixdate(value);
-    if (!date) date = detail::parse_rfc850_date(value, now);
-    if (!date) date = detail::parse_asctime_date(value);
-    if (!date) return std::nullopt;
-    // date is whole seconds, so ceil(date - now) == date - floor(now); computed in seconds to stay
-    // clear of nanosecond overflow.
-    const std::chrono::seconds delay = *date - std::chrono::floor<std::chrono::seconds>(now);
-    if (delay <= std::chrono::seconds{0}) return std::chrono::seconds{0};
-    return delay < max_retry_after_value ? delay : max_retry_after_value;
-}
-
-} // namespace takeoff::http
-// end of <takeoff/http/retry_after.hpp>
 // begin of <takeoff/http/retry_policy.hpp>
 // When the transport sends a failed request again, and after how long: a sans-io decision on one
 // failed attempt (what failed, how far the exchange got), the attempt count and a policy, with the
@@ -2356,6 +2322,1370 @@ inline std::optional<std::chrono::milliseconds> next_retry_delay(const retry_pol
 
 } // namespace takeoff::http
 // end of <takeoff/http/retry_policy.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <optional>
+#include <string>
+
+namespace takeoff::http {
+
+/// Time allowed for each step of an exchange; zero means no limit for that step.
+struct timeouts {
+    std::chrono::milliseconds resolve{10'000};       ///< DNS resolution
+    std::chrono::milliseconds connect{10'000};       ///< TCP connect (per address tried), proxy CONNECT included
+    std::chrono::milliseconds tls_handshake{10'000}; ///< TLS handshake
+    std::chrono::milliseconds write{30'000};         ///< writing the whole request
+    std::chrono::milliseconds header_read{60'000};   ///< from the end of the write to the end of the response header
+    std::chrono::milliseconds body_read{60'000};     ///< longest silence while reading the body (idle, not total)
+};
+
+/// How one request is carried out. A client holds defaults; each call may override them.
+struct request_options {
+    http::timeouts timeouts;
+    /// The whole request, retries and redirects included; zero means none.
+    std::chrono::milliseconds deadline{0};
+    /// Largest buffered response body; larger ones fail with errc::body_too_large. Streaming
+    /// bodies (async_open) are not limited here: their consumer bounds what it keeps.
+    std::size_t body_limit = 8 * 1024 * 1024;
+    /// Largest response header block.
+    std::uint32_t header_limit = 16 * 1024;
+    http::redirect_policy redirects;
+    http::retry_policy retries;
+};
+
+/// Which certificate authorities are trusted. Verification itself is always on: there is no
+/// setting that turns it off.
+struct tls_options {
+    /// Trust the system store (Debian: /etc/ssl/certs).
+    bool use_system_trust = true;
+    /// A PEM file of extra trusted CAs (a private CA, a test CA).
+    std::optional<std::string> ca_file;
+    /// PEM text of extra trusted CAs.
+    std::optional<std::string> ca_pem;
+};
+
+/// Limits of the connection pool, which keeps one set of connections per origin (scheme, host, port).
+struct pool_options {
+    /// Most connections open to one origin at once; further requests wait for one to be free.
+    std::size_t max_connections_per_origin = 32;
+    /// Idle connections older than this are closed instead of reused. SPCS ingresses close
+    /// connections idle for 90 s, so the default stays below that.
+    std::chrono::milliseconds idle_timeout{50'000};
+};
+
+/// Everything a client is made with.
+struct client_options {
+    request_options defaults;
+    tls_options tls;
+    pool_options pool;
+    /// Proxies. By default the HTTPS_PROXY / HTTP_PROXY / NO_PROXY environment variables.
+    std::optional<proxy_config> proxy;
+    bool proxy_from_environment = true;
+    std::string user_agent = "takeoff-cpp/" TAKEOFF_VERSION_STRING;
+};
+
+} // namespace takeoff::http
+// end of <takeoff/http/options.hpp>
+// #include <takeoff/http/origin.hpp> (already inlined above)
+// #include <takeoff/http/proxy.hpp> (already inlined above)
+// begin of <takeoff/http/tls.hpp>
+// TLS done one way only: peer verification against the system store (plus any CA the caller adds),
+// SNI, and host-name checking by OpenSSL itself, so a failure can be explained precisely
+// (expired, untrusted, wrong host) instead of a bare "certificate verify failed".
+
+// #include <takeoff/core/config.hpp> (already inlined above)
+// #include <takeoff/core/diagnostics.hpp> (already inlined above)
+// #include <takeoff/http/options.hpp> (already inlined above)
+
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/error.hpp>
+#include <boost/system/result.hpp>
+
+#include <openssl/ssl.h>
+#include <openssl/x509_vfy.h>
+
+#include <memory>
+#include <string>
+
+namespace takeoff::http {
+
+/// Makes the client TLS context: TLS 1.2 or newer, verify_peer, the trust chosen in options.
+/// A CA file or PEM that cannot be loaded is an error (never silently ignored).
+inline boost::system::result<std::shared_ptr<boost::asio::ssl::context>> make_tls_context(const tls_options& options,
+                                                                                          diagnostics& diag) {
+    namespace ssl = boost::asio::ssl;
+    auto ctx = std::make_shared<ssl::context>(ssl::context::tls_client);
+    boost::system::error_code ec;
+    ctx->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
+                         ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1,
+                     ec);
+    if (!ec) ctx->set_verify_mode(ssl::verify_peer, ec);
+    if (!ec && options.use_system_trust) ctx->set_default_verify_paths(ec);
+    if (ec) {
+        diag.set_client_message("cannot set up TLS: " + ec.message());
+        return ec;
+    }
+    if (options.ca_file) {
+        ctx->load_verify_file(*options.ca_file, ec);
+        if (ec) {
+            diag.set_client_message("cannot load the CA file '" + *options.ca_file + "': " + ec.message());
+            return ec;
+        }
+    }
+    if (options.ca_pem) {
+        ctx->add_certificate_authority(boost::asio::buffer(*options.ca_pem), ec);
+        if (ec) {
+            diag.set_client_message("cannot load the CA certificate(s) given as PEM: " + ec.message());
+            return ec;
+        }
+    }
+    // Idle pooled connections then hold no 16 KiB+ read and write buffers each.
+    SSL_CTX_set_mode(ctx->native_handle(), SSL_MODE_RELEASE_BUFFERS);
+    return ctx;
+}
+
+/// Prepares one TLS connection to host: SNI (for names, not IP literals) and the name or address
+/// the certificate must match.
+inline boost::system::error_code prepare_tls_session(SSL* ssl, const std::string& host) {
+    boost::system::error_code ec;
+    boost::asio::ip::make_address(host, ec);
+    if (ec) { // a name, not an IP literal
+        if (!SSL_set_tlsext_host_name(ssl, host.c_str()) || !SSL_set1_host(ssl, host.c_str()))
+            return {static_cast<int>(::ERR_get_error()), boost::asio::error::get_ssl_category()};
+    } else {
+        X509_VERIFY_PARAM* param = SSL_get0_param(ssl);
+        if (!X509_VERIFY_PARAM_set1_ip_asc(param, host.c_str()))
+            return {static_cast<int>(::ERR_get_error()), boost::asio::error::get_ssl_category()};
+    }
+    return {};
+}
+
+/// Explains a failed handshake: the certificate check's own reason when there is one.
+inline std::string describe_tls_failure(SSL* ssl, const boost::system::error_code& ec) {
+    const long result = SSL_get_verify_result(ssl);
+    if (result != X509_V_OK)
+        return std::string("TLS certificate verification failed: ") + X509_verify_cert_error_string(result);
+    return "TLS handshake failed: " + ec.message();
+}
+
+} // namespace takeoff::http
+// end of <takeoff/http/tls.hpp>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/empty_body.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/write.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
+
+#include <sys/socket.h>
+#include <cerrno>
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <variant>
+
+namespace takeoff::http::detail {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+using tcp = asio::ip::tcp;
+using tcp_stream = beast::tcp_stream;
+using tls_stream = beast::ssl_stream<tcp_stream>;
+
+inline constexpr auto nothrow_awaitable = asio::as_tuple(asio::use_awaitable);
+
+/// Sets or clears a Beast stream timeout from a duration where zero means none.
+inline void set_timeout(tcp_stream& s, std::chrono::milliseconds d) {
+    if (d.count() > 0)
+        s.expires_after(d);
+    else
+        s.expires_never();
+}
+
+/// Beast reports a step timeout as beast::error::timeout; the transport keeps that code.
+class connection {
+public:
+    using clock = std::chrono::steady_clock;
+
+    connection(const asio::any_io_executor& executor, http::origin origin,
+               std::shared_ptr<asio::ssl::context> tls_context)
+        : origin_(std::move(origin)), tls_context_(std::move(tls_context)) {
+        if (origin_.scheme == scheme::https)
+            stream_.emplace<tls_stream>(executor, *tls_context_);
+        else
+            stream_.emplace<tcp_stream>(executor);
+    }
+
+    connection(const connection&) = delete;
+    connection& operator=(const connection&) = delete;
+
+    const http::origin& origin() const noexcept { return origin_; }
+    tcp_stream& lowest_layer() noexcept {
+        if (auto* t = std::get_if<tls_stream>(&stream_)) return beast::get_lowest_layer(*t);
+        return std::get<tcp_stream>(stream_);
+    }
+    beast::flat_buffer& buffer() noexcept { return buffer_; }
+
+    /// How many exchanges this connection has carried (0 for a fresh one).
+    std::size_t exchanges() const noexcept { return exchanges_; }
+    void count_exchange() noexcept { ++exchanges_; }
+
+    clock::time_point idle_since() const noexcept { return idle_since_; }
+    void mark_idle() {
+        idle_since_ = clock::now();
+        if (buffer_.size() == 0) buffer_.shrink_to_fit();
+    }
+
+    /// True when an idle connection can carry another request: still open, nothing unread, and
+    /// the peer has not closed it (checked without blocking).
+    bool usable_after_idle() {
+        auto& socket = lowest_layer().socket();
+        if (!socket.is_open() || buffer_.size() != 0) return false;
+        char byte;
+        const auto n = ::recv(socket.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+        // 0: orderly close; > 0: unexpected bytes (or a TLS alert) on an idle connection; an error
+        // other than "would block": reset.
+        return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+    }
+
+    /// Resolves, connects (trying each address), tunnels through the proxy if one is given, and
+    /// completes the TLS handshake for https origins.
+    asio::awaitable<boost::system::error_code> async_connect(const timeouts& limits, const proxy_settings* proxy,
+                                                             diagnostics& diag) {
+        const std::string& host = proxy ? proxy->proxy.host : origin_.host;
+        const std::uint16_t port = proxy ? proxy->proxy.port : origin_.port;
+
+        std::vector<tcp::endpoint> endpoints;
+        boost::system::error_code ec;
+        const auto literal = asio::ip::make_address(host, ec);
+        if (!ec) {
+            endpoints.emplace_back(literal, port);
+        } else {
+            auto resolved = co_await resolve(host, port, limits.resolve);
+            if (resolved.first) {
+                diag.set_client_message("cannot resolve " + host + ": " + resolved.first.message());
+                co_return resolved.first;
+            }
+            endpoints = std::move(resolved.second);
+        }
+
+        auto& tcp = lowest_layer();
+        ec = asio::error::host_not_found;
+        for (const auto& endpoint : endpoints) {
+            set_timeout(tcp, limits.connect);
+            auto [connect_ec] = co_await tcp.async_connect(endpoint, nothrow_awaitable);
+            ec = connect_ec;
+            if (!ec) break;
+            tcp.socket().close();
+        }
+        if (ec) {
+            diag.set_client_message("cannot connect to " + host + ":" + std::to_string(port) + ": " + ec.message());
+            co_return ec;
+        }
+        tcp.socket().set_option(tcp::no_delay(true), ec);
+
+        if (proxy) {
+            if (auto tunnel_ec = co_await open_tunnel(*proxy, limits, diag)) co_return tunnel_ec;
+        }
+
+        if (auto* tls = std::get_if<tls_stream>(&stream_)) {
+            if ((ec = prepare_tls_session(tls->native_handle(), origin_.host))) {
+                diag.set_client_message("cannot set up TLS for " + origin_.host + ": " + ec.message());
+                co_return ec;
+            }
+            set_timeout(tcp, limits.tls_handshake);
+            auto [handshake_ec] = co_await tls->async_handshake(asio::ssl::stream_base::client, nothrow_awaitable);
+            if (handshake_ec) {
+                diag.set_client_message(describe_tls_failure(tls->native_handle(), handshake_ec) + " (" +
+                                        origin_.to_string() + ")");
+                co_return handshake_ec;
+            }
+        }
+        co_return boost::system::error_code{};
+    }
+
+    /// Writes a whole message (Beast gathers header and body into one write).
+    template <class Message>
+    asio::awaitable<boost::system::error_code> async_write(Message& message, std::chrono::milliseconds limit) {
+        set_timeout(lowest_layer(), limit);
+        if (auto* tls = std::get_if<tls_stream>(&stream_)) {
+            auto [ec, n] = co_await beast::http::async_write(*tls, message, nothrow_awaitable);
+            co_return ec;
+        }
+        auto [ec, n] = co_await beast::http::async_write(std::get<tcp_stream>(stream_), message, nothrow_awaitable);
+        co_return ec;
+    }
+
+    /// Reads until the parser has the whole header.
+    template <class Parser>
+    asio::awaitable<boost::system::error_code> async_read_header(Parser& parser, std::chrono::milliseconds limit) {
+        set_timeout(lowest_layer(), limit);
+        if (auto* tls = std::get_if<tls_stream>(&stream_)) {
+            auto [ec, n] = co_await beast::http::async_read_header(*tls, buffer_, parser, nothrow_awaitable);
+            co_return ec;
+        }
+        auto [ec, n] =
+            co_await beast::http::async_read_header(std::get<tcp_stream>(stream_), buffer_, parser, nothrow_awaitable);
+        co_return ec;
+    }
+
+    /// One read into the parser; limit bounds the silence, not the body's total time.
+    template <class Parser>
+    asio::awaitable<boost::system::error_code> async_read_some(Parser& parser, std::chrono::milliseconds limit) {
+        set_timeout(lowest_layer(), limit);
+        if (auto* tls = std::get_if<tls_stream>(&stream_)) {
+            auto [ec, n] = co_await beast::http::async_read_some(*tls, buffer_, parser, nothrow_awaitable);
+            co_return ec;
+        }
+        auto [ec, n] =
+            co_await beast::http::async_read_some(std::get<tcp_stream>(stream_), buffer_, parser, nothrow_awaitable);
+        co_return ec;
+    }
+
+    /// Closes the socket at once (no TLS close_notify: the connection is being dropped).
+    void close() noexcept {
+        boost::system::error_code ignored;
+        auto& socket = lowest_layer().socket();
+        socket.shutdown(tcp::socket::shutdown_both, ignored);
+        socket.close(ignored);
+    }
+
+private:
+    asio::awaitable<std::pair<boost::system::error_code, std::vector<tcp::endpoint>>> resolve(
+        const std::string& host, std::uint16_t port, std::chrono::milliseconds limit) {
+        using namespace asio::experimental::awaitable_operators;
+        auto executor = co_await asio::this_coro::executor;
+        tcp::resolver resolver(executor);
+        std::vector<tcp::endpoint> endpoints;
+        if (limit.count() <= 0) {
+            auto [ec, results] = co_await resolver.async_resolve(host, std::to_string(port), nothrow_awaitable);
+            for (const auto& entry : results) endpoints.push_back(entry.endpoint());
+            co_return std::pair{ec, std::move(endpoints)};
+        }
+        asio::steady_timer timer(executor, limit);
+        auto resolving = resolver.async_resolve(host, std::to_string(port), nothrow_awaitable);
+        auto waiting = timer.async_wait(nothrow_awaitable);
+        auto outcome = co_await (std::move(resolving) || std::move(waiting));
+        if (outcome.index() == 1) co_return std::pair{make_error_code(beast::error::timeout), std::move(endpoints)};
+        auto [ec, results] = std::get<0>(std::move(outcome));
+        for (const auto& entry : results) endpoints.push_back(entry.endpoint());
+        co_return std::pair{ec, std::move(endpoints)};
+    }
+
+    asio::awaitable<boost::system::error_code> open_tunnel(const proxy_settings& proxy, const timeouts& limits,
+                                                           diagnostics& diag) {
+        auto& tcp = lowest_layer();
+        const std::string head = connect_request(origin_, proxy);
+        set_timeout(tcp, limits.write);
+        auto [write_ec, written] = co_await asio::async_write(tcp, asio::buffer(head), nothrow_awaitable);
+        if (write_ec) {
+            diag.set_client_message("cannot send CONNECT to the proxy " + proxy.proxy.to_string() + ": " +
+                                    write_ec.message());
+            co_return write_ec;
+        }
+        beast::http::response_parser<beast::http::empty_body> parser;
+        parser.skip(true); // a 2xx answer to CONNECT has no body: the tunnel starts after the header
+        set_timeout(tcp, limits.header_read);
+        auto [read_ec, read] = co_await beast::http::async_read_header(tcp, buffer_, parser, nothrow_awaitable);
+        if (read_ec) {
+            diag.set_client_message("no answer to CONNECT from the proxy " + proxy.proxy.to_string() + ": " +
+                                    read_ec.message());
+            co_return read_ec;
+        }
+        const unsigned status = parser.get().result_int();
+        if (status / 100 != 2) {
+            diag.set_http_status(status);
+            diag.set_client_message("the proxy " + proxy.proxy.to_string() + " refused to connect to " +
+                                    origin_.to_string() + " (HTTP " + std::to_string(status) + ")");
+            co_return make_error_code(errc::proxy_error);
+        }
+        if (buffer_.size() != 0) {
+            diag.set_client_message("the proxy sent bytes before the tunnel was used");
+            co_return make_error_code(errc::invalid_response);
+        }
+        co_return boost::system::error_code{};
+    }
+
+    http::origin origin_;
+    std::shared_ptr<asio::ssl::context> tls_context_;
+    std::variant<std::monostate, tcp_stream, tls_stream> stream_;
+    beast::flat_buffer buffer_;
+    std::size_t exchanges_ = 0;
+    clock::time_point idle_since_{};
+};
+
+} // namespace takeoff::http::detail
+// end of <takeoff/http/detail/connection.hpp>
+// begin of <takeoff/http/detail/pool.hpp>
+// The connection pool: per origin (scheme, host, port), at most max_connections_per_origin open at
+// once, idle ones reused most-recent-first, expired or peer-closed ones dropped when found.
+// Requests beyond the limit wait, first come first served, for a connection (or for the right to
+// open one) handed over directly by release().
+//
+// Thread safety: every member function may be called from any thread concurrently. The state is
+// guarded by a mutex that is never held across an await; a waiting request is woken through its
+// own concurrent_channel.
+
+// #include <takeoff/core/config.hpp> (already inlined above)
+// #include <takeoff/core/diagnostics.hpp> (already inlined above)
+// #include <takeoff/detail/async_op.hpp> (already inlined above)
+// #include <takeoff/http/detail/connection.hpp> (already inlined above)
+// #include <takeoff/http/options.hpp> (already inlined above)
+// #include <takeoff/http/origin.hpp> (already inlined above)
+// #include <takeoff/http/proxy.hpp> (already inlined above)
+
+#include <boost/asio/experimental/concurrent_channel.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <deque>
+#include <list>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <unordered_map>
+#include <utility>
+
+namespace takeoff::http::detail {
+
+class connection_pool {
+public:
+    /// A connection handed out by acquire(); `reused` tells whether it carried requests before.
+    struct lease {
+        std::unique_ptr<connection> conn;
+        bool reused = false;
+    };
+
+    connection_pool(asio::any_io_executor executor, pool_options options,
+                    std::shared_ptr<asio::ssl::context> tls_context, proxy_config proxies)
+        : executor_(std::move(executor)),
+          options_(options),
+          tls_context_(std::move(tls_context)),
+          proxies_(std::move(proxies)) {
+        if (options_.max_connections_per_origin == 0) options_.max_connections_per_origin = 1;
+    }
+
+    connection_pool(const connection_pool&) = delete;
+    connection_pool& operator=(const connection_pool&) = delete;
+
+    /// An idle connection to origin, a new one, or, at the limit, the next one released.
+    /// Cancellation: any type; a connection received at the same moment goes back to the pool.
+    asio::awaitable<takeoff::detail::op_result<lease>> acquire(const origin& target, const timeouts& limits, diagnostics& diag) {
+        const auto executor = co_await asio::this_coro::executor;
+        std::shared_ptr<waiter> wait_for;
+        {
+            std::lock_guard lock(mutex_);
+            origin_pool& pool = pools_[target];
+            while (!pool.idle.empty()) {
+                std::unique_ptr<connection> conn = std::move(pool.idle.back());
+                pool.idle.pop_back();
+                if (fresh(*conn) && conn->usable_after_idle()) co_return takeoff::detail::op_result<lease>{{}, lease{std::move(conn), true}};
+                conn->close();
+                --pool.open;
+            }
+            if (pool.open < options_.max_connections_per_origin) {
+                ++pool.open; // reserved for the connection opened below
+            } else {
+                wait_for = std::make_shared<waiter>(executor);
+                pool.waiters.push_back(wait_for);
+            }
+        }
+
+        if (wait_for) {
+            auto [ec, handed] = co_await wait_for->channel.async_receive(nothrow_awaitable);
+            if (ec) {
+                give_back_abandoned(target, wait_for);
+                co_return takeoff::detail::op_result<lease>{asio::error::operation_aborted, {}};
+            }
+            if (handed) co_return takeoff::detail::op_result<lease>{{}, lease{std::move(handed), true}};
+            // Otherwise a slot was handed over: open a connection in it.
+        }
+
+        auto conn = std::make_unique<connection>(executor_, target, tls_context_);
+        const std::optional<proxy_settings> proxy = proxy_for(proxies_, target);
+        auto ec = co_await conn->async_connect(limits, proxy ? &*proxy : nullptr, diag);
+        if (ec) {
+            conn->close();
+            release_slot(target);
+            co_return takeoff::detail::op_result<lease>{ec, {}};
+        }
+        connections_opened_.fetch_add(1, std::memory_order_relaxed);
+        co_return takeoff::detail::op_result<lease>{{}, lease{std::move(conn), false}};
+    }
+
+    /// Takes a connection back: kept for reuse when `reusable`, closed otherwise. A waiting
+    /// request gets it (or its slot) at once.
+    void release(std::unique_ptr<connection> conn, bool reusable) {
+        if (!conn) return;
+        const origin target = conn->origin();
+        if (!reusable) {
+            conn->close();
+            release_slot(target);
+            return;
+        }
+        conn->mark_idle();
+        std::lock_guard lock(mutex_);
+        origin_pool& pool = pools_[target];
+        if (hand_over(pool, conn)) return;
+        pool.idle.push_back(std::move(conn));
+        drop_expired(pool);
+    }
+
+    /// Connections opened so far (for statistics and tests).
+    std::size_t connections_opened() const noexcept { return connections_opened_.load(std::memory_order_relaxed); }
+
+    /// Idle connections currently kept, all origins together.
+    std::size_t idle_connections() const {
+        std::lock_guard lock(mutex_);
+        std::size_t n = 0;
+        for (const auto& [o, pool] : pools_) n += pool.idle.size();
+        return n;
+    }
+
+private:
+    using channel_type =
+        asio::experimental::concurrent_channel<void(boost::system::error_code, std::unique_ptr<connection>)>;
+
+    struct waiter {
+        explicit waiter(const asio::any_io_executor& executor) : channel(executor, 1) {}
+        channel_type channel;
+    };
+
+    struct origin_pool {
+        std::deque<std::unique_ptr<connection>> idle;
+        std::size_t open = 0; // idle + in use + being opened
+        std::list<std::shared_ptr<waiter>> waiters;
+    };
+
+    struct origin_hash {
+        std::size_t operator()(const origin& o) const noexcept {
+            return std::hash<std::string>{}(o.host) ^ (static_cast<std::size_t>(o.port) << 1) ^
+                   (o.scheme == scheme::https ? 0x9e3779b9u : 0u);
+        }
+    };
+
+    bool fresh(const connection& conn) const {
+        return options_.idle_timeout.count() <= 0 ||
+               connection::clock::now() - conn.idle_since() < options_.idle_timeout;
+    }
+
+    void drop_expired(origin_pool& pool) {
+        auto expired = [this](const std::unique_ptr<connection>& c) { return !fresh(*c); };
+        for (auto& c : pool.idle)
+            if (expired(c)) c->close();
+        const auto before = pool.idle.size();
+        pool.idle.erase(std::remove_if(pool.idle.begin(), pool.idle.end(), expired), pool.idle.end());
+        pool.open -= before - pool.idle.size();
+    }
+
+    // Gives conn (or, when conn is null, the right to open one) to the oldest waiter. Called with
+    // the mutex held; the send happens under it too so that an abandoning waiter can tell.
+    static bool hand_over(origin_pool& pool, std::unique_ptr<connection>& conn) {
+        while (!pool.waiters.empty()) {
+            std::shared_ptr<waiter> next = std::move(pool.waiters.front());
+            pool.waiters.pop_front();
+            if (next->channel.try_send(boost::system::error_code{}, std::move(conn))) return true;
+        }
+        return false;
+    }
+
+    void release_slot(const origin& target) {
+        std::lock_guard lock(mutex_);
+        origin_pool& pool = pools_[target];
+        std::unique_ptr<connection> none;
+        if (!hand_over(pool, none)) --pool.open;
+    }
+
+    // A waiter whose wait was cancelled: if it is still queued, it leaves; if something was already
+    // handed to it, that goes back to the pool.
+    void give_back_abandoned(const origin& target, const std::shared_ptr<waiter>& w) {
+        {
+            std::lock_guard lock(mutex_);
+            origin_pool& pool = pools_[target];
+            auto it = std::find(pool.waiters.begin(), pool.waiters.end(), w);
+            if (it != pool.waiters.end()) {
+                pool.waiters.erase(it);
+                return;
+            }
+        }
+        bool received = false;
+        std::unique_ptr<connection> handed;
+        w->channel.try_receive([&](boost::system::error_code, std::unique_ptr<connection> c) {
+            received = true;
+            handed = std::move(c);
+        });
+        if (!received) return;
+        if (handed)
+            release(std::move(handed), true);
+        else
+            release_slot(target);
+    }
+
+    asio::any_io_executor executor_;
+    pool_options options_;
+    std::shared_ptr<asio::ssl::context> tls_context_;
+    proxy_config proxies_;
+    mutable std::mutex mutex_;
+    std::unordered_map<origin, origin_pool, origin_hash> pools_;
+    std::atomic<std::size_t> connections_opened_{0};
+};
+
+} // namespace takeoff::http::detail
+// end of <takeoff/http/detail/pool.hpp>
+// #include <takeoff/http/options.hpp> (already inlined above)
+
+#include <boost/asio/buffer.hpp>
+#include <boost/beast/http/buffer_body.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/parser.hpp>
+
+#include <chrono>
+#include <memory>
+
+namespace takeoff::http {
+
+namespace detail {
+
+// What a body_stream owns: the connection (returned to the pool when the body was read to its end,
+// closed otherwise) and the parser positioned after the header.
+struct body_stream_state {
+    using parser_type = beast::http::response_parser<beast::http::buffer_body>;
+
+    body_stream_state(std::shared_ptr<connection_pool> p, std::unique_ptr<connection> c,
+                      std::unique_ptr<parser_type> pr, request_options o,
+                      std::chrono::steady_clock::time_point d)
+        : pool(std::move(p)), conn(std::move(c)), parser(std::move(pr)), options(std::move(o)), deadline(d) {}
+
+    ~body_stream_state() {
+        if (conn) pool->release(std::move(conn), parser->is_done() && parser->get().keep_alive() && !failed);
+    }
+
+    std::shared_ptr<connection_pool> pool;
+    std::unique_ptr<connection> conn;
+    std::unique_ptr<parser_type> parser;
+    request_options options;
+    std::chrono::steady_clock::time_point deadline; // time_point::max() when none
+    bool failed = false;
+    bool reading = false;
+};
+
+} // namespace detail
+
+/// A response body read incrementally. Move-only. Not thread-safe: one async_read_some at a time
+/// (a second one completes with errc::operation_in_progress). Destroying it before the end closes
+/// the connection; reading to the end returns it to the pool.
+class body_stream {
+public:
+    body_stream() = default;
+
+    explicit body_stream(std::shared_ptr<detail::body_stream_state> state) : state_(std::move(state)) {}
+
+    /// The response status (2xx).
+    unsigned status() const { return state_ ? state_->parser->get().result_int() : 0; }
+    /// The response header fields.
+    const boost::beast::http::fields& headers() const {
+        static const boost::beast::http::fields none;
+        return state_ ? state_->parser->get().base() : none;
+    }
+    /// True once the whole body was read.
+    bool done() const noexcept { return !state_ || state_->parser->is_done(); }
+
+    /// Reads some body bytes into buffer: completes with void(error_code, std::size_t). At the end
+    /// of the body: asio::error::eof with 0 bytes. Errors: the body_read timeout (silence longer
+    /// than timeouts.body_read) is beast::error::timeout; the request deadline is
+    /// errc::request_timeout; a connection closed before the end is errc::stream_truncated.
+    /// Cancellation: terminal, partial and total; the connection is then closed.
+    template <class CompletionToken = boost::asio::deferred_t>
+    auto async_read_some(boost::asio::mutable_buffer buffer, CompletionToken&& token = {}) {
+        auto state = state_;
+        auto executor = state ? state->conn->lowest_layer().get_executor() : boost::asio::any_io_executor{};
+        const auto remaining = state && state->deadline != std::chrono::steady_clock::time_point::max()
+                                   ? std::max(state->deadline - std::chrono::steady_clock::now(),
+                                              std::chrono::steady_clock::duration(std::chrono::nanoseconds(1)))
+                                   : std::chrono::steady_clock::duration::zero();
+        return takeoff::detail::async_run<std::size_t>(
+            executor, remaining, [state, buffer] { return read_some(state, buffer); },
+            std::forward<CompletionToken>(token));
+    }
+
+private:
+    static boost::asio::awaitable<takeoff::detail::op_result<std::size_t>> read_some(
+        std::shared_ptr<detail::body_stream_state> state, boost::asio::mutable_buffer buffer) {
+        using result = takeoff::detail::op_result<std::size_t>;
+        if (!state || state->parser->is_done()) co_return result{boost::asio::error::eof, 0};
+        if (state->failed || !state->conn) co_return result{make_error_code(errc::stream_truncated), 0};
+        if (state->reading) co_return result{make_error_code(errc::operation_in_progress), 0};
+        if (buffer.size() == 0) co_return result{{}, 0};
+        state->reading = true;
+
+        auto& body = state->parser->get().body();
+        for (;;) {
+            body.data = buffer.data();
+            body.size = buffer.size();
+            auto ec = co_await state->conn->async_read_some(*state->parser, state->options.timeouts.body_read);
+            const std::size_t n = buffer.size() - body.size;
+            if (ec == boost::beast::http::error::need_buffer) ec = {};
+            if (ec) {
+                state->failed = true;
+                state->reading = false;
+                if (ec == boost::beast::http::error::partial_message || ec == boost::asio::error::eof ||
+                    ec == boost::asio::error::connection_reset)
+                    ec = make_error_code(errc::stream_truncated);
+                co_return result{ec, n};
+            }
+            if (n > 0 || state->parser->is_done()) {
+                state->reading = false;
+                if (n == 0) co_return result{boost::asio::error::eof, 0};
+                co_return result{{}, n};
+            }
+            // A read that produced only framing (a chunk header): read again.
+        }
+    }
+
+    std::shared_ptr<detail::body_stream_state> state_;
+};
+
+} // namespace takeoff::http
+// end of <takeoff/http/body_stream.hpp>
+// begin of <takeoff/http/client.hpp>
+// http::client: HTTP/1.1 requests over pooled plain or TLS connections, with per-step timeouts, a
+// whole-request deadline, redirects and retries by policy, and Asio cancellation.
+//
+// Thread safety: a client may be used by many coroutines and threads at once; its pool is
+// thread-safe and each operation runs on a strand of its own. A body_stream is not thread-safe.
+
+// #include <takeoff/core/config.hpp> (already inlined above)
+// #include <takeoff/core/diagnostics.hpp> (already inlined above)
+// #include <takeoff/core/error.hpp> (already inlined above)
+// #include <takeoff/detail/async_op.hpp> (already inlined above)
+// #include <takeoff/http/body_stream.hpp> (already inlined above)
+// #include <takeoff/http/detail/connection.hpp> (already inlined above)
+// #include <takeoff/http/detail/pool.hpp> (already inlined above)
+// begin of <takeoff/http/message.hpp>
+// The request a caller hands to the transport and the buffered response it gets back.
+
+// #include <takeoff/core/config.hpp> (already inlined above)
+
+#include <boost/beast/http/fields.hpp>
+#include <boost/beast/http/verb.hpp>
+#include <boost/url/url.hpp>
+
+#include <string>
+#include <string_view>
+#include <utility>
+
+namespace takeoff::http {
+
+namespace beast_http = boost::beast::http;
+
+/// An HTTP request: method, absolute http(s) URL, extra headers and an already encoded body.
+/// Host, Content-Length, User-Agent and Connection are set by the transport.
+struct request {
+    beast_http::verb method = beast_http::verb::get;
+    boost::urls::url url;
+    beast_http::fields headers;
+    std::string body;
+
+    /// A GET of url.
+    static request get(boost::urls::url url) { return request{beast_http::verb::get, std::move(url), {}, {}}; }
+
+    /// A POST of body with the given Content-Type.
+    static request post(boost::urls::url url, std::string body, std::string_view content_type) {
+        request r{beast_http::verb::post, std::move(url), {}, std::move(body)};
+        r.headers.set(beast_http::field::content_type, content_type);
+        return r;
+    }
+};
+
+/// A complete response with its body in memory.
+struct response {
+    unsigned status = 0;
+    beast_http::fields headers;
+    std::string body;
+
+    /// The Content-Type without parameters, lowercased ("application/json").
+    std::string media_type() const;
+};
+
+namespace detail {
+inline std::string media_type_of(std::string_view content_type) {
+    std::string_view v = content_type.substr(0, content_type.find(';'));
+    while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
+    while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+    std::string out(v);
+    for (char& c : out)
+        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    return out;
+}
+} // namespace detail
+
+inline std::string response::media_type() const {
+    auto it = headers.find(beast_http::field::content_type);
+    return it == headers.end() ? std::string() : detail::media_type_of(it->value());
+}
+
+} // namespace takeoff::http
+// end of <takeoff/http/message.hpp>
+// #include <takeoff/http/options.hpp> (already inlined above)
+// #include <takeoff/http/origin.hpp> (already inlined above)
+// #include <takeoff/http/proxy.hpp> (already inlined above)
+// #include <takeoff/http/redirect_policy.hpp> (already inlined above)
+// begin of <takeoff/http/retry_after.hpp>
+// Retry-After (RFC 9110 section 10.2.3): how long a 429 or 503 asks the client to wait, as a delay
+// from now, whichever of its two forms (delta-seconds or an HTTP-date) the server used.
+
+// #include <takeoff/core/config.hpp> (already inlined above)
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+namespace takeoff::http {
+
+/// The largest delay parse_retry_after() returns: 2^31 s, the value RFC 9111 section 1.2.2 tells
+/// recipients to use for a delta-seconds they cannot represent. Any policy gives up long before.
+inline constexpr std::chrono::seconds max_retry_after_value{std::int64_t{1} << 31};
+
+namespace detail {
+
+// A small cursor over the value; every parse step checks and consumes exactly what it expects.
+struct date_cursor {
+    std::string_view text;
+    std::size_t pos = 0;
+
+    bool done() const noexcept { return pos == text.size(); }
+
+    bool literal(std::string_view s) noexcept {
+        if (text.substr(pos, s.size()) != s) return false;
+        pos += s.size();
+        return true;
+    }
+
+    // Exactly n digits.
+    bool digits(std::size_t n, int& value) noexcept {
+        if (text.size() - pos < n) return false;
+        int v = 0;
+        for (std::size_t i = 0; i < n; ++i) {
+            const char c = text[pos + i];
+            if (c < '0' || c > '9') return false;
+            v = v * 10 + (c - '0');
+        }
+        pos += n;
+        value = v;
+        return true;
+    }
+
+    // One of the names; its index.
+    template <std::size_t N>
+    bool one_of(const std::string_view (&names)[N], int& index) noexcept {
+        for (std::size_t i = 0; i < N; ++i) {
+            if (literal(names[i])) {
+                index = static_cast<int>(i);
+                return true;
+            }
+        }
+        return false;
+    }
+};
+
+inline constexpr std::string_view short_days[] = {"Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"};
+// Longest first is not needed: each full name ends with "day" and no name is a prefix of another.
+inline constexpr std::string_view long_days[] = {"Monday",   "Tuesday", "Wednesday", "Thursday",
+                                                 "Friday",   "Saturday", "Sunday"};
+inline constexpr std::string_view months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                              "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+
+// "HH:MM:SS"; 60 seconds is accepted for a leap second (it lands on the next minute).
+inline bool parse_time_of_day(date_cursor& c, int& h, int& m, int& s) noexcept {
+    return c.digits(2, h) && c.literal(":") && c.digits(2, m) && c.literal(":") && c.digits(2, s) && h <= 23 &&
+           m <= 59 && s <= 60;
+}
+
+// Builds the time point, rejecting impossible dates (Feb 30, Feb 29 of a common year). Seconds
+// resolution: system_clock's nanoseconds cannot hold years past 2262, which a server may send.
+inline std::optional<std::chrono::sys_seconds> make_time(int y, int mo, int d, int h, int mi, int s) noexcept {
+    const std::chrono::year_month_day ymd{std::chrono::year{y}, std::chrono::month{static_cast<unsigned>(mo)},
+                                          std::chrono::day{static_cast<unsigned>(d)}};
+    if (!ymd.ok()) return std::nullopt;
+    return std::chrono::sys_days{ymd} + std::chrono::hours{h} + std::chrono::minutes{mi} + std::chrono::seconds{s};
+}
+
+// IMF-fixdate: "Sun, 06 Nov 1994 08:49:37 GMT"
+inline std::optional<std::chrono::sys_seconds> parse_imf_fixdate(std::string_view v) noexcept {
+    date_cursor c{v};
+    int wd = 0, day = 0, mon = 0, year = 0, h = 0, m = 0, s = 0;
+    if (!(c.one_of(short_days, wd) && c.literal(", ") && c.digits(2, day) && c.literal(" ") &&
+          c.one_of(months, mon) && c.literal(" ") && c.digits(4, year) && c.literal(" ") &&
+          parse_time_of_day(c, h, m, s) && c.literal(" GMT") && c.done()))
+        return std::nullopt;
+    return make_time(year, mon + 1, day, h, m, s);
+}
+
+// Obsolete RFC 850: "Sunday, 06-Nov-94 08:49:37 GMT". A two-digit year that would be more than 50
+// years after `now` means the most recent past year with those digits (RFC 9110 section 5.6.7).
+inline std::optional<std::chrono::sys_seconds> parse_rfc850_date(
+    std::string_view v, std::chrono::system_clock::time_point now) noexcept {
+    date_cursor c{v};
+    int wd = 0, day = 0, mon = 0, yy = 0, h = 0, m = 0, s = 0;
+    if (!(c.one_of(long_days, wd) && c.literal(", ") && c.digits(2, day) && c.literal("-") &&
+          c.one_of(months, mon) && c.literal("-") && c.digits(2, yy) && c.literal(" ") &&
+          parse_time_of_day(c, h, m, s) && c.literal(" GMT") && c.done()))
+        return std::nullopt;
+    const int now_year =
+        static_cast<int>(std::chrono::year_month_day{std::chrono::floor<std::chrono::days>(now)}.year());
+    int year = now_year - now_year % 100 + yy;
+    if (year > now_year + 50) year -= 100;
+    return make_time(year, mon + 1, day, h, m, s);
+}
+
+// asctime: "Sun Nov  6 08:49:37 1994" (the day is two digits or a space and one digit).
+inline std::optional<std::chrono::sys_seconds> parse_asctime_date(std::string_view v) noexcept {
+    date_cursor c{v};
+    int wd = 0, day = 0, mon = 0, year = 0, h = 0, m = 0, s = 0;
+    if (!(c.one_of(short_days, wd) && c.literal(" ") && c.one_of(months, mon) && c.literal(" ")))
+        return std::nullopt;
+    if (!(c.literal(" ") ? c.digits(1, day) : c.digits(2, day))) return std::nullopt;
+    if (!(c.literal(" ") && parse_time_of_day(c, h, m, s) && c.literal(" ") && c.digits(4, year) && c.done()))
+        return std::nullopt;
+    return make_time(year, mon + 1, day, h, m, s);
+}
+
+} // namespace detail
+
+/// The delay a Retry-After value asks for, or nullopt when the value is neither form.
+///
+/// - delta-seconds: one or more ASCII digits and nothing else ("120"); values beyond
+///   max_retry_after_value are clamped to it.
+/// - HTTP-date in any of the three formats RFC 9110 section 5.6.7 requires recipients to accept:
+///   IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT"), obsolete RFC 850 ("Sunday, 06-Nov-94 08:49:37
+///   GMT") and asctime ("Sun Nov  6 08:49:37 1994"). Names and "GMT" are case-sensitive as the
+///   grammar says; the weekday must be a valid name but is not checked against the date; impossible
+///   dates (Feb 30) are rejected. The delay is the date minus `now`, rounded up to whole seconds
+///   so that a retry is never early; a date not after `now` gives 0 s.
+///
+/// Spaces and tabs around the value are ignored. `now` is a parameter so that tests and callers
+/// with their own clock get exact results.
+inline std::optional<std::chrono::seconds> parse_retry_after(std::string_view value,
+                                                             std::chrono::system_clock::time_point now) noexcept {
+    while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+    while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
+    if (value.empty()) return std::nullopt;
+
+    if (value.front() >= '0' && value.front() <= '9') {
+        std::int64_t n = 0;
+        for (char c : value) {
+            if (c < '0' || c > '9') return std::nullopt;
+            if (n < max_retry_after_value.count()) n = n * 10 + (c - '0');
+        }
+        return std::chrono::seconds{n < max_retry_after_value.count() ? n : max_retry_after_value.count()};
+    }
+
+    std::optional<std::chrono::sys_seconds> date = detail::parse_imf_fixdate(value);
+    if (!date) date = detail::parse_rfc850_date(value, now);
+    if (!date) date = detail::parse_asctime_date(value);
+    if (!date) return std::nullopt;
+    // date is whole seconds, so ceil(date - now) == date - floor(now); computed in seconds to stay
+    // clear of nanosecond overflow.
+    const std::chrono::seconds delay = *date - std::chrono::floor<std::chrono::seconds>(now);
+    if (delay <= std::chrono::seconds{0}) return std::chrono::seconds{0};
+    return delay < max_retry_after_value ? delay : max_retry_after_value;
+}
+
+} // namespace takeoff::http
+// end of <takeoff/http/retry_after.hpp>
+// #include <takeoff/http/retry_policy.hpp> (already inlined above)
+// #include <takeoff/http/tls.hpp> (already inlined above)
+
+#include <boost/asio/deferred.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/beast/http/empty_body.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/span_body.hpp>
+#include <boost/beast/http/string_body.hpp>
+
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <utility>
+
+namespace takeoff::http {
+
+namespace detail {
+
+// What every operation of a client shares; kept alive by the operations in flight.
+struct client_state {
+    client_state(asio::any_io_executor ex, client_options o, std::shared_ptr<asio::ssl::context> tls)
+        : executor(std::move(ex)),
+          options(std::move(o)),
+          pool(std::make_shared<connection_pool>(executor, options.pool, std::move(tls), effective_proxies(options))) {}
+
+    static proxy_config effective_proxies(const client_options& o) {
+        if (o.proxy) return *o.proxy;
+        if (!o.proxy_from_environment) return {};
+        return proxy_config_from_environment();
+    }
+
+    // The retry jitter source is shared by all operations, which may run on different threads.
+    std::chrono::milliseconds next_delay(const retry_policy& policy, unsigned attempts, beast::http::verb method,
+                                         const attempt_outcome& outcome, bool& retry) {
+        std::lock_guard lock(random_mutex);
+        auto delay = next_retry_delay(policy, attempts, method, outcome, random);
+        retry = delay.has_value();
+        return delay.value_or(std::chrono::milliseconds(0));
+    }
+
+    asio::any_io_executor executor;
+    client_options options;
+    std::shared_ptr<connection_pool> pool;
+    std::mutex random_mutex;
+    random_source random = default_random_source();
+};
+
+// Where an attempt ended, in the terms the retry policy needs.
+struct head_result {
+    boost::system::error_code ec;
+    attempt_outcome outcome;
+    bool stale_reuse = false; // a pooled connection failed before any response byte
+    std::unique_ptr<connection> conn;
+    std::unique_ptr<beast::http::response_parser<beast::http::empty_body>> parser;
+};
+
+// Request ids servers commonly send, checked in this order.
+inline std::string request_id_of(const beast::http::fields& headers) {
+    for (const char* name : {"x-request-id", "x-amzn-requestid", "request-id", "x-correlation-id"}) {
+        auto it = headers.find(name);
+        if (it != headers.end()) return std::string(it->value());
+    }
+    return {};
+}
+
+// The URL as it may appear in messages: origin and path, never the query (it can carry codes).
+inline std::string printable_url(const boost::urls::url_view& url) {
+    return std::string(url.scheme()) + "://" + std::string(url.encoded_host_and_port()) + std::string(url.encoded_path());
+}
+
+} // namespace detail
+
+/// Sends HTTP requests. See the file comment for thread safety.
+class client {
+public:
+    using executor_type = boost::asio::any_io_executor;
+
+    /// Makes a client. Throws takeoff::error when the TLS settings cannot be applied (a CA file
+    /// that does not load, for example).
+    explicit client(executor_type executor, client_options options = {}) {
+        diagnostics diag;
+        auto tls = make_tls_context(options.tls, diag);
+        if (!tls) throw error(tls.error(), diag);
+        state_ = std::make_shared<detail::client_state>(std::move(executor), std::move(options), std::move(*tls));
+    }
+
+    executor_type get_executor() const noexcept { return state_->executor; }
+    const client_options& options() const noexcept { return state_->options; }
+
+    /// Connections opened so far, all origins together (to observe connection reuse).
+    std::size_t connections_opened() const noexcept { return state_->pool->connections_opened(); }
+    /// Idle connections kept in the pool now.
+    std::size_t idle_connections() const { return state_->pool->idle_connections(); }
+
+    /// Sends req and reads the whole response: completes with void(error_code, response).
+    /// A non-2xx final status completes with the errc for it (errc_from_http_status) *and* the
+    /// response; diag then has the status, an excerpt of the body, the request id and Retry-After.
+    /// Cancellation: terminal, partial and total (the connection in use is closed).
+    template <class CompletionToken = boost::asio::deferred_t>
+    auto async_request(request req, request_options options, diagnostics& diag, CompletionToken&& token = {}) {
+        const auto deadline = options.deadline;
+        return takeoff::detail::async_run<response>(
+            state_->executor, deadline,
+            [state = state_, req = std::move(req), options = std::move(options), d = &diag]() mutable {
+                return run<false>(std::move(state), std::move(req), std::move(options), d);
+            },
+            std::forward<CompletionToken>(token));
+    }
+
+    /// As above, with the client's default options and no diagnostics.
+    template <class CompletionToken = boost::asio::deferred_t>
+    auto async_request(request req, CompletionToken&& token = {}) {
+        return takeoff::detail::async_run<response>(
+            state_->executor, state_->options.defaults.deadline,
+            [state = state_, req = std::move(req)]() mutable {
+                request_options options = state->options.defaults;
+                return run<false>(std::move(state), std::move(req), std::move(options), nullptr);
+            },
+            std::forward<CompletionToken>(token));
+    }
+
+    /// Sends req and completes, once a 2xx header has arrived, with void(error_code, body_stream)
+    /// for reading the body as it comes. Redirects and retries apply until then; a non-2xx status
+    /// completes with its errc (the error body, bounded, is in diag). The deadline, if any, also
+    /// bounds the reading of the body.
+    template <class CompletionToken = boost::asio::deferred_t>
+    auto async_open(request req, request_options options, diagnostics& diag, CompletionToken&& token = {}) {
+        const auto deadline = options.deadline;
+        return takeoff::detail::async_run<body_stream>(
+            state_->executor, deadline,
+            [state = state_, req = std::move(req), options = std::move(options), d = &diag]() mutable {
+                return run<true>(std::move(state), std::move(req), std::move(options), d);
+            },
+            std::forward<CompletionToken>(token));
+    }
+
+    /// As above, with the client's default options and no diagnostics.
+    template <class CompletionToken = boost::asio::deferred_t>
+    auto async_open(request req, CompletionToken&& token = {}) {
+        return takeoff::detail::async_run<body_stream>(
+            state_->executor, state_->options.defaults.deadline,
+            [state = state_, req = std::move(req)]() mutable {
+                request_options options = state->options.defaults;
+                return run<true>(std::move(state), std::move(req), std::move(options), nullptr);
+            },
+            std::forward<CompletionToken>(token));
+    }
+
+private:
+    using head_parser = boost::beast::http::response_parser<boost::beast::http::empty_body>;
+
+    // One attempt up to the end of the response header.
+    static boost::asio::awaitable<detail::head_result> send_and_read_head(detail::client_state& state, const request& req,
+                                                                    const origin& target,
+                                                                    const request_options& options, diagnostics& diag) {
+        detail::head_result r;
+        auto [acquire_ec, lease] = co_await state.pool->acquire(target, options.timeouts, diag);
+        if (acquire_ec) {
+            r.ec = acquire_ec;
+            co_return r;
+        }
+        r.conn = std::move(lease.conn);
+
+        boost::beast::http::request<boost::beast::http::span_body<const char>> message{req.method, req.url.encoded_target(), 11};
+        if (message.target().empty()) message.target("/");
+        message.set(boost::beast::http::field::host, host_header(target));
+        message.set(boost::beast::http::field::user_agent, state.options.user_agent);
+        for (const auto& field : req.headers) message.insert(field.name_string(), field.value());
+        message.body() = boost::span<const char>(req.body.data(), req.body.size());
+        message.keep_alive(true);
+        message.prepare_payload();
+
+        r.outcome.request_sent = true;
+        if (auto ec = co_await r.conn->async_write(message, options.timeouts.write)) {
+            r.ec = ec;
+            r.stale_reuse = lease.reused && ec != boost::asio::error::operation_aborted;
+            diag.set_client_message("cannot send the request to " + detail::printable_url(req.url) + ": " +
+                                    ec.message());
+            co_return r;
+        }
+
+        r.parser = std::make_unique<head_parser>();
+        r.parser->header_limit(options.header_limit);
+        r.parser->body_limit(boost::none); // applied by whoever reads the body
+        if (req.method == boost::beast::http::verb::head) r.parser->skip(true);
+        if (auto ec = co_await r.conn->async_read_header(*r.parser, options.timeouts.header_read)) {
+            r.ec = ec;
+            r.outcome.response_started = r.parser->got_some();
+            r.stale_reuse = lease.reused && !r.outcome.response_started && ec != boost::asio::error::operation_aborted &&
+                            ec != boost::beast::error::timeout;
+            if (ec == boost::beast::http::error::header_limit) r.ec = make_error_code(errc::invalid_response);
+            diag.set_client_message(
+                (r.outcome.response_started ? "bad or incomplete response header from " : "no response from ") +
+                detail::printable_url(req.url) + ": " + ec.message());
+            co_return r;
+        }
+        r.outcome.response_started = true;
+        r.conn->count_exchange();
+        co_return r;
+    }
+
+    // Reads the rest of a body into a string, at most limit bytes.
+    static boost::asio::awaitable<boost::system::error_code> read_body(detail::connection& conn, head_parser& head,
+                                                                 std::size_t limit,
+                                                                 std::chrono::milliseconds idle_limit,
+                                                                 response& out, bool& reusable) {
+        boost::beast::http::response_parser<boost::beast::http::string_body> parser(std::move(head));
+        // The header was parsed without a limit; a Content-Length over it fails here, a chunked or
+        // close-delimited body as it grows past it.
+        parser.body_limit(limit);
+        boost::system::error_code ec;
+        if (parser.content_length() && *parser.content_length() > limit) ec = boost::beast::http::error::body_limit;
+        while (!ec && !parser.is_done()) {
+            ec = co_await conn.async_read_some(parser, idle_limit);
+            if (ec) break;
+        }
+        auto message = parser.release();
+        out.status = message.result_int();
+        out.body = std::move(message.body());
+        out.headers = std::move(message.base());
+        reusable = !ec && message.keep_alive();
+        if (ec == boost::beast::http::error::body_limit) co_return make_error_code(errc::body_too_large);
+        co_return ec;
+    }
+
+    template <bool Streaming>
+    using result_type = std::conditional_t<Streaming, body_stream, response>;
+
+    template <bool Streaming>
+    static boost::asio::awaitable<takeoff::detail::op_result<result_type<Streaming>>> run(std::shared_ptr<detail::client_state> state,
+                                                                          request req, request_options options,
+                                                                          diagnostics* diag_out) {
+        using result = takeoff::detail::op_result<result_type<Streaming>>;
+        diagnostics local;
+        diagnostics& diag = diag_out ? *diag_out : local;
+        diag.clear();
+        const auto started = std::chrono::steady_clock::now();
+
+        unsigned attempts = 0;
+        unsigned redirects = 0;
+        bool stale_retried = false;
+        for (;;) {
+            auto target = origin_of(req.url);
+            if (!target) {
+                diag.set_client_message("the URL is not an absolute http or https URL");
+                co_return result{target.error(), {}};
+            }
+            ++attempts;
+            diag.clear();
+            auto head = co_await send_and_read_head(*state, req, *target, options, diag);
+
+            if (head.ec) {
+                if (head.conn) state->pool->release(std::move(head.conn), false);
+                if (head.ec == boost::asio::error::operation_aborted) co_return result{head.ec, {}};
+                // A pooled connection the server had closed: try once more at once, on a new one.
+                if (head.stale_reuse && !stale_retried) {
+                    stale_retried = true;
+                    --attempts;
+                    continue;
+                }
+                head.outcome.ec = head.ec;
+                bool retry = false;
+                auto delay = state->next_delay(options.retries, attempts, req.method, head.outcome, retry);
+                if (!retry) co_return result{head.ec, {}};
+                if (auto ec = co_await wait(delay)) co_return result{ec, {}};
+                continue;
+            }
+
+            const unsigned status = head.parser->get().result_int();
+            const bool success = status / 100 == 2;
+
+            if constexpr (Streaming) {
+                if (success) {
+                    auto parser = std::make_unique<detail::body_stream_state::parser_type>(std::move(*head.parser));
+                    parser->body_limit(boost::none);
+                    const auto deadline = options.deadline.count() > 0 ? started + options.deadline
+                                                                       : std::chrono::steady_clock::time_point::max();
+                    auto stream_state = std::make_shared<detail::body_stream_state>(
+                        state->pool, std::move(head.conn), std::move(parser), options, deadline);
+                    co_return result{{}, body_stream(std::move(stream_state))};
+                }
+            }
+
+            // A buffered body: the response itself, or an error or redirect body (bounded when streaming).
+            response resp;
+            bool reusable = false;
+            const std::size_t limit = Streaming ? std::min<std::size_t>(options.body_limit, 64 * 1024) : options.body_limit;
+            auto body_ec = co_await read_body(*head.conn, *head.parser, limit, options.timeouts.body_read, resp, reusable);
+            state->pool->release(std::move(head.conn), reusable);
+            if (body_ec && (success || body_ec == boost::asio::error::operation_aborted)) {
+                diag.set_http_status(status);
+                diag.set_client_message(body_ec == errc::body_too_large
+                                            ? "the response body from " + detail::printable_url(req.url) +
+                                                  " exceeds the limit of " + std::to_string(limit) + " bytes"
+                                            : "cannot read the response body from " + detail::printable_url(req.url) +
+                                                  ": " + body_ec.message());
+                co_return result{body_ec, {}};
+            }
+
+            if (status / 100 == 3) {
+                auto location = resp.headers.find(boost::beast::http::field::location);
+                const std::string_view where =
+                    location == resp.headers.end() ? std::string_view() : std::string_view(location->value());
+                redirect_decision decision = decide_redirect(options.redirects, req.method, status, req.url, where, redirects);
+                if (decision.action == redirect_action::follow) {
+                    ++redirects;
+                    attempts = 0;
+                    req.url = std::move(decision.target);
+                    if (!decision.keep_authorization) req.headers.erase(boost::beast::http::field::authorization);
+                    continue;
+                }
+                if (decision.action == redirect_action::fail) {
+                    diag.set_http_status(status);
+                    diag.set_client_message(decision.message);
+                    if constexpr (Streaming)
+                        co_return result{decision.error, {}};
+                    else
+                        co_return result{decision.error, std::move(resp)};
+                }
+            }
+
+            if (success) {
+                if constexpr (!Streaming) co_return result{{}, std::move(resp)};
+            }
+
+            const errc status_error = errc_from_http_status(status);
+            const boost::system::error_code ec =
+                status_error == errc{} ? make_error_code(errc::http_status) : make_error_code(status_error);
+            diag.set_http_status(status);
+            diag.set_client_message("HTTP " + std::to_string(status) + " from " + detail::printable_url(req.url));
+            diag.set_server_message(resp.body);
+            diag.set_request_id(detail::request_id_of(resp.headers));
+            auto retry_after_field = resp.headers.find(boost::beast::http::field::retry_after);
+            if (retry_after_field != resp.headers.end())
+                diag.set_retry_after(parse_retry_after(retry_after_field->value(), std::chrono::system_clock::now()));
+
+            attempt_outcome outcome;
+            outcome.ec = ec;
+            outcome.status = status;
+            outcome.retry_after = diag.retry_after();
+            outcome.request_sent = true;
+            outcome.response_started = true;
+            bool retry = false;
+            auto delay = state->next_delay(options.retries, attempts, req.method, outcome, retry);
+            if (!retry) {
+                if constexpr (Streaming)
+                    co_return result{ec, {}};
+                else
+                    co_return result{ec, std::move(resp)};
+            }
+            if (auto wait_ec = co_await wait(delay)) co_return result{wait_ec, {}};
+        }
+    }
+
+    // Waits between attempts; cancellation ends the wait with operation_aborted.
+    static boost::asio::awaitable<boost::system::error_code> wait(std::chrono::milliseconds delay) {
+        boost::asio::steady_timer timer(co_await boost::asio::this_coro::executor, delay);
+        auto [ec] = co_await timer.async_wait(detail::nothrow_awaitable);
+        co_return ec;
+    }
+
+    std::shared_ptr<detail::client_state> state_;
+};
+
+} // namespace takeoff::http
+// end of <takeoff/http/client.hpp>
+// #include <takeoff/http/message.hpp> (already inlined above)
+// #include <takeoff/http/options.hpp> (already inlined above)
+// #include <takeoff/http/origin.hpp> (already inlined above)
+// #include <takeoff/http/proxy.hpp> (already inlined above)
+// #include <takeoff/http/redirect_policy.hpp> (already inlined above)
+// #include <takeoff/http/retry_after.hpp> (already inlined above)
+// #include <takeoff/http/retry_policy.hpp> (already inlined above)
+// #include <takeoff/http/tls.hpp> (already inlined above)
 // begin of <takeoff/sse/event.hpp>
 // One dispatched server-sent event. It is a set of views so that handing an event to the caller
 // costs no copy; the parser that produced it owns the bytes (see sse::parser for how long).

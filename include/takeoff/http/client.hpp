@@ -1,0 +1,388 @@
+#pragma once
+// http::client: HTTP/1.1 requests over pooled plain or TLS connections, with per-step timeouts, a
+// whole-request deadline, redirects and retries by policy, and Asio cancellation.
+//
+// Thread safety: a client may be used by many coroutines and threads at once; its pool is
+// thread-safe and each operation runs on a strand of its own. A body_stream is not thread-safe.
+
+#include <takeoff/core/config.hpp>
+#include <takeoff/core/diagnostics.hpp>
+#include <takeoff/core/error.hpp>
+#include <takeoff/detail/async_op.hpp>
+#include <takeoff/http/body_stream.hpp>
+#include <takeoff/http/detail/connection.hpp>
+#include <takeoff/http/detail/pool.hpp>
+#include <takeoff/http/message.hpp>
+#include <takeoff/http/options.hpp>
+#include <takeoff/http/origin.hpp>
+#include <takeoff/http/proxy.hpp>
+#include <takeoff/http/redirect_policy.hpp>
+#include <takeoff/http/retry_after.hpp>
+#include <takeoff/http/retry_policy.hpp>
+#include <takeoff/http/tls.hpp>
+
+#include <boost/asio/deferred.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/beast/http/empty_body.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/span_body.hpp>
+#include <boost/beast/http/string_body.hpp>
+
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <utility>
+
+namespace takeoff::http {
+
+namespace detail {
+
+// What every operation of a client shares; kept alive by the operations in flight.
+struct client_state {
+    client_state(asio::any_io_executor ex, client_options o, std::shared_ptr<asio::ssl::context> tls)
+        : executor(std::move(ex)),
+          options(std::move(o)),
+          pool(std::make_shared<connection_pool>(executor, options.pool, std::move(tls), effective_proxies(options))) {}
+
+    static proxy_config effective_proxies(const client_options& o) {
+        if (o.proxy) return *o.proxy;
+        if (!o.proxy_from_environment) return {};
+        return proxy_config_from_environment();
+    }
+
+    // The retry jitter source is shared by all operations, which may run on different threads.
+    std::chrono::milliseconds next_delay(const retry_policy& policy, unsigned attempts, beast::http::verb method,
+                                         const attempt_outcome& outcome, bool& retry) {
+        std::lock_guard lock(random_mutex);
+        auto delay = next_retry_delay(policy, attempts, method, outcome, random);
+        retry = delay.has_value();
+        return delay.value_or(std::chrono::milliseconds(0));
+    }
+
+    asio::any_io_executor executor;
+    client_options options;
+    std::shared_ptr<connection_pool> pool;
+    std::mutex random_mutex;
+    random_source random = default_random_source();
+};
+
+// Where an attempt ended, in the terms the retry policy needs.
+struct head_result {
+    boost::system::error_code ec;
+    attempt_outcome outcome;
+    bool stale_reuse = false; // a pooled connection failed before any response byte
+    std::unique_ptr<connection> conn;
+    std::unique_ptr<beast::http::response_parser<beast::http::empty_body>> parser;
+};
+
+// Request ids servers commonly send, checked in this order.
+inline std::string request_id_of(const beast::http::fields& headers) {
+    for (const char* name : {"x-request-id", "x-amzn-requestid", "request-id", "x-correlation-id"}) {
+        auto it = headers.find(name);
+        if (it != headers.end()) return std::string(it->value());
+    }
+    return {};
+}
+
+// The URL as it may appear in messages: origin and path, never the query (it can carry codes).
+inline std::string printable_url(const boost::urls::url_view& url) {
+    return std::string(url.scheme()) + "://" + std::string(url.encoded_host_and_port()) + std::string(url.encoded_path());
+}
+
+} // namespace detail
+
+/// Sends HTTP requests. See the file comment for thread safety.
+class client {
+public:
+    using executor_type = boost::asio::any_io_executor;
+
+    /// Makes a client. Throws takeoff::error when the TLS settings cannot be applied (a CA file
+    /// that does not load, for example).
+    explicit client(executor_type executor, client_options options = {}) {
+        diagnostics diag;
+        auto tls = make_tls_context(options.tls, diag);
+        if (!tls) throw error(tls.error(), diag);
+        state_ = std::make_shared<detail::client_state>(std::move(executor), std::move(options), std::move(*tls));
+    }
+
+    executor_type get_executor() const noexcept { return state_->executor; }
+    const client_options& options() const noexcept { return state_->options; }
+
+    /// Connections opened so far, all origins together (to observe connection reuse).
+    std::size_t connections_opened() const noexcept { return state_->pool->connections_opened(); }
+    /// Idle connections kept in the pool now.
+    std::size_t idle_connections() const { return state_->pool->idle_connections(); }
+
+    /// Sends req and reads the whole response: completes with void(error_code, response).
+    /// A non-2xx final status completes with the errc for it (errc_from_http_status) *and* the
+    /// response; diag then has the status, an excerpt of the body, the request id and Retry-After.
+    /// Cancellation: terminal, partial and total (the connection in use is closed).
+    template <class CompletionToken = boost::asio::deferred_t>
+    auto async_request(request req, request_options options, diagnostics& diag, CompletionToken&& token = {}) {
+        const auto deadline = options.deadline;
+        return takeoff::detail::async_run<response>(
+            state_->executor, deadline,
+            [state = state_, req = std::move(req), options = std::move(options), d = &diag]() mutable {
+                return run<false>(std::move(state), std::move(req), std::move(options), d);
+            },
+            std::forward<CompletionToken>(token));
+    }
+
+    /// As above, with the client's default options and no diagnostics.
+    template <class CompletionToken = boost::asio::deferred_t>
+    auto async_request(request req, CompletionToken&& token = {}) {
+        return takeoff::detail::async_run<response>(
+            state_->executor, state_->options.defaults.deadline,
+            [state = state_, req = std::move(req)]() mutable {
+                request_options options = state->options.defaults;
+                return run<false>(std::move(state), std::move(req), std::move(options), nullptr);
+            },
+            std::forward<CompletionToken>(token));
+    }
+
+    /// Sends req and completes, once a 2xx header has arrived, with void(error_code, body_stream)
+    /// for reading the body as it comes. Redirects and retries apply until then; a non-2xx status
+    /// completes with its errc (the error body, bounded, is in diag). The deadline, if any, also
+    /// bounds the reading of the body.
+    template <class CompletionToken = boost::asio::deferred_t>
+    auto async_open(request req, request_options options, diagnostics& diag, CompletionToken&& token = {}) {
+        const auto deadline = options.deadline;
+        return takeoff::detail::async_run<body_stream>(
+            state_->executor, deadline,
+            [state = state_, req = std::move(req), options = std::move(options), d = &diag]() mutable {
+                return run<true>(std::move(state), std::move(req), std::move(options), d);
+            },
+            std::forward<CompletionToken>(token));
+    }
+
+    /// As above, with the client's default options and no diagnostics.
+    template <class CompletionToken = boost::asio::deferred_t>
+    auto async_open(request req, CompletionToken&& token = {}) {
+        return takeoff::detail::async_run<body_stream>(
+            state_->executor, state_->options.defaults.deadline,
+            [state = state_, req = std::move(req)]() mutable {
+                request_options options = state->options.defaults;
+                return run<true>(std::move(state), std::move(req), std::move(options), nullptr);
+            },
+            std::forward<CompletionToken>(token));
+    }
+
+private:
+    using head_parser = boost::beast::http::response_parser<boost::beast::http::empty_body>;
+
+    // One attempt up to the end of the response header.
+    static boost::asio::awaitable<detail::head_result> send_and_read_head(detail::client_state& state, const request& req,
+                                                                    const origin& target,
+                                                                    const request_options& options, diagnostics& diag) {
+        detail::head_result r;
+        auto [acquire_ec, lease] = co_await state.pool->acquire(target, options.timeouts, diag);
+        if (acquire_ec) {
+            r.ec = acquire_ec;
+            co_return r;
+        }
+        r.conn = std::move(lease.conn);
+
+        boost::beast::http::request<boost::beast::http::span_body<const char>> message{req.method, req.url.encoded_target(), 11};
+        if (message.target().empty()) message.target("/");
+        message.set(boost::beast::http::field::host, host_header(target));
+        message.set(boost::beast::http::field::user_agent, state.options.user_agent);
+        for (const auto& field : req.headers) message.insert(field.name_string(), field.value());
+        message.body() = boost::span<const char>(req.body.data(), req.body.size());
+        message.keep_alive(true);
+        message.prepare_payload();
+
+        r.outcome.request_sent = true;
+        if (auto ec = co_await r.conn->async_write(message, options.timeouts.write)) {
+            r.ec = ec;
+            r.stale_reuse = lease.reused && ec != boost::asio::error::operation_aborted;
+            diag.set_client_message("cannot send the request to " + detail::printable_url(req.url) + ": " +
+                                    ec.message());
+            co_return r;
+        }
+
+        r.parser = std::make_unique<head_parser>();
+        r.parser->header_limit(options.header_limit);
+        r.parser->body_limit(boost::none); // applied by whoever reads the body
+        if (req.method == boost::beast::http::verb::head) r.parser->skip(true);
+        if (auto ec = co_await r.conn->async_read_header(*r.parser, options.timeouts.header_read)) {
+            r.ec = ec;
+            r.outcome.response_started = r.parser->got_some();
+            r.stale_reuse = lease.reused && !r.outcome.response_started && ec != boost::asio::error::operation_aborted &&
+                            ec != boost::beast::error::timeout;
+            if (ec == boost::beast::http::error::header_limit) r.ec = make_error_code(errc::invalid_response);
+            diag.set_client_message(
+                (r.outcome.response_started ? "bad or incomplete response header from " : "no response from ") +
+                detail::printable_url(req.url) + ": " + ec.message());
+            co_return r;
+        }
+        r.outcome.response_started = true;
+        r.conn->count_exchange();
+        co_return r;
+    }
+
+    // Reads the rest of a body into a string, at most limit bytes.
+    static boost::asio::awaitable<boost::system::error_code> read_body(detail::connection& conn, head_parser& head,
+                                                                 std::size_t limit,
+                                                                 std::chrono::milliseconds idle_limit,
+                                                                 response& out, bool& reusable) {
+        boost::beast::http::response_parser<boost::beast::http::string_body> parser(std::move(head));
+        // The header was parsed without a limit; a Content-Length over it fails here, a chunked or
+        // close-delimited body as it grows past it.
+        parser.body_limit(limit);
+        boost::system::error_code ec;
+        if (parser.content_length() && *parser.content_length() > limit) ec = boost::beast::http::error::body_limit;
+        while (!ec && !parser.is_done()) {
+            ec = co_await conn.async_read_some(parser, idle_limit);
+            if (ec) break;
+        }
+        auto message = parser.release();
+        out.status = message.result_int();
+        out.body = std::move(message.body());
+        out.headers = std::move(message.base());
+        reusable = !ec && message.keep_alive();
+        if (ec == boost::beast::http::error::body_limit) co_return make_error_code(errc::body_too_large);
+        co_return ec;
+    }
+
+    template <bool Streaming>
+    using result_type = std::conditional_t<Streaming, body_stream, response>;
+
+    template <bool Streaming>
+    static boost::asio::awaitable<takeoff::detail::op_result<result_type<Streaming>>> run(std::shared_ptr<detail::client_state> state,
+                                                                          request req, request_options options,
+                                                                          diagnostics* diag_out) {
+        using result = takeoff::detail::op_result<result_type<Streaming>>;
+        diagnostics local;
+        diagnostics& diag = diag_out ? *diag_out : local;
+        diag.clear();
+        const auto started = std::chrono::steady_clock::now();
+
+        unsigned attempts = 0;
+        unsigned redirects = 0;
+        bool stale_retried = false;
+        for (;;) {
+            auto target = origin_of(req.url);
+            if (!target) {
+                diag.set_client_message("the URL is not an absolute http or https URL");
+                co_return result{target.error(), {}};
+            }
+            ++attempts;
+            diag.clear();
+            auto head = co_await send_and_read_head(*state, req, *target, options, diag);
+
+            if (head.ec) {
+                if (head.conn) state->pool->release(std::move(head.conn), false);
+                if (head.ec == boost::asio::error::operation_aborted) co_return result{head.ec, {}};
+                // A pooled connection the server had closed: try once more at once, on a new one.
+                if (head.stale_reuse && !stale_retried) {
+                    stale_retried = true;
+                    --attempts;
+                    continue;
+                }
+                head.outcome.ec = head.ec;
+                bool retry = false;
+                auto delay = state->next_delay(options.retries, attempts, req.method, head.outcome, retry);
+                if (!retry) co_return result{head.ec, {}};
+                if (auto ec = co_await wait(delay)) co_return result{ec, {}};
+                continue;
+            }
+
+            const unsigned status = head.parser->get().result_int();
+            const bool success = status / 100 == 2;
+
+            if constexpr (Streaming) {
+                if (success) {
+                    auto parser = std::make_unique<detail::body_stream_state::parser_type>(std::move(*head.parser));
+                    parser->body_limit(boost::none);
+                    const auto deadline = options.deadline.count() > 0 ? started + options.deadline
+                                                                       : std::chrono::steady_clock::time_point::max();
+                    auto stream_state = std::make_shared<detail::body_stream_state>(
+                        state->pool, std::move(head.conn), std::move(parser), options, deadline);
+                    co_return result{{}, body_stream(std::move(stream_state))};
+                }
+            }
+
+            // A buffered body: the response itself, or an error or redirect body (bounded when streaming).
+            response resp;
+            bool reusable = false;
+            const std::size_t limit = Streaming ? std::min<std::size_t>(options.body_limit, 64 * 1024) : options.body_limit;
+            auto body_ec = co_await read_body(*head.conn, *head.parser, limit, options.timeouts.body_read, resp, reusable);
+            state->pool->release(std::move(head.conn), reusable);
+            if (body_ec && (success || body_ec == boost::asio::error::operation_aborted)) {
+                diag.set_http_status(status);
+                diag.set_client_message(body_ec == errc::body_too_large
+                                            ? "the response body from " + detail::printable_url(req.url) +
+                                                  " exceeds the limit of " + std::to_string(limit) + " bytes"
+                                            : "cannot read the response body from " + detail::printable_url(req.url) +
+                                                  ": " + body_ec.message());
+                co_return result{body_ec, {}};
+            }
+
+            if (status / 100 == 3) {
+                auto location = resp.headers.find(boost::beast::http::field::location);
+                const std::string_view where =
+                    location == resp.headers.end() ? std::string_view() : std::string_view(location->value());
+                redirect_decision decision = decide_redirect(options.redirects, req.method, status, req.url, where, redirects);
+                if (decision.action == redirect_action::follow) {
+                    ++redirects;
+                    attempts = 0;
+                    req.url = std::move(decision.target);
+                    if (!decision.keep_authorization) req.headers.erase(boost::beast::http::field::authorization);
+                    continue;
+                }
+                if (decision.action == redirect_action::fail) {
+                    diag.set_http_status(status);
+                    diag.set_client_message(decision.message);
+                    if constexpr (Streaming)
+                        co_return result{decision.error, {}};
+                    else
+                        co_return result{decision.error, std::move(resp)};
+                }
+            }
+
+            if (success) {
+                if constexpr (!Streaming) co_return result{{}, std::move(resp)};
+            }
+
+            const errc status_error = errc_from_http_status(status);
+            const boost::system::error_code ec =
+                status_error == errc{} ? make_error_code(errc::http_status) : make_error_code(status_error);
+            diag.set_http_status(status);
+            diag.set_client_message("HTTP " + std::to_string(status) + " from " + detail::printable_url(req.url));
+            diag.set_server_message(resp.body);
+            diag.set_request_id(detail::request_id_of(resp.headers));
+            auto retry_after_field = resp.headers.find(boost::beast::http::field::retry_after);
+            if (retry_after_field != resp.headers.end())
+                diag.set_retry_after(parse_retry_after(retry_after_field->value(), std::chrono::system_clock::now()));
+
+            attempt_outcome outcome;
+            outcome.ec = ec;
+            outcome.status = status;
+            outcome.retry_after = diag.retry_after();
+            outcome.request_sent = true;
+            outcome.response_started = true;
+            bool retry = false;
+            auto delay = state->next_delay(options.retries, attempts, req.method, outcome, retry);
+            if (!retry) {
+                if constexpr (Streaming)
+                    co_return result{ec, {}};
+                else
+                    co_return result{ec, std::move(resp)};
+            }
+            if (auto wait_ec = co_await wait(delay)) co_return result{wait_ec, {}};
+        }
+    }
+
+    // Waits between attempts; cancellation ends the wait with operation_aborted.
+    static boost::asio::awaitable<boost::system::error_code> wait(std::chrono::milliseconds delay) {
+        boost::asio::steady_timer timer(co_await boost::asio::this_coro::executor, delay);
+        auto [ec] = co_await timer.async_wait(detail::nothrow_awaitable);
+        co_return ec;
+    }
+
+    std::shared_ptr<detail::client_state> state_;
+};
+
+} // namespace takeoff::http

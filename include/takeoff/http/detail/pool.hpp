@@ -1,0 +1,215 @@
+#pragma once
+// The connection pool: per origin (scheme, host, port), at most max_connections_per_origin open at
+// once, idle ones reused most-recent-first, expired or peer-closed ones dropped when found.
+// Requests beyond the limit wait, first come first served, for a connection (or for the right to
+// open one) handed over directly by release().
+//
+// Thread safety: every member function may be called from any thread concurrently. The state is
+// guarded by a mutex that is never held across an await; a waiting request is woken through its
+// own concurrent_channel.
+
+#include <takeoff/core/config.hpp>
+#include <takeoff/core/diagnostics.hpp>
+#include <takeoff/detail/async_op.hpp>
+#include <takeoff/http/detail/connection.hpp>
+#include <takeoff/http/options.hpp>
+#include <takeoff/http/origin.hpp>
+#include <takeoff/http/proxy.hpp>
+
+#include <boost/asio/experimental/concurrent_channel.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <deque>
+#include <list>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <unordered_map>
+#include <utility>
+
+namespace takeoff::http::detail {
+
+class connection_pool {
+public:
+    /// A connection handed out by acquire(); `reused` tells whether it carried requests before.
+    struct lease {
+        std::unique_ptr<connection> conn;
+        bool reused = false;
+    };
+
+    connection_pool(asio::any_io_executor executor, pool_options options,
+                    std::shared_ptr<asio::ssl::context> tls_context, proxy_config proxies)
+        : executor_(std::move(executor)),
+          options_(options),
+          tls_context_(std::move(tls_context)),
+          proxies_(std::move(proxies)) {
+        if (options_.max_connections_per_origin == 0) options_.max_connections_per_origin = 1;
+    }
+
+    connection_pool(const connection_pool&) = delete;
+    connection_pool& operator=(const connection_pool&) = delete;
+
+    /// An idle connection to origin, a new one, or, at the limit, the next one released.
+    /// Cancellation: any type; a connection received at the same moment goes back to the pool.
+    asio::awaitable<takeoff::detail::op_result<lease>> acquire(const origin& target, const timeouts& limits, diagnostics& diag) {
+        const auto executor = co_await asio::this_coro::executor;
+        std::shared_ptr<waiter> wait_for;
+        {
+            std::lock_guard lock(mutex_);
+            origin_pool& pool = pools_[target];
+            while (!pool.idle.empty()) {
+                std::unique_ptr<connection> conn = std::move(pool.idle.back());
+                pool.idle.pop_back();
+                if (fresh(*conn) && conn->usable_after_idle()) co_return takeoff::detail::op_result<lease>{{}, lease{std::move(conn), true}};
+                conn->close();
+                --pool.open;
+            }
+            if (pool.open < options_.max_connections_per_origin) {
+                ++pool.open; // reserved for the connection opened below
+            } else {
+                wait_for = std::make_shared<waiter>(executor);
+                pool.waiters.push_back(wait_for);
+            }
+        }
+
+        if (wait_for) {
+            auto [ec, handed] = co_await wait_for->channel.async_receive(nothrow_awaitable);
+            if (ec) {
+                give_back_abandoned(target, wait_for);
+                co_return takeoff::detail::op_result<lease>{asio::error::operation_aborted, {}};
+            }
+            if (handed) co_return takeoff::detail::op_result<lease>{{}, lease{std::move(handed), true}};
+            // Otherwise a slot was handed over: open a connection in it.
+        }
+
+        auto conn = std::make_unique<connection>(executor_, target, tls_context_);
+        const std::optional<proxy_settings> proxy = proxy_for(proxies_, target);
+        auto ec = co_await conn->async_connect(limits, proxy ? &*proxy : nullptr, diag);
+        if (ec) {
+            conn->close();
+            release_slot(target);
+            co_return takeoff::detail::op_result<lease>{ec, {}};
+        }
+        connections_opened_.fetch_add(1, std::memory_order_relaxed);
+        co_return takeoff::detail::op_result<lease>{{}, lease{std::move(conn), false}};
+    }
+
+    /// Takes a connection back: kept for reuse when `reusable`, closed otherwise. A waiting
+    /// request gets it (or its slot) at once.
+    void release(std::unique_ptr<connection> conn, bool reusable) {
+        if (!conn) return;
+        const origin target = conn->origin();
+        if (!reusable) {
+            conn->close();
+            release_slot(target);
+            return;
+        }
+        conn->mark_idle();
+        std::lock_guard lock(mutex_);
+        origin_pool& pool = pools_[target];
+        if (hand_over(pool, conn)) return;
+        pool.idle.push_back(std::move(conn));
+        drop_expired(pool);
+    }
+
+    /// Connections opened so far (for statistics and tests).
+    std::size_t connections_opened() const noexcept { return connections_opened_.load(std::memory_order_relaxed); }
+
+    /// Idle connections currently kept, all origins together.
+    std::size_t idle_connections() const {
+        std::lock_guard lock(mutex_);
+        std::size_t n = 0;
+        for (const auto& [o, pool] : pools_) n += pool.idle.size();
+        return n;
+    }
+
+private:
+    using channel_type =
+        asio::experimental::concurrent_channel<void(boost::system::error_code, std::unique_ptr<connection>)>;
+
+    struct waiter {
+        explicit waiter(const asio::any_io_executor& executor) : channel(executor, 1) {}
+        channel_type channel;
+    };
+
+    struct origin_pool {
+        std::deque<std::unique_ptr<connection>> idle;
+        std::size_t open = 0; // idle + in use + being opened
+        std::list<std::shared_ptr<waiter>> waiters;
+    };
+
+    struct origin_hash {
+        std::size_t operator()(const origin& o) const noexcept {
+            return std::hash<std::string>{}(o.host) ^ (static_cast<std::size_t>(o.port) << 1) ^
+                   (o.scheme == scheme::https ? 0x9e3779b9u : 0u);
+        }
+    };
+
+    bool fresh(const connection& conn) const {
+        return options_.idle_timeout.count() <= 0 ||
+               connection::clock::now() - conn.idle_since() < options_.idle_timeout;
+    }
+
+    void drop_expired(origin_pool& pool) {
+        auto expired = [this](const std::unique_ptr<connection>& c) { return !fresh(*c); };
+        for (auto& c : pool.idle)
+            if (expired(c)) c->close();
+        const auto before = pool.idle.size();
+        pool.idle.erase(std::remove_if(pool.idle.begin(), pool.idle.end(), expired), pool.idle.end());
+        pool.open -= before - pool.idle.size();
+    }
+
+    // Gives conn (or, when conn is null, the right to open one) to the oldest waiter. Called with
+    // the mutex held; the send happens under it too so that an abandoning waiter can tell.
+    static bool hand_over(origin_pool& pool, std::unique_ptr<connection>& conn) {
+        while (!pool.waiters.empty()) {
+            std::shared_ptr<waiter> next = std::move(pool.waiters.front());
+            pool.waiters.pop_front();
+            if (next->channel.try_send(boost::system::error_code{}, std::move(conn))) return true;
+        }
+        return false;
+    }
+
+    void release_slot(const origin& target) {
+        std::lock_guard lock(mutex_);
+        origin_pool& pool = pools_[target];
+        std::unique_ptr<connection> none;
+        if (!hand_over(pool, none)) --pool.open;
+    }
+
+    // A waiter whose wait was cancelled: if it is still queued, it leaves; if something was already
+    // handed to it, that goes back to the pool.
+    void give_back_abandoned(const origin& target, const std::shared_ptr<waiter>& w) {
+        {
+            std::lock_guard lock(mutex_);
+            origin_pool& pool = pools_[target];
+            auto it = std::find(pool.waiters.begin(), pool.waiters.end(), w);
+            if (it != pool.waiters.end()) {
+                pool.waiters.erase(it);
+                return;
+            }
+        }
+        bool received = false;
+        std::unique_ptr<connection> handed;
+        w->channel.try_receive([&](boost::system::error_code, std::unique_ptr<connection> c) {
+            received = true;
+            handed = std::move(c);
+        });
+        if (!received) return;
+        if (handed)
+            release(std::move(handed), true);
+        else
+            release_slot(target);
+    }
+
+    asio::any_io_executor executor_;
+    pool_options options_;
+    std::shared_ptr<asio::ssl::context> tls_context_;
+    proxy_config proxies_;
+    mutable std::mutex mutex_;
+    std::unordered_map<origin, origin_pool, origin_hash> pools_;
+    std::atomic<std::size_t> connections_opened_{0};
+};
+
+} // namespace takeoff::http::detail

@@ -1,0 +1,64 @@
+#pragma once
+// The request a caller hands to the transport and the buffered response it gets back.
+
+#include <takeoff/core/config.hpp>
+
+#include <boost/beast/http/fields.hpp>
+#include <boost/beast/http/verb.hpp>
+#include <boost/url/url.hpp>
+
+#include <string>
+#include <string_view>
+#include <utility>
+
+namespace takeoff::http {
+
+namespace beast_http = boost::beast::http;
+
+/// An HTTP request: method, absolute http(s) URL, extra headers and an already encoded body.
+/// Host, Content-Length, User-Agent and Connection are set by the transport.
+struct request {
+    beast_http::verb method = beast_http::verb::get;
+    boost::urls::url url;
+    beast_http::fields headers;
+    std::string body;
+
+    /// A GET of url.
+    static request get(boost::urls::url url) { return request{beast_http::verb::get, std::move(url), {}, {}}; }
+
+    /// A POST of body with the given Content-Type.
+    static request post(boost::urls::url url, std::string body, std::string_view content_type) {
+        request r{beast_http::verb::post, std::move(url), {}, std::move(body)};
+        r.headers.set(beast_http::field::content_type, content_type);
+        return r;
+    }
+};
+
+/// A complete response with its body in memory.
+struct response {
+    unsigned status = 0;
+    beast_http::fields headers;
+    std::string body;
+
+    /// The Content-Type without parameters, lowercased ("application/json").
+    std::string media_type() const;
+};
+
+namespace detail {
+inline std::string media_type_of(std::string_view content_type) {
+    std::string_view v = content_type.substr(0, content_type.find(';'));
+    while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
+    while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+    std::string out(v);
+    for (char& c : out)
+        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    return out;
+}
+} // namespace detail
+
+inline std::string response::media_type() const {
+    auto it = headers.find(beast_http::field::content_type);
+    return it == headers.end() ? std::string() : detail::media_type_of(it->value());
+}
+
+} // namespace takeoff::http

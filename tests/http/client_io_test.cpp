@@ -1,0 +1,444 @@
+// http::client against the emulator server on 127.0.0.1: plain and TLS, keep-alive, errors,
+// timeouts, deadline, cancellation, redirects, retries, streaming bodies, concurrency.
+#include <takeoff/http/client.hpp>
+#include <takeoff/sse/parser.hpp>
+#include <takeoff_emulator/certificates.hpp>
+#include <takeoff_emulator/server.hpp>
+
+#include "../support/doctest_helpers.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/ssl/error.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/error.hpp>
+#include <boost/beast/http/error.hpp>
+
+#include <array>
+#include <atomic>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace asio = boost::asio;
+namespace http = takeoff::http;
+namespace emu = takeoff::emulator;
+using bhttp_status = boost::beast::http::status;
+using boost::beast::http::verb;
+using takeoff::errc;
+
+namespace {
+
+// Runs the io_context until the operation started by `start(token)` completes; returns its
+// (error_code, value) tuple. The token is as_tuple(use_awaitable), one more token flavour.
+template <class Start>
+auto complete(asio::io_context& io, Start start) {
+    using awaitable_type = decltype(std::declval<Start&>()(asio::as_tuple(asio::use_awaitable)));
+    std::optional<typename awaitable_type::value_type> out;
+    asio::co_spawn(
+        io, [&]() -> asio::awaitable<void> { out.emplace(co_await start(asio::as_tuple(asio::use_awaitable))); },
+        asio::detached);
+    io.restart();
+    io.run();
+    REQUIRE(out.has_value());
+    return std::move(*out);
+}
+
+http::request get(const emu::server& server, const std::string& path) {
+    return http::request::get(boost::urls::url(server.url() + path));
+}
+
+emu::server_options tls_options(emu::server_certificate certificate) {
+    emu::server_options options;
+    options.tls = std::move(certificate);
+    return options;
+}
+
+http::request_options no_retries() {
+    http::request_options o;
+    o.retries = http::retry_policy::none();
+    return o;
+}
+
+} // namespace
+
+TEST_CASE("GET and POST over plain HTTP, with the headers the transport sets") {
+    emu::server server;
+    server.route(verb::get, "/status", emu::behaviours::respond_json(bhttp_status::ok, R"({"live":true})"));
+    server.route(verb::post, "/generate", emu::behaviours::respond_json(bhttp_status::ok, R"({"text":"hi"})"));
+    asio::io_context io;
+    http::client client(io.get_executor());
+    takeoff::diagnostics diag;
+
+    auto [ec, resp] = complete(io, [&](auto token) { return client.async_request(get(server, "/status"), token); });
+    REQUIRE_FALSE(ec);
+    CHECK(resp.status == 200);
+    CHECK(resp.body == R"({"live":true})");
+    CHECK(resp.media_type() == "application/json");
+
+    auto post = http::request::post(boost::urls::url(server.url() + "/generate"), R"({"text":"x"})", "application/json");
+    post.headers.set("X-Custom", "1");
+    auto [ec2, resp2] = complete(io, [&](auto token) { return client.async_request(post, {}, diag, token); });
+    REQUIRE_FALSE(ec2);
+    CHECK(resp2.body == R"({"text":"hi"})");
+    CHECK(diag.empty());
+
+    const auto requests = server.requests();
+    REQUIRE(requests.size() == 2);
+    CHECK(requests[1].body == R"({"text":"x"})");
+    CHECK(requests[1].header("content-type") == "application/json");
+    CHECK(requests[1].header("content-length") == "12");
+    CHECK(requests[1].header("x-custom") == "1");
+    CHECK(requests[1].header("host") == "127.0.0.1:" + std::to_string(server.port()));
+    CHECK(requests[1].header("user-agent") == std::string("takeoff-cpp/") + takeoff::version_string);
+}
+
+TEST_CASE("sequential requests reuse one keep-alive connection") {
+    emu::server server;
+    server.route(verb::get, "/", emu::behaviours::respond(bhttp_status::ok, "ok"));
+    asio::io_context io;
+    http::client client(io.get_executor());
+    for (int i = 0; i < 5; ++i) {
+        auto [ec, resp] = complete(io, [&](auto token) { return client.async_request(get(server, "/"), token); });
+        REQUIRE_FALSE(ec);
+    }
+    CHECK(client.connections_opened() == 1);
+    CHECK(server.connection_count() == 1);
+    CHECK(client.idle_connections() == 1);
+}
+
+TEST_CASE("co_await with the default token, many concurrent requests share a bounded pool") {
+    emu::server server;
+    server.route(verb::get, "/", emu::behaviours::respond(bhttp_status::ok, "ok"));
+    asio::io_context io;
+    http::client_options options;
+    options.pool.max_connections_per_origin = 4;
+    http::client client(io.get_executor(), options);
+    std::atomic<int> ok{0};
+    const auto url = server.url() + "/";
+    for (int i = 0; i < 50; ++i) {
+        asio::co_spawn(
+            io,
+            [&]() -> asio::awaitable<void> {
+                http::response r = co_await client.async_request(http::request::get(boost::urls::url(url)));
+                if (r.status == 200 && r.body == "ok") ++ok;
+            },
+            asio::detached);
+    }
+    io.run();
+    CHECK(ok == 50);
+    CHECK(client.connections_opened() <= 4);
+    CHECK(server.connection_count() <= 4);
+    CHECK(server.request_count() == 50);
+}
+
+TEST_CASE("HTTPS: a trusted certificate works; wrong host, expired and untrusted ones are refused with the reason") {
+    emu::certificate_authority ca;
+    asio::io_context io;
+    http::client_options options;
+    options.tls.use_system_trust = false;
+    options.tls.ca_pem = ca.certificate_pem();
+
+    SUBCASE("trusted") {
+        emu::server server(tls_options(ca.issue()));
+        server.route(verb::get, "/", emu::behaviours::respond(bhttp_status::ok, "secure"));
+        http::client client(io.get_executor(), options);
+        CHECK(server.url().rfind("https://127.0.0.1:", 0) == 0);
+        takeoff::diagnostics diag;
+        auto [ec, resp] = complete(io, [&](auto token) { return client.async_request(get(server, "/"), {}, diag, token); });
+        CAPTURE(diag.client_message());
+        CAPTURE(diag.server_message());
+        REQUIRE_FALSE(ec);
+        CHECK(resp.body == "secure");
+        auto [ec2, resp2] = complete(io, [&](auto token) { return client.async_request(get(server, "/"), token); });
+        CHECK_FALSE(ec2);
+        CHECK(client.connections_opened() == 1);
+    }
+
+    struct bad_case {
+        const char* name;
+        emu::certificate_options certificate;
+        const char* reason;
+    };
+    emu::certificate_options wrong_host;
+    wrong_host.dns_names = {"elsewhere.example"};
+    wrong_host.ip_addresses = {"10.1.2.3"};
+    emu::certificate_options expired;
+    expired.validity = emu::validity_period::expired();
+    for (const auto& c : {bad_case{"wrong host", wrong_host, "IP address mismatch"},
+                          bad_case{"expired", expired, "certificate has expired"}}) {
+        CAPTURE(c.name);
+        emu::server server(tls_options(ca.issue(c.certificate)));
+        server.route(verb::get, "/", emu::behaviours::respond(bhttp_status::ok, "never"));
+        http::client client(io.get_executor(), options);
+        takeoff::diagnostics diag;
+        auto [ec, resp] = complete(io, [&](auto token) { return client.async_request(get(server, "/"), no_retries(), diag, token); });
+        CHECK(ec.category() == asio::error::get_ssl_category());
+        CHECK(diag.client_message().find(c.reason) != std::string::npos);
+        CHECK(server.request_count() == 0);
+    }
+
+    SUBCASE("untrusted CA") {
+        emu::certificate_authority other;
+        emu::server server(tls_options(other.issue()));
+        http::client client(io.get_executor(), options);
+        takeoff::diagnostics diag;
+        auto [ec, resp] = complete(io, [&](auto token) { return client.async_request(get(server, "/"), no_retries(), diag, token); });
+        CHECK(ec);
+        CHECK(diag.client_message().find("unable to get local issuer certificate") != std::string::npos);
+    }
+}
+
+TEST_CASE("a CA file that does not load is an error when the client is made") {
+    asio::io_context io;
+    http::client_options options;
+    options.tls.ca_file = "/nonexistent/ca.pem";
+    CHECK_THROWS_AS(http::client(io.get_executor(), options), takeoff::error);
+}
+
+TEST_CASE("non-2xx statuses complete with their errc, the response and diagnostics") {
+    emu::server server;
+    auto not_found = emu::make_json_response(bhttp_status::not_found, R"({"detail":"no reader","access_token":"leak"})");
+    not_found.set("X-Request-Id", "req-7");
+    server.route(verb::get, "/missing", emu::behaviours::respond(not_found));
+    asio::io_context io;
+    http::client client(io.get_executor());
+    takeoff::diagnostics diag;
+    auto [ec, resp] = complete(io, [&](auto token) { return client.async_request(get(server, "/missing?code=secret"), {}, diag, token); });
+    CHECK(ec == errc::not_found);
+    CHECK(resp.status == 404);
+    CHECK(diag.http_status() == 404);
+    CHECK(diag.request_id() == "req-7");
+    CHECK(diag.client_message() == "HTTP 404 from http://127.0.0.1:" + std::to_string(server.port()) + "/missing");
+    CHECK(diag.server_message().find("no reader") != std::string::npos);
+    CHECK(diag.server_message().find("leak") == std::string::npos);
+    CHECK(server.request_count() == 1); // 404 is not retried
+}
+
+TEST_CASE("503 and 429 are retried with Retry-After; the policy bounds the attempts") {
+    emu::server server;
+    std::atomic<int> calls{0};
+    server.route(verb::post, "/generate", [&](emu::exchange& ex) -> asio::awaitable<void> {
+        auto response = ++calls < 3 ? emu::make_json_response(bhttp_status::service_unavailable, "{}")
+                                    : emu::make_json_response(bhttp_status::ok, R"({"text":"done"})");
+        response.set("Retry-After", "0");
+        co_await ex.async_respond(std::move(response));
+    });
+    server.route(verb::get, "/busy", emu::behaviours::respond(bhttp_status::too_many_requests, "slow down"));
+    asio::io_context io;
+    http::client client(io.get_executor());
+    auto post = http::request::post(boost::urls::url(server.url() + "/generate"), "{}", "application/json");
+    auto [ec, resp] = complete(io, [&](auto token) { return client.async_request(post, token); });
+    REQUIRE_FALSE(ec);
+    CHECK(resp.body == R"({"text":"done"})");
+    CHECK(calls == 3);
+
+    http::request_options options;
+    options.retries.max_attempts = 2;
+    options.retries.initial_backoff = std::chrono::milliseconds(1);
+    takeoff::diagnostics diag;
+    auto [ec2, resp2] = complete(io, [&](auto token) { return client.async_request(get(server, "/busy"), options, diag, token); });
+    CHECK(ec2 == errc::too_many_requests);
+    CHECK(takeoff::is_retryable(ec2));
+    CHECK(resp2.status == 429);
+    CHECK(server.request_count() == 3 + 2);
+}
+
+TEST_CASE("timeouts per step and the whole-request deadline") {
+    emu::server server;
+    server.route(verb::get, "/hang", emu::behaviours::hang());
+    server.route(verb::get, "/drip", emu::behaviours::chunked_drip({"a", "b"}, std::chrono::seconds(5)));
+    asio::io_context io;
+    http::client client(io.get_executor());
+
+    takeoff::diagnostics diag;
+    http::request_options header_timeout = no_retries();
+    header_timeout.timeouts.header_read = std::chrono::milliseconds(50);
+    auto [ec, resp] = complete(io, [&](auto token) { return client.async_request(get(server, "/hang"), header_timeout, diag, token); });
+    CHECK(ec == boost::beast::error::timeout);
+
+    http::request_options body_timeout = no_retries();
+    body_timeout.timeouts.body_read = std::chrono::milliseconds(50);
+    auto [ec2, resp2] = complete(io, [&](auto token) { return client.async_request(get(server, "/drip"), body_timeout, diag, token); });
+    CHECK(ec2 == boost::beast::error::timeout);
+
+    http::request_options deadline = no_retries();
+    deadline.deadline = std::chrono::milliseconds(50);
+    auto [ec3, resp3] = complete(io, [&](auto token) { return client.async_request(get(server, "/hang"), deadline, diag, token); });
+    CHECK(ec3 == errc::request_timeout);
+    CHECK(client.idle_connections() == 0); // a connection whose exchange failed is never kept
+}
+
+TEST_CASE("cancellation through a cancellation slot ends the request with operation_aborted") {
+    asio::io_context io;
+    asio::cancellation_signal cancel;
+    emu::server server;
+    // When the server has the request, it asks the client's io_context to cancel.
+    server.route(verb::get, "/slow", [&](emu::exchange& ex) -> asio::awaitable<void> {
+        asio::post(io, [&] { cancel.emit(asio::cancellation_type::terminal); });
+        co_await ex.async_wait_peer_closed();
+    });
+    http::client client(io.get_executor());
+    // A plain callback as the completion token, with a bound cancellation slot.
+    std::optional<boost::system::error_code> ec;
+    client.async_request(get(server, "/slow"),
+                         asio::bind_cancellation_slot(cancel.slot(), [&](boost::system::error_code e, http::response) {
+                             ec = e;
+                         }));
+    io.run();
+    REQUIRE(ec.has_value());
+    CHECK(*ec == asio::error::operation_aborted);
+    CHECK(client.idle_connections() == 0);
+
+    // The client is still usable.
+    server.route(verb::get, "/ok", emu::behaviours::respond(bhttp_status::ok, "ok"));
+    auto [ec2, resp2] = complete(io, [&](auto token) { return client.async_request(get(server, "/ok"), token); });
+    CHECK_FALSE(ec2);
+}
+
+TEST_CASE("malformed and truncated responses are clear errors") {
+    emu::server server;
+    server.route(verb::get, "/garbage", emu::behaviours::garbage());
+    server.route(verb::get, "/mid-headers", emu::behaviours::close_mid_headers());
+    server.route(verb::get, "/mid-body", emu::behaviours::close_mid_body());
+    server.route(verb::get, "/big", emu::behaviours::respond(bhttp_status::ok, std::string(10000, 'x')));
+    asio::io_context io;
+    http::client client(io.get_executor());
+    takeoff::diagnostics diag;
+
+    auto [ec, r] = complete(io, [&](auto token) { return client.async_request(get(server, "/garbage"), no_retries(), diag, token); });
+    CHECK(ec == boost::beast::http::error::bad_version);
+    auto [ec2, r2] = complete(io, [&](auto token) { return client.async_request(get(server, "/mid-headers"), no_retries(), diag, token); });
+    CHECK(ec2 == boost::beast::http::error::partial_message);
+    auto [ec3, r3] = complete(io, [&](auto token) { return client.async_request(get(server, "/mid-body"), no_retries(), diag, token); });
+    CHECK(ec3 == boost::beast::http::error::partial_message);
+
+    http::request_options small = no_retries();
+    small.body_limit = 1000;
+    auto [ec4, r4] = complete(io, [&](auto token) { return client.async_request(get(server, "/big"), small, diag, token); });
+    CHECK(ec4 == errc::body_too_large);
+    CHECK(diag.client_message().find("exceeds the limit of 1000 bytes") != std::string::npos);
+}
+
+TEST_CASE("redirects: followed for GET, refused to the ingress login host, not followed for POST") {
+    emu::server server;
+    auto redirect = [](bhttp_status status, std::string location) {
+        auto r = emu::make_response(status, "");
+        r.set("Location", location);
+        return emu::behaviours::respond(r);
+    };
+    server.route(verb::get, "/old", redirect(bhttp_status::found, "/new"));
+    server.route(verb::get, "/new", emu::behaviours::respond(bhttp_status::ok, "moved here"));
+    server.route(verb::get, "/login",
+                 redirect(bhttp_status::found, "https://sfc-endpoint-login.snowflakecomputing.app/sfc-oauth-begin?x=1"));
+    server.route(verb::post, "/post", redirect(bhttp_status::found, "/new"));
+    server.route(verb::get, "/loop", redirect(bhttp_status::temporary_redirect, "/loop"));
+    asio::io_context io;
+    http::client client(io.get_executor());
+    takeoff::diagnostics diag;
+
+    auto [ec, r] = complete(io, [&](auto token) { return client.async_request(get(server, "/old"), token); });
+    REQUIRE_FALSE(ec);
+    CHECK(r.body == "moved here");
+
+    auto [ec2, r2] = complete(io, [&](auto token) { return client.async_request(get(server, "/login"), {}, diag, token); });
+    CHECK(ec2 == errc::ingress_unauthenticated);
+    CHECK(diag.http_status() == 302);
+
+    auto post = http::request::post(boost::urls::url(server.url() + "/post"), "{}", "application/json");
+    auto [ec3, r3] = complete(io, [&](auto token) { return client.async_request(post, {}, diag, token); });
+    CHECK(ec3 == errc::http_status);
+    CHECK(r3.status == 302);
+
+    auto [ec4, r4] = complete(io, [&](auto token) { return client.async_request(get(server, "/loop"), {}, diag, token); });
+    CHECK(ec4 == errc::redirect_limit);
+}
+
+TEST_CASE("a pooled connection the server closed is replaced without failing the request") {
+    emu::server server;
+    // Answers with keep-alive, then drops the connection anyway.
+    server.route(verb::get, "/", [](emu::exchange& ex) -> asio::awaitable<void> {
+        co_await ex.async_respond(emu::make_response(bhttp_status::ok, "once"));
+        ex.close();
+    });
+    asio::io_context io;
+    http::client client(io.get_executor());
+    takeoff::diagnostics diag;
+    for (int i = 0; i < 3; ++i) {
+        auto [ec, r] = complete(io, [&](auto token) { return client.async_request(get(server, "/"), no_retries(), diag, token); });
+        CHECK_FALSE(ec);
+        CHECK(r.body == "once");
+    }
+    CHECK(server.connection_count() == 3);
+}
+
+TEST_CASE("streaming: a chunked SSE body is read as it arrives and the connection goes back to the pool") {
+    emu::server server;
+    server.route(verb::post, "/generate_stream",
+                 emu::behaviours::chunked_drip({"data: Hel", "lo\n\ndata: wor", "ld\n\n", "data: !\n\n"}, {},
+                                               "text/event-stream"));
+    asio::io_context io;
+    http::client client(io.get_executor());
+    std::vector<std::string> events;
+    boost::system::error_code final_ec;
+    asio::co_spawn(
+        io,
+        [&]() -> asio::awaitable<void> {
+            auto req = http::request::post(boost::urls::url(server.url() + "/generate_stream"), "{}", "application/json");
+            http::body_stream stream = co_await client.async_open(std::move(req));
+            CHECK(stream.status() == 200);
+            takeoff::sse::parser parser;
+            std::array<char, 7> buffer{}; // small on purpose: events span reads
+            for (;;) {
+                auto [ec, n] = co_await stream.async_read_some(asio::buffer(buffer), asio::as_tuple(asio::deferred));
+                if (ec) {
+                    final_ec = ec;
+                    break;
+                }
+                std::string_view input(buffer.data(), n);
+                boost::system::error_code parse_ec;
+                while (auto ev = parser.next(input, parse_ec)) events.emplace_back(ev->data);
+            }
+            CHECK(stream.done());
+        },
+        asio::detached);
+    io.run();
+    CHECK(final_ec == asio::error::eof);
+    CHECK(events == std::vector<std::string>{"Hello", "world", "!"});
+    CHECK(client.idle_connections() == 1);
+}
+
+TEST_CASE("streaming: a body cut short is errc::stream_truncated; a non-2xx status fails before the stream") {
+    emu::server server;
+    server.route(verb::get, "/cut", emu::behaviours::close_mid_body(1000, "data: x\n\n"));
+    server.route(verb::get, "/down", emu::behaviours::respond(bhttp_status::unprocessable_entity, R"({"detail":"bad"})"));
+    asio::io_context io;
+    http::client client(io.get_executor());
+    takeoff::diagnostics diag;
+
+    auto [ec, stream] = complete(io, [&](auto token) { return client.async_open(get(server, "/cut"), no_retries(), diag, token); });
+    REQUIRE_FALSE(ec);
+    std::string received;
+    boost::system::error_code read_ec;
+    for (;;) {
+        std::array<char, 64> buffer{};
+        auto [e, n] = complete(io, [&](auto token) { return stream.async_read_some(asio::buffer(buffer), token); });
+        received.append(buffer.data(), n);
+        if (e) {
+            read_ec = e;
+            break;
+        }
+    }
+    CHECK(received == "data: x\n\n");
+    CHECK(read_ec == errc::stream_truncated);
+
+    auto [ec2, stream2] = complete(io, [&](auto token) { return client.async_open(get(server, "/down"), no_retries(), diag, token); });
+    CHECK(ec2 == errc::http_status);
+    CHECK(diag.http_status() == 422);
+    CHECK(diag.server_message() == R"({"detail":"bad"})");
+}
