@@ -2949,6 +2949,7 @@ private:
 // #include <takeoff/http/options.hpp> (already inlined above)
 
 #include <boost/asio/buffer.hpp>
+#include <boost/asio/system_executor.hpp>
 #include <boost/beast/http/buffer_body.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
@@ -3012,7 +3013,9 @@ public:
     template <class CompletionToken = boost::asio::deferred_t>
     auto async_read_some(boost::asio::mutable_buffer buffer, CompletionToken&& token = {}) {
         auto state = state_;
-        auto executor = state ? state->conn->lowest_layer().get_executor() : boost::asio::any_io_executor{};
+        // A default-constructed stream has no connection: it completes at once with eof.
+        boost::asio::any_io_executor executor = boost::asio::system_executor();
+        if (state) executor = state->conn->lowest_layer().get_executor();
         const auto remaining = state && state->deadline != std::chrono::steady_clock::time_point::max()
                                    ? std::max(state->deadline - std::chrono::steady_clock::now(),
                                               std::chrono::steady_clock::duration(std::chrono::nanoseconds(1)))
@@ -3093,7 +3096,8 @@ namespace takeoff::http {
 namespace beast_http = boost::beast::http;
 
 /// An HTTP request: method, absolute http(s) URL, extra headers and an already encoded body.
-/// Host, Content-Length, User-Agent and Connection are set by the transport.
+/// Host, Content-Length, Transfer-Encoding and Connection are set by the transport (such headers
+/// given here are ignored); User-Agent is the client's unless given here.
 struct request {
     beast_http::verb method = beast_http::verb::get;
     boost::urls::url url;
@@ -3478,8 +3482,16 @@ private:
         boost::beast::http::request<boost::beast::http::span_body<const char>> message{req.method, req.url.encoded_target(), 11};
         if (message.target().empty()) message.target("/");
         message.set(boost::beast::http::field::host, host_header(target));
-        message.set(boost::beast::http::field::user_agent, state.options.user_agent);
-        for (const auto& field : req.headers) message.insert(field.name_string(), field.value());
+        for (const auto& field : req.headers) {
+            // The framing and routing headers are the transport's alone.
+            const auto name = field.name();
+            if (name == boost::beast::http::field::host || name == boost::beast::http::field::content_length ||
+                name == boost::beast::http::field::transfer_encoding || name == boost::beast::http::field::connection)
+                continue;
+            message.insert(field.name_string(), field.value());
+        }
+        if (message.find(boost::beast::http::field::user_agent) == message.end())
+            message.set(boost::beast::http::field::user_agent, state.options.user_agent);
         message.body() = boost::span<const char>(req.body.data(), req.body.size());
         message.keep_alive(true);
         message.prepare_payload();

@@ -83,6 +83,7 @@ TEST_CASE("GET and POST over plain HTTP, with the headers the transport sets") {
 
     auto post = http::request::post(boost::urls::url(server.url() + "/generate"), R"({"text":"x"})", "application/json");
     post.headers.set("X-Custom", "1");
+    post.headers.set(boost::beast::http::field::host, "ignored.example"); // the transport's alone
     auto [ec2, resp2] = complete(io, [&](auto token) { return client.async_request(post, {}, diag, token); });
     REQUIRE_FALSE(ec2);
     CHECK(resp2.body == R"({"text":"hi"})");
@@ -96,6 +97,12 @@ TEST_CASE("GET and POST over plain HTTP, with the headers the transport sets") {
     CHECK(requests[1].header("x-custom") == "1");
     CHECK(requests[1].header("host") == "127.0.0.1:" + std::to_string(server.port()));
     CHECK(requests[1].header("user-agent") == std::string("takeoff-cpp/") + takeoff::version_string);
+
+    auto custom_agent = get(server, "/status");
+    custom_agent.headers.set(boost::beast::http::field::user_agent, "my-app/2");
+    auto [ec3, resp3] = complete(io, [&](auto token) { return client.async_request(custom_agent, token); });
+    CHECK_FALSE(ec3);
+    CHECK(server.requests().at(2).header("user-agent") == "my-app/2");
 }
 
 TEST_CASE("sequential requests reuse one keep-alive connection") {
@@ -441,4 +448,15 @@ TEST_CASE("streaming: a body cut short is errc::stream_truncated; a non-2xx stat
     CHECK(ec2 == errc::http_status);
     CHECK(diag.http_status() == 422);
     CHECK(diag.server_message() == R"({"detail":"bad"})");
+}
+
+TEST_CASE("a default-constructed body_stream is at its end") {
+    asio::io_context io;
+    http::body_stream stream;
+    CHECK(stream.done());
+    CHECK(stream.status() == 0);
+    std::array<char, 4> buffer{};
+    auto [ec, n] = complete(io, [&](auto token) { return stream.async_read_some(asio::buffer(buffer), token); });
+    CHECK(ec == asio::error::eof);
+    CHECK(n == 0);
 }

@@ -10,6 +10,7 @@
 #include <takeoff/http/options.hpp>
 
 #include <boost/asio/buffer.hpp>
+#include <boost/asio/system_executor.hpp>
 #include <boost/beast/http/buffer_body.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
@@ -73,7 +74,9 @@ public:
     template <class CompletionToken = boost::asio::deferred_t>
     auto async_read_some(boost::asio::mutable_buffer buffer, CompletionToken&& token = {}) {
         auto state = state_;
-        auto executor = state ? state->conn->lowest_layer().get_executor() : boost::asio::any_io_executor{};
+        // A default-constructed stream has no connection: it completes at once with eof.
+        boost::asio::any_io_executor executor = boost::asio::system_executor();
+        if (state) executor = state->conn->lowest_layer().get_executor();
         const auto remaining = state && state->deadline != std::chrono::steady_clock::time_point::max()
                                    ? std::max(state->deadline - std::chrono::steady_clock::now(),
                                               std::chrono::steady_clock::duration(std::chrono::nanoseconds(1)))

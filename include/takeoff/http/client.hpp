@@ -187,8 +187,16 @@ private:
         boost::beast::http::request<boost::beast::http::span_body<const char>> message{req.method, req.url.encoded_target(), 11};
         if (message.target().empty()) message.target("/");
         message.set(boost::beast::http::field::host, host_header(target));
-        message.set(boost::beast::http::field::user_agent, state.options.user_agent);
-        for (const auto& field : req.headers) message.insert(field.name_string(), field.value());
+        for (const auto& field : req.headers) {
+            // The framing and routing headers are the transport's alone.
+            const auto name = field.name();
+            if (name == boost::beast::http::field::host || name == boost::beast::http::field::content_length ||
+                name == boost::beast::http::field::transfer_encoding || name == boost::beast::http::field::connection)
+                continue;
+            message.insert(field.name_string(), field.value());
+        }
+        if (message.find(boost::beast::http::field::user_agent) == message.end())
+            message.set(boost::beast::http::field::user_agent, state.options.user_agent);
         message.body() = boost::span<const char>(req.body.data(), req.body.size());
         message.keep_alive(true);
         message.prepare_payload();

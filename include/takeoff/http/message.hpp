@@ -16,7 +16,8 @@ namespace takeoff::http {
 namespace beast_http = boost::beast::http;
 
 /// An HTTP request: method, absolute http(s) URL, extra headers and an already encoded body.
-/// Host, Content-Length, User-Agent and Connection are set by the transport.
+/// Host, Content-Length, Transfer-Encoding and Connection are set by the transport (such headers
+/// given here are ignored); User-Agent is the client's unless given here.
 struct request {
     beast_http::verb method = beast_http::verb::get;
     boost::urls::url url;
