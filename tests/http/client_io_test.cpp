@@ -23,6 +23,7 @@
 #include <atomic>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace asio = boost::asio;
@@ -459,4 +460,49 @@ TEST_CASE("a default-constructed body_stream is at its end") {
     auto [ec, n] = complete(io, [&](auto token) { return stream.async_read_some(asio::buffer(buffer), token); });
     CHECK(ec == asio::error::eof);
     CHECK(n == 0);
+}
+
+TEST_CASE("oversize headers and bad chunk framing are errors") {
+    emu::server server;
+    server.route(verb::get, "/huge-header",
+                 emu::behaviours::garbage("HTTP/1.1 200 OK\r\nX-Big: " + std::string(20000, 'a') + "\r\n\r\n"));
+    server.route(verb::get, "/bad-chunk",
+                 emu::behaviours::garbage("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nZZ\r\nhello\r\n0\r\n\r\n"));
+    asio::io_context io;
+    http::client client(io.get_executor());
+    takeoff::diagnostics diag;
+    auto [ec, r] = complete(io, [&](auto token) { return client.async_request(get(server, "/huge-header"), no_retries(), diag, token); });
+    CHECK(ec == errc::invalid_response);
+    CHECK(diag.client_message().find("header") != std::string::npos);
+    auto [ec2, r2] = complete(io, [&](auto token) { return client.async_request(get(server, "/bad-chunk"), no_retries(), diag, token); });
+    CHECK(ec2 == boost::beast::http::error::bad_chunk);
+}
+
+TEST_CASE("one client shared by coroutines on two threads") {
+    emu::server server;
+    server.route(verb::post, "/embed", [](emu::exchange& ex) -> asio::awaitable<void> {
+        co_await ex.async_respond(emu::make_json_response(bhttp_status::ok, ex.request().body()));
+    });
+    asio::io_context io;
+    http::client_options options;
+    options.pool.max_connections_per_origin = 8;
+    http::client client(io.get_executor(), options);
+    std::atomic<int> ok{0};
+    const auto url = server.url() + "/embed";
+    for (int i = 0; i < 200; ++i) {
+        asio::co_spawn(
+            io,
+            [&, i]() -> asio::awaitable<void> {
+                const std::string body = "{\"n\":" + std::to_string(i) + "}";
+                auto req = http::request::post(boost::urls::url(url), body, "application/json");
+                auto [ec, r] = co_await client.async_request(std::move(req), asio::as_tuple(asio::deferred));
+                if (!ec && r.body == body) ++ok;
+            },
+            asio::detached);
+    }
+    std::thread second([&] { io.run(); });
+    io.run();
+    second.join();
+    CHECK(ok == 200);
+    CHECK(server.connection_count() <= 8);
 }
