@@ -2,6 +2,7 @@
 // exits non-zero if anything is off.
 #include <takeoff/takeoff.hpp>
 
+#include <boost/asio/io_context.hpp>
 #include <boost/describe/class.hpp>
 
 #include <iostream>
@@ -17,7 +18,13 @@ struct token_reply {
 BOOST_DESCRIBE_STRUCT(token_reply, (), (access_token, expires_in))
 } // namespace consumer
 
-int check_other_translation_unit(); // other.cpp, where one exists
+// The single-header consumer adds other.cpp, a second unit including the library (inline
+// definitions must not clash at link time). The others build one unit: compile time on 2 cores.
+#if defined(TAKEOFF_CONSUMER_SECOND_UNIT)
+int check_other_translation_unit();
+#else
+int check_other_translation_unit() { return 0; }
+#endif
 
 int main() {
     takeoff::diagnostics diag;
@@ -31,6 +38,11 @@ int main() {
     if (printed.str() != "[redacted]") return 3;
 
     if (check_other_translation_unit() != 0) return 4;
+
+    // The transport links: a client with its TLS context (no request is sent).
+    boost::asio::io_context io;
+    takeoff::http::client client(io.get_executor());
+    if (client.connections_opened() != 0) return 5;
     std::cout << "takeoff " << takeoff::version_string << " works: " << diag.client_message() << "\n";
     return 0;
 }
