@@ -1,12 +1,18 @@
 #pragma once
 // A real nginx started on a free 127.0.0.1 port with a configuration made from a template in
 // tests/ (@NAME@ placeholders). nginx daemonises only after it has bound its listening sockets, so
-// when the start command returns, the port accepts connections: no waiting or polling.
+// when the start command returns, the port accepts connections: no waiting or polling. Templates
+// must put the pid file at @PREFIX@/nginx.pid (the destructor waits on that process's exit).
 
 #include "process.hpp"
 
+#include <poll.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include <cstdint>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <stdexcept>
 #include <string>
@@ -30,7 +36,18 @@ public:
     nginx_server(const nginx_server&) = delete;
     nginx_server& operator=(const nginx_server&) = delete;
 
-    ~nginx_server() { run_process(command({"-s", "stop"})); }
+    ~nginx_server() {
+        // `nginx -s stop` only signals the daemon. Its pidfd becomes readable when it has exited, so
+        // waiting on it (bounded, in case of a wedged nginx) means nothing of nginx outlives this
+        // object or writes into the directory removed next.
+        const int pidfd = open_pidfd();
+        run_process(command({"-s", "stop"}));
+        if (pidfd >= 0) {
+            pollfd exited{pidfd, POLLIN, 0};
+            ::poll(&exited, 1, 10'000);
+            ::close(pidfd);
+        }
+    }
 
     std::uint16_t port() const noexcept { return port_; }
     const std::filesystem::path& directory() const noexcept { return directory_.path(); }
@@ -41,6 +58,14 @@ private:
                                       "-e", (directory_.path() / "error.log").string()};
         argv.insert(argv.end(), extra.begin(), extra.end());
         return argv;
+    }
+
+    // The daemon's pid, from the pid file every template puts at @PREFIX@/nginx.pid.
+    int open_pidfd() const {
+        std::ifstream in(directory_.path() / "nginx.pid");
+        long pid = 0;
+        if (!(in >> pid) || pid <= 0) return -1;
+        return static_cast<int>(::syscall(SYS_pidfd_open, static_cast<pid_t>(pid), 0));
     }
 
     static std::string nginx_binary() {

@@ -1,0 +1,178 @@
+// Requests per second of http::client on keep-alive connections: small JSON POSTs (a 100-byte
+// body, Content-Type application/json) to a local nginx that answers every request with a fixed
+// JSON body (tests/http/nginx-fixed-json.conf.in), from 1 and from 64 coroutines sharing one client
+// on one io_context run by one thread. In the same run, wrk sends the same POST to the same nginx
+// with 1 and 64 connections: the ceiling. nginx and the load generator share the machine's cores
+// in both cases.
+//
+// Prints `BENCH http_rps_c1 <n> req/s`, `BENCH http_rps_c1_wrk ...`, `BENCH http_rps_c1_ratio_vs_wrk
+// <x> ratio`, and the same for c64: the best of 3 rounds, each a client run (3 s measured after a
+// 0.5 s warm-up) then a wrk run (3 s). Exits non-zero when a request fails or wrk cannot be run.
+
+#include <takeoff/http/client.hpp>
+
+#include "../tests/support/nginx.hpp"
+#include "../tests/support/process.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/deferred.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <regex>
+#include <string>
+
+namespace {
+
+namespace asio = boost::asio;
+namespace http = takeoff::http;
+using namespace std::chrono_literals;
+
+constexpr auto warm_up = 500ms;
+constexpr auto measured = 3s;
+constexpr int rounds = 3;
+
+// 100 bytes, the size of a small generate request.
+const std::string request_body =
+    R"({"text":"What is the capital of France? One word.","max_new_tokens":16,"sampling_temperature":0.25})";
+
+struct figures {
+    double requests_per_second = 0;
+    std::size_t failures = 0;
+    std::size_t connections = 0;
+};
+
+figures measure_client(const std::string& url, std::size_t concurrency) {
+    asio::io_context io(1);
+    http::client_options options;
+    options.proxy = http::proxy_config{}; // straight to nginx whatever the environment says
+    options.pool.max_connections_per_origin = concurrency;
+    options.defaults.retries = http::retry_policy::none();
+    http::client client(io.get_executor(), options);
+    const http::request prototype = http::request::post(boost::urls::url(url), request_body, "application/json");
+
+    bool stop = false;
+    std::size_t completed = 0;
+    std::size_t failures = 0;
+    for (std::size_t i = 0; i < concurrency; ++i) {
+        asio::co_spawn(
+            io,
+            [&]() -> asio::awaitable<void> {
+                while (!stop) {
+                    auto [ec, response] = co_await client.async_request(prototype, asio::as_tuple(asio::deferred));
+                    if (ec || response.body.empty()) {
+                        if (failures++ == 0) std::fprintf(stderr, "http_rps: request failed: %s\n", ec.message().c_str());
+                        if (failures > 100) stop = true;
+                    } else {
+                        ++completed;
+                    }
+                }
+            },
+            asio::detached);
+    }
+
+    // The measured window is opened and closed by timers on the same io_context.
+    std::size_t completed_at_start = 0;
+    std::chrono::steady_clock::time_point started;
+    figures out;
+    asio::steady_timer timer(io, warm_up);
+    timer.async_wait([&](boost::system::error_code) {
+        completed_at_start = completed;
+        started = std::chrono::steady_clock::now();
+        timer.expires_after(measured);
+        timer.async_wait([&](boost::system::error_code) {
+            const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - started;
+            out.requests_per_second = static_cast<double>(completed - completed_at_start) / elapsed.count();
+            stop = true;
+        });
+    });
+    io.run();
+    out.failures = failures;
+    out.connections = client.connections_opened();
+    return out;
+}
+
+std::optional<double> measure_wrk(const std::string& url, std::size_t concurrency,
+                                  const std::filesystem::path& script) {
+    const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(measured).count();
+    const auto result =
+        takeoff::test::run_process({"wrk", "-t1", "-c" + std::to_string(concurrency),
+                                    "-d" + std::to_string(seconds) + "s", "-s", script.string(), url});
+    std::smatch match;
+    static const std::regex rate(R"(Requests/sec:\s*([0-9.]+))");
+    if (result.exit_code != 0 || !std::regex_search(result.output, match, rate)) {
+        std::fprintf(stderr, "http_rps: wrk failed (exit %d):\n%s\n", result.exit_code, result.output.c_str());
+        return std::nullopt;
+    }
+    if (result.output.find("Non-2xx") != std::string::npos || result.output.find("Socket errors") != std::string::npos)
+        std::fprintf(stderr, "http_rps: wrk reported errors:\n%s\n", result.output.c_str());
+    return std::stod(match[1].str());
+}
+
+void raise_file_limit() {
+    rlimit limit{};
+    if (::getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+        limit.rlim_cur = limit.rlim_max;
+        ::setrlimit(RLIMIT_NOFILE, &limit);
+    }
+}
+
+} // namespace
+
+int main() {
+    raise_file_limit();
+    const std::filesystem::path source_dir = TAKEOFF_SOURCE_DIR;
+    takeoff::test::nginx_server nginx(source_dir / "tests/http/nginx-fixed-json.conf.in", {});
+    const std::string url = "http://127.0.0.1:" + std::to_string(nginx.port()) + "/generate";
+
+    // wrk sends the same POST as the client: method, body and Content-Type from a script.
+    const auto script = nginx.directory() / "post.lua";
+    {
+        std::ofstream out(script);
+        out << "wrk.method = \"POST\"\n"
+            << "wrk.body = '" << request_body << "'\n"
+            << "wrk.headers[\"Content-Type\"] = \"application/json\"\n";
+    }
+
+    int status = 0;
+    for (const std::size_t concurrency : {std::size_t{1}, std::size_t{64}}) {
+        const std::string name = "http_rps_c" + std::to_string(concurrency);
+        // Rounds alternate the client and wrk, and the best of each is kept: on a shared machine a
+        // single run can fall into a slow phase, and alternating exposes both to the same phases.
+        double ours_best = 0, wrk_best = 0;
+        for (int round = 0; round < rounds; ++round) {
+            const figures ours = measure_client(url, concurrency);
+            if (ours.failures != 0) {
+                std::fprintf(stderr, "http_rps: %zu requests failed at concurrency %zu\n", ours.failures, concurrency);
+                status = 1;
+            }
+            ours_best = std::max(ours_best, ours.requests_per_second);
+            const auto wrk = measure_wrk(url, concurrency, script);
+            if (!wrk) {
+                status = 1;
+                break;
+            }
+            wrk_best = std::max(wrk_best, *wrk);
+            std::fprintf(stderr, "http_rps: c%zu round %d: client %.0f req/s (%zu connections), wrk %.0f req/s\n",
+                         concurrency, round + 1, ours.requests_per_second, ours.connections, *wrk);
+        }
+        std::printf("BENCH %s %.0f req/s\n", name.c_str(), ours_best);
+        if (wrk_best > 0) {
+            std::printf("BENCH %s_wrk %.0f req/s\n", name.c_str(), wrk_best);
+            std::printf("BENCH %s_ratio_vs_wrk %.2f ratio\n", name.c_str(), ours_best / wrk_best);
+        }
+        std::fflush(stdout);
+    }
+    return status;
+}
