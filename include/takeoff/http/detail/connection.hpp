@@ -86,6 +86,9 @@ public:
     void mark_idle() {
         idle_since_ = clock::now();
         if (buffer_.size() == 0) buffer_.shrink_to_fit();
+        // OpenSSL keeps a ~16 KiB record buffer despite SSL_MODE_RELEASE_BUFFERS; an idle
+        // connection does not need it (a no-op while data is buffered).
+        if (auto* tls = std::get_if<tls_stream>(&stream_)) SSL_free_buffers(tls->native_handle());
     }
 
     /// True when an idle connection can carry another request: still open, nothing unread, and
