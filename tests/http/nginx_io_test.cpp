@@ -161,9 +161,10 @@ TEST_CASE("nginx: a chunked SSE response passes through unbuffered and is read a
     auto got = run<stream_outcome>(io, [&]() -> asio::awaitable<stream_outcome> {
         stream_outcome out;
         takeoff::diagnostics diag;
-        // Were nginx to buffer, the first event would never come before the gate opens: the body
-        // idle timeout then fails the test in seconds instead of hanging it.
+        // Were nginx to buffer, nothing (a buffering nginx sends not even the header) would come
+        // before the gate opens: these timeouts then fail the test in seconds instead of a minute.
         http::request_options options = client.options().defaults;
+        options.timeouts.header_read = std::chrono::seconds(10);
         options.timeouts.body_read = std::chrono::seconds(10);
         auto [ec, body] = co_await client.async_open(http::request::get(boost::urls::url(nginx.url("/events"))),
                                                      options, diag, asio::as_tuple(asio::deferred));
