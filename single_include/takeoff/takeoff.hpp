@@ -1394,7 +1394,7 @@ auto async_run(asio::any_io_executor executor, std::chrono::steady_clock::durati
 // transport does the connecting; this decides where and writes the request head.
 //
 // Only plain-HTTP proxies (http://host:port) are supported: https targets go through them in a
-// CONNECT tunnel, http targets as absolute-form requests. Proxy passwords live in takeoff::secret
+// CONNECT tunnel, and so are http targets (the transport tunnels both). Proxy passwords live in takeoff::secret
 // and no to_string or operator<< here prints them.
 
 // #include <takeoff/core/base64.hpp> (already inlined above)
@@ -2441,7 +2441,7 @@ inline boost::system::result<std::shared_ptr<boost::asio::ssl::context>> make_tl
             return ec;
         }
     }
-    // Idle pooled connections then hold no 16 KiB+ read and write buffers each.
+    // Releases most record buffers of idle connections; connection::mark_idle frees the rest.
     SSL_CTX_set_mode(ctx->native_handle(), SSL_MODE_RELEASE_BUFFERS);
     return ctx;
 }

@@ -4,7 +4,7 @@
 // transport does the connecting; this decides where and writes the request head.
 //
 // Only plain-HTTP proxies (http://host:port) are supported: https targets go through them in a
-// CONNECT tunnel, http targets as absolute-form requests. Proxy passwords live in takeoff::secret
+// CONNECT tunnel, and so are http targets (the transport tunnels both). Proxy passwords live in takeoff::secret
 // and no to_string or operator<< here prints them.
 
 #include <takeoff/core/base64.hpp>

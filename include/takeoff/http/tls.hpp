@@ -50,7 +50,7 @@ inline boost::system::result<std::shared_ptr<boost::asio::ssl::context>> make_tl
             return ec;
         }
     }
-    // Idle pooled connections then hold no 16 KiB+ read and write buffers each.
+    // Releases most record buffers of idle connections; connection::mark_idle frees the rest.
     SSL_CTX_set_mode(ctx->native_handle(), SSL_MODE_RELEASE_BUFFERS);
     return ctx;
 }
