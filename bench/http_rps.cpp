@@ -49,9 +49,17 @@ const std::string request_body =
 
 struct figures {
     double requests_per_second = 0;
+    double cpu_us_per_request = 0; // the client process's user + system CPU time per request
     std::size_t failures = 0;
     std::size_t connections = 0;
 };
+
+double cpu_seconds() {
+    rusage usage{};
+    ::getrusage(RUSAGE_SELF, &usage);
+    return static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
+           static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
+}
 
 figures measure_client(const std::string& url, std::size_t concurrency) {
     asio::io_context io(1);
@@ -85,15 +93,19 @@ figures measure_client(const std::string& url, std::size_t concurrency) {
     // The measured window is opened and closed by timers on the same io_context.
     std::size_t completed_at_start = 0;
     std::chrono::steady_clock::time_point started;
+    double cpu_at_start = 0;
     figures out;
     asio::steady_timer timer(io, warm_up);
     timer.async_wait([&](boost::system::error_code) {
         completed_at_start = completed;
         started = std::chrono::steady_clock::now();
+        cpu_at_start = cpu_seconds();
         timer.expires_after(measured);
         timer.async_wait([&](boost::system::error_code) {
             const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - started;
-            out.requests_per_second = static_cast<double>(completed - completed_at_start) / elapsed.count();
+            const auto requests = static_cast<double>(completed - completed_at_start);
+            out.requests_per_second = requests / elapsed.count();
+            out.cpu_us_per_request = requests > 0 ? (cpu_seconds() - cpu_at_start) * 1e6 / requests : 0;
             stop = true;
         });
     });
@@ -130,8 +142,10 @@ void raise_file_limit() {
 
 } // namespace
 
-int main() {
+int main(int argc, char** argv) {
     raise_file_limit();
+    // `bench_http_rps --client-only N`: only the client at concurrency N, one round (for profiling).
+    const bool client_only = argc == 3 && std::string(argv[1]) == "--client-only";
     const std::filesystem::path source_dir = TAKEOFF_SOURCE_DIR;
     takeoff::test::nginx_server nginx(source_dir / "tests/http/nginx-fixed-json.conf.in", {});
     const std::string url = "http://127.0.0.1:" + std::to_string(nginx.port()) + "/generate";
@@ -143,6 +157,13 @@ int main() {
         out << "wrk.method = \"POST\"\n"
             << "wrk.body = '" << request_body << "'\n"
             << "wrk.headers[\"Content-Type\"] = \"application/json\"\n";
+    }
+
+    if (client_only) {
+        const figures ours = measure_client(url, std::stoul(argv[2]));
+        std::printf("BENCH http_rps_c%s %.0f req/s\n", argv[2], ours.requests_per_second);
+        std::printf("BENCH http_rps_c%s_cpu_per_request %.2f us\n", argv[2], ours.cpu_us_per_request);
+        return ours.failures == 0 ? 0 : 1;
     }
 
     int status = 0;
@@ -164,8 +185,11 @@ int main() {
                 break;
             }
             wrk_best = std::max(wrk_best, *wrk);
-            std::fprintf(stderr, "http_rps: c%zu round %d: client %.0f req/s (%zu connections), wrk %.0f req/s\n",
-                         concurrency, round + 1, ours.requests_per_second, ours.connections, *wrk);
+            std::fprintf(stderr,
+                         "http_rps: c%zu round %d: client %.0f req/s (%zu connections, %.2f us CPU per request), "
+                         "wrk %.0f req/s\n",
+                         concurrency, round + 1, ours.requests_per_second, ours.connections, ours.cpu_us_per_request,
+                         *wrk);
         }
         std::printf("BENCH %s %.0f req/s\n", name.c_str(), ours_best);
         if (wrk_best > 0) {

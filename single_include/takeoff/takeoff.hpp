@@ -1264,11 +1264,18 @@ void tag_invoke(boost::json::value_from_tag, boost::json::value& out, const T& v
 // #include <takeoff/core/error.hpp> (already inlined above)
 // begin of <takeoff/detail/async_op.hpp>
 // How every public async_* operation of the library is built: the work is an asio::awaitable run
-// by co_spawn on a strand of its own, started through async_initiate so that any completion token
-// works (deferred by default, as_tuple, use_future, callbacks, use_awaitable). The wrapper adds
-// what the coroutine itself cannot: the caller's cancellation slot forwarded into the coroutine, a
-// whole-operation deadline reported as errc::request_timeout, and the completion delivered on the
-// caller's associated executor.
+// by co_spawn, started through async_initiate so that any completion token works (deferred by
+// default, as_tuple, use_future, callbacks, use_awaitable). The wrapper adds what the coroutine
+// itself cannot: the caller's cancellation slot forwarded into the coroutine, a whole-operation
+// deadline reported as errc::request_timeout, and the completion delivered on the caller's
+// associated executor.
+//
+// The coroutine runs on a strand of its own, so that operations may be started from any thread
+// and the timers they own never race with them, unless the executor is already serialised: a
+// strand, or an io_context made for one thread (concurrency hint 1, or a hint that turns the
+// scheduler's locking off). A strand costs about a quarter of the CPU time of a small request on
+// keep-alive (bench/http_rps), so `asio::io_context io{1};` is the way to tell the library that
+// one thread runs it.
 //
 // co_spawn is never handed the caller's token directly: on Boost 1.81 `co_spawn(..., deferred)`
 // with a non-void result does not compile (chriskohlhoff/asio#1205).
@@ -1285,6 +1292,7 @@ void tag_invoke(boost::json::value_from_tag, boost::json::value& out, const T& v
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/dispatch.hpp>
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/system/error_code.hpp>
@@ -1309,7 +1317,7 @@ struct op_result {
 
 // Shared between the deadline timer, the caller's cancellation slot and the completion.
 struct op_state {
-    explicit op_state(const asio::strand<asio::any_io_executor>& strand) : timer(strand) {}
+    explicit op_state(const asio::any_io_executor& executor) : timer(executor) {}
     asio::cancellation_signal signal;
     asio::steady_timer timer;
     bool deadline_passed = false;
@@ -1327,6 +1335,27 @@ inline boost::system::error_code error_from_exception(const std::exception_ptr& 
     }
 }
 
+/// True when handlers given to executor can never run concurrently: a strand, or an io_context
+/// whose concurrency hint promises a single thread.
+inline bool is_serialised(const asio::any_io_executor& executor) {
+    if (executor.target<asio::strand<asio::io_context::executor_type>>() != nullptr ||
+        executor.target<asio::strand<asio::any_io_executor>>() != nullptr)
+        return true;
+#if !defined(BOOST_ASIO_HAS_IOCP)
+    if (const auto* io = executor.target<asio::io_context::executor_type>()) {
+        const int hint = asio::use_service<asio::detail::scheduler>(io->context()).concurrency_hint();
+        return hint == 1 || !BOOST_ASIO_CONCURRENCY_HINT_IS_LOCKING(SCHEDULER, hint);
+    }
+#endif
+    return false;
+}
+
+/// The executor an operation's coroutine runs on (see the file comment).
+inline asio::any_io_executor operation_executor(const asio::any_io_executor& executor) {
+    if (is_serialised(executor)) return executor;
+    return asio::make_strand(executor);
+}
+
 /// Starts `make()` (returning asio::awaitable<op_result<T>>) and completes token with
 /// void(error_code, T). A zero deadline means none. Supported cancellation: terminal, partial and
 /// total are all forwarded into the coroutine; any of them ends the operation with
@@ -1335,27 +1364,38 @@ template <class T, class Factory, class CompletionToken>
 auto async_run(asio::any_io_executor executor, std::chrono::steady_clock::duration deadline, Factory make,
                CompletionToken&& token) {
     auto initiation = [executor, deadline](auto handler, Factory factory) {
-        auto strand = asio::make_strand(executor);
-        auto state = std::make_shared<op_state>(strand);
-
+        const asio::any_io_executor ex = operation_executor(executor);
         auto slot = asio::get_associated_cancellation_slot(handler);
-        if (slot.is_connected()) {
-            // The caller may cancel from its own executor: hop onto the operation's strand first.
-            slot.assign([state, strand](asio::cancellation_type type) {
-                asio::dispatch(strand, [state, type] { state->signal.emit(type); });
-            });
-        }
-        if (deadline > std::chrono::steady_clock::duration::zero()) {
-            state->timer.expires_after(deadline);
-            state->timer.async_wait([weak = std::weak_ptr<op_state>(state)](boost::system::error_code ec) {
-                auto s = weak.lock();
-                if (ec || !s) return;
-                s->deadline_passed = true;
-                s->signal.emit(asio::cancellation_type::terminal);
-            });
+        auto handler_executor = asio::get_associated_executor(handler, executor);
+
+        if (deadline <= std::chrono::steady_clock::duration::zero()) {
+            // No deadline: co_spawn forwards the caller's slot itself (hopping onto ex).
+            auto completion = [handler = std::move(handler), slot](std::exception_ptr e,
+                                                                   op_result<T> result) mutable {
+                if (slot.is_connected()) slot.clear();
+                if (e) result.ec = error_from_exception(e);
+                std::move(handler)(result.ec, std::move(result.value));
+            };
+            asio::co_spawn(ex, factory(),
+                           asio::bind_cancellation_slot(slot, asio::bind_executor(handler_executor, std::move(completion))));
+            return;
         }
 
-        auto handler_executor = asio::get_associated_executor(handler, executor);
+        auto state = std::make_shared<op_state>(ex);
+        if (slot.is_connected()) {
+            // The caller may cancel from its own executor: hop onto the operation's first.
+            slot.assign([state, ex](asio::cancellation_type type) {
+                asio::dispatch(ex, [state, type] { state->signal.emit(type); });
+            });
+        }
+        state->timer.expires_after(deadline);
+        state->timer.async_wait([weak = std::weak_ptr<op_state>(state)](boost::system::error_code ec) {
+            auto s = weak.lock();
+            if (ec || !s) return;
+            s->deadline_passed = true;
+            s->signal.emit(asio::cancellation_type::terminal);
+        });
+
         auto completion = [handler = std::move(handler), state, slot](std::exception_ptr e,
                                                                       op_result<T> result) mutable {
             state->timer.cancel();
@@ -1365,7 +1405,7 @@ auto async_run(asio::any_io_executor executor, std::chrono::steady_clock::durati
                 result.ec = make_error_code(errc::request_timeout);
             std::move(handler)(result.ec, std::move(result.value));
         };
-        asio::co_spawn(strand, factory(),
+        asio::co_spawn(ex, factory(),
                        asio::bind_cancellation_slot(state->signal.slot(),
                                                     asio::bind_executor(handler_executor, std::move(completion))));
     };
@@ -1376,9 +1416,16 @@ auto async_run(asio::any_io_executor executor, std::chrono::steady_clock::durati
 } // namespace takeoff::detail
 // end of <takeoff/detail/async_op.hpp>
 // begin of <takeoff/http/detail/connection.hpp>
-// One HTTP/1.1 connection, plain or TLS, optionally tunnelled through a proxy with CONNECT. Each
-// step has its own timeout (zero: none). A connection is used by one exchange at a time; the pool
-// hands it out and takes it back.
+// One HTTP/1.1 connection, plain or TLS, optionally tunnelled through a proxy with CONNECT. A
+// connection is used by one exchange at a time; the pool hands it out and takes it back.
+//
+// Timeouts: each step (connect, handshake, write, header read, one body read) has its own limit
+// (zero: none), enforced by one watchdog timer per connection. A step only records its deadline;
+// the timer is armed at most once per operation and, when it fires before the current deadline,
+// waits again for it. Its handler runs on the operation's executor (the operation's strand when
+// there is one), so closing the socket on a timeout never races with the operation. This costs a
+// fraction of a timer per request instead of an arm and a cancel per step (beast::tcp_stream).
+// A step that timed out fails with beast::error::timeout and the connection is not reused.
 
 // #include <takeoff/core/config.hpp> (already inlined above)
 // #include <takeoff/core/diagnostics.hpp> (already inlined above)
@@ -2372,6 +2419,11 @@ struct pool_options {
     /// Idle connections older than this are closed instead of reused. SPCS ingresses close
     /// connections idle for 90 s, so the default stays below that.
     std::chrono::milliseconds idle_timeout{50'000};
+    /// An idle connection at least this old is checked with a non-blocking peek before reuse (has
+    /// the server closed it?). Younger ones are reused at once: a server rarely closes a keep-alive
+    /// connection that fast, and if one did, the request goes once more on a new connection (the
+    /// stale-connection rule). The check costs a system call per request; zero checks every time.
+    std::chrono::milliseconds check_idle_after{1'000};
 };
 
 /// Everything a client is made with.
@@ -2475,70 +2527,66 @@ inline std::string describe_tls_failure(SSL* ssl, const boost::system::error_cod
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/bind_executor.hpp>
+#include <boost/asio/connect.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
+#include <boost/beast/core/error.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/core/read_size.hpp>
 #include <boost/beast/http/empty_body.hpp>
+#include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
-#include <boost/beast/http/read.hpp>
-#include <boost/beast/http/write.hpp>
-#include <boost/beast/ssl/ssl_stream.hpp>
 
 #include <sys/socket.h>
 #include <cerrno>
 
+#include <array>
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
-#include <variant>
 
 namespace takeoff::http::detail {
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 using tcp = asio::ip::tcp;
-using tcp_stream = beast::tcp_stream;
-using tls_stream = beast::ssl_stream<tcp_stream>;
 
 inline constexpr auto nothrow_awaitable = asio::as_tuple(asio::use_awaitable);
 
-/// Sets or clears a Beast stream timeout from a duration where zero means none.
-inline void set_timeout(tcp_stream& s, std::chrono::milliseconds d) {
-    if (d.count() > 0)
-        s.expires_after(d);
-    else
-        s.expires_never();
-}
-
-/// Beast reports a step timeout as beast::error::timeout; the transport keeps that code.
 class connection {
 public:
     using clock = std::chrono::steady_clock;
+    using tls_type = asio::ssl::stream<tcp::socket&>;
 
     connection(const asio::any_io_executor& executor, http::origin origin,
                std::shared_ptr<asio::ssl::context> tls_context)
-        : origin_(std::move(origin)), tls_context_(std::move(tls_context)) {
-        if (origin_.scheme == scheme::https)
-            stream_.emplace<tls_stream>(executor, *tls_context_);
-        else
-            stream_.emplace<tcp_stream>(executor);
+        : origin_(std::move(origin)),
+          host_header_(http::host_header(origin_)),
+          tls_context_(std::move(tls_context)),
+          socket_(executor),
+          watchdog_(std::make_shared<watchdog>(executor, this)) {
+        if (origin_.scheme == scheme::https) tls_.emplace(socket_, *tls_context_);
     }
 
     connection(const connection&) = delete;
     connection& operator=(const connection&) = delete;
 
+    ~connection() { unwatch(); }
+
     const http::origin& origin() const noexcept { return origin_; }
-    tcp_stream& lowest_layer() noexcept {
-        if (auto* t = std::get_if<tls_stream>(&stream_)) return beast::get_lowest_layer(*t);
-        return std::get<tcp_stream>(stream_);
-    }
-    beast::flat_buffer& buffer() noexcept { return buffer_; }
+    /// The Host header value for this connection's origin.
+    const std::string& host_header() const noexcept { return host_header_; }
+    tcp::socket& socket() noexcept { return socket_; }
+    asio::any_io_executor get_executor() noexcept { return socket_.get_executor(); }
 
     /// How many exchanges this connection has carried (0 for a fresh one).
     std::size_t exchanges() const noexcept { return exchanges_; }
@@ -2548,22 +2596,29 @@ public:
     void mark_idle() {
         idle_since_ = clock::now();
         if (buffer_.size() == 0) buffer_.shrink_to_fit();
+        head_.clear();
+        head_.shrink_to_fit();
         // OpenSSL keeps a ~16 KiB record buffer despite SSL_MODE_RELEASE_BUFFERS; an idle
         // connection does not need it (a no-op while data is buffered).
-        if (auto* tls = std::get_if<tls_stream>(&stream_)) SSL_free_buffers(tls->native_handle());
+        if (tls_) SSL_free_buffers(tls_->native_handle());
     }
+
+    /// True when the socket is open and no response bytes are left unread.
+    bool open_and_drained() const noexcept { return socket_.is_open() && buffer_.size() == 0; }
 
     /// True when an idle connection can carry another request: still open, nothing unread, and
     /// the peer has not closed it (checked without blocking).
     bool usable_after_idle() {
-        auto& socket = lowest_layer().socket();
-        if (!socket.is_open() || buffer_.size() != 0) return false;
+        if (!open_and_drained()) return false;
         char byte;
-        const auto n = ::recv(socket.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+        const auto n = ::recv(socket_.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
         // 0: orderly close; > 0: unexpected bytes (or a TLS alert) on an idle connection; an error
         // other than "would block": reset.
         return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
     }
+
+    /// The buffer the request head is written into (kept between requests, freed when idle).
+    std::string& head_buffer() noexcept { return head_; }
 
     /// Resolves, connects (trying each address), tunnels through the proxy if one is given, and
     /// completes the TLS handshake for https origins.
@@ -2586,88 +2641,166 @@ public:
             endpoints = std::move(resolved.second);
         }
 
-        auto& tcp = lowest_layer();
         ec = asio::error::host_not_found;
         for (const auto& endpoint : endpoints) {
-            set_timeout(tcp, limits.connect);
-            auto [connect_ec] = co_await tcp.async_connect(endpoint, nothrow_awaitable);
-            ec = connect_ec;
+            timed_out_ = false;
+            if (set_deadline(limits.connect)) arm(co_await asio::this_coro::executor);
+            auto [connect_ec] = co_await socket_.async_connect(endpoint, nothrow_awaitable);
+            ec = step_result(connect_ec);
             if (!ec) break;
-            tcp.socket().close();
+            socket_.close(connect_ec);
         }
         if (ec) {
             diag.set_client_message("cannot connect to " + host + ":" + std::to_string(port) + ": " + ec.message());
             co_return ec;
         }
-        tcp.socket().set_option(tcp::no_delay(true), ec);
+        socket_.set_option(tcp::no_delay(true), ec);
 
         if (proxy) {
             if (auto tunnel_ec = co_await open_tunnel(*proxy, limits, diag)) co_return tunnel_ec;
         }
 
-        if (auto* tls = std::get_if<tls_stream>(&stream_)) {
-            if ((ec = prepare_tls_session(tls->native_handle(), origin_.host))) {
+        if (tls_) {
+            if ((ec = prepare_tls_session(tls_->native_handle(), origin_.host))) {
                 diag.set_client_message("cannot set up TLS for " + origin_.host + ": " + ec.message());
                 co_return ec;
             }
-            set_timeout(tcp, limits.tls_handshake);
-            auto [handshake_ec] = co_await tls->async_handshake(asio::ssl::stream_base::client, nothrow_awaitable);
+            if (set_deadline(limits.tls_handshake)) arm(co_await asio::this_coro::executor);
+            auto [handshake_ec] = co_await tls_->async_handshake(asio::ssl::stream_base::client, nothrow_awaitable);
             if (handshake_ec) {
-                diag.set_client_message(describe_tls_failure(tls->native_handle(), handshake_ec) + " (" +
+                handshake_ec = step_result(handshake_ec);
+                diag.set_client_message(describe_tls_failure(tls_->native_handle(), handshake_ec) + " (" +
                                         origin_.to_string() + ")");
                 co_return handshake_ec;
             }
+            secure_ = true;
         }
         co_return boost::system::error_code{};
     }
 
-    /// Writes a whole message (Beast gathers header and body into one write).
-    template <class Message>
-    asio::awaitable<boost::system::error_code> async_write(Message& message, std::chrono::milliseconds limit) {
-        set_timeout(lowest_layer(), limit);
-        if (auto* tls = std::get_if<tls_stream>(&stream_)) {
-            auto [ec, n] = co_await beast::http::async_write(*tls, message, nothrow_awaitable);
-            co_return ec;
-        }
-        auto [ec, n] = co_await beast::http::async_write(std::get<tcp_stream>(stream_), message, nothrow_awaitable);
-        co_return ec;
+    /// Writes the buffers whole (TLS: small ones gathered into one record).
+    asio::awaitable<boost::system::error_code> async_write(std::array<asio::const_buffer, 2> buffers,
+                                                           std::chrono::milliseconds limit) {
+        if (set_deadline(limit)) arm(co_await asio::this_coro::executor);
+        auto [ec, n] = secure_ ? co_await asio::async_write(*tls_, buffers, nothrow_awaitable)
+                            : co_await asio::async_write(socket_, buffers, nothrow_awaitable);
+        co_return step_result(ec);
     }
 
     /// Reads until the parser has the whole header.
     template <class Parser>
     asio::awaitable<boost::system::error_code> async_read_header(Parser& parser, std::chrono::milliseconds limit) {
-        set_timeout(lowest_layer(), limit);
-        if (auto* tls = std::get_if<tls_stream>(&stream_)) {
-            auto [ec, n] = co_await beast::http::async_read_header(*tls, buffer_, parser, nothrow_awaitable);
-            co_return ec;
+        if (set_deadline(limit)) arm(co_await asio::this_coro::executor);
+        while (!parser.is_header_done()) {
+            if (auto ec = co_await parse_some(parser)) co_return step_result(ec);
         }
-        auto [ec, n] =
-            co_await beast::http::async_read_header(std::get<tcp_stream>(stream_), buffer_, parser, nothrow_awaitable);
-        co_return ec;
+        co_return boost::system::error_code{};
     }
 
-    /// One read into the parser; limit bounds the silence, not the body's total time.
+    /// Feeds the parser until it makes progress (reading from the network at most as often as it
+    /// needs); limit bounds this silence, not the body's total time. Completes with the parser's
+    /// own codes (beast::http::error::need_buffer when a buffer_body is full).
     template <class Parser>
     asio::awaitable<boost::system::error_code> async_read_some(Parser& parser, std::chrono::milliseconds limit) {
-        set_timeout(lowest_layer(), limit);
-        if (auto* tls = std::get_if<tls_stream>(&stream_)) {
-            auto [ec, n] = co_await beast::http::async_read_some(*tls, buffer_, parser, nothrow_awaitable);
-            co_return ec;
+        if (set_deadline(limit)) arm(co_await asio::this_coro::executor);
+        co_return step_result(co_await parse_some(parser));
+    }
+
+    /// Ends the operation's use of the connection: disarms the watchdog. Called before the
+    /// connection goes back to the pool or to another operation.
+    void unwatch() noexcept {
+        watchdog_->generation.fetch_add(1, std::memory_order_acq_rel);
+        deadline_ = clock::time_point::max();
+        if (armed_) {
+            armed_ = false;
+            watchdog_->timer.cancel();
         }
-        auto [ec, n] =
-            co_await beast::http::async_read_some(std::get<tcp_stream>(stream_), buffer_, parser, nothrow_awaitable);
-        co_return ec;
+        executor_ = asio::any_io_executor();
     }
 
     /// Closes the socket at once (no TLS close_notify: the connection is being dropped).
     void close() noexcept {
         boost::system::error_code ignored;
-        auto& socket = lowest_layer().socket();
-        socket.shutdown(tcp::socket::shutdown_both, ignored);
-        socket.close(ignored);
+        socket_.shutdown(tcp::socket::shutdown_both, ignored);
+        socket_.close(ignored);
     }
 
 private:
+    // The watchdog outlives the connection while a wait is pending; its handler only touches the
+    // connection when the generation it was armed in is still current, which (handlers running
+    // on the operation's executor) means the operation, and so the connection, is still there.
+    struct watchdog {
+        watchdog(const asio::any_io_executor& executor, connection* c) : timer(executor), owner(c) {}
+        asio::steady_timer timer;
+        connection* owner;
+        std::atomic<std::uint64_t> generation{0};
+    };
+
+    // Records the step's deadline; true when the timer must be armed (with the executor of the
+    // running operation): it is not armed, or armed for a later moment.
+    bool set_deadline(std::chrono::milliseconds limit) {
+        if (limit.count() <= 0) {
+            deadline_ = clock::time_point::max();
+            return false;
+        }
+        deadline_ = clock::now() + limit;
+        return !armed_ || watchdog_->timer.expiry() > deadline_;
+    }
+
+    void arm(const asio::any_io_executor& operation_executor) {
+        armed_ = true;
+        executor_ = operation_executor;
+        watchdog_->timer.expires_at(deadline_);
+        watchdog_->timer.async_wait(asio::bind_executor(
+            executor_, [w = watchdog_, generation = watchdog_->generation.load(std::memory_order_acquire)](
+                           boost::system::error_code ec) {
+                if (ec || w->generation.load(std::memory_order_acquire) != generation) return;
+                w->owner->on_watchdog();
+            }));
+    }
+
+    void on_watchdog() {
+        armed_ = false;
+        if (deadline_ == clock::time_point::max()) return; // the current step has no limit
+        if (clock::now() >= deadline_) {
+            timed_out_ = true;
+            boost::system::error_code ignored;
+            socket_.close(ignored); // the pending step completes with operation_aborted
+            return;
+        }
+        arm(executor_); // fired for an earlier step's deadline: wait for the current one
+    }
+
+    // A step's error as the caller sees it: a timeout instead of the abort it caused.
+    boost::system::error_code step_result(boost::system::error_code ec) const {
+        if (ec && timed_out_) return beast::error::timeout;
+        return ec;
+    }
+
+    // One parse step: buffered bytes first, then one read when the parser needs more.
+    template <class Parser>
+    asio::awaitable<boost::system::error_code> parse_some(Parser& parser) {
+        for (;;) {
+            boost::system::error_code ec;
+            if (buffer_.size() != 0) {
+                const std::size_t used = parser.put(buffer_.data(), ec);
+                buffer_.consume(used);
+                if (ec != beast::http::error::need_more) co_return ec;
+            }
+            const std::size_t room = beast::read_size(buffer_, 65536);
+            if (room == 0) co_return beast::http::error::buffer_overflow;
+            auto [read_ec, n] = secure_ ? co_await tls_->async_read_some(buffer_.prepare(room), nothrow_awaitable)
+                                     : co_await socket_.async_read_some(buffer_.prepare(room), nothrow_awaitable);
+            buffer_.commit(n);
+            if (read_ec == asio::error::eof) {
+                if (!parser.got_some()) co_return beast::http::error::end_of_stream;
+                parser.put_eof(ec);
+                co_return ec;
+            }
+            if (read_ec) co_return read_ec;
+        }
+    }
+
     asio::awaitable<std::pair<boost::system::error_code, std::vector<tcp::endpoint>>> resolve(
         const std::string& host, std::uint16_t port, std::chrono::milliseconds limit) {
         using namespace asio::experimental::awaitable_operators;
@@ -2691,20 +2824,18 @@ private:
 
     asio::awaitable<boost::system::error_code> open_tunnel(const proxy_settings& proxy, const timeouts& limits,
                                                            diagnostics& diag) {
-        auto& tcp = lowest_layer();
         const std::string head = connect_request(origin_, proxy);
-        set_timeout(tcp, limits.write);
-        auto [write_ec, written] = co_await asio::async_write(tcp, asio::buffer(head), nothrow_awaitable);
+        if (set_deadline(limits.write)) arm(co_await asio::this_coro::executor);
+        auto [write_ec, written] = co_await asio::async_write(socket_, asio::buffer(head), nothrow_awaitable);
         if (write_ec) {
+            write_ec = step_result(write_ec);
             diag.set_client_message("cannot send CONNECT to the proxy " + proxy.proxy.to_string() + ": " +
                                     write_ec.message());
             co_return write_ec;
         }
         beast::http::response_parser<beast::http::empty_body> parser;
         parser.skip(true); // a 2xx answer to CONNECT has no body: the tunnel starts after the header
-        set_timeout(tcp, limits.header_read);
-        auto [read_ec, read] = co_await beast::http::async_read_header(tcp, buffer_, parser, nothrow_awaitable);
-        if (read_ec) {
+        if (auto read_ec = co_await async_read_header(parser, limits.header_read)) {
             diag.set_client_message("no answer to CONNECT from the proxy " + proxy.proxy.to_string() + ": " +
                                     read_ec.message());
             co_return read_ec;
@@ -2724,9 +2855,18 @@ private:
     }
 
     http::origin origin_;
+    std::string host_header_;
     std::shared_ptr<asio::ssl::context> tls_context_;
-    std::variant<std::monostate, tcp_stream, tls_stream> stream_;
+    tcp::socket socket_;
+    std::optional<tls_type> tls_; // over socket_, for https origins
+    bool secure_ = false;         // the TLS handshake is done: the exchange goes through tls_
+    std::shared_ptr<watchdog> watchdog_;
+    asio::any_io_executor executor_;                    // the executor the watchdog's handler runs on
+    clock::time_point deadline_ = clock::time_point::max(); // the current step's
+    bool armed_ = false;
+    bool timed_out_ = false;
     beast::flat_buffer buffer_;
+    std::string head_;
     std::size_t exchanges_ = 0;
     clock::time_point idle_since_{};
 };
@@ -2796,7 +2936,7 @@ public:
             while (!pool.idle.empty()) {
                 std::unique_ptr<connection> conn = std::move(pool.idle.back());
                 pool.idle.pop_back();
-                if (fresh(*conn) && conn->usable_after_idle()) co_return takeoff::detail::op_result<lease>{{}, lease{std::move(conn), true}};
+                if (fresh(*conn) && usable(*conn)) co_return takeoff::detail::op_result<lease>{{}, lease{std::move(conn), true}};
                 conn->close();
                 --pool.open;
             }
@@ -2834,7 +2974,8 @@ public:
     /// request gets it (or its slot) at once.
     void release(std::unique_ptr<connection> conn, bool reusable) {
         if (!conn) return;
-        const origin target = conn->origin();
+        conn->unwatch();
+        const origin& target = conn->origin(); // conn (and so target) lives until the end
         if (!reusable) {
             conn->close();
             release_slot(target);
@@ -2884,6 +3025,11 @@ private:
     bool fresh(const connection& conn) const {
         return options_.idle_timeout.count() <= 0 ||
                connection::clock::now() - conn.idle_since() < options_.idle_timeout;
+    }
+
+    bool usable(connection& conn) const {
+        if (connection::clock::now() - conn.idle_since() < options_.check_idle_after) return conn.open_and_drained();
+        return conn.usable_after_idle();
     }
 
     void drop_expired(origin_pool& pool) {
@@ -3018,7 +3164,7 @@ public:
         auto state = state_;
         // A default-constructed stream has no connection: it completes at once with eof.
         boost::asio::any_io_executor executor = boost::asio::system_executor();
-        if (state) executor = state->conn->lowest_layer().get_executor();
+        if (state) executor = state->conn->get_executor();
         const auto remaining = state && state->deadline != std::chrono::steady_clock::time_point::max()
                                    ? std::max(state->deadline - std::chrono::steady_clock::now(),
                                               std::chrono::steady_clock::duration(std::chrono::nanoseconds(1)))
@@ -3043,6 +3189,7 @@ private:
             body.data = buffer.data();
             body.size = buffer.size();
             auto ec = co_await state->conn->async_read_some(*state->parser, state->options.timeouts.body_read);
+            state->conn->unwatch();
             const std::size_t n = buffer.size() - body.size;
             if (ec == boost::beast::http::error::need_buffer) ec = {};
             if (ec) {
@@ -3081,6 +3228,119 @@ private:
 // #include <takeoff/http/body_stream.hpp> (already inlined above)
 // #include <takeoff/http/detail/connection.hpp> (already inlined above)
 // #include <takeoff/http/detail/pool.hpp> (already inlined above)
+// begin of <takeoff/http/detail/request_head.hpp>
+// The HTTP/1.1 request head (request line and header block), written by the transport itself into
+// a connection's reusable buffer: one contiguous block that goes out with the body in a single
+// write, without building a Beast message (whose field list allocates per header). Sans-io.
+//
+// Header names must be tokens and values must not hold CR, LF or NUL (RFC 9110 section 5): a
+// request breaking that is refused before anything is sent, so that no header can be injected.
+
+// #include <takeoff/core/config.hpp> (already inlined above)
+// #include <takeoff/core/diagnostics.hpp> (already inlined above)
+// #include <takeoff/core/error.hpp> (already inlined above)
+
+#include <boost/beast/http/field.hpp>
+#include <boost/beast/http/fields.hpp>
+#include <boost/beast/http/verb.hpp>
+#include <boost/system/error_code.hpp>
+
+#include <charconv>
+#include <string>
+#include <string_view>
+
+namespace takeoff::http::detail {
+
+/// True for an RFC 9110 token (a valid header name).
+inline bool is_token(std::string_view s) noexcept {
+    if (s.empty()) return false;
+    for (const char c : s) {
+        const auto u = static_cast<unsigned char>(c);
+        const bool alnum = (u >= '0' && u <= '9') || (u >= 'a' && u <= 'z') || (u >= 'A' && u <= 'Z');
+        if (!alnum && std::string_view("!#$%&'*+-.^_`|~").find(c) == std::string_view::npos) return false;
+    }
+    return true;
+}
+
+/// True when a header value can be sent as is: no CR, LF or NUL.
+inline bool is_safe_field_value(std::string_view s) noexcept {
+    for (const char c : s)
+        if (c == '\r' || c == '\n' || c == '\0') return false;
+    return true;
+}
+
+/// True for a request target in origin form that needs no escaping ("/path?query").
+inline bool is_safe_target(std::string_view s) noexcept {
+    if (s.empty() || s.front() != '/') return false;
+    for (const char c : s) {
+        const auto u = static_cast<unsigned char>(c);
+        if (u <= 0x20 || u == 0x7f) return false;
+    }
+    return true;
+}
+
+/// Whether a request with this method and body carries Content-Length (as Beast's
+/// prepare_payload decides: always for a body, and for methods that expect one even when empty).
+inline bool needs_content_length(boost::beast::http::verb method, std::size_t body_size) noexcept {
+    using boost::beast::http::verb;
+    return body_size > 0 || method == verb::post || method == verb::put || method == verb::patch;
+}
+
+/// Appends the head of a request to out: the request line, Host, the caller's headers (minus the
+/// framing ones: Host, Content-Length, Transfer-Encoding, Connection), User-Agent when the caller
+/// gave none, Content-Length when needed, and the empty line. On a header or target that cannot
+/// be sent, out is left as it was and errc::invalid_argument is returned, with diag naming it.
+inline boost::system::error_code append_request_head(std::string& out, boost::beast::http::verb method,
+                                                     std::string_view target, std::string_view host,
+                                                     const boost::beast::http::fields& headers,
+                                                     std::string_view default_user_agent, std::size_t body_size,
+                                                     diagnostics& diag) {
+    using boost::beast::http::field;
+    if (!is_safe_target(target)) {
+        diag.set_client_message("the request target cannot be sent (it must start with '/' and hold no spaces or "
+                                "control characters)");
+        return make_error_code(errc::invalid_argument);
+    }
+    if (!is_safe_field_value(host) || !is_safe_field_value(default_user_agent)) {
+        diag.set_client_message("the Host or User-Agent value holds CR, LF or NUL");
+        return make_error_code(errc::invalid_argument);
+    }
+    const std::size_t start = out.size();
+    const std::string_view method_name = boost::beast::http::to_string(method);
+    out.append(method_name.data(), method_name.size()).append(1, ' ').append(target).append(" HTTP/1.1\r\nHost: ");
+    out.append(host).append("\r\n");
+    bool has_user_agent = false;
+    for (const auto& f : headers) {
+        const field name = f.name();
+        if (name == field::host || name == field::content_length || name == field::transfer_encoding ||
+            name == field::connection)
+            continue;
+        const std::string_view name_text = f.name_string();
+        const std::string_view value = f.value();
+        if (!is_token(name_text) || !is_safe_field_value(value)) {
+            out.resize(start);
+            diag.set_client_message(is_token(name_text)
+                                        ? "the value of the request header '" + std::string(name_text) +
+                                              "' holds CR, LF or NUL"
+                                        : "a request header name is not a valid HTTP token");
+            return make_error_code(errc::invalid_argument);
+        }
+        has_user_agent = has_user_agent || name == field::user_agent;
+        out.append(name_text).append(": ").append(value).append("\r\n");
+    }
+    if (!has_user_agent && !default_user_agent.empty())
+        out.append("User-Agent: ").append(default_user_agent).append("\r\n");
+    if (needs_content_length(method, body_size)) {
+        char digits[24];
+        const auto end = std::to_chars(digits, digits + sizeof digits, body_size).ptr;
+        out.append("Content-Length: ").append(digits, static_cast<std::size_t>(end - digits)).append("\r\n");
+    }
+    out.append("\r\n");
+    return {};
+}
+
+} // namespace takeoff::http::detail
+// end of <takeoff/http/detail/request_head.hpp>
 // begin of <takeoff/http/message.hpp>
 // The request a caller hands to the transport and the buffered response it gets back.
 
@@ -3323,9 +3583,9 @@ inline std::optional<std::chrono::seconds> parse_retry_after(std::string_view va
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/error.hpp>
-#include <boost/beast/http/span_body.hpp>
 #include <boost/beast/http/string_body.hpp>
 
+#include <array>
 #include <chrono>
 #include <memory>
 #include <mutex>
@@ -3470,6 +3730,9 @@ public:
 private:
     using head_parser = boost::beast::http::response_parser<boost::beast::http::empty_body>;
 
+    // Bodies up to this size are copied behind the head and sent with it in one write.
+    static constexpr std::size_t small_body = 16 * 1024;
+
     // One attempt up to the end of the response header.
     static boost::asio::awaitable<detail::head_result> send_and_read_head(detail::client_state& state, const request& req,
                                                                     const origin& target,
@@ -3482,25 +3745,25 @@ private:
         }
         r.conn = std::move(lease.conn);
 
-        boost::beast::http::request<boost::beast::http::span_body<const char>> message{req.method, req.url.encoded_target(), 11};
-        if (message.target().empty()) message.target("/");
-        message.set(boost::beast::http::field::host, host_header(target));
-        for (const auto& field : req.headers) {
-            // The framing and routing headers are the transport's alone.
-            const auto name = field.name();
-            if (name == boost::beast::http::field::host || name == boost::beast::http::field::content_length ||
-                name == boost::beast::http::field::transfer_encoding || name == boost::beast::http::field::connection)
-                continue;
-            message.insert(field.name_string(), field.value());
+        // Small bodies travel in the head's buffer: one contiguous block, one TLS record.
+        std::string& head = r.conn->head_buffer();
+        head.clear();
+        const std::string_view path = req.url.encoded_target().empty() ? std::string_view("/")
+                                                                        : std::string_view(req.url.encoded_target());
+        if (auto ec = detail::append_request_head(head, req.method, path, r.conn->host_header(), req.headers,
+                                                  state.options.user_agent, req.body.size(), diag)) {
+            state.pool->release(std::move(r.conn), true); // nothing was sent on it
+            r.ec = ec;
+            co_return r;
         }
-        if (message.find(boost::beast::http::field::user_agent) == message.end())
-            message.set(boost::beast::http::field::user_agent, state.options.user_agent);
-        message.body() = boost::span<const char>(req.body.data(), req.body.size());
-        message.keep_alive(true);
-        message.prepare_payload();
+        std::array<boost::asio::const_buffer, 2> buffers{boost::asio::buffer(head), boost::asio::buffer(req.body)};
+        if (req.body.size() <= small_body) {
+            head.append(req.body);
+            buffers = {boost::asio::buffer(head), boost::asio::const_buffer()};
+        }
 
         r.outcome.request_sent = true;
-        if (auto ec = co_await r.conn->async_write(message, options.timeouts.write)) {
+        if (auto ec = co_await r.conn->async_write(buffers, options.timeouts.write)) {
             r.ec = ec;
             r.stale_reuse = lease.reused && ec != boost::asio::error::operation_aborted;
             diag.set_client_message("cannot send the request to " + detail::printable_url(req.url) + ": " +
@@ -3580,7 +3843,8 @@ private:
 
             if (head.ec) {
                 if (head.conn) state->pool->release(std::move(head.conn), false);
-                if (head.ec == boost::asio::error::operation_aborted) co_return result{head.ec, {}};
+                if (head.ec == boost::asio::error::operation_aborted || head.ec == errc::invalid_argument)
+                    co_return result{head.ec, {}};
                 // A pooled connection the server had closed: try once more at once, on a new one.
                 if (head.stale_reuse && !stale_retried) {
                     stale_retried = true;
@@ -3604,6 +3868,7 @@ private:
                     parser->body_limit(boost::none);
                     const auto deadline = options.deadline.count() > 0 ? started + options.deadline
                                                                        : std::chrono::steady_clock::time_point::max();
+                    head.conn->unwatch(); // the body_stream's reads arm it again
                     auto stream_state = std::make_shared<detail::body_stream_state>(
                         state->pool, std::move(head.conn), std::move(parser), options, deadline);
                     co_return result{{}, body_stream(std::move(stream_state))};

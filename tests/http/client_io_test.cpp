@@ -14,6 +14,10 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl/error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/system_executor.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/error.hpp>
@@ -282,6 +286,50 @@ TEST_CASE("timeouts per step and the whole-request deadline") {
     CHECK(client.idle_connections() == 0); // a connection whose exchange failed is never kept
 }
 
+TEST_CASE("a step's own limit counts, not an earlier step's: the watchdog waits again when it fires early") {
+    // The write's 100 ms limit arms the watchdog; the header may take 400 ms; the answer comes
+    // after 250 ms, when the watchdog has fired once for the write's (extended) deadline.
+    emu::server server;
+    server.route(verb::get, "/late", [](emu::exchange& ex) -> asio::awaitable<void> {
+        asio::steady_timer delay(co_await asio::this_coro::executor, std::chrono::milliseconds(250));
+        co_await delay.async_wait(asio::use_awaitable);
+        co_await ex.async_respond(emu::make_response(bhttp_status::ok, "late"));
+    });
+    asio::io_context io;
+    http::client client(io.get_executor());
+    takeoff::diagnostics diag;
+    http::request_options limits = no_retries();
+    limits.timeouts.write = std::chrono::milliseconds(100);
+    limits.timeouts.header_read = std::chrono::milliseconds(400);
+    auto [ec, r] = complete(io, [&](auto token) { return client.async_request(get(server, "/late"), limits, diag, token); });
+    CHECK_FALSE(ec);
+    CHECK(r.body == "late");
+    CHECK(client.idle_connections() == 1);
+
+    // The same connection, now with a header limit shorter than the delay: a timeout.
+    limits.timeouts.header_read = std::chrono::milliseconds(120);
+    auto [ec2, r2] = complete(io, [&](auto token) { return client.async_request(get(server, "/late"), limits, diag, token); });
+    CHECK(ec2 == boost::beast::error::timeout);
+    CHECK(client.connections_opened() == 1);
+    CHECK(client.idle_connections() == 0);
+}
+
+TEST_CASE("operations run on a strand of their own unless the executor is already serialised") {
+    using takeoff::detail::is_serialised;
+    asio::io_context one(1);
+    asio::io_context many;
+    asio::io_context unsafe(BOOST_ASIO_CONCURRENCY_HINT_UNSAFE);
+    CHECK(is_serialised(one.get_executor()));
+    CHECK(is_serialised(unsafe.get_executor()));
+    CHECK_FALSE(is_serialised(many.get_executor()));
+    CHECK(is_serialised(asio::make_strand(many.get_executor())));
+    CHECK(is_serialised(asio::make_strand(asio::any_io_executor(many.get_executor()))));
+    CHECK_FALSE(is_serialised(asio::system_executor()));
+    const auto own = takeoff::detail::operation_executor(many.get_executor());
+    CHECK(own.target<asio::strand<asio::any_io_executor>>() != nullptr);
+    CHECK(takeoff::detail::operation_executor(one.get_executor()) == asio::any_io_executor(one.get_executor()));
+}
+
 TEST_CASE("cancellation through a cancellation slot ends the request with operation_aborted") {
     asio::io_context io;
     asio::cancellation_signal cancel;
@@ -368,21 +416,31 @@ TEST_CASE("redirects: followed for GET, refused to the ingress login host, not f
 }
 
 TEST_CASE("a pooled connection the server closed is replaced without failing the request") {
-    emu::server server;
-    // Answers with keep-alive, then drops the connection anyway.
-    server.route(verb::get, "/", [](emu::exchange& ex) -> asio::awaitable<void> {
-        co_await ex.async_respond(emu::make_response(bhttp_status::ok, "once"));
-        ex.close();
-    });
-    asio::io_context io;
-    http::client client(io.get_executor());
-    takeoff::diagnostics diag;
-    for (int i = 0; i < 3; ++i) {
-        auto [ec, r] = complete(io, [&](auto token) { return client.async_request(get(server, "/"), no_retries(), diag, token); });
-        CHECK_FALSE(ec);
-        CHECK(r.body == "once");
+    // Checked before reuse (check_idle_after 0: peek) or reused at once and replaced when the
+    // exchange fails before any response byte (check_idle_after 60 s).
+    for (const auto check_after : {std::chrono::milliseconds(0), std::chrono::milliseconds(60'000)}) {
+        CAPTURE(check_after.count());
+        emu::server server;
+        // Answers with keep-alive, then drops the connection anyway.
+        server.route(verb::get, "/", [](emu::exchange& ex) -> asio::awaitable<void> {
+            co_await ex.async_respond(emu::make_response(bhttp_status::ok, "once"));
+            ex.close();
+        });
+        asio::io_context io;
+        http::client_options options;
+        options.pool.check_idle_after = check_after;
+        http::client client(io.get_executor(), options);
+        takeoff::diagnostics diag;
+        for (int i = 0; i < 3; ++i) {
+            auto [ec, r] = complete(io, [&](auto token) {
+                return client.async_request(get(server, "/"), no_retries(), diag, token);
+            });
+            CHECK_FALSE(ec);
+            CHECK(r.body == "once");
+        }
+        CHECK(server.connection_count() == 3);
+        CHECK(client.connections_opened() == 3);
     }
-    CHECK(server.connection_count() == 3);
 }
 
 TEST_CASE("streaming: a chunked SSE body is read as it arrives and the connection goes back to the pool") {

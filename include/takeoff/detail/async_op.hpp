@@ -1,10 +1,17 @@
 #pragma once
 // How every public async_* operation of the library is built: the work is an asio::awaitable run
-// by co_spawn on a strand of its own, started through async_initiate so that any completion token
-// works (deferred by default, as_tuple, use_future, callbacks, use_awaitable). The wrapper adds
-// what the coroutine itself cannot: the caller's cancellation slot forwarded into the coroutine, a
-// whole-operation deadline reported as errc::request_timeout, and the completion delivered on the
-// caller's associated executor.
+// by co_spawn, started through async_initiate so that any completion token works (deferred by
+// default, as_tuple, use_future, callbacks, use_awaitable). The wrapper adds what the coroutine
+// itself cannot: the caller's cancellation slot forwarded into the coroutine, a whole-operation
+// deadline reported as errc::request_timeout, and the completion delivered on the caller's
+// associated executor.
+//
+// The coroutine runs on a strand of its own, so that operations may be started from any thread
+// and the timers they own never race with them, unless the executor is already serialised: a
+// strand, or an io_context made for one thread (concurrency hint 1, or a hint that turns the
+// scheduler's locking off). A strand costs about a quarter of the CPU time of a small request on
+// keep-alive (bench/http_rps), so `asio::io_context io{1};` is the way to tell the library that
+// one thread runs it.
 //
 // co_spawn is never handed the caller's token directly: on Boost 1.81 `co_spawn(..., deferred)`
 // with a non-void result does not compile (chriskohlhoff/asio#1205).
@@ -21,6 +28,7 @@
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/dispatch.hpp>
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/system/error_code.hpp>
@@ -45,7 +53,7 @@ struct op_result {
 
 // Shared between the deadline timer, the caller's cancellation slot and the completion.
 struct op_state {
-    explicit op_state(const asio::strand<asio::any_io_executor>& strand) : timer(strand) {}
+    explicit op_state(const asio::any_io_executor& executor) : timer(executor) {}
     asio::cancellation_signal signal;
     asio::steady_timer timer;
     bool deadline_passed = false;
@@ -63,6 +71,27 @@ inline boost::system::error_code error_from_exception(const std::exception_ptr& 
     }
 }
 
+/// True when handlers given to executor can never run concurrently: a strand, or an io_context
+/// whose concurrency hint promises a single thread.
+inline bool is_serialised(const asio::any_io_executor& executor) {
+    if (executor.target<asio::strand<asio::io_context::executor_type>>() != nullptr ||
+        executor.target<asio::strand<asio::any_io_executor>>() != nullptr)
+        return true;
+#if !defined(BOOST_ASIO_HAS_IOCP)
+    if (const auto* io = executor.target<asio::io_context::executor_type>()) {
+        const int hint = asio::use_service<asio::detail::scheduler>(io->context()).concurrency_hint();
+        return hint == 1 || !BOOST_ASIO_CONCURRENCY_HINT_IS_LOCKING(SCHEDULER, hint);
+    }
+#endif
+    return false;
+}
+
+/// The executor an operation's coroutine runs on (see the file comment).
+inline asio::any_io_executor operation_executor(const asio::any_io_executor& executor) {
+    if (is_serialised(executor)) return executor;
+    return asio::make_strand(executor);
+}
+
 /// Starts `make()` (returning asio::awaitable<op_result<T>>) and completes token with
 /// void(error_code, T). A zero deadline means none. Supported cancellation: terminal, partial and
 /// total are all forwarded into the coroutine; any of them ends the operation with
@@ -71,27 +100,38 @@ template <class T, class Factory, class CompletionToken>
 auto async_run(asio::any_io_executor executor, std::chrono::steady_clock::duration deadline, Factory make,
                CompletionToken&& token) {
     auto initiation = [executor, deadline](auto handler, Factory factory) {
-        auto strand = asio::make_strand(executor);
-        auto state = std::make_shared<op_state>(strand);
-
+        const asio::any_io_executor ex = operation_executor(executor);
         auto slot = asio::get_associated_cancellation_slot(handler);
-        if (slot.is_connected()) {
-            // The caller may cancel from its own executor: hop onto the operation's strand first.
-            slot.assign([state, strand](asio::cancellation_type type) {
-                asio::dispatch(strand, [state, type] { state->signal.emit(type); });
-            });
-        }
-        if (deadline > std::chrono::steady_clock::duration::zero()) {
-            state->timer.expires_after(deadline);
-            state->timer.async_wait([weak = std::weak_ptr<op_state>(state)](boost::system::error_code ec) {
-                auto s = weak.lock();
-                if (ec || !s) return;
-                s->deadline_passed = true;
-                s->signal.emit(asio::cancellation_type::terminal);
-            });
+        auto handler_executor = asio::get_associated_executor(handler, executor);
+
+        if (deadline <= std::chrono::steady_clock::duration::zero()) {
+            // No deadline: co_spawn forwards the caller's slot itself (hopping onto ex).
+            auto completion = [handler = std::move(handler), slot](std::exception_ptr e,
+                                                                   op_result<T> result) mutable {
+                if (slot.is_connected()) slot.clear();
+                if (e) result.ec = error_from_exception(e);
+                std::move(handler)(result.ec, std::move(result.value));
+            };
+            asio::co_spawn(ex, factory(),
+                           asio::bind_cancellation_slot(slot, asio::bind_executor(handler_executor, std::move(completion))));
+            return;
         }
 
-        auto handler_executor = asio::get_associated_executor(handler, executor);
+        auto state = std::make_shared<op_state>(ex);
+        if (slot.is_connected()) {
+            // The caller may cancel from its own executor: hop onto the operation's first.
+            slot.assign([state, ex](asio::cancellation_type type) {
+                asio::dispatch(ex, [state, type] { state->signal.emit(type); });
+            });
+        }
+        state->timer.expires_after(deadline);
+        state->timer.async_wait([weak = std::weak_ptr<op_state>(state)](boost::system::error_code ec) {
+            auto s = weak.lock();
+            if (ec || !s) return;
+            s->deadline_passed = true;
+            s->signal.emit(asio::cancellation_type::terminal);
+        });
+
         auto completion = [handler = std::move(handler), state, slot](std::exception_ptr e,
                                                                       op_result<T> result) mutable {
             state->timer.cancel();
@@ -101,7 +141,7 @@ auto async_run(asio::any_io_executor executor, std::chrono::steady_clock::durati
                 result.ec = make_error_code(errc::request_timeout);
             std::move(handler)(result.ec, std::move(result.value));
         };
-        asio::co_spawn(strand, factory(),
+        asio::co_spawn(ex, factory(),
                        asio::bind_cancellation_slot(state->signal.slot(),
                                                     asio::bind_executor(handler_executor, std::move(completion))));
     };

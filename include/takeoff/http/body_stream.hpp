@@ -76,7 +76,7 @@ public:
         auto state = state_;
         // A default-constructed stream has no connection: it completes at once with eof.
         boost::asio::any_io_executor executor = boost::asio::system_executor();
-        if (state) executor = state->conn->lowest_layer().get_executor();
+        if (state) executor = state->conn->get_executor();
         const auto remaining = state && state->deadline != std::chrono::steady_clock::time_point::max()
                                    ? std::max(state->deadline - std::chrono::steady_clock::now(),
                                               std::chrono::steady_clock::duration(std::chrono::nanoseconds(1)))
@@ -101,6 +101,7 @@ private:
             body.data = buffer.data();
             body.size = buffer.size();
             auto ec = co_await state->conn->async_read_some(*state->parser, state->options.timeouts.body_read);
+            state->conn->unwatch();
             const std::size_t n = buffer.size() - body.size;
             if (ec == boost::beast::http::error::need_buffer) ec = {};
             if (ec) {

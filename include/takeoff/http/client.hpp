@@ -12,6 +12,7 @@
 #include <takeoff/http/body_stream.hpp>
 #include <takeoff/http/detail/connection.hpp>
 #include <takeoff/http/detail/pool.hpp>
+#include <takeoff/http/detail/request_head.hpp>
 #include <takeoff/http/message.hpp>
 #include <takeoff/http/options.hpp>
 #include <takeoff/http/origin.hpp>
@@ -25,9 +26,9 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/error.hpp>
-#include <boost/beast/http/span_body.hpp>
 #include <boost/beast/http/string_body.hpp>
 
+#include <array>
 #include <chrono>
 #include <memory>
 #include <mutex>
@@ -172,6 +173,9 @@ public:
 private:
     using head_parser = boost::beast::http::response_parser<boost::beast::http::empty_body>;
 
+    // Bodies up to this size are copied behind the head and sent with it in one write.
+    static constexpr std::size_t small_body = 16 * 1024;
+
     // One attempt up to the end of the response header.
     static boost::asio::awaitable<detail::head_result> send_and_read_head(detail::client_state& state, const request& req,
                                                                     const origin& target,
@@ -184,25 +188,25 @@ private:
         }
         r.conn = std::move(lease.conn);
 
-        boost::beast::http::request<boost::beast::http::span_body<const char>> message{req.method, req.url.encoded_target(), 11};
-        if (message.target().empty()) message.target("/");
-        message.set(boost::beast::http::field::host, host_header(target));
-        for (const auto& field : req.headers) {
-            // The framing and routing headers are the transport's alone.
-            const auto name = field.name();
-            if (name == boost::beast::http::field::host || name == boost::beast::http::field::content_length ||
-                name == boost::beast::http::field::transfer_encoding || name == boost::beast::http::field::connection)
-                continue;
-            message.insert(field.name_string(), field.value());
+        // Small bodies travel in the head's buffer: one contiguous block, one TLS record.
+        std::string& head = r.conn->head_buffer();
+        head.clear();
+        const std::string_view path = req.url.encoded_target().empty() ? std::string_view("/")
+                                                                        : std::string_view(req.url.encoded_target());
+        if (auto ec = detail::append_request_head(head, req.method, path, r.conn->host_header(), req.headers,
+                                                  state.options.user_agent, req.body.size(), diag)) {
+            state.pool->release(std::move(r.conn), true); // nothing was sent on it
+            r.ec = ec;
+            co_return r;
         }
-        if (message.find(boost::beast::http::field::user_agent) == message.end())
-            message.set(boost::beast::http::field::user_agent, state.options.user_agent);
-        message.body() = boost::span<const char>(req.body.data(), req.body.size());
-        message.keep_alive(true);
-        message.prepare_payload();
+        std::array<boost::asio::const_buffer, 2> buffers{boost::asio::buffer(head), boost::asio::buffer(req.body)};
+        if (req.body.size() <= small_body) {
+            head.append(req.body);
+            buffers = {boost::asio::buffer(head), boost::asio::const_buffer()};
+        }
 
         r.outcome.request_sent = true;
-        if (auto ec = co_await r.conn->async_write(message, options.timeouts.write)) {
+        if (auto ec = co_await r.conn->async_write(buffers, options.timeouts.write)) {
             r.ec = ec;
             r.stale_reuse = lease.reused && ec != boost::asio::error::operation_aborted;
             diag.set_client_message("cannot send the request to " + detail::printable_url(req.url) + ": " +
@@ -282,7 +286,8 @@ private:
 
             if (head.ec) {
                 if (head.conn) state->pool->release(std::move(head.conn), false);
-                if (head.ec == boost::asio::error::operation_aborted) co_return result{head.ec, {}};
+                if (head.ec == boost::asio::error::operation_aborted || head.ec == errc::invalid_argument)
+                    co_return result{head.ec, {}};
                 // A pooled connection the server had closed: try once more at once, on a new one.
                 if (head.stale_reuse && !stale_retried) {
                     stale_retried = true;
@@ -306,6 +311,7 @@ private:
                     parser->body_limit(boost::none);
                     const auto deadline = options.deadline.count() > 0 ? started + options.deadline
                                                                        : std::chrono::steady_clock::time_point::max();
+                    head.conn->unwatch(); // the body_stream's reads arm it again
                     auto stream_state = std::make_shared<detail::body_stream_state>(
                         state->pool, std::move(head.conn), std::move(parser), options, deadline);
                     co_return result{{}, body_stream(std::move(stream_state))};

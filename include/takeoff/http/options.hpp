@@ -56,6 +56,11 @@ struct pool_options {
     /// Idle connections older than this are closed instead of reused. SPCS ingresses close
     /// connections idle for 90 s, so the default stays below that.
     std::chrono::milliseconds idle_timeout{50'000};
+    /// An idle connection at least this old is checked with a non-blocking peek before reuse (has
+    /// the server closed it?). Younger ones are reused at once: a server rarely closes a keep-alive
+    /// connection that fast, and if one did, the request goes once more on a new connection (the
+    /// stale-connection rule). The check costs a system call per request; zero checks every time.
+    std::chrono::milliseconds check_idle_after{1'000};
 };
 
 /// Everything a client is made with.

@@ -1,7 +1,14 @@
 #pragma once
-// One HTTP/1.1 connection, plain or TLS, optionally tunnelled through a proxy with CONNECT. Each
-// step has its own timeout (zero: none). A connection is used by one exchange at a time; the pool
-// hands it out and takes it back.
+// One HTTP/1.1 connection, plain or TLS, optionally tunnelled through a proxy with CONNECT. A
+// connection is used by one exchange at a time; the pool hands it out and takes it back.
+//
+// Timeouts: each step (connect, handshake, write, header read, one body read) has its own limit
+// (zero: none), enforced by one watchdog timer per connection. A step only records its deadline;
+// the timer is armed at most once per operation and, when it fires before the current deadline,
+// waits again for it. Its handler runs on the operation's executor (the operation's strand when
+// there is one), so closing the socket on a timeout never races with the operation. This costs a
+// fraction of a timer per request instead of an arm and a cancel per step (beast::tcp_stream).
+// A step that timed out fails with beast::error::timeout and the connection is not reused.
 
 #include <takeoff/core/config.hpp>
 #include <takeoff/core/diagnostics.hpp>
@@ -13,70 +20,66 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/bind_executor.hpp>
+#include <boost/asio/connect.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
+#include <boost/beast/core/error.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/core/read_size.hpp>
 #include <boost/beast/http/empty_body.hpp>
+#include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
-#include <boost/beast/http/read.hpp>
-#include <boost/beast/http/write.hpp>
-#include <boost/beast/ssl/ssl_stream.hpp>
 
 #include <sys/socket.h>
 #include <cerrno>
 
+#include <array>
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
-#include <variant>
 
 namespace takeoff::http::detail {
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 using tcp = asio::ip::tcp;
-using tcp_stream = beast::tcp_stream;
-using tls_stream = beast::ssl_stream<tcp_stream>;
 
 inline constexpr auto nothrow_awaitable = asio::as_tuple(asio::use_awaitable);
 
-/// Sets or clears a Beast stream timeout from a duration where zero means none.
-inline void set_timeout(tcp_stream& s, std::chrono::milliseconds d) {
-    if (d.count() > 0)
-        s.expires_after(d);
-    else
-        s.expires_never();
-}
-
-/// Beast reports a step timeout as beast::error::timeout; the transport keeps that code.
 class connection {
 public:
     using clock = std::chrono::steady_clock;
+    using tls_type = asio::ssl::stream<tcp::socket&>;
 
     connection(const asio::any_io_executor& executor, http::origin origin,
                std::shared_ptr<asio::ssl::context> tls_context)
-        : origin_(std::move(origin)), tls_context_(std::move(tls_context)) {
-        if (origin_.scheme == scheme::https)
-            stream_.emplace<tls_stream>(executor, *tls_context_);
-        else
-            stream_.emplace<tcp_stream>(executor);
+        : origin_(std::move(origin)),
+          host_header_(http::host_header(origin_)),
+          tls_context_(std::move(tls_context)),
+          socket_(executor),
+          watchdog_(std::make_shared<watchdog>(executor, this)) {
+        if (origin_.scheme == scheme::https) tls_.emplace(socket_, *tls_context_);
     }
 
     connection(const connection&) = delete;
     connection& operator=(const connection&) = delete;
 
+    ~connection() { unwatch(); }
+
     const http::origin& origin() const noexcept { return origin_; }
-    tcp_stream& lowest_layer() noexcept {
-        if (auto* t = std::get_if<tls_stream>(&stream_)) return beast::get_lowest_layer(*t);
-        return std::get<tcp_stream>(stream_);
-    }
-    beast::flat_buffer& buffer() noexcept { return buffer_; }
+    /// The Host header value for this connection's origin.
+    const std::string& host_header() const noexcept { return host_header_; }
+    tcp::socket& socket() noexcept { return socket_; }
+    asio::any_io_executor get_executor() noexcept { return socket_.get_executor(); }
 
     /// How many exchanges this connection has carried (0 for a fresh one).
     std::size_t exchanges() const noexcept { return exchanges_; }
@@ -86,22 +89,29 @@ public:
     void mark_idle() {
         idle_since_ = clock::now();
         if (buffer_.size() == 0) buffer_.shrink_to_fit();
+        head_.clear();
+        head_.shrink_to_fit();
         // OpenSSL keeps a ~16 KiB record buffer despite SSL_MODE_RELEASE_BUFFERS; an idle
         // connection does not need it (a no-op while data is buffered).
-        if (auto* tls = std::get_if<tls_stream>(&stream_)) SSL_free_buffers(tls->native_handle());
+        if (tls_) SSL_free_buffers(tls_->native_handle());
     }
+
+    /// True when the socket is open and no response bytes are left unread.
+    bool open_and_drained() const noexcept { return socket_.is_open() && buffer_.size() == 0; }
 
     /// True when an idle connection can carry another request: still open, nothing unread, and
     /// the peer has not closed it (checked without blocking).
     bool usable_after_idle() {
-        auto& socket = lowest_layer().socket();
-        if (!socket.is_open() || buffer_.size() != 0) return false;
+        if (!open_and_drained()) return false;
         char byte;
-        const auto n = ::recv(socket.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+        const auto n = ::recv(socket_.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
         // 0: orderly close; > 0: unexpected bytes (or a TLS alert) on an idle connection; an error
         // other than "would block": reset.
         return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
     }
+
+    /// The buffer the request head is written into (kept between requests, freed when idle).
+    std::string& head_buffer() noexcept { return head_; }
 
     /// Resolves, connects (trying each address), tunnels through the proxy if one is given, and
     /// completes the TLS handshake for https origins.
@@ -124,88 +134,166 @@ public:
             endpoints = std::move(resolved.second);
         }
 
-        auto& tcp = lowest_layer();
         ec = asio::error::host_not_found;
         for (const auto& endpoint : endpoints) {
-            set_timeout(tcp, limits.connect);
-            auto [connect_ec] = co_await tcp.async_connect(endpoint, nothrow_awaitable);
-            ec = connect_ec;
+            timed_out_ = false;
+            if (set_deadline(limits.connect)) arm(co_await asio::this_coro::executor);
+            auto [connect_ec] = co_await socket_.async_connect(endpoint, nothrow_awaitable);
+            ec = step_result(connect_ec);
             if (!ec) break;
-            tcp.socket().close();
+            socket_.close(connect_ec);
         }
         if (ec) {
             diag.set_client_message("cannot connect to " + host + ":" + std::to_string(port) + ": " + ec.message());
             co_return ec;
         }
-        tcp.socket().set_option(tcp::no_delay(true), ec);
+        socket_.set_option(tcp::no_delay(true), ec);
 
         if (proxy) {
             if (auto tunnel_ec = co_await open_tunnel(*proxy, limits, diag)) co_return tunnel_ec;
         }
 
-        if (auto* tls = std::get_if<tls_stream>(&stream_)) {
-            if ((ec = prepare_tls_session(tls->native_handle(), origin_.host))) {
+        if (tls_) {
+            if ((ec = prepare_tls_session(tls_->native_handle(), origin_.host))) {
                 diag.set_client_message("cannot set up TLS for " + origin_.host + ": " + ec.message());
                 co_return ec;
             }
-            set_timeout(tcp, limits.tls_handshake);
-            auto [handshake_ec] = co_await tls->async_handshake(asio::ssl::stream_base::client, nothrow_awaitable);
+            if (set_deadline(limits.tls_handshake)) arm(co_await asio::this_coro::executor);
+            auto [handshake_ec] = co_await tls_->async_handshake(asio::ssl::stream_base::client, nothrow_awaitable);
             if (handshake_ec) {
-                diag.set_client_message(describe_tls_failure(tls->native_handle(), handshake_ec) + " (" +
+                handshake_ec = step_result(handshake_ec);
+                diag.set_client_message(describe_tls_failure(tls_->native_handle(), handshake_ec) + " (" +
                                         origin_.to_string() + ")");
                 co_return handshake_ec;
             }
+            secure_ = true;
         }
         co_return boost::system::error_code{};
     }
 
-    /// Writes a whole message (Beast gathers header and body into one write).
-    template <class Message>
-    asio::awaitable<boost::system::error_code> async_write(Message& message, std::chrono::milliseconds limit) {
-        set_timeout(lowest_layer(), limit);
-        if (auto* tls = std::get_if<tls_stream>(&stream_)) {
-            auto [ec, n] = co_await beast::http::async_write(*tls, message, nothrow_awaitable);
-            co_return ec;
-        }
-        auto [ec, n] = co_await beast::http::async_write(std::get<tcp_stream>(stream_), message, nothrow_awaitable);
-        co_return ec;
+    /// Writes the buffers whole (TLS: small ones gathered into one record).
+    asio::awaitable<boost::system::error_code> async_write(std::array<asio::const_buffer, 2> buffers,
+                                                           std::chrono::milliseconds limit) {
+        if (set_deadline(limit)) arm(co_await asio::this_coro::executor);
+        auto [ec, n] = secure_ ? co_await asio::async_write(*tls_, buffers, nothrow_awaitable)
+                            : co_await asio::async_write(socket_, buffers, nothrow_awaitable);
+        co_return step_result(ec);
     }
 
     /// Reads until the parser has the whole header.
     template <class Parser>
     asio::awaitable<boost::system::error_code> async_read_header(Parser& parser, std::chrono::milliseconds limit) {
-        set_timeout(lowest_layer(), limit);
-        if (auto* tls = std::get_if<tls_stream>(&stream_)) {
-            auto [ec, n] = co_await beast::http::async_read_header(*tls, buffer_, parser, nothrow_awaitable);
-            co_return ec;
+        if (set_deadline(limit)) arm(co_await asio::this_coro::executor);
+        while (!parser.is_header_done()) {
+            if (auto ec = co_await parse_some(parser)) co_return step_result(ec);
         }
-        auto [ec, n] =
-            co_await beast::http::async_read_header(std::get<tcp_stream>(stream_), buffer_, parser, nothrow_awaitable);
-        co_return ec;
+        co_return boost::system::error_code{};
     }
 
-    /// One read into the parser; limit bounds the silence, not the body's total time.
+    /// Feeds the parser until it makes progress (reading from the network at most as often as it
+    /// needs); limit bounds this silence, not the body's total time. Completes with the parser's
+    /// own codes (beast::http::error::need_buffer when a buffer_body is full).
     template <class Parser>
     asio::awaitable<boost::system::error_code> async_read_some(Parser& parser, std::chrono::milliseconds limit) {
-        set_timeout(lowest_layer(), limit);
-        if (auto* tls = std::get_if<tls_stream>(&stream_)) {
-            auto [ec, n] = co_await beast::http::async_read_some(*tls, buffer_, parser, nothrow_awaitable);
-            co_return ec;
+        if (set_deadline(limit)) arm(co_await asio::this_coro::executor);
+        co_return step_result(co_await parse_some(parser));
+    }
+
+    /// Ends the operation's use of the connection: disarms the watchdog. Called before the
+    /// connection goes back to the pool or to another operation.
+    void unwatch() noexcept {
+        watchdog_->generation.fetch_add(1, std::memory_order_acq_rel);
+        deadline_ = clock::time_point::max();
+        if (armed_) {
+            armed_ = false;
+            watchdog_->timer.cancel();
         }
-        auto [ec, n] =
-            co_await beast::http::async_read_some(std::get<tcp_stream>(stream_), buffer_, parser, nothrow_awaitable);
-        co_return ec;
+        executor_ = asio::any_io_executor();
     }
 
     /// Closes the socket at once (no TLS close_notify: the connection is being dropped).
     void close() noexcept {
         boost::system::error_code ignored;
-        auto& socket = lowest_layer().socket();
-        socket.shutdown(tcp::socket::shutdown_both, ignored);
-        socket.close(ignored);
+        socket_.shutdown(tcp::socket::shutdown_both, ignored);
+        socket_.close(ignored);
     }
 
 private:
+    // The watchdog outlives the connection while a wait is pending; its handler only touches the
+    // connection when the generation it was armed in is still current, which (handlers running
+    // on the operation's executor) means the operation, and so the connection, is still there.
+    struct watchdog {
+        watchdog(const asio::any_io_executor& executor, connection* c) : timer(executor), owner(c) {}
+        asio::steady_timer timer;
+        connection* owner;
+        std::atomic<std::uint64_t> generation{0};
+    };
+
+    // Records the step's deadline; true when the timer must be armed (with the executor of the
+    // running operation): it is not armed, or armed for a later moment.
+    bool set_deadline(std::chrono::milliseconds limit) {
+        if (limit.count() <= 0) {
+            deadline_ = clock::time_point::max();
+            return false;
+        }
+        deadline_ = clock::now() + limit;
+        return !armed_ || watchdog_->timer.expiry() > deadline_;
+    }
+
+    void arm(const asio::any_io_executor& operation_executor) {
+        armed_ = true;
+        executor_ = operation_executor;
+        watchdog_->timer.expires_at(deadline_);
+        watchdog_->timer.async_wait(asio::bind_executor(
+            executor_, [w = watchdog_, generation = watchdog_->generation.load(std::memory_order_acquire)](
+                           boost::system::error_code ec) {
+                if (ec || w->generation.load(std::memory_order_acquire) != generation) return;
+                w->owner->on_watchdog();
+            }));
+    }
+
+    void on_watchdog() {
+        armed_ = false;
+        if (deadline_ == clock::time_point::max()) return; // the current step has no limit
+        if (clock::now() >= deadline_) {
+            timed_out_ = true;
+            boost::system::error_code ignored;
+            socket_.close(ignored); // the pending step completes with operation_aborted
+            return;
+        }
+        arm(executor_); // fired for an earlier step's deadline: wait for the current one
+    }
+
+    // A step's error as the caller sees it: a timeout instead of the abort it caused.
+    boost::system::error_code step_result(boost::system::error_code ec) const {
+        if (ec && timed_out_) return beast::error::timeout;
+        return ec;
+    }
+
+    // One parse step: buffered bytes first, then one read when the parser needs more.
+    template <class Parser>
+    asio::awaitable<boost::system::error_code> parse_some(Parser& parser) {
+        for (;;) {
+            boost::system::error_code ec;
+            if (buffer_.size() != 0) {
+                const std::size_t used = parser.put(buffer_.data(), ec);
+                buffer_.consume(used);
+                if (ec != beast::http::error::need_more) co_return ec;
+            }
+            const std::size_t room = beast::read_size(buffer_, 65536);
+            if (room == 0) co_return beast::http::error::buffer_overflow;
+            auto [read_ec, n] = secure_ ? co_await tls_->async_read_some(buffer_.prepare(room), nothrow_awaitable)
+                                     : co_await socket_.async_read_some(buffer_.prepare(room), nothrow_awaitable);
+            buffer_.commit(n);
+            if (read_ec == asio::error::eof) {
+                if (!parser.got_some()) co_return beast::http::error::end_of_stream;
+                parser.put_eof(ec);
+                co_return ec;
+            }
+            if (read_ec) co_return read_ec;
+        }
+    }
+
     asio::awaitable<std::pair<boost::system::error_code, std::vector<tcp::endpoint>>> resolve(
         const std::string& host, std::uint16_t port, std::chrono::milliseconds limit) {
         using namespace asio::experimental::awaitable_operators;
@@ -229,20 +317,18 @@ private:
 
     asio::awaitable<boost::system::error_code> open_tunnel(const proxy_settings& proxy, const timeouts& limits,
                                                            diagnostics& diag) {
-        auto& tcp = lowest_layer();
         const std::string head = connect_request(origin_, proxy);
-        set_timeout(tcp, limits.write);
-        auto [write_ec, written] = co_await asio::async_write(tcp, asio::buffer(head), nothrow_awaitable);
+        if (set_deadline(limits.write)) arm(co_await asio::this_coro::executor);
+        auto [write_ec, written] = co_await asio::async_write(socket_, asio::buffer(head), nothrow_awaitable);
         if (write_ec) {
+            write_ec = step_result(write_ec);
             diag.set_client_message("cannot send CONNECT to the proxy " + proxy.proxy.to_string() + ": " +
                                     write_ec.message());
             co_return write_ec;
         }
         beast::http::response_parser<beast::http::empty_body> parser;
         parser.skip(true); // a 2xx answer to CONNECT has no body: the tunnel starts after the header
-        set_timeout(tcp, limits.header_read);
-        auto [read_ec, read] = co_await beast::http::async_read_header(tcp, buffer_, parser, nothrow_awaitable);
-        if (read_ec) {
+        if (auto read_ec = co_await async_read_header(parser, limits.header_read)) {
             diag.set_client_message("no answer to CONNECT from the proxy " + proxy.proxy.to_string() + ": " +
                                     read_ec.message());
             co_return read_ec;
@@ -262,9 +348,18 @@ private:
     }
 
     http::origin origin_;
+    std::string host_header_;
     std::shared_ptr<asio::ssl::context> tls_context_;
-    std::variant<std::monostate, tcp_stream, tls_stream> stream_;
+    tcp::socket socket_;
+    std::optional<tls_type> tls_; // over socket_, for https origins
+    bool secure_ = false;         // the TLS handshake is done: the exchange goes through tls_
+    std::shared_ptr<watchdog> watchdog_;
+    asio::any_io_executor executor_;                    // the executor the watchdog's handler runs on
+    clock::time_point deadline_ = clock::time_point::max(); // the current step's
+    bool armed_ = false;
+    bool timed_out_ = false;
     beast::flat_buffer buffer_;
+    std::string head_;
     std::size_t exchanges_ = 0;
     clock::time_point idle_since_{};
 };

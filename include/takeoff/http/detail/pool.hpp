@@ -61,7 +61,7 @@ public:
             while (!pool.idle.empty()) {
                 std::unique_ptr<connection> conn = std::move(pool.idle.back());
                 pool.idle.pop_back();
-                if (fresh(*conn) && conn->usable_after_idle()) co_return takeoff::detail::op_result<lease>{{}, lease{std::move(conn), true}};
+                if (fresh(*conn) && usable(*conn)) co_return takeoff::detail::op_result<lease>{{}, lease{std::move(conn), true}};
                 conn->close();
                 --pool.open;
             }
@@ -99,7 +99,8 @@ public:
     /// request gets it (or its slot) at once.
     void release(std::unique_ptr<connection> conn, bool reusable) {
         if (!conn) return;
-        const origin target = conn->origin();
+        conn->unwatch();
+        const origin& target = conn->origin(); // conn (and so target) lives until the end
         if (!reusable) {
             conn->close();
             release_slot(target);
@@ -149,6 +150,11 @@ private:
     bool fresh(const connection& conn) const {
         return options_.idle_timeout.count() <= 0 ||
                connection::clock::now() - conn.idle_since() < options_.idle_timeout;
+    }
+
+    bool usable(connection& conn) const {
+        if (connection::clock::now() - conn.idle_since() < options_.check_idle_after) return conn.open_and_drained();
+        return conn.usable_after_idle();
     }
 
     void drop_expired(origin_pool& pool) {

@@ -1,0 +1,129 @@
+#include <takeoff/http/detail/request_head.hpp>
+
+#include "../support/doctest_helpers.hpp"
+
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/string_body.hpp>
+
+#include <string>
+
+using takeoff::diagnostics;
+using takeoff::errc;
+using takeoff::http::detail::append_request_head;
+namespace bhttp = boost::beast::http;
+
+namespace {
+
+// Parses what append_request_head wrote (plus body) with Beast's own request parser.
+bhttp::request<bhttp::string_body> parse(const std::string& wire) {
+    bhttp::request_parser<bhttp::string_body> parser;
+    parser.eager(true);
+    boost::system::error_code ec;
+    const auto used = parser.put(boost::asio::buffer(wire), ec);
+    REQUIRE_FALSE(ec);
+    REQUIRE(used == wire.size());
+    REQUIRE(parser.is_done());
+    return parser.release();
+}
+
+} // namespace
+
+TEST_CASE("request head: request line, Host first, the caller's headers, User-Agent and Content-Length") {
+    bhttp::fields headers;
+    headers.set(bhttp::field::content_type, "application/json");
+    headers.set("X-Request-Id", "abc");
+    diagnostics diag;
+    std::string out = "leftover";
+    REQUIRE_FALSE(append_request_head(out, bhttp::verb::post, "/generate?x=1", "api.example.com:8443", headers,
+                                      "takeoff-cpp/1", 7, diag));
+    CHECK(out == "leftover"
+                 "POST /generate?x=1 HTTP/1.1\r\n"
+                 "Host: api.example.com:8443\r\n"
+                 "Content-Type: application/json\r\n"
+                 "X-Request-Id: abc\r\n"
+                 "User-Agent: takeoff-cpp/1\r\n"
+                 "Content-Length: 7\r\n"
+                 "\r\n");
+
+    const auto message = parse(out.substr(8) + "{\"a\":1}");
+    CHECK(message.method() == bhttp::verb::post);
+    CHECK(message.target() == "/generate?x=1");
+    CHECK(message[bhttp::field::host] == "api.example.com:8443");
+    CHECK(message.body() == "{\"a\":1}");
+    CHECK(message.keep_alive()); // HTTP/1.1 without Connection: close
+}
+
+TEST_CASE("request head: framing headers of the caller are dropped; the caller's User-Agent wins") {
+    bhttp::fields headers;
+    headers.set(bhttp::field::host, "evil.example");
+    headers.set(bhttp::field::content_length, "999");
+    headers.set(bhttp::field::transfer_encoding, "chunked");
+    headers.set(bhttp::field::connection, "close");
+    headers.set(bhttp::field::user_agent, "mine/2");
+    diagnostics diag;
+    std::string out;
+    REQUIRE_FALSE(append_request_head(out, bhttp::verb::get, "/", "h", headers, "takeoff-cpp/1", 0, diag));
+    CHECK(out == "GET / HTTP/1.1\r\nHost: h\r\nUser-Agent: mine/2\r\n\r\n");
+}
+
+TEST_CASE("request head: Content-Length for a body, and for POST, PUT and PATCH even when empty") {
+    diagnostics diag;
+    const bhttp::fields none;
+    for (const auto method : {bhttp::verb::post, bhttp::verb::put, bhttp::verb::patch}) {
+        std::string out;
+        REQUIRE_FALSE(append_request_head(out, method, "/", "h", none, "", 0, diag));
+        CHECK(out.find("\r\nContent-Length: 0\r\n") != std::string::npos);
+    }
+    std::string get;
+    REQUIRE_FALSE(append_request_head(get, bhttp::verb::get, "/", "h", none, "", 0, diag));
+    CHECK(get == "GET / HTTP/1.1\r\nHost: h\r\n\r\n"); // no User-Agent when there is none to send
+    std::string del;
+    REQUIRE_FALSE(append_request_head(del, bhttp::verb::delete_, "/r", "h", none, "", 12345678901, diag));
+    CHECK(del.find("\r\nContent-Length: 12345678901\r\n") != std::string::npos);
+}
+
+TEST_CASE("request head: header injection and unsendable targets are refused, leaving out untouched") {
+    diagnostics diag;
+    const bhttp::fields none;
+    auto refused = [&](bhttp::fields headers, std::string_view target = "/", std::string_view host = "h") {
+        std::string out = "kept";
+        const auto ec = append_request_head(out, bhttp::verb::post, target, host, headers, "ua", 1, diag);
+        CHECK(out == "kept");
+        return ec == errc::invalid_argument;
+    };
+    bhttp::fields crlf;
+    crlf.set("X-Token", "a\r\nX-Admin: yes");
+    CHECK(refused(crlf));
+    CHECK(diag.client_message().find("X-Token") != std::string::npos);
+    bhttp::fields lf;
+    lf.set("X-Token", "a\nb");
+    CHECK(refused(lf));
+    bhttp::fields nul;
+    nul.set("X-Token", std::string("a\0b", 3));
+    CHECK(refused(nul));
+    bhttp::fields bad_name;
+    bad_name.set("Bad Name", "v");
+    CHECK(refused(bad_name));
+    bhttp::fields colon;
+    colon.set("X:Y", "v");
+    CHECK(refused(colon));
+
+    CHECK(refused(none, "relative"));
+    CHECK(refused(none, ""));
+    CHECK(refused(none, "/a b"));
+    CHECK(refused(none, "/a\r\nb"));
+    CHECK(refused(none, "/", "h\r\nX: y"));
+}
+
+TEST_CASE("request head: tokens and field values") {
+    using namespace takeoff::http::detail;
+    CHECK(is_token("Content-Type"));
+    CHECK(is_token("x!#$%&'*+-.^_`|~9"));
+    CHECK_FALSE(is_token(""));
+    CHECK_FALSE(is_token("a b"));
+    CHECK_FALSE(is_token("a\"b"));
+    CHECK_FALSE(is_token("caf\xc3\xa9"));
+    CHECK(is_safe_field_value("Snowflake Token=\"abc\"\t, x"));
+    CHECK(is_safe_field_value(""));
+    CHECK_FALSE(is_safe_field_value("a\rb"));
+}
