@@ -24,6 +24,9 @@
 #include <sys/resource.h>
 
 #include <algorithm>
+#include <atomic>
+#include <cstdint>
+#include <new>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -32,6 +35,29 @@
 #include <optional>
 #include <regex>
 #include <string>
+
+// Heap allocations through operator new, counted to print allocations per request.
+// (Out of line, so that the compiler does not pair malloc/free with new/delete itself.)
+namespace {
+std::atomic<std::uint64_t> allocations{0};
+[[gnu::noinline]] void* counted_malloc(std::size_t n) noexcept {
+    allocations.fetch_add(1, std::memory_order_relaxed);
+    return std::malloc(n == 0 ? 1 : n);
+}
+[[gnu::noinline]] void plain_free(void* p) noexcept { std::free(p); }
+} // namespace
+
+void* operator new(std::size_t n) {
+    if (void* p = counted_malloc(n)) return p;
+    throw std::bad_alloc();
+}
+void* operator new[](std::size_t n) { return ::operator new(n); }
+void* operator new(std::size_t n, const std::nothrow_t&) noexcept { return counted_malloc(n); }
+void* operator new[](std::size_t n, const std::nothrow_t&) noexcept { return counted_malloc(n); }
+void operator delete(void* p) noexcept { plain_free(p); }
+void operator delete[](void* p) noexcept { plain_free(p); }
+void operator delete(void* p, std::size_t) noexcept { plain_free(p); }
+void operator delete[](void* p, std::size_t) noexcept { plain_free(p); }
 
 namespace {
 
@@ -49,16 +75,23 @@ const std::string request_body =
 
 struct figures {
     double requests_per_second = 0;
-    double cpu_us_per_request = 0; // the client process's user + system CPU time per request
+    double cpu_us_per_request = 0;  // the client process's user + system CPU time per request
+    double user_us_per_request = 0; // the user part alone (steadier on a loaded machine)
+    double allocations_per_request = 0; // operator new calls per request
     std::size_t failures = 0;
     std::size_t connections = 0;
 };
 
-double cpu_seconds() {
+struct cpu_time {
+    double user = 0, total = 0; // seconds
+};
+
+cpu_time cpu_seconds() {
     rusage usage{};
     ::getrusage(RUSAGE_SELF, &usage);
-    return static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
-           static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
+    const double user = static_cast<double>(usage.ru_utime.tv_sec) + static_cast<double>(usage.ru_utime.tv_usec) / 1e6;
+    const double sys = static_cast<double>(usage.ru_stime.tv_sec) + static_cast<double>(usage.ru_stime.tv_usec) / 1e6;
+    return {user, user + sys};
 }
 
 figures measure_client(const std::string& url, std::size_t concurrency) {
@@ -93,19 +126,27 @@ figures measure_client(const std::string& url, std::size_t concurrency) {
     // The measured window is opened and closed by timers on the same io_context.
     std::size_t completed_at_start = 0;
     std::chrono::steady_clock::time_point started;
-    double cpu_at_start = 0;
+    cpu_time cpu_at_start;
+    std::uint64_t allocations_at_start = 0;
     figures out;
     asio::steady_timer timer(io, warm_up);
     timer.async_wait([&](boost::system::error_code) {
         completed_at_start = completed;
         started = std::chrono::steady_clock::now();
         cpu_at_start = cpu_seconds();
+        allocations_at_start = allocations.load(std::memory_order_relaxed);
         timer.expires_after(measured);
         timer.async_wait([&](boost::system::error_code) {
             const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - started;
             const auto requests = static_cast<double>(completed - completed_at_start);
             out.requests_per_second = requests / elapsed.count();
-            out.cpu_us_per_request = requests > 0 ? (cpu_seconds() - cpu_at_start) * 1e6 / requests : 0;
+            const cpu_time cpu = cpu_seconds();
+            out.cpu_us_per_request = requests > 0 ? (cpu.total - cpu_at_start.total) * 1e6 / requests : 0;
+            out.user_us_per_request = requests > 0 ? (cpu.user - cpu_at_start.user) * 1e6 / requests : 0;
+            out.allocations_per_request =
+                requests > 0
+                    ? static_cast<double>(allocations.load(std::memory_order_relaxed) - allocations_at_start) / requests
+                    : 0;
             stop = true;
         });
     });
@@ -163,6 +204,8 @@ int main(int argc, char** argv) {
         const figures ours = measure_client(url, std::stoul(argv[2]));
         std::printf("BENCH http_rps_c%s %.0f req/s\n", argv[2], ours.requests_per_second);
         std::printf("BENCH http_rps_c%s_cpu_per_request %.2f us\n", argv[2], ours.cpu_us_per_request);
+        std::printf("BENCH http_rps_c%s_user_cpu_per_request %.2f us\n", argv[2], ours.user_us_per_request);
+        std::printf("BENCH http_rps_c%s_allocations_per_request %.2f count\n", argv[2], ours.allocations_per_request);
         return ours.failures == 0 ? 0 : 1;
     }
 

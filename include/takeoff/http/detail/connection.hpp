@@ -15,6 +15,7 @@
 #include <takeoff/core/error.hpp>
 #include <takeoff/http/options.hpp>
 #include <takeoff/http/origin.hpp>
+#include <takeoff/http/detail/tls_stream.hpp>
 #include <takeoff/http/proxy.hpp>
 #include <takeoff/http/tls.hpp>
 
@@ -25,7 +26,6 @@
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
-#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -58,7 +58,10 @@ inline constexpr auto nothrow_awaitable = asio::as_tuple(asio::use_awaitable);
 class connection {
 public:
     using clock = std::chrono::steady_clock;
-    using tls_type = asio::ssl::stream<tcp::socket&>;
+    using tls_type = tls_stream<tcp::socket&>; // our own: almost nothing held while idle
+
+    /// Read and request-head buffers up to this size are kept while the connection is idle.
+    static constexpr std::size_t keep_buffer_bytes = 4096;
 
     connection(const asio::any_io_executor& executor, http::origin origin,
                std::shared_ptr<asio::ssl::context> tls_context)
@@ -67,7 +70,7 @@ public:
           tls_context_(std::move(tls_context)),
           socket_(executor),
           watchdog_(std::make_shared<watchdog>(executor, this)) {
-        if (origin_.scheme == scheme::https) tls_.emplace(socket_, *tls_context_);
+        if (origin_.scheme == scheme::https) tls_.emplace(*tls_context_, socket_);
     }
 
     connection(const connection&) = delete;
@@ -88,16 +91,17 @@ public:
     clock::time_point idle_since() const noexcept { return idle_since_; }
     void mark_idle() {
         idle_since_ = clock::now();
-        if (buffer_.size() == 0) buffer_.shrink_to_fit();
-        head_.clear();
-        head_.shrink_to_fit();
-        // OpenSSL keeps a ~16 KiB record buffer despite SSL_MODE_RELEASE_BUFFERS; an idle
-        // connection does not need it (a no-op while data is buffered).
-        if (tls_) SSL_free_buffers(tls_->native_handle());
+        // Small buffers stay for the next request (no allocation per request); large ones go.
+        if (buffer_.size() == 0 && buffer_.capacity() > keep_buffer_bytes) buffer_.shrink_to_fit();
+        if (head_.capacity() > keep_buffer_bytes) std::string().swap(head_);
+        // The TLS staging buffers and OpenSSL's record buffers (kept while data is buffered).
+        if (tls_) tls_->release_buffers();
     }
 
     /// True when the socket is open and no response bytes are left unread.
-    bool open_and_drained() const noexcept { return socket_.is_open() && buffer_.size() == 0; }
+    bool open_and_drained() const noexcept {
+        return socket_.is_open() && buffer_.size() == 0 && (!tls_ || tls_->buffered_bytes() == 0);
+    }
 
     /// True when an idle connection can carry another request: still open, nothing unread, and
     /// the peer has not closed it (checked without blocking).
@@ -159,7 +163,7 @@ public:
                 co_return ec;
             }
             if (set_deadline(limits.tls_handshake)) arm(co_await asio::this_coro::executor);
-            auto [handshake_ec] = co_await tls_->async_handshake(asio::ssl::stream_base::client, nothrow_awaitable);
+            auto [handshake_ec] = co_await tls_->async_handshake(nothrow_awaitable);
             if (handshake_ec) {
                 handshake_ec = step_result(handshake_ec);
                 diag.set_client_message(describe_tls_failure(tls_->native_handle(), handshake_ec) + " (" +
