@@ -3051,6 +3051,7 @@ inline std::string describe_tls_failure(SSL* ssl, const boost::system::error_cod
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/connect.hpp>
+#include <boost/asio/deferred.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
@@ -3081,7 +3082,11 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 using tcp = asio::ip::tcp;
 
-inline constexpr auto nothrow_awaitable = asio::as_tuple(asio::use_awaitable);
+// Completion tokens for co_await inside the transport's coroutines: errors as values. Deferred
+// operations are awaited without a coroutine frame of their own (use_awaitable allocates one per
+// operation); awaitable operators (||) need real awaitables.
+inline constexpr auto nothrow_awaitable = asio::as_tuple(asio::deferred);
+inline constexpr auto nothrow_use_awaitable = asio::as_tuple(asio::use_awaitable);
 
 class connection {
 public:
@@ -3240,7 +3245,6 @@ public:
             armed_ = false;
             watchdog_->timer.cancel();
         }
-        executor_ = asio::any_io_executor();
     }
 
     /// Closes the socket at once (no TLS close_notify: the connection is being dropped).
@@ -3272,9 +3276,9 @@ private:
         return !armed_ || watchdog_->timer.expiry() > deadline_;
     }
 
-    void arm(const asio::any_io_executor& operation_executor) {
+    void arm(asio::any_io_executor operation_executor) {
         armed_ = true;
-        executor_ = operation_executor;
+        executor_ = std::move(operation_executor);
         watchdog_->timer.expires_at(deadline_);
         watchdog_->timer.async_wait(asio::bind_executor(
             executor_, [w = watchdog_, generation = watchdog_->generation.load(std::memory_order_acquire)](
@@ -3293,7 +3297,7 @@ private:
             socket_.close(ignored); // the pending step completes with operation_aborted
             return;
         }
-        arm(executor_); // fired for an earlier step's deadline: wait for the current one
+        arm(std::move(executor_)); // fired for an earlier step's deadline: wait for the current one
     }
 
     // A step's error as the caller sees it: a timeout instead of the abort it caused.
@@ -3338,8 +3342,8 @@ private:
             co_return std::pair{ec, std::move(endpoints)};
         }
         asio::steady_timer timer(executor, limit);
-        auto resolving = resolver.async_resolve(host, std::to_string(port), nothrow_awaitable);
-        auto waiting = timer.async_wait(nothrow_awaitable);
+        auto resolving = resolver.async_resolve(host, std::to_string(port), nothrow_use_awaitable);
+        auto waiting = timer.async_wait(nothrow_use_awaitable);
         auto outcome = co_await (std::move(resolving) || std::move(waiting));
         if (outcome.index() == 1) co_return std::pair{make_error_code(beast::error::timeout), std::move(endpoints)};
         auto [ec, results] = std::get<0>(std::move(outcome));
@@ -3770,27 +3774,35 @@ private:
 #include <boost/beast/http/verb.hpp>
 #include <boost/system/error_code.hpp>
 
+#include <array>
 #include <charconv>
 #include <string>
 #include <string_view>
 
 namespace takeoff::http::detail {
 
+// RFC 9110 tchar, as a table (the head is written on every request).
+inline constexpr auto token_chars = [] {
+    std::array<bool, 256> table{};
+    for (unsigned c = '0'; c <= '9'; ++c) table[c] = true;
+    for (unsigned c = 'a'; c <= 'z'; ++c) table[c] = true;
+    for (unsigned c = 'A'; c <= 'Z'; ++c) table[c] = true;
+    for (const char c : std::string_view("!#$%&'*+-.^_`|~")) table[static_cast<unsigned char>(c)] = true;
+    return table;
+}();
+
 /// True for an RFC 9110 token (a valid header name).
 inline bool is_token(std::string_view s) noexcept {
     if (s.empty()) return false;
-    for (const char c : s) {
-        const auto u = static_cast<unsigned char>(c);
-        const bool alnum = (u >= '0' && u <= '9') || (u >= 'a' && u <= 'z') || (u >= 'A' && u <= 'Z');
-        if (!alnum && std::string_view("!#$%&'*+-.^_`|~").find(c) == std::string_view::npos) return false;
-    }
+    for (const char c : s)
+        if (!token_chars[static_cast<unsigned char>(c)]) return false;
     return true;
 }
 
 /// True when a header value can be sent as is: no CR, LF or NUL.
 inline bool is_safe_field_value(std::string_view s) noexcept {
     for (const char c : s)
-        if (c == '\r' || c == '\n' || c == '\0') return false;
+        if (static_cast<unsigned char>(c) <= '\r' && (c == '\r' || c == '\n' || c == '\0')) return false;
     return true;
 }
 
@@ -3831,6 +3843,7 @@ inline boost::system::error_code append_request_head(std::string& out, boost::be
         return make_error_code(errc::invalid_argument);
     }
     const std::size_t start = out.size();
+    out.reserve(start + 64 + target.size() + host.size() + default_user_agent.size());
     const std::string_view method_name = boost::beast::http::to_string(method);
     out.append(method_name.data(), method_name.size()).append(1, ' ').append(target).append(" HTTP/1.1\r\nHost: ");
     out.append(host).append("\r\n");

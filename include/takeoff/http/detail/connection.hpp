@@ -23,6 +23,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/connect.hpp>
+#include <boost/asio/deferred.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
@@ -53,7 +54,11 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 using tcp = asio::ip::tcp;
 
-inline constexpr auto nothrow_awaitable = asio::as_tuple(asio::use_awaitable);
+// Completion tokens for co_await inside the transport's coroutines: errors as values. Deferred
+// operations are awaited without a coroutine frame of their own (use_awaitable allocates one per
+// operation); awaitable operators (||) need real awaitables.
+inline constexpr auto nothrow_awaitable = asio::as_tuple(asio::deferred);
+inline constexpr auto nothrow_use_awaitable = asio::as_tuple(asio::use_awaitable);
 
 class connection {
 public:
@@ -212,7 +217,6 @@ public:
             armed_ = false;
             watchdog_->timer.cancel();
         }
-        executor_ = asio::any_io_executor();
     }
 
     /// Closes the socket at once (no TLS close_notify: the connection is being dropped).
@@ -244,9 +248,9 @@ private:
         return !armed_ || watchdog_->timer.expiry() > deadline_;
     }
 
-    void arm(const asio::any_io_executor& operation_executor) {
+    void arm(asio::any_io_executor operation_executor) {
         armed_ = true;
-        executor_ = operation_executor;
+        executor_ = std::move(operation_executor);
         watchdog_->timer.expires_at(deadline_);
         watchdog_->timer.async_wait(asio::bind_executor(
             executor_, [w = watchdog_, generation = watchdog_->generation.load(std::memory_order_acquire)](
@@ -265,7 +269,7 @@ private:
             socket_.close(ignored); // the pending step completes with operation_aborted
             return;
         }
-        arm(executor_); // fired for an earlier step's deadline: wait for the current one
+        arm(std::move(executor_)); // fired for an earlier step's deadline: wait for the current one
     }
 
     // A step's error as the caller sees it: a timeout instead of the abort it caused.
@@ -310,8 +314,8 @@ private:
             co_return std::pair{ec, std::move(endpoints)};
         }
         asio::steady_timer timer(executor, limit);
-        auto resolving = resolver.async_resolve(host, std::to_string(port), nothrow_awaitable);
-        auto waiting = timer.async_wait(nothrow_awaitable);
+        auto resolving = resolver.async_resolve(host, std::to_string(port), nothrow_use_awaitable);
+        auto waiting = timer.async_wait(nothrow_use_awaitable);
         auto outcome = co_await (std::move(resolving) || std::move(waiting));
         if (outcome.index() == 1) co_return std::pair{make_error_code(beast::error::timeout), std::move(endpoints)};
         auto [ec, results] = std::get<0>(std::move(outcome));

@@ -15,27 +15,35 @@
 #include <boost/beast/http/verb.hpp>
 #include <boost/system/error_code.hpp>
 
+#include <array>
 #include <charconv>
 #include <string>
 #include <string_view>
 
 namespace takeoff::http::detail {
 
+// RFC 9110 tchar, as a table (the head is written on every request).
+inline constexpr auto token_chars = [] {
+    std::array<bool, 256> table{};
+    for (unsigned c = '0'; c <= '9'; ++c) table[c] = true;
+    for (unsigned c = 'a'; c <= 'z'; ++c) table[c] = true;
+    for (unsigned c = 'A'; c <= 'Z'; ++c) table[c] = true;
+    for (const char c : std::string_view("!#$%&'*+-.^_`|~")) table[static_cast<unsigned char>(c)] = true;
+    return table;
+}();
+
 /// True for an RFC 9110 token (a valid header name).
 inline bool is_token(std::string_view s) noexcept {
     if (s.empty()) return false;
-    for (const char c : s) {
-        const auto u = static_cast<unsigned char>(c);
-        const bool alnum = (u >= '0' && u <= '9') || (u >= 'a' && u <= 'z') || (u >= 'A' && u <= 'Z');
-        if (!alnum && std::string_view("!#$%&'*+-.^_`|~").find(c) == std::string_view::npos) return false;
-    }
+    for (const char c : s)
+        if (!token_chars[static_cast<unsigned char>(c)]) return false;
     return true;
 }
 
 /// True when a header value can be sent as is: no CR, LF or NUL.
 inline bool is_safe_field_value(std::string_view s) noexcept {
     for (const char c : s)
-        if (c == '\r' || c == '\n' || c == '\0') return false;
+        if (static_cast<unsigned char>(c) <= '\r' && (c == '\r' || c == '\n' || c == '\0')) return false;
     return true;
 }
 
@@ -76,6 +84,7 @@ inline boost::system::error_code append_request_head(std::string& out, boost::be
         return make_error_code(errc::invalid_argument);
     }
     const std::size_t start = out.size();
+    out.reserve(start + 64 + target.size() + host.size() + default_user_agent.size());
     const std::string_view method_name = boost::beast::http::to_string(method);
     out.append(method_name.data(), method_name.size()).append(1, ' ').append(target).append(" HTTP/1.1\r\nHost: ");
     out.append(host).append("\r\n");
