@@ -3178,7 +3178,8 @@ public:
             auto [connect_ec] = co_await socket_.async_connect(endpoint, nothrow_awaitable);
             ec = step_result(connect_ec);
             if (!ec) break;
-            socket_.close(connect_ec);
+            boost::system::error_code ignored;
+            socket_.close(ignored);
         }
         if (ec) {
             diag.set_client_message("cannot connect to " + host + ":" + std::to_string(port) + ": " + ec.message());
@@ -3627,6 +3628,8 @@ private:
 // #include <takeoff/http/options.hpp> (already inlined above)
 
 #include <boost/asio/buffer.hpp>
+#include <boost/asio/cancellation_state.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/system_executor.hpp>
 #include <boost/beast/http/buffer_body.hpp>
 #include <boost/beast/http/error.hpp>
@@ -3707,6 +3710,7 @@ private:
     static boost::asio::awaitable<takeoff::detail::op_result<std::size_t>> read_some(
         std::shared_ptr<detail::body_stream_state> state, boost::asio::mutable_buffer buffer) {
         using result = takeoff::detail::op_result<std::size_t>;
+        co_await boost::asio::this_coro::reset_cancellation_state(boost::asio::enable_total_cancellation());
         if (!state || state->parser->is_done()) co_return result{boost::asio::error::eof, 0};
         if (state->failed || !state->conn) co_return result{make_error_code(errc::stream_truncated), 0};
         if (state->reading) co_return result{make_error_code(errc::operation_in_progress), 0};
@@ -4117,7 +4121,9 @@ inline std::optional<std::chrono::seconds> parse_retry_after(std::string_view va
 // #include <takeoff/http/retry_policy.hpp> (already inlined above)
 // #include <takeoff/http/tls.hpp> (already inlined above)
 
+#include <boost/asio/cancellation_state.hpp>
 #include <boost/asio/deferred.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/error.hpp>
@@ -4361,6 +4367,9 @@ private:
                                                                           request req, request_options options,
                                                                           diagnostics* diag_out) {
         using result = takeoff::detail::op_result<result_type<Streaming>>;
+        // co_spawn lets only terminal cancellation through by default; partial and total end the
+        // request the same way (the connection in use is closed).
+        co_await boost::asio::this_coro::reset_cancellation_state(boost::asio::enable_total_cancellation());
         diagnostics local;
         diagnostics& diag = diag_out ? *diag_out : local;
         diag.clear();

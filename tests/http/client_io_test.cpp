@@ -331,30 +331,47 @@ TEST_CASE("operations run on a strand of their own unless the executor is alread
 }
 
 TEST_CASE("cancellation through a cancellation slot ends the request with operation_aborted") {
-    asio::io_context io;
-    asio::cancellation_signal cancel;
-    emu::server server;
-    // When the server has the request, it asks the client's io_context to cancel.
-    server.route(verb::get, "/slow", [&](emu::exchange& ex) -> asio::awaitable<void> {
-        asio::post(io, [&] { cancel.emit(asio::cancellation_type::terminal); });
-        co_await ex.async_wait_peer_closed();
-    });
-    http::client client(io.get_executor());
-    // A plain callback as the completion token, with a bound cancellation slot.
-    std::optional<boost::system::error_code> ec;
-    client.async_request(get(server, "/slow"),
-                         asio::bind_cancellation_slot(cancel.slot(), [&](boost::system::error_code e, http::response) {
-                             ec = e;
-                         }));
-    io.run();
-    REQUIRE(ec.has_value());
-    CHECK(*ec == asio::error::operation_aborted);
-    CHECK(client.idle_connections() == 0);
+    // Each cancellation type, with and without a deadline (two paths in async_run), on an executor
+    // that gets a strand per operation and on one that does not.
+    for (const auto type : {asio::cancellation_type::terminal, asio::cancellation_type::partial,
+                            asio::cancellation_type::total}) {
+        for (const auto deadline : {std::chrono::milliseconds(0), std::chrono::milliseconds(60'000)}) {
+            for (const int hint : {BOOST_ASIO_CONCURRENCY_HINT_DEFAULT, 1}) {
+                CAPTURE(static_cast<int>(type));
+                CAPTURE(deadline.count());
+                CAPTURE(hint);
+                asio::io_context io(hint);
+                asio::cancellation_signal cancel;
+                emu::server server;
+                // When the server has the request, it asks the client's io_context to cancel.
+                server.route(verb::get, "/slow", [&](emu::exchange& ex) -> asio::awaitable<void> {
+                    asio::post(io, [&] { cancel.emit(type); });
+                    co_await ex.async_wait_peer_closed();
+                });
+                http::client client(io.get_executor());
+                http::request_options options = no_retries();
+                options.deadline = deadline;
+                takeoff::diagnostics diag;
+                // A plain callback as the completion token, with a bound cancellation slot.
+                std::optional<boost::system::error_code> ec;
+                client.async_request(get(server, "/slow"), options, diag,
+                                     asio::bind_cancellation_slot(cancel.slot(),
+                                                                  [&](boost::system::error_code e, http::response) {
+                                                                      ec = e;
+                                                                  }));
+                io.run();
+                REQUIRE(ec.has_value());
+                CHECK(*ec == asio::error::operation_aborted);
+                CHECK(client.idle_connections() == 0);
 
-    // The client is still usable.
-    server.route(verb::get, "/ok", emu::behaviours::respond(bhttp_status::ok, "ok"));
-    auto [ec2, resp2] = complete(io, [&](auto token) { return client.async_request(get(server, "/ok"), token); });
-    CHECK_FALSE(ec2);
+                // The client is still usable.
+                io.restart();
+                server.route(verb::get, "/ok", emu::behaviours::respond(bhttp_status::ok, "ok"));
+                auto [ec2, resp2] = complete(io, [&](auto token) { return client.async_request(get(server, "/ok"), token); });
+                CHECK_FALSE(ec2);
+            }
+        }
+    }
 }
 
 TEST_CASE("malformed and truncated responses are clear errors") {

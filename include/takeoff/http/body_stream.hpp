@@ -10,6 +10,8 @@
 #include <takeoff/http/options.hpp>
 
 #include <boost/asio/buffer.hpp>
+#include <boost/asio/cancellation_state.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/system_executor.hpp>
 #include <boost/beast/http/buffer_body.hpp>
 #include <boost/beast/http/error.hpp>
@@ -90,6 +92,7 @@ private:
     static boost::asio::awaitable<takeoff::detail::op_result<std::size_t>> read_some(
         std::shared_ptr<detail::body_stream_state> state, boost::asio::mutable_buffer buffer) {
         using result = takeoff::detail::op_result<std::size_t>;
+        co_await boost::asio::this_coro::reset_cancellation_state(boost::asio::enable_total_cancellation());
         if (!state || state->parser->is_done()) co_return result{boost::asio::error::eof, 0};
         if (state->failed || !state->conn) co_return result{make_error_code(errc::stream_truncated), 0};
         if (state->reading) co_return result{make_error_code(errc::operation_in_progress), 0};

@@ -22,7 +22,9 @@
 #include <takeoff/http/retry_policy.hpp>
 #include <takeoff/http/tls.hpp>
 
+#include <boost/asio/cancellation_state.hpp>
 #include <boost/asio/deferred.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/error.hpp>
@@ -266,6 +268,9 @@ private:
                                                                           request req, request_options options,
                                                                           diagnostics* diag_out) {
         using result = takeoff::detail::op_result<result_type<Streaming>>;
+        // co_spawn lets only terminal cancellation through by default; partial and total end the
+        // request the same way (the connection in use is closed).
+        co_await boost::asio::this_coro::reset_cancellation_state(boost::asio::enable_total_cancellation());
         diagnostics local;
         diagnostics& diag = diag_out ? *diag_out : local;
         diag.clear();

@@ -150,7 +150,8 @@ public:
             auto [connect_ec] = co_await socket_.async_connect(endpoint, nothrow_awaitable);
             ec = step_result(connect_ec);
             if (!ec) break;
-            socket_.close(connect_ec);
+            boost::system::error_code ignored;
+            socket_.close(ignored);
         }
         if (ec) {
             diag.set_client_message("cannot connect to " + host + ":" + std::to_string(port) + ": " + ec.message());
