@@ -3213,8 +3213,13 @@ public:
     asio::awaitable<boost::system::error_code> async_write(std::array<asio::const_buffer, 2> buffers,
                                                            std::chrono::milliseconds limit) {
         if (set_deadline(limit)) arm(co_await asio::this_coro::executor);
+        if (buffers[1].size() == 0) { // one buffer: send(2) rather than sendmsg(2) on plain sockets
+            auto [ec, n] = secure_ ? co_await asio::async_write(*tls_, buffers[0], nothrow_awaitable)
+                                   : co_await asio::async_write(socket_, buffers[0], nothrow_awaitable);
+            co_return step_result(ec);
+        }
         auto [ec, n] = secure_ ? co_await asio::async_write(*tls_, buffers, nothrow_awaitable)
-                            : co_await asio::async_write(socket_, buffers, nothrow_awaitable);
+                               : co_await asio::async_write(socket_, buffers, nothrow_awaitable);
         co_return step_result(ec);
     }
 
@@ -4289,17 +4294,22 @@ private:
         }
         r.conn = std::move(lease.conn);
 
-        // Small bodies travel in the head's buffer: one contiguous block, one TLS record.
         std::string& head = r.conn->head_buffer();
         head.clear();
-        const std::string_view path = req.url.encoded_target().empty() ? std::string_view("/")
-                                                                        : std::string_view(req.url.encoded_target());
+        // Origin form: "http://host" and "http://host?q" have an empty path, sent as "/".
+        std::string_view path = req.url.encoded_target();
+        std::string rooted;
+        if (path.empty() || path.front() != '/') {
+            rooted = "/" + std::string(path);
+            path = rooted;
+        }
         if (auto ec = detail::append_request_head(head, req.method, path, r.conn->host_header(), req.headers,
                                                   state.options.user_agent, req.body.size(), diag)) {
             state.pool->release(std::move(r.conn), true); // nothing was sent on it
             r.ec = ec;
             co_return r;
         }
+        // Small bodies travel in the head's buffer: one contiguous block, one TLS record.
         std::array<boost::asio::const_buffer, 2> buffers{boost::asio::buffer(head), boost::asio::buffer(req.body)};
         if (req.body.size() <= small_body) {
             head.append(req.body);

@@ -108,6 +108,26 @@ TEST_CASE("GET and POST over plain HTTP, with the headers the transport sets") {
     auto [ec3, resp3] = complete(io, [&](auto token) { return client.async_request(custom_agent, token); });
     CHECK_FALSE(ec3);
     CHECK(server.requests().at(2).header("user-agent") == "my-app/2");
+
+    // A URL with an empty path goes out in origin form ("/", "/?q=1"); a header that would inject
+    // another one is refused before anything is sent.
+    server.route(verb::get, "/", emu::behaviours::respond(bhttp_status::ok, "root"));
+    for (const std::string suffix : {"", "?q=1"}) {
+        auto [ec4, resp4] = complete(io, [&](auto token) {
+            return client.async_request(http::request::get(boost::urls::url(server.url() + suffix)), token);
+        });
+        CHECK_FALSE(ec4);
+        CHECK(resp4.body == "root");
+        CHECK(server.requests().back().target == "/" + suffix);
+    }
+    const auto sent = server.requests().size();
+    auto injected = get(server, "/status");
+    injected.headers.set("X-Token", "a\r\nX-Admin: yes");
+    auto [ec5, resp5] = complete(io, [&](auto token) { return client.async_request(injected, {}, diag, token); });
+    CHECK(ec5 == errc::invalid_argument);
+    CHECK(diag.client_message().find("X-Token") != std::string::npos);
+    CHECK(server.requests().size() == sent);
+    CHECK(client.idle_connections() == 1); // the connection it had taken went back unused
 }
 
 TEST_CASE("sequential requests reuse one keep-alive connection") {

@@ -190,17 +190,22 @@ private:
         }
         r.conn = std::move(lease.conn);
 
-        // Small bodies travel in the head's buffer: one contiguous block, one TLS record.
         std::string& head = r.conn->head_buffer();
         head.clear();
-        const std::string_view path = req.url.encoded_target().empty() ? std::string_view("/")
-                                                                        : std::string_view(req.url.encoded_target());
+        // Origin form: "http://host" and "http://host?q" have an empty path, sent as "/".
+        std::string_view path = req.url.encoded_target();
+        std::string rooted;
+        if (path.empty() || path.front() != '/') {
+            rooted = "/" + std::string(path);
+            path = rooted;
+        }
         if (auto ec = detail::append_request_head(head, req.method, path, r.conn->host_header(), req.headers,
                                                   state.options.user_agent, req.body.size(), diag)) {
             state.pool->release(std::move(r.conn), true); // nothing was sent on it
             r.ec = ec;
             co_return r;
         }
+        // Small bodies travel in the head's buffer: one contiguous block, one TLS record.
         std::array<boost::asio::const_buffer, 2> buffers{boost::asio::buffer(head), boost::asio::buffer(req.body)};
         if (req.body.size() <= small_body) {
             head.append(req.body);

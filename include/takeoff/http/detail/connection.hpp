@@ -185,8 +185,13 @@ public:
     asio::awaitable<boost::system::error_code> async_write(std::array<asio::const_buffer, 2> buffers,
                                                            std::chrono::milliseconds limit) {
         if (set_deadline(limit)) arm(co_await asio::this_coro::executor);
+        if (buffers[1].size() == 0) { // one buffer: send(2) rather than sendmsg(2) on plain sockets
+            auto [ec, n] = secure_ ? co_await asio::async_write(*tls_, buffers[0], nothrow_awaitable)
+                                   : co_await asio::async_write(socket_, buffers[0], nothrow_awaitable);
+            co_return step_result(ec);
+        }
         auto [ec, n] = secure_ ? co_await asio::async_write(*tls_, buffers, nothrow_awaitable)
-                            : co_await asio::async_write(socket_, buffers, nothrow_awaitable);
+                               : co_await asio::async_write(socket_, buffers, nothrow_awaitable);
         co_return step_result(ec);
     }
 
