@@ -3,7 +3,9 @@
 // whole-request deadline, redirects and retries by policy, and Asio cancellation.
 //
 // Thread safety: a client may be used by many coroutines and threads at once; its pool is
-// thread-safe and each operation runs on a strand of its own. A body_stream is not thread-safe.
+// thread-safe, and each operation runs on a strand of its own unless the client's executor is
+// already serialised (a strand, or an io_context made with concurrency hint 1: see
+// detail/async_op.hpp). A body_stream is not thread-safe.
 
 #include <takeoff/core/config.hpp>
 #include <takeoff/core/diagnostics.hpp>
