@@ -1368,45 +1368,37 @@ auto async_run(asio::any_io_executor executor, std::chrono::steady_clock::durati
         auto slot = asio::get_associated_cancellation_slot(handler);
         auto handler_executor = asio::get_associated_executor(handler, executor);
 
-        if (deadline <= std::chrono::steady_clock::duration::zero()) {
-            // No deadline: co_spawn forwards the caller's slot itself (hopping onto ex).
-            auto completion = [handler = std::move(handler), slot](std::exception_ptr e,
-                                                                   op_result<T> result) mutable {
-                if (slot.is_connected()) slot.clear();
-                if (e) result.ec = error_from_exception(e);
-                std::move(handler)(result.ec, std::move(result.value));
-            };
-            asio::co_spawn(ex, factory(),
-                           asio::bind_cancellation_slot(slot, asio::bind_executor(handler_executor, std::move(completion))));
-            return;
-        }
-
-        auto state = std::make_shared<op_state>(ex);
-        if (slot.is_connected()) {
-            // The caller may cancel from its own executor: hop onto the operation's first.
-            slot.assign([state, ex](asio::cancellation_type type) {
-                asio::dispatch(ex, [state, type] { state->signal.emit(type); });
+        // With a deadline: our own signal, fed by the caller's slot and by the deadline timer.
+        // Without: co_spawn forwards the caller's slot itself (hopping onto ex).
+        std::shared_ptr<op_state> state;
+        if (deadline > std::chrono::steady_clock::duration::zero()) {
+            state = std::make_shared<op_state>(ex);
+            if (slot.is_connected()) {
+                // The caller may cancel from its own executor: hop onto the operation's first.
+                slot.assign([state, ex](asio::cancellation_type type) {
+                    asio::dispatch(ex, [state, type] { state->signal.emit(type); });
+                });
+            }
+            state->timer.expires_after(deadline);
+            state->timer.async_wait([weak = std::weak_ptr<op_state>(state)](boost::system::error_code ec) {
+                auto s = weak.lock();
+                if (ec || !s) return;
+                s->deadline_passed = true;
+                s->signal.emit(asio::cancellation_type::terminal);
             });
         }
-        state->timer.expires_after(deadline);
-        state->timer.async_wait([weak = std::weak_ptr<op_state>(state)](boost::system::error_code ec) {
-            auto s = weak.lock();
-            if (ec || !s) return;
-            s->deadline_passed = true;
-            s->signal.emit(asio::cancellation_type::terminal);
-        });
 
         auto completion = [handler = std::move(handler), state, slot](std::exception_ptr e,
                                                                       op_result<T> result) mutable {
-            state->timer.cancel();
+            if (state) state->timer.cancel();
             if (slot.is_connected()) slot.clear();
             if (e) result.ec = error_from_exception(e);
-            if (state->deadline_passed && result.ec == asio::error::operation_aborted)
+            if (state && state->deadline_passed && result.ec == asio::error::operation_aborted)
                 result.ec = make_error_code(errc::request_timeout);
             std::move(handler)(result.ec, std::move(result.value));
         };
         asio::co_spawn(ex, factory(),
-                       asio::bind_cancellation_slot(state->signal.slot(),
+                       asio::bind_cancellation_slot(state ? state->signal.slot() : slot,
                                                     asio::bind_executor(handler_executor, std::move(completion))));
     };
     return asio::async_initiate<CompletionToken, void(boost::system::error_code, T)>(std::move(initiation), token,
@@ -3471,7 +3463,8 @@ public:
             while (!pool.idle.empty()) {
                 std::unique_ptr<connection> conn = std::move(pool.idle.back());
                 pool.idle.pop_back();
-                if (fresh(*conn) && usable(*conn)) co_return takeoff::detail::op_result<lease>{{}, lease{std::move(conn), true}};
+                const auto idle = connection::clock::now() - conn->idle_since();
+                if (fresh(idle) && usable(*conn, idle)) co_return takeoff::detail::op_result<lease>{{}, lease{std::move(conn), true}};
                 conn->close();
                 --pool.open;
             }
@@ -3557,18 +3550,19 @@ private:
         }
     };
 
-    bool fresh(const connection& conn) const {
-        return options_.idle_timeout.count() <= 0 ||
-               connection::clock::now() - conn.idle_since() < options_.idle_timeout;
+    bool fresh(connection::clock::duration idle) const {
+        return options_.idle_timeout.count() <= 0 || idle < options_.idle_timeout;
     }
 
-    bool usable(connection& conn) const {
-        if (connection::clock::now() - conn.idle_since() < options_.check_idle_after) return conn.open_and_drained();
+    // Young enough to skip the peek (check_idle_after), or checked with it.
+    bool usable(connection& conn, connection::clock::duration idle) const {
+        if (idle < options_.check_idle_after) return conn.open_and_drained();
         return conn.usable_after_idle();
     }
 
     void drop_expired(origin_pool& pool) {
-        auto expired = [this](const std::unique_ptr<connection>& c) { return !fresh(*c); };
+        const auto now = connection::clock::now();
+        auto expired = [this, now](const std::unique_ptr<connection>& c) { return !fresh(now - c->idle_since()); };
         for (auto& c : pool.idle)
             if (expired(c)) c->close();
         const auto before = pool.idle.size();
@@ -4402,8 +4396,7 @@ private:
 
             if (head.ec) {
                 if (head.conn) state->pool->release(std::move(head.conn), false);
-                if (head.ec == boost::asio::error::operation_aborted || head.ec == errc::invalid_argument)
-                    co_return result{head.ec, {}};
+                if (head.ec == boost::asio::error::operation_aborted) co_return result{head.ec, {}};
                 // A pooled connection the server had closed: try once more at once, on a new one.
                 if (head.stale_reuse && !stale_retried) {
                     stale_retried = true;

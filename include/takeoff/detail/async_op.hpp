@@ -104,45 +104,37 @@ auto async_run(asio::any_io_executor executor, std::chrono::steady_clock::durati
         auto slot = asio::get_associated_cancellation_slot(handler);
         auto handler_executor = asio::get_associated_executor(handler, executor);
 
-        if (deadline <= std::chrono::steady_clock::duration::zero()) {
-            // No deadline: co_spawn forwards the caller's slot itself (hopping onto ex).
-            auto completion = [handler = std::move(handler), slot](std::exception_ptr e,
-                                                                   op_result<T> result) mutable {
-                if (slot.is_connected()) slot.clear();
-                if (e) result.ec = error_from_exception(e);
-                std::move(handler)(result.ec, std::move(result.value));
-            };
-            asio::co_spawn(ex, factory(),
-                           asio::bind_cancellation_slot(slot, asio::bind_executor(handler_executor, std::move(completion))));
-            return;
-        }
-
-        auto state = std::make_shared<op_state>(ex);
-        if (slot.is_connected()) {
-            // The caller may cancel from its own executor: hop onto the operation's first.
-            slot.assign([state, ex](asio::cancellation_type type) {
-                asio::dispatch(ex, [state, type] { state->signal.emit(type); });
+        // With a deadline: our own signal, fed by the caller's slot and by the deadline timer.
+        // Without: co_spawn forwards the caller's slot itself (hopping onto ex).
+        std::shared_ptr<op_state> state;
+        if (deadline > std::chrono::steady_clock::duration::zero()) {
+            state = std::make_shared<op_state>(ex);
+            if (slot.is_connected()) {
+                // The caller may cancel from its own executor: hop onto the operation's first.
+                slot.assign([state, ex](asio::cancellation_type type) {
+                    asio::dispatch(ex, [state, type] { state->signal.emit(type); });
+                });
+            }
+            state->timer.expires_after(deadline);
+            state->timer.async_wait([weak = std::weak_ptr<op_state>(state)](boost::system::error_code ec) {
+                auto s = weak.lock();
+                if (ec || !s) return;
+                s->deadline_passed = true;
+                s->signal.emit(asio::cancellation_type::terminal);
             });
         }
-        state->timer.expires_after(deadline);
-        state->timer.async_wait([weak = std::weak_ptr<op_state>(state)](boost::system::error_code ec) {
-            auto s = weak.lock();
-            if (ec || !s) return;
-            s->deadline_passed = true;
-            s->signal.emit(asio::cancellation_type::terminal);
-        });
 
         auto completion = [handler = std::move(handler), state, slot](std::exception_ptr e,
                                                                       op_result<T> result) mutable {
-            state->timer.cancel();
+            if (state) state->timer.cancel();
             if (slot.is_connected()) slot.clear();
             if (e) result.ec = error_from_exception(e);
-            if (state->deadline_passed && result.ec == asio::error::operation_aborted)
+            if (state && state->deadline_passed && result.ec == asio::error::operation_aborted)
                 result.ec = make_error_code(errc::request_timeout);
             std::move(handler)(result.ec, std::move(result.value));
         };
         asio::co_spawn(ex, factory(),
-                       asio::bind_cancellation_slot(state->signal.slot(),
+                       asio::bind_cancellation_slot(state ? state->signal.slot() : slot,
                                                     asio::bind_executor(handler_executor, std::move(completion))));
     };
     return asio::async_initiate<CompletionToken, void(boost::system::error_code, T)>(std::move(initiation), token,

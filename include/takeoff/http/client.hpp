@@ -298,8 +298,7 @@ private:
 
             if (head.ec) {
                 if (head.conn) state->pool->release(std::move(head.conn), false);
-                if (head.ec == boost::asio::error::operation_aborted || head.ec == errc::invalid_argument)
-                    co_return result{head.ec, {}};
+                if (head.ec == boost::asio::error::operation_aborted) co_return result{head.ec, {}};
                 // A pooled connection the server had closed: try once more at once, on a new one.
                 if (head.stale_reuse && !stale_retried) {
                     stale_retried = true;

@@ -61,7 +61,8 @@ public:
             while (!pool.idle.empty()) {
                 std::unique_ptr<connection> conn = std::move(pool.idle.back());
                 pool.idle.pop_back();
-                if (fresh(*conn) && usable(*conn)) co_return takeoff::detail::op_result<lease>{{}, lease{std::move(conn), true}};
+                const auto idle = connection::clock::now() - conn->idle_since();
+                if (fresh(idle) && usable(*conn, idle)) co_return takeoff::detail::op_result<lease>{{}, lease{std::move(conn), true}};
                 conn->close();
                 --pool.open;
             }
@@ -147,18 +148,19 @@ private:
         }
     };
 
-    bool fresh(const connection& conn) const {
-        return options_.idle_timeout.count() <= 0 ||
-               connection::clock::now() - conn.idle_since() < options_.idle_timeout;
+    bool fresh(connection::clock::duration idle) const {
+        return options_.idle_timeout.count() <= 0 || idle < options_.idle_timeout;
     }
 
-    bool usable(connection& conn) const {
-        if (connection::clock::now() - conn.idle_since() < options_.check_idle_after) return conn.open_and_drained();
+    // Young enough to skip the peek (check_idle_after), or checked with it.
+    bool usable(connection& conn, connection::clock::duration idle) const {
+        if (idle < options_.check_idle_after) return conn.open_and_drained();
         return conn.usable_after_idle();
     }
 
     void drop_expired(origin_pool& pool) {
-        auto expired = [this](const std::unique_ptr<connection>& c) { return !fresh(*c); };
+        const auto now = connection::clock::now();
+        auto expired = [this, now](const std::unique_ptr<connection>& c) { return !fresh(now - c->idle_since()); };
         for (auto& c : pool.idle)
             if (expired(c)) c->close();
         const auto before = pool.idle.size();
