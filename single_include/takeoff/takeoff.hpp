@@ -1451,6 +1451,58 @@ auto async_run(asio::any_io_executor executor, std::chrono::steady_clock::durati
 
 // #include <takeoff/core/config.hpp> (already inlined above)
 // #include <takeoff/core/error.hpp> (already inlined above)
+// begin of <takeoff/http/detail/syntax.hpp>
+// Character rules of HTTP (RFC 9110): tokens, field values, and ASCII case, in which header names,
+// schemes and host names compare (never the locale's). Tables, since they run on every request and
+// response. Sans-io.
+
+// #include <takeoff/core/config.hpp> (already inlined above)
+
+#include <array>
+#include <cstddef>
+#include <string_view>
+
+namespace takeoff::http::detail {
+
+constexpr char ascii_lower(char c) noexcept { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
+
+/// Equal ignoring ASCII case.
+constexpr bool iequals(std::string_view a, std::string_view b) noexcept {
+    if (a.size() != b.size()) return false;
+    for (std::size_t i = 0; i < a.size(); ++i)
+        if (ascii_lower(a[i]) != ascii_lower(b[i])) return false;
+    return true;
+}
+
+// RFC 9110 tchar.
+inline constexpr auto token_chars = [] {
+    std::array<bool, 256> table{};
+    for (unsigned c = '0'; c <= '9'; ++c) table[c] = true;
+    for (unsigned c = 'a'; c <= 'z'; ++c) table[c] = true;
+    for (unsigned c = 'A'; c <= 'Z'; ++c) table[c] = true;
+    for (const char c : std::string_view("!#$%&'*+-.^_`|~")) table[static_cast<unsigned char>(c)] = true;
+    return table;
+}();
+
+// What a received field value may hold (RFC 9110 section 5.5): VCHAR, SP, HTAB and obs-text.
+inline constexpr auto field_value_chars = [] {
+    std::array<bool, 256> table{};
+    for (unsigned c = 0x20; c < 0x7f; ++c) table[c] = true;
+    for (unsigned c = 0x80; c < 0x100; ++c) table[c] = true;
+    table['\t'] = true;
+    return table;
+}();
+
+/// True for an RFC 9110 token (a valid header name).
+inline bool is_token(std::string_view s) noexcept {
+    if (s.empty()) return false;
+    for (const char c : s)
+        if (!token_chars[static_cast<unsigned char>(c)]) return false;
+    return true;
+}
+
+} // namespace takeoff::http::detail
+// end of <takeoff/http/detail/syntax.hpp>
 
 #include <boost/system/result.hpp>
 #include <boost/url/host_type.hpp>
@@ -1544,8 +1596,6 @@ inline bool is_host_name_char(char c) noexcept {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
            c == '.' || c == '_' || c == '~';
 }
-
-inline char ascii_lower(char c) noexcept { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
 
 } // namespace detail
 
@@ -3039,10 +3089,12 @@ inline std::string describe_tls_failure(SSL* ssl, const boost::system::error_cod
 } // namespace takeoff::http
 // end of <takeoff/http/tls.hpp>
 
+#include <boost/asio/append.hpp>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/connect.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/deferred.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -3166,7 +3218,7 @@ public:
         ec = asio::error::host_not_found;
         for (const auto& endpoint : endpoints) {
             timed_out_ = false;
-            if (set_deadline(limits.connect)) arm(co_await asio::this_coro::executor);
+            watch(limits.connect, co_await asio::this_coro::executor);
             auto [connect_ec] = co_await socket_.async_connect(endpoint, nothrow_awaitable);
             ec = step_result(connect_ec);
             if (!ec) break;
@@ -3188,7 +3240,7 @@ public:
                 diag.set_client_message("cannot set up TLS for " + origin_.host + ": " + ec.message());
                 co_return ec;
             }
-            if (set_deadline(limits.tls_handshake)) arm(co_await asio::this_coro::executor);
+            watch(limits.tls_handshake, co_await asio::this_coro::executor);
             auto [handshake_ec] = co_await tls_->async_handshake(nothrow_awaitable);
             if (handshake_ec) {
                 handshake_ec = step_result(handshake_ec);
@@ -3201,24 +3253,96 @@ public:
         co_return boost::system::error_code{};
     }
 
-    /// Writes the buffers whole (TLS: small ones gathered into one record).
-    asio::awaitable<boost::system::error_code> async_write(std::array<asio::const_buffer, 2> buffers,
-                                                           std::chrono::milliseconds limit) {
-        if (set_deadline(limit)) arm(co_await asio::this_coro::executor);
-        if (buffers[1].size() == 0) { // one buffer: send(2) rather than sendmsg(2) on plain sockets
-            auto [ec, n] = secure_ ? co_await asio::async_write(*tls_, buffers[0], nothrow_awaitable)
-                                   : co_await asio::async_write(socket_, buffers[0], nothrow_awaitable);
-            co_return step_result(ec);
-        }
-        auto [ec, n] = secure_ ? co_await asio::async_write(*tls_, buffers, nothrow_awaitable)
-                               : co_await asio::async_write(socket_, buffers, nothrow_awaitable);
-        co_return step_result(ec);
+    // The steps of an exchange, for the coroutine that runs it (client.hpp): each is an Asio
+    // operation awaited without a coroutine frame of its own, so a request on a pooled
+    // connection costs the frames of the request's own coroutines only.
+
+    /// Starts the watchdog for a step of at most `limit` (zero: none), on the executor of the
+    /// running operation (its strand, when it has one).
+    void watch(std::chrono::milliseconds limit, const asio::any_io_executor& operation_executor) {
+        if (set_deadline(limit)) arm(operation_executor);
     }
 
-    /// Reads until the parser has the whole header.
+    /// Writes the buffers whole (TLS: small ones gathered into one record): completes with
+    /// void(error_code, std::size_t). A plain socket gets one send(2) for one buffer.
+    template <class Token>
+    auto async_send(std::array<asio::const_buffer, 2> buffers, Token&& token) {
+        return asio::async_initiate<Token, void(boost::system::error_code, std::size_t)>(
+            [this](auto handler, std::array<asio::const_buffer, 2> b) {
+                if (b[1].size() == 0) {
+                    if (secure_)
+                        asio::async_write(*tls_, b[0], std::move(handler));
+                    else
+                        asio::async_write(socket_, b[0], std::move(handler));
+                } else if (secure_) {
+                    asio::async_write(*tls_, b, std::move(handler));
+                } else {
+                    asio::async_write(socket_, b, std::move(handler));
+                }
+            },
+            token, buffers);
+    }
+
+    /// Feeds the parser from the bytes already read: beast::http::error::need_more when it needs
+    /// more input (read some with async_fill, then call filled), {} when it made progress, or the
+    /// parser's error.
+    template <class Parser>
+    boost::system::error_code feed(Parser& parser) {
+        if (buffer_.size() == 0) return beast::http::error::need_more;
+        boost::system::error_code ec;
+        const std::size_t used = parser.put(buffer_.data(), ec);
+        buffer_.consume(used);
+        if (!ec && used == 0 && !parser.is_done()) return beast::http::error::need_more;
+        return ec;
+    }
+
+    /// Reads what the peer sent into the connection's buffer: completes with
+    /// void(error_code, std::size_t); pass both to filled().
+    template <class Token>
+    auto async_fill(Token&& token) {
+        return asio::async_initiate<Token, void(boost::system::error_code, std::size_t)>(
+            [this](auto handler) {
+                const std::size_t room = beast::read_size(buffer_, 65536);
+                if (room == 0) { // the parser holds on to a full buffer
+                    asio::post(socket_.get_executor(),
+                               asio::append(std::move(handler), make_error_code(beast::http::error::buffer_overflow),
+                                            std::size_t{0}));
+                    return;
+                }
+                if (secure_)
+                    tls_->async_read_some(buffer_.prepare(room), std::move(handler));
+                else
+                    socket_.async_read_some(buffer_.prepare(room), std::move(handler));
+            },
+            token);
+    }
+
+    /// Takes the outcome of async_fill: need_more to feed the parser again, or the error that
+    /// ends the read (end_of_stream when the peer closed before any response byte; a
+    /// close-delimited body ends with the parser's own result; a timeout is beast::error::timeout).
+    template <class Parser>
+    boost::system::error_code filled(Parser& parser, boost::system::error_code read_ec, std::size_t n) {
+        buffer_.commit(n);
+        if (read_ec == asio::error::eof) {
+            if (!parser.got_some()) return beast::http::error::end_of_stream;
+            boost::system::error_code ec;
+            parser.put_eof(ec);
+            return ec ? step_result(ec) : ec;
+        }
+        if (read_ec) return step_result(read_ec);
+        return beast::http::error::need_more;
+    }
+
+    /// A step's error as the caller sees it: a timeout instead of the abort it caused.
+    boost::system::error_code step_result(boost::system::error_code ec) const {
+        if (ec && timed_out_) return beast::error::timeout;
+        return ec;
+    }
+
+    /// Reads until the parser has the whole header (for the CONNECT answer and the tests).
     template <class Parser>
     asio::awaitable<boost::system::error_code> async_read_header(Parser& parser, std::chrono::milliseconds limit) {
-        if (set_deadline(limit)) arm(co_await asio::this_coro::executor);
+        watch(limit, co_await asio::this_coro::executor);
         while (!parser.is_header_done()) {
             if (auto ec = co_await parse_some(parser)) co_return step_result(ec);
         }
@@ -3230,7 +3354,7 @@ public:
     /// own codes (beast::http::error::need_buffer when a buffer_body is full).
     template <class Parser>
     asio::awaitable<boost::system::error_code> async_read_some(Parser& parser, std::chrono::milliseconds limit) {
-        if (set_deadline(limit)) arm(co_await asio::this_coro::executor);
+        watch(limit, co_await asio::this_coro::executor);
         co_return step_result(co_await parse_some(parser));
     }
 
@@ -3274,9 +3398,9 @@ private:
         return !armed_ || watchdog_->timer.expiry() > deadline_;
     }
 
-    void arm(asio::any_io_executor operation_executor) {
+    void arm(const asio::any_io_executor& operation_executor) {
         armed_ = true;
-        executor_ = std::move(operation_executor);
+        if (executor_ != operation_executor) executor_ = operation_executor;
         watchdog_->timer.expires_at(deadline_);
         watchdog_->timer.async_wait(asio::bind_executor(
             executor_, [w = watchdog_, generation = watchdog_->generation.load(std::memory_order_acquire)](
@@ -3295,36 +3419,18 @@ private:
             socket_.close(ignored); // the pending step completes with operation_aborted
             return;
         }
-        arm(std::move(executor_)); // fired for an earlier step's deadline: wait for the current one
-    }
-
-    // A step's error as the caller sees it: a timeout instead of the abort it caused.
-    boost::system::error_code step_result(boost::system::error_code ec) const {
-        if (ec && timed_out_) return beast::error::timeout;
-        return ec;
+        arm(executor_); // fired for an earlier step's deadline: wait for the current one
     }
 
     // One parse step: buffered bytes first, then one read when the parser needs more.
     template <class Parser>
     asio::awaitable<boost::system::error_code> parse_some(Parser& parser) {
         for (;;) {
-            boost::system::error_code ec;
-            if (buffer_.size() != 0) {
-                const std::size_t used = parser.put(buffer_.data(), ec);
-                buffer_.consume(used);
-                if (ec != beast::http::error::need_more) co_return ec;
-            }
-            const std::size_t room = beast::read_size(buffer_, 65536);
-            if (room == 0) co_return beast::http::error::buffer_overflow;
-            auto [read_ec, n] = secure_ ? co_await tls_->async_read_some(buffer_.prepare(room), nothrow_awaitable)
-                                     : co_await socket_.async_read_some(buffer_.prepare(room), nothrow_awaitable);
-            buffer_.commit(n);
-            if (read_ec == asio::error::eof) {
-                if (!parser.got_some()) co_return beast::http::error::end_of_stream;
-                parser.put_eof(ec);
-                co_return ec;
-            }
-            if (read_ec) co_return read_ec;
+            auto ec = feed(parser);
+            if (ec != beast::http::error::need_more) co_return ec;
+            auto [read_ec, n] = co_await async_fill(nothrow_awaitable);
+            ec = filled(parser, read_ec, n);
+            if (ec != beast::http::error::need_more) co_return ec;
         }
     }
 
@@ -3352,7 +3458,7 @@ private:
     asio::awaitable<boost::system::error_code> open_tunnel(const proxy_settings& proxy, const timeouts& limits,
                                                            diagnostics& diag) {
         const std::string head = connect_request(origin_, proxy);
-        if (set_deadline(limits.write)) arm(co_await asio::this_coro::executor);
+        watch(limits.write, co_await asio::this_coro::executor);
         auto [write_ec, written] = co_await asio::async_write(socket_, asio::buffer(head), nothrow_awaitable);
         if (write_ec) {
             write_ec = step_result(write_ec);
@@ -3460,14 +3566,7 @@ public:
         {
             std::lock_guard lock(mutex_);
             origin_pool& pool = pools_[target];
-            while (!pool.idle.empty()) {
-                std::unique_ptr<connection> conn = std::move(pool.idle.back());
-                pool.idle.pop_back();
-                const auto idle = connection::clock::now() - conn->idle_since();
-                if (fresh(idle) && usable(*conn, idle)) co_return takeoff::detail::op_result<lease>{{}, lease{std::move(conn), true}};
-                conn->close();
-                --pool.open;
-            }
+            if (auto conn = take_idle_locked(pool)) co_return takeoff::detail::op_result<lease>{{}, lease{std::move(conn), true}};
             if (pool.open < options_.max_connections_per_origin) {
                 ++pool.open; // reserved for the connection opened below
             } else {
@@ -3496,6 +3595,14 @@ public:
         }
         connections_opened_.fetch_add(1, std::memory_order_relaxed);
         co_return takeoff::detail::op_result<lease>{{}, lease{std::move(conn), false}};
+    }
+
+    /// An idle connection to origin that can carry a request at once, or null. What acquire()
+    /// tries first; callers on a hot path try it themselves to skip acquire's coroutine frame.
+    std::unique_ptr<connection> take_idle(const origin& target) {
+        std::lock_guard lock(mutex_);
+        auto it = pools_.find(target);
+        return it == pools_.end() ? nullptr : take_idle_locked(it->second);
     }
 
     /// Takes a connection back: kept for reuse when `reusable`, closed otherwise. A waiting
@@ -3549,6 +3656,20 @@ private:
                    (o.scheme == scheme::https ? 0x9e3779b9u : 0u);
         }
     };
+
+    // The most recently used idle connection still fit for reuse; the unfit ones found on the
+    // way are closed. Called with the mutex held.
+    std::unique_ptr<connection> take_idle_locked(origin_pool& pool) {
+        while (!pool.idle.empty()) {
+            std::unique_ptr<connection> conn = std::move(pool.idle.back());
+            pool.idle.pop_back();
+            const auto idle = connection::clock::now() - conn->idle_since();
+            if (fresh(idle) && usable(*conn, idle)) return conn;
+            conn->close();
+            --pool.open;
+        }
+        return nullptr;
+    }
 
     bool fresh(connection::clock::duration idle) const {
         return options_.idle_timeout.count() <= 0 || idle < options_.idle_timeout;
@@ -3624,13 +3745,626 @@ private:
 
 } // namespace takeoff::http::detail
 // end of <takeoff/http/detail/pool.hpp>
+// begin of <takeoff/http/detail/response_parser.hpp>
+// The transport's HTTP/1.1 response parser, writing into an http::response of ours: the fields go
+// into one flat http::fields and the body either into the response's string or into a caller's
+// buffer (for body_stream, which reads in constant memory). Sans-io.
+//
+// Two ways through a response:
+// - the common one, parsed here (parse_simple_head): the whole head is in the buffer, HTTP/1.0 or
+//   1.1, a final status, plain "name: value" lines, and the body's length is known (Content-Length,
+//   or none by the rules of RFC 9112 section 6.3). The body is then copied as it comes.
+// - everything else goes to Beast's basic_parser, from the first byte: chunked or close-delimited
+//   bodies, 1xx, obsolete line folding, bare LF, duplicate Content-Length, a head larger than the
+//   limit, and every malformed input, so that errors are Beast's, unchanged.
+// The first is a strict subset of what Beast accepts and gives the same result for it (tested by
+// parsing the same responses both ways). It costs a fraction of Beast's per-field work, which was
+// the largest single share of the client's CPU time on small keep-alive requests (bench/http_rps).
+
+// #include <takeoff/core/config.hpp> (already inlined above)
+// #include <takeoff/http/detail/syntax.hpp> (already inlined above)
+// begin of <takeoff/http/message.hpp>
+// The request a caller hands to the transport and the buffered response it gets back.
+
+// #include <takeoff/core/config.hpp> (already inlined above)
+// begin of <takeoff/http/fields.hpp>
+// http::fields: the header fields of a request or a response, in the order they were added or
+// received. Names compare ignoring ASCII case (RFC 9110 section 5.1). All names and values live in
+// one string and their positions in one vector, so a response header costs two allocations however
+// many fields it has (Beast's basic_fields: one per field, in a list and a tree), and a move is a
+// few pointers: the transport moves every response from its parser to the caller.
+//
+// Sans-io; a plain value type (copyable, movable, not thread-safe).
+
+// #include <takeoff/core/config.hpp> (already inlined above)
+// #include <takeoff/http/detail/syntax.hpp> (already inlined above)
+
+#include <boost/beast/http/field.hpp>
+
+#include <cstddef>
+#include <functional>
+#include <cstdint>
+#include <initializer_list>
+#include <iterator>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace takeoff::http {
+
+/// A header field name: a string, or one of Beast's known field constants
+/// (`boost::beast::http::field::content_type`). Only a view: it does not own the text.
+class field_name {
+public:
+    constexpr field_name(std::string_view name) noexcept : text_(name) {}
+    constexpr field_name(const char* name) noexcept : text_(name) {}
+    field_name(const std::string& name) noexcept : text_(name) {}
+    field_name(boost::beast::http::field name) noexcept : text_(to_std(boost::beast::http::to_string(name))) {}
+
+    constexpr std::string_view view() const noexcept { return text_; }
+
+private:
+    template <class View>
+    static std::string_view to_std(View v) noexcept {
+        return std::string_view(v.data(), v.size());
+    }
+    std::string_view text_;
+};
+
+
+/// Header fields in order, names compared ignoring ASCII case. See the file comment.
+class fields {
+    struct entry {
+        std::uint32_t offset;     // of the name in text_; the value follows it
+        std::uint32_t name_size;
+        std::uint32_t value_size;
+    };
+
+public:
+    /// One field as a pair of views into the container (valid until it is next modified).
+    struct field {
+        std::string_view name;
+        std::string_view value;
+    };
+
+    /// Iterates over the fields in order; dereferencing gives a `field` by value.
+    class const_iterator {
+    public:
+        using iterator_concept = std::forward_iterator_tag;
+        using iterator_category = std::input_iterator_tag;
+        using value_type = field;
+        using difference_type = std::ptrdiff_t;
+        using reference = field;
+
+        const_iterator() = default;
+        field operator*() const { return owner_->at_index(index_); }
+        /// `it->name`, `it->value`: through a proxy holding the field.
+        struct arrow {
+            field f;
+            const field* operator->() const noexcept { return &f; }
+        };
+        arrow operator->() const { return {owner_->at_index(index_)}; }
+        const_iterator& operator++() noexcept {
+            ++index_;
+            return *this;
+        }
+        const_iterator operator++(int) noexcept {
+            auto copy = *this;
+            ++index_;
+            return copy;
+        }
+        friend bool operator==(const const_iterator& a, const const_iterator& b) noexcept {
+            return a.index_ == b.index_ && a.owner_ == b.owner_;
+        }
+
+    private:
+        friend class fields;
+        const_iterator(const fields* owner, std::size_t index) noexcept : owner_(owner), index_(index) {}
+        const fields* owner_ = nullptr;
+        std::size_t index_ = 0;
+    };
+
+    fields() = default;
+    /// Fields from (name, value) pairs, in order.
+    fields(std::initializer_list<std::pair<std::string_view, std::string_view>> init) {
+        for (const auto& [name, value] : init) append(name, value);
+    }
+
+    std::size_t size() const noexcept { return entries_.size(); }
+    bool empty() const noexcept { return entries_.empty(); }
+    const_iterator begin() const noexcept { return {this, 0}; }
+    const_iterator end() const noexcept { return {this, entries_.size()}; }
+
+    /// The first field with this name, or end().
+    const_iterator find(field_name name) const noexcept {
+        for (std::size_t i = 0; i < entries_.size(); ++i)
+            if (detail::iequals(name_at(i), name.view())) return {this, i};
+        return end();
+    }
+    bool contains(field_name name) const noexcept { return find(name) != end(); }
+    /// How many fields have this name.
+    std::size_t count(field_name name) const noexcept {
+        std::size_t n = 0;
+        for (std::size_t i = 0; i < entries_.size(); ++i) n += detail::iequals(name_at(i), name.view()) ? 1 : 0;
+        return n;
+    }
+    /// The value of the first field with this name; empty when there is none (use find() to tell
+    /// an absent field from an empty one).
+    std::string_view operator[](field_name name) const noexcept {
+        auto it = find(name);
+        return it == end() ? std::string_view() : (*it).value;
+    }
+
+    /// Adds a field after the others (a name may occur more than once). The transport checks
+    /// names and values before sending a request: nothing is validated here.
+    void append(field_name name, std::string_view value) {
+        const std::string_view n = name.view();
+        if (text_.size() + n.size() + value.size() > UINT32_MAX) throw std::length_error("takeoff::http::fields");
+        entries_.push_back(entry{static_cast<std::uint32_t>(text_.size()), static_cast<std::uint32_t>(n.size()),
+                                 static_cast<std::uint32_t>(value.size())});
+        text_.append(n).append(value);
+    }
+
+    /// Replaces every field of this name by one with this value (at the end).
+    void set(field_name name, std::string_view value) {
+        // name and value may view this container's own text: copy them before erasing.
+        if (points_into_text(name.view()) || points_into_text(value)) {
+            const std::string n(name.view()), v(value);
+            erase(n);
+            append(n, v);
+            return;
+        }
+        erase(name);
+        append(name, value);
+    }
+
+    /// Removes every field of this name; returns how many there were.
+    std::size_t erase(field_name name) {
+        if (count(name) == 0) return 0;
+        const std::string wanted(name.view()); // may view text_, which is rebuilt below
+        fields kept;
+        kept.text_.reserve(text_.size());
+        std::size_t removed = 0;
+        for (std::size_t i = 0; i < entries_.size(); ++i) {
+            if (detail::iequals(name_at(i), wanted)) {
+                ++removed;
+                continue;
+            }
+            kept.append(name_at(i), value_at(i));
+        }
+        *this = std::move(kept);
+        return removed;
+    }
+
+    void clear() noexcept {
+        entries_.clear();
+        text_.clear();
+    }
+
+    /// Room for `count` fields holding `bytes` of names and values in all, without reallocating.
+    void reserve(std::size_t count, std::size_t bytes) {
+        entries_.reserve(count);
+        text_.reserve(bytes);
+    }
+
+    /// Same fields, same values, same order; names compared ignoring case.
+    friend bool operator==(const fields& a, const fields& b) noexcept {
+        if (a.size() != b.size()) return false;
+        for (std::size_t i = 0; i < a.size(); ++i)
+            if (!detail::iequals(a.name_at(i), b.name_at(i)) || a.value_at(i) != b.value_at(i)) return false;
+        return true;
+    }
+
+private:
+    std::string_view name_at(std::size_t i) const noexcept {
+        return std::string_view(text_).substr(entries_[i].offset, entries_[i].name_size);
+    }
+    std::string_view value_at(std::size_t i) const noexcept {
+        return std::string_view(text_).substr(entries_[i].offset + entries_[i].name_size, entries_[i].value_size);
+    }
+    field at_index(std::size_t i) const noexcept { return {name_at(i), value_at(i)}; }
+    bool points_into_text(std::string_view s) const noexcept {
+        return !s.empty() && !text_.empty() && std::less_equal<>{}(text_.data(), s.data()) &&
+               std::less<>{}(s.data(), text_.data() + text_.size());
+    }
+
+    std::string text_;
+    std::vector<entry> entries_;
+};
+
+} // namespace takeoff::http
+// end of <takeoff/http/fields.hpp>
+
+#include <boost/beast/http/field.hpp>
+#include <boost/beast/http/verb.hpp>
+#include <boost/url/url.hpp>
+
+#include <string>
+#include <string_view>
+#include <utility>
+
+namespace takeoff::http {
+
+namespace beast_http = boost::beast::http;
+
+/// An HTTP request: method, absolute http(s) URL, extra headers and an already encoded body.
+/// Host, Content-Length, Transfer-Encoding and Connection are set by the transport (such headers
+/// given here are ignored); User-Agent is the client's unless given here.
+struct request {
+    beast_http::verb method = beast_http::verb::get;
+    boost::urls::url url;
+    http::fields headers;
+    std::string body;
+
+    /// A GET of url.
+    static request get(boost::urls::url url) { return request{beast_http::verb::get, std::move(url), {}, {}}; }
+
+    /// A POST of body with the given Content-Type.
+    static request post(boost::urls::url url, std::string body, std::string_view content_type) {
+        request r{beast_http::verb::post, std::move(url), {}, std::move(body)};
+        r.headers.set(beast_http::field::content_type, content_type);
+        return r;
+    }
+};
+
+/// A complete response with its body in memory.
+struct response {
+    unsigned status = 0;
+    http::fields headers;
+    std::string body;
+
+    /// The Content-Type without parameters, lowercased ("application/json").
+    std::string media_type() const;
+};
+
+namespace detail {
+inline std::string media_type_of(std::string_view content_type) {
+    std::string_view v = content_type.substr(0, content_type.find(';'));
+    while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
+    while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+    std::string out(v);
+    for (char& c : out)
+        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    return out;
+}
+} // namespace detail
+
+inline std::string response::media_type() const {
+    auto it = headers.find(beast_http::field::content_type);
+    return it == headers.end() ? std::string() : detail::media_type_of(it->value);
+}
+
+} // namespace takeoff::http
+// end of <takeoff/http/message.hpp>
+
+#include <boost/asio/buffer.hpp>
+#include <boost/beast/http/basic_parser.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/optional/optional.hpp>
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <optional>
+#include <string_view>
+
+namespace takeoff::http::detail {
+
+/// What parse_simple_head found besides the status and the fields.
+struct simple_head {
+    std::size_t size = 0;                       // bytes of the head, the empty line included
+    std::optional<std::uint64_t> content_length;
+    bool keep_alive = false;
+};
+
+enum class simple_head_result {
+    parsed,      // out and head are filled
+    incomplete,  // the head has not fully arrived (and is within the limit)
+    unsupported, // leave it to the general parser; out is left empty
+};
+
+namespace simple_head_detail {
+inline bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }
+inline bool is_ows(char c) noexcept { return c == ' ' || c == '\t'; }
+
+// The tokens of a Connection value that matter here; false when the list looks unusual.
+inline bool scan_connection(std::string_view value, bool& close, bool& keep_alive) noexcept {
+    while (!value.empty()) {
+        const std::size_t comma = value.find(',');
+        std::string_view item = value.substr(0, comma);
+        while (!item.empty() && is_ows(item.front())) item.remove_prefix(1);
+        while (!item.empty() && is_ows(item.back())) item.remove_suffix(1);
+        if (!item.empty() && !is_token(item)) return false;
+        if (iequals(item, "close")) close = true;
+        if (iequals(item, "keep-alive")) keep_alive = true;
+        if (iequals(item, "upgrade")) return false; // Beast's rules for upgrades apply
+        if (comma == std::string_view::npos) break;
+        value.remove_prefix(comma + 1);
+    }
+    return true;
+}
+} // namespace simple_head_detail
+
+/// Parses a response head that is entirely in `in` when it is of the common kind described in
+/// the file comment; a head that has not fully arrived is `incomplete` only while every line
+/// seen so far is of that kind. `skip_body`: the request was HEAD, so no body follows whatever the head says.
+inline simple_head_result parse_simple_head(std::string_view in, std::size_t header_limit, bool skip_body,
+                                            response& out, simple_head& head) {
+    using namespace simple_head_detail;
+    const char* p = in.data();
+    const char* const window_end = in.data() + std::min(in.size(), header_limit);
+
+    auto unsupported = [&out] {
+        out.status = 0;
+        out.headers.clear();
+        return simple_head_result::unsupported;
+    };
+    // The next line, checked to end with CRLF: line_end is set to its CR. A line that has not
+    // fully arrived is `incomplete`, unless the head would exceed the limit (Beast reports that).
+    const char* line_end = nullptr;
+    auto next_line = [&]() -> std::optional<simple_head_result> {
+        const void* lf = std::memchr(p, '\n', static_cast<std::size_t>(window_end - p));
+        if (lf == nullptr) {
+            if (in.size() < header_limit) {
+                out.status = 0;
+                out.headers.clear();
+                return simple_head_result::incomplete;
+            }
+            return unsupported();
+        }
+        line_end = static_cast<const char*>(lf) - 1;
+        if (line_end < p || *line_end != '\r') return unsupported(); // a bare LF
+        return std::nullopt;
+    };
+
+    // status-line = "HTTP/1.x" SP 3DIGIT SP reason CRLF, with a final (2xx to 5xx) status.
+    if (auto r = next_line()) return *r;
+    if (line_end - p < 13 || std::memcmp(p, "HTTP/1.", 7) != 0 || (p[7] != '0' && p[7] != '1') || p[8] != ' ' ||
+        !is_digit(p[9]) || !is_digit(p[10]) || !is_digit(p[11]) || p[12] != ' ')
+        return unsupported();
+    const bool http11 = p[7] == '1';
+    const unsigned status = static_cast<unsigned>((p[9] - '0') * 100 + (p[10] - '0') * 10 + (p[11] - '0'));
+    if (status < 200 || status > 599) return unsupported();
+    p += 13;
+    while (field_value_chars[static_cast<unsigned char>(*p)]) ++p; // stops at the CR at the latest
+    if (p != line_end) return unsupported();
+    p += 2;
+    out.status = status;
+    out.headers.reserve(12, 384);
+
+    bool close = false, keep_alive_token = false;
+    std::optional<std::uint64_t> content_length;
+    // field-line = field-name ":" OWS field-value OWS CRLF, until the empty line.
+    for (;;) {
+        if (auto r = next_line()) return *r;
+        if (line_end == p) break;
+        const char* name = p;
+        while (token_chars[static_cast<unsigned char>(*p)]) ++p;
+        if (p == name || *p != ':') return unsupported(); // also a line folded onto the previous one
+        const std::string_view field_name(name, static_cast<std::size_t>(p - name));
+        ++p;
+        while (is_ows(*p)) ++p;
+        const char* value = p;
+        while (field_value_chars[static_cast<unsigned char>(*p)]) ++p;
+        if (p != line_end) return unsupported(); // a control character
+        const char* value_end = p;
+        while (value_end > value && is_ows(value_end[-1])) --value_end;
+        const std::string_view field_value(value, static_cast<std::size_t>(value_end - value));
+        p += 2;
+
+        // The fields that decide the framing: by length first, as most fields are none of them.
+        switch (field_name.size()) {
+        case 14: // Content-Length
+            if (iequals(field_name, "content-length")) {
+                if (content_length || field_value.empty() || field_value.size() > 18) return unsupported();
+                std::uint64_t n = 0;
+                for (const char c : field_value) {
+                    if (!is_digit(c)) return unsupported();
+                    n = n * 10 + static_cast<std::uint64_t>(c - '0');
+                }
+                content_length = n;
+            }
+            break;
+        case 17: // Transfer-Encoding
+            if (iequals(field_name, "transfer-encoding")) return unsupported();
+            break;
+        case 10: // Connection
+        case 16: // Proxy-Connection
+            if ((iequals(field_name, "connection") || iequals(field_name, "proxy-connection")) &&
+                !scan_connection(field_value, close, keep_alive_token))
+                return unsupported();
+            break;
+        default: break;
+        }
+        out.headers.append(field_name, field_value);
+    }
+    p += 2;
+
+    // RFC 9112 section 6.3: no body after HEAD, 204 and 304; a length otherwise, or the body runs
+    // to the end of the connection (Beast's case).
+    const bool no_body = skip_body || status == 204 || status == 304;
+    if (!no_body && !content_length) return unsupported();
+    if (!http11 && close && keep_alive_token) return unsupported(); // contradictory: Beast's reading
+    head.size = static_cast<std::size_t>(p - in.data());
+    head.content_length = content_length;
+    if (no_body) head.content_length.reset();
+    head.keep_alive = http11 ? !close : keep_alive_token;
+    return simple_head_result::parsed;
+}
+
+/// The parser the transport feeds (connection::feed). Its interface is the part of
+/// beast::http::basic_parser the transport uses; it hides basic_parser's functions of the same
+/// names so that both ways through a response (file comment) look the same.
+class response_parser final : public boost::beast::http::basic_parser<false> {
+    using base = boost::beast::http::basic_parser<false>;
+    using string_view = boost::beast::string_view;
+
+public:
+    /// Where the body goes: into the response's string (the default), or into the buffer given
+    /// to set_buffer(), completing with beast::http::error::need_buffer when that is full.
+    enum class body_mode { string, buffer };
+
+    /// Parses into target, which must outlive the parser (it is not moved with it).
+    explicit response_parser(response& target) noexcept : target_(&target) {}
+
+    response_parser(const response_parser&) = delete;
+    response_parser& operator=(const response_parser&) = delete;
+
+    response& target() noexcept { return *target_; }
+
+    /// Sends the body into caller buffers from now on (see set_buffer).
+    void use_buffers() noexcept { mode_ = body_mode::buffer; }
+
+    /// The buffer the next body bytes go into (buffer mode).
+    void set_buffer(boost::asio::mutable_buffer b) noexcept {
+        out_ = static_cast<char*>(b.data());
+        room_ = b.size();
+    }
+    /// Room left in that buffer.
+    std::size_t buffer_room() const noexcept { return room_; }
+
+    /// True when the simple way (file comment) took the response.
+    bool simple() const noexcept { return state_ == state::simple_body || state_ == state::simple_done; }
+
+    // basic_parser's interface, for both ways.
+
+    void header_limit(std::uint32_t v) {
+        header_limit_ = v;
+        base::header_limit(v);
+    }
+    void skip(bool v) {
+        skip_ = v;
+        base::skip(v);
+    }
+
+    /// As basic_parser::put: bytes used, need_more when the input ends inside the head.
+    std::size_t put(boost::asio::const_buffer input, boost::system::error_code& ec) {
+        ec = {};
+        const std::string_view in(static_cast<const char*>(input.data()), input.size());
+        if (!in.empty()) got_some_ = true;
+        switch (state_) {
+        case state::start: {
+            simple_head head;
+            switch (parse_simple_head(in, header_limit_, skip_, *target_, head)) {
+            case simple_head_result::incomplete: ec = boost::beast::http::error::need_more; return 0;
+            case simple_head_result::unsupported: state_ = state::general; return base::put(input, ec);
+            case simple_head_result::parsed: break;
+            }
+            keep_alive_ = head.keep_alive;
+            content_length_ = head.content_length;
+            remaining_ = head.content_length.value_or(0);
+            state_ = remaining_ > 0 ? state::simple_body : state::simple_done;
+            if (remaining_ > 0 && mode_ == body_mode::string && remaining_ <= max_reserve)
+                target_->body.reserve(static_cast<std::size_t>(remaining_));
+            return head.size;
+        }
+        case state::simple_body: {
+            const std::size_t n = put_body(in.substr(0, static_cast<std::size_t>(std::min<std::uint64_t>(remaining_, in.size()))), ec);
+            remaining_ -= n;
+            if (remaining_ == 0) state_ = state::simple_done;
+            return n;
+        }
+        case state::simple_done: return 0;
+        case state::general: break;
+        }
+        return base::put(input, ec);
+    }
+
+    /// As basic_parser::put_eof: the end of the input (the connection closed).
+    void put_eof(boost::system::error_code& ec) {
+        if (state_ == state::general) return base::put_eof(ec);
+        ec = state_ == state::simple_done ? boost::system::error_code{}
+                                          : make_error_code(boost::beast::http::error::partial_message);
+    }
+
+    bool got_some() const noexcept { return state_ == state::general ? base::got_some() : got_some_; }
+    bool is_header_done() const noexcept { return state_ == state::general ? base::is_header_done() : simple(); }
+    bool is_done() const noexcept { return state_ == state::general ? base::is_done() : state_ == state::simple_done; }
+    bool keep_alive() const { return state_ == state::general ? base::keep_alive() : keep_alive_; }
+    /// The Content-Length of a response that has a body of that length (not after HEAD, 204, 304).
+    boost::optional<std::uint64_t> content_length() const {
+        if (state_ == state::general) return base::content_length();
+        return content_length_ ? boost::optional<std::uint64_t>(*content_length_) : boost::none;
+    }
+
+private:
+    enum class state { start, simple_body, simple_done, general };
+
+    void on_request_impl(boost::beast::http::verb, string_view, string_view, int, boost::system::error_code&) override {}
+
+    void on_response_impl(int code, string_view, int, boost::system::error_code&) override {
+        target_->status = static_cast<unsigned>(code);
+        target_->headers.reserve(12, 384);
+    }
+
+    void on_field_impl(boost::beast::http::field, string_view name, string_view value,
+                       boost::system::error_code&) override {
+        target_->headers.append(std::string_view(name.data(), name.size()), std::string_view(value.data(), value.size()));
+    }
+
+    void on_header_impl(boost::system::error_code&) override {}
+
+    void on_body_init_impl(const boost::optional<std::uint64_t>& content_length, boost::system::error_code&) override {
+        // The limit was checked against Content-Length before the body is read (client.hpp).
+        if (mode_ == body_mode::string && content_length && *content_length <= max_reserve)
+            target_->body.reserve(static_cast<std::size_t>(*content_length));
+    }
+
+    std::size_t on_body_impl(string_view body, boost::system::error_code& ec) override {
+        return put_body(std::string_view(body.data(), body.size()), ec);
+    }
+
+    void on_chunk_header_impl(std::uint64_t, string_view, boost::system::error_code&) override {}
+
+    std::size_t on_chunk_body_impl(std::uint64_t, string_view body, boost::system::error_code& ec) override {
+        return put_body(std::string_view(body.data(), body.size()), ec);
+    }
+
+    void on_finish_impl(boost::system::error_code&) override {}
+
+    std::size_t put_body(std::string_view body, boost::system::error_code& ec) {
+        if (mode_ == body_mode::string) {
+            target_->body.append(body);
+            return body.size();
+        }
+        // As beast::http::buffer_body: need_buffer when not everything fitted.
+        const std::size_t n = std::min(room_, body.size());
+        if (n > 0) std::memcpy(out_, body.data(), n);
+        out_ += n;
+        room_ -= n;
+        if (n < body.size()) ec = boost::beast::http::error::need_buffer;
+        return n;
+    }
+
+    // Bodies announced larger than this grow as they arrive instead of being reserved up front.
+    static constexpr std::uint64_t max_reserve = 1024 * 1024;
+
+    response* target_;
+    body_mode mode_ = body_mode::string;
+    char* out_ = nullptr;
+    std::size_t room_ = 0;
+    state state_ = state::start;
+    std::uint32_t header_limit_ = 8192; // basic_parser's default
+    bool skip_ = false;
+    bool got_some_ = false;
+    bool keep_alive_ = false;
+    std::optional<std::uint64_t> content_length_;
+    std::uint64_t remaining_ = 0;
+};
+
+} // namespace takeoff::http::detail
+// end of <takeoff/http/detail/response_parser.hpp>
+// #include <takeoff/http/fields.hpp> (already inlined above)
+// #include <takeoff/http/message.hpp> (already inlined above)
 // #include <takeoff/http/options.hpp> (already inlined above)
 
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/cancellation_state.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/system_executor.hpp>
-#include <boost/beast/http/buffer_body.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
 
@@ -3642,22 +4376,23 @@ namespace takeoff::http {
 namespace detail {
 
 // What a body_stream owns: the connection (returned to the pool when the body was read to its end,
-// closed otherwise) and the parser positioned after the header.
+// closed otherwise), the response head and the parser positioned after it, writing into the
+// reader's buffers.
 struct body_stream_state {
-    using parser_type = beast::http::response_parser<beast::http::buffer_body>;
+    body_stream_state(std::shared_ptr<connection_pool> p, request_options o, std::chrono::steady_clock::time_point d)
+        : pool(std::move(p)), options(std::move(o)), deadline(d) {}
 
-    body_stream_state(std::shared_ptr<connection_pool> p, std::unique_ptr<connection> c,
-                      std::unique_ptr<parser_type> pr, request_options o,
-                      std::chrono::steady_clock::time_point d)
-        : pool(std::move(p)), conn(std::move(c)), parser(std::move(pr)), options(std::move(o)), deadline(d) {}
+    body_stream_state(const body_stream_state&) = delete;
+    body_stream_state& operator=(const body_stream_state&) = delete;
 
     ~body_stream_state() {
-        if (conn) pool->release(std::move(conn), parser->is_done() && parser->get().keep_alive() && !failed);
+        if (conn) pool->release(std::move(conn), parser.is_done() && parser.keep_alive() && !failed);
     }
 
     std::shared_ptr<connection_pool> pool;
-    std::unique_ptr<connection> conn;
-    std::unique_ptr<parser_type> parser;
+    std::unique_ptr<connection> conn; // set once the 2xx header has arrived
+    response head;                    // status and headers; the body goes to the reader's buffers
+    response_parser parser{head};
     request_options options;
     std::chrono::steady_clock::time_point deadline; // time_point::max() when none
     bool failed = false;
@@ -3676,14 +4411,14 @@ public:
     explicit body_stream(std::shared_ptr<detail::body_stream_state> state) : state_(std::move(state)) {}
 
     /// The response status (2xx).
-    unsigned status() const { return state_ ? state_->parser->get().result_int() : 0; }
+    unsigned status() const { return state_ ? state_->head.status : 0; }
     /// The response header fields.
-    const boost::beast::http::fields& headers() const {
-        static const boost::beast::http::fields none;
-        return state_ ? state_->parser->get().base() : none;
+    const http::fields& headers() const {
+        static const http::fields none;
+        return state_ ? state_->head.headers : none;
     }
     /// True once the whole body was read.
-    bool done() const noexcept { return !state_ || state_->parser->is_done(); }
+    bool done() const noexcept { return !state_ || state_->parser.is_done(); }
 
     /// Reads some body bytes into buffer: completes with void(error_code, std::size_t). At the end
     /// of the body: asio::error::eof with 0 bytes. Errors: the body_read timeout (silence longer
@@ -3710,19 +4445,17 @@ private:
         std::shared_ptr<detail::body_stream_state> state, boost::asio::mutable_buffer buffer) {
         using result = takeoff::detail::op_result<std::size_t>;
         co_await boost::asio::this_coro::reset_cancellation_state(boost::asio::enable_total_cancellation());
-        if (!state || state->parser->is_done()) co_return result{boost::asio::error::eof, 0};
+        if (!state || state->parser.is_done()) co_return result{boost::asio::error::eof, 0};
         if (state->failed || !state->conn) co_return result{make_error_code(errc::stream_truncated), 0};
         if (state->reading) co_return result{make_error_code(errc::operation_in_progress), 0};
         if (buffer.size() == 0) co_return result{{}, 0};
         state->reading = true;
 
-        auto& body = state->parser->get().body();
         for (;;) {
-            body.data = buffer.data();
-            body.size = buffer.size();
-            auto ec = co_await state->conn->async_read_some(*state->parser, state->options.timeouts.body_read);
+            state->parser.set_buffer(buffer);
+            auto ec = co_await state->conn->async_read_some(state->parser, state->options.timeouts.body_read);
             state->conn->unwatch();
-            const std::size_t n = buffer.size() - body.size;
+            const std::size_t n = buffer.size() - state->parser.buffer_room();
             if (ec == boost::beast::http::error::need_buffer) ec = {};
             if (ec) {
                 state->failed = true;
@@ -3732,7 +4465,7 @@ private:
                     ec = make_error_code(errc::stream_truncated);
                 co_return result{ec, n};
             }
-            if (n > 0 || state->parser->is_done()) {
+            if (n > 0 || state->parser.is_done()) {
                 state->reading = false;
                 if (n == 0) co_return result{boost::asio::error::eof, 0};
                 co_return result{{}, n};
@@ -3773,36 +4506,19 @@ private:
 // #include <takeoff/core/config.hpp> (already inlined above)
 // #include <takeoff/core/diagnostics.hpp> (already inlined above)
 // #include <takeoff/core/error.hpp> (already inlined above)
+// #include <takeoff/http/detail/syntax.hpp> (already inlined above)
+// #include <takeoff/http/fields.hpp> (already inlined above)
 
-#include <boost/beast/http/field.hpp>
-#include <boost/beast/http/fields.hpp>
 #include <boost/beast/http/verb.hpp>
 #include <boost/system/error_code.hpp>
 
 #include <array>
 #include <charconv>
+#include <cstring>
 #include <string>
 #include <string_view>
 
 namespace takeoff::http::detail {
-
-// RFC 9110 tchar, as a table (the head is written on every request).
-inline constexpr auto token_chars = [] {
-    std::array<bool, 256> table{};
-    for (unsigned c = '0'; c <= '9'; ++c) table[c] = true;
-    for (unsigned c = 'a'; c <= 'z'; ++c) table[c] = true;
-    for (unsigned c = 'A'; c <= 'Z'; ++c) table[c] = true;
-    for (const char c : std::string_view("!#$%&'*+-.^_`|~")) table[static_cast<unsigned char>(c)] = true;
-    return table;
-}();
-
-/// True for an RFC 9110 token (a valid header name).
-inline bool is_token(std::string_view s) noexcept {
-    if (s.empty()) return false;
-    for (const char c : s)
-        if (!token_chars[static_cast<unsigned char>(c)]) return false;
-    return true;
-}
 
 /// True when a header value can be sent as is: no CR, LF or NUL.
 inline bool is_safe_field_value(std::string_view s) noexcept {
@@ -3834,10 +4550,9 @@ inline bool needs_content_length(boost::beast::http::verb method, std::size_t bo
 /// be sent, out is left as it was and errc::invalid_argument is returned, with diag naming it.
 inline boost::system::error_code append_request_head(std::string& out, boost::beast::http::verb method,
                                                      std::string_view target, std::string_view host,
-                                                     const boost::beast::http::fields& headers,
+                                                     const http::fields& headers,
                                                      std::string_view default_user_agent, std::size_t body_size,
                                                      diagnostics& diag) {
-    using boost::beast::http::field;
     if (!is_safe_target(target)) {
         diag.set_client_message("the request target cannot be sent (it must start with '/' and hold no spaces or "
                                 "control characters)");
@@ -3847,109 +4562,77 @@ inline boost::system::error_code append_request_head(std::string& out, boost::be
         diag.set_client_message("the Host or User-Agent value holds CR, LF or NUL");
         return make_error_code(errc::invalid_argument);
     }
-    const std::size_t start = out.size();
-    out.reserve(start + 64 + target.size() + host.size() + default_user_agent.size());
+    // Two passes: check and measure every piece, then copy them into place (one resize; the
+    // connection's buffer keeps its capacity, so a request normally allocates nothing here).
+    auto framing = [](std::string_view name) {
+        return iequals(name, "host") || iequals(name, "content-length") || iequals(name, "transfer-encoding") ||
+               iequals(name, "connection");
+    };
     const std::string_view method_name = boost::beast::http::to_string(method);
-    out.append(method_name.data(), method_name.size()).append(1, ' ').append(target).append(" HTTP/1.1\r\nHost: ");
-    out.append(host).append("\r\n");
+    constexpr std::string_view version_and_host = " HTTP/1.1\r\nHost: ";
+    constexpr std::string_view user_agent_name = "User-Agent: ";
+    constexpr std::string_view content_length_name = "Content-Length: ";
+    std::size_t size = method_name.size() + 1 + target.size() + version_and_host.size() + host.size() + 2 + 2;
     bool has_user_agent = false;
-    for (const auto& f : headers) {
-        const field name = f.name();
-        if (name == field::host || name == field::content_length || name == field::transfer_encoding ||
-            name == field::connection)
-            continue;
-        const std::string_view name_text = f.name_string();
-        const std::string_view value = f.value();
-        if (!is_token(name_text) || !is_safe_field_value(value)) {
-            out.resize(start);
-            diag.set_client_message(is_token(name_text)
-                                        ? "the value of the request header '" + std::string(name_text) +
-                                              "' holds CR, LF or NUL"
-                                        : "a request header name is not a valid HTTP token");
+    for (const auto [name, value] : headers) {
+        if (framing(name)) continue;
+        if (!is_token(name) || !is_safe_field_value(value)) {
+            diag.set_client_message(is_token(name) ? "the value of the request header '" + std::string(name) +
+                                                         "' holds CR, LF or NUL"
+                                                   : "a request header name is not a valid HTTP token");
             return make_error_code(errc::invalid_argument);
         }
-        has_user_agent = has_user_agent || name == field::user_agent;
-        out.append(name_text).append(": ").append(value).append("\r\n");
+        has_user_agent = has_user_agent || iequals(name, "user-agent");
+        size += name.size() + value.size() + 4;
     }
-    if (!has_user_agent && !default_user_agent.empty())
-        out.append("User-Agent: ").append(default_user_agent).append("\r\n");
+    const bool add_user_agent = !has_user_agent && !default_user_agent.empty();
+    if (add_user_agent) size += user_agent_name.size() + default_user_agent.size() + 2;
+    char digits[24];
+    std::size_t digit_count = 0;
     if (needs_content_length(method, body_size)) {
-        char digits[24];
-        const auto end = std::to_chars(digits, digits + sizeof digits, body_size).ptr;
-        out.append("Content-Length: ").append(digits, static_cast<std::size_t>(end - digits)).append("\r\n");
+        digit_count = static_cast<std::size_t>(std::to_chars(digits, digits + sizeof digits, body_size).ptr - digits);
+        size += content_length_name.size() + digit_count + 2;
     }
-    out.append("\r\n");
+
+    const std::size_t start = out.size();
+    out.resize(start + size);
+    char* p = out.data() + start;
+    auto put = [&p](std::string_view piece) {
+        std::memcpy(p, piece.data(), piece.size());
+        p += piece.size();
+    };
+    put(method_name);
+    *p++ = ' ';
+    put(target);
+    put(version_and_host);
+    put(host);
+    put("\r\n");
+    for (const auto [name, value] : headers) {
+        if (framing(name)) continue;
+        put(name);
+        put(": ");
+        put(value);
+        put("\r\n");
+    }
+    if (add_user_agent) {
+        put(user_agent_name);
+        put(default_user_agent);
+        put("\r\n");
+    }
+    if (digit_count > 0) {
+        put(content_length_name);
+        put(std::string_view(digits, digit_count));
+        put("\r\n");
+    }
+    put("\r\n");
     return {};
 }
 
 } // namespace takeoff::http::detail
 // end of <takeoff/http/detail/request_head.hpp>
-// begin of <takeoff/http/message.hpp>
-// The request a caller hands to the transport and the buffered response it gets back.
-
-// #include <takeoff/core/config.hpp> (already inlined above)
-
-#include <boost/beast/http/fields.hpp>
-#include <boost/beast/http/verb.hpp>
-#include <boost/url/url.hpp>
-
-#include <string>
-#include <string_view>
-#include <utility>
-
-namespace takeoff::http {
-
-namespace beast_http = boost::beast::http;
-
-/// An HTTP request: method, absolute http(s) URL, extra headers and an already encoded body.
-/// Host, Content-Length, Transfer-Encoding and Connection are set by the transport (such headers
-/// given here are ignored); User-Agent is the client's unless given here.
-struct request {
-    beast_http::verb method = beast_http::verb::get;
-    boost::urls::url url;
-    beast_http::fields headers;
-    std::string body;
-
-    /// A GET of url.
-    static request get(boost::urls::url url) { return request{beast_http::verb::get, std::move(url), {}, {}}; }
-
-    /// A POST of body with the given Content-Type.
-    static request post(boost::urls::url url, std::string body, std::string_view content_type) {
-        request r{beast_http::verb::post, std::move(url), {}, std::move(body)};
-        r.headers.set(beast_http::field::content_type, content_type);
-        return r;
-    }
-};
-
-/// A complete response with its body in memory.
-struct response {
-    unsigned status = 0;
-    beast_http::fields headers;
-    std::string body;
-
-    /// The Content-Type without parameters, lowercased ("application/json").
-    std::string media_type() const;
-};
-
-namespace detail {
-inline std::string media_type_of(std::string_view content_type) {
-    std::string_view v = content_type.substr(0, content_type.find(';'));
-    while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
-    while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
-    std::string out(v);
-    for (char& c : out)
-        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-    return out;
-}
-} // namespace detail
-
-inline std::string response::media_type() const {
-    auto it = headers.find(beast_http::field::content_type);
-    return it == headers.end() ? std::string() : detail::media_type_of(it->value());
-}
-
-} // namespace takeoff::http
-// end of <takeoff/http/message.hpp>
+// #include <takeoff/http/detail/response_parser.hpp> (already inlined above)
+// #include <takeoff/http/fields.hpp> (already inlined above)
+// #include <takeoff/http/message.hpp> (already inlined above)
 // #include <takeoff/http/options.hpp> (already inlined above)
 // #include <takeoff/http/origin.hpp> (already inlined above)
 // #include <takeoff/http/proxy.hpp> (already inlined above)
@@ -4126,11 +4809,10 @@ inline std::optional<std::chrono::seconds> parse_retry_after(std::string_view va
 #include <boost/asio/deferred.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/error.hpp>
-#include <boost/beast/http/string_body.hpp>
 
 #include <array>
+#include <algorithm>
 #include <chrono>
 #include <memory>
 #include <mutex>
@@ -4171,20 +4853,26 @@ struct client_state {
     random_source random = default_random_source();
 };
 
-// Where an attempt ended, in the terms the retry policy needs.
-struct head_result {
-    boost::system::error_code ec;
+// How one attempt ended, in the terms the retry policy needs.
+struct attempt_result {
+    boost::system::error_code ec;      // before a response header was complete
+    boost::system::error_code body_ec; // while reading the body, after the header
     attempt_outcome outcome;
-    bool stale_reuse = false; // a pooled connection failed before any response byte
-    std::unique_ptr<connection> conn;
-    std::unique_ptr<beast::http::response_parser<beast::http::empty_body>> parser;
+    bool stale_reuse = false;          // a pooled connection failed before any response byte
+    std::unique_ptr<connection> conn;  // a 2xx header for a streamed body: the body is still to read
+};
+
+// A buffered response and the parser writing into it (neither is movable: built in place).
+struct buffered_response {
+    response resp;
+    response_parser parser{resp};
 };
 
 // Request ids servers commonly send, checked in this order.
-inline std::string request_id_of(const beast::http::fields& headers) {
+inline std::string request_id_of(const http::fields& headers) {
     for (const char* name : {"x-request-id", "x-amzn-requestid", "request-id", "x-correlation-id"}) {
         auto it = headers.find(name);
-        if (it != headers.end()) return std::string(it->value());
+        if (it != headers.end()) return std::string(it->value);
     }
     return {};
 }
@@ -4273,24 +4961,36 @@ public:
     }
 
 private:
-    using head_parser = boost::beast::http::response_parser<boost::beast::http::empty_body>;
-
     // Bodies up to this size are copied behind the head and sent with it in one write.
     static constexpr std::size_t small_body = 16 * 1024;
+    // The most of an error or redirect body kept when the caller streams.
+    static constexpr std::size_t streamed_error_body_limit = 64 * 1024;
 
-    // One attempt up to the end of the response header.
-    static boost::asio::awaitable<detail::head_result> send_and_read_head(detail::client_state& state, const request& req,
-                                                                    const origin& target,
-                                                                    const request_options& options, diagnostics& diag) {
-        detail::head_result r;
-        auto [acquire_ec, lease] = co_await state.pool->acquire(target, options.timeouts, diag);
-        if (acquire_ec) {
-            r.ec = acquire_ec;
-            co_return r;
+    // One attempt, in one coroutine (its steps are awaited without frames of their own): a
+    // connection, the request written, the response header read into parser and, unless the caller
+    // streams a 2xx body, the body too, after which the connection goes back to the pool.
+    static boost::asio::awaitable<detail::attempt_result> exchange(detail::client_state& state, const request& req,
+                                                                  const origin& target, const request_options& options,
+                                                                  bool streaming, detail::response_parser& parser,
+                                                                  diagnostics& diag) {
+        namespace bhttp = boost::beast::http;
+        detail::attempt_result r;
+        const auto executor = co_await boost::asio::this_coro::executor;
+
+        bool reused = true;
+        r.conn = state.pool->take_idle(target);
+        if (!r.conn) {
+            auto [acquire_ec, lease] = co_await state.pool->acquire(target, options.timeouts, diag);
+            if (acquire_ec) {
+                r.ec = acquire_ec;
+                co_return r;
+            }
+            r.conn = std::move(lease.conn);
+            reused = lease.reused;
         }
-        r.conn = std::move(lease.conn);
+        detail::connection& conn = *r.conn;
 
-        std::string& head = r.conn->head_buffer();
+        std::string& head = conn.head_buffer();
         head.clear();
         // Origin form: "http://host" and "http://host?q" have an empty path, sent as "/".
         std::string_view path = req.url.encoded_target();
@@ -4299,7 +4999,7 @@ private:
             rooted = "/" + std::string(path);
             path = rooted;
         }
-        if (auto ec = detail::append_request_head(head, req.method, path, r.conn->host_header(), req.headers,
+        if (auto ec = detail::append_request_head(head, req.method, path, conn.host_header(), req.headers,
                                                   state.options.user_agent, req.body.size(), diag)) {
             state.pool->release(std::move(r.conn), true); // nothing was sent on it
             r.ec = ec;
@@ -4313,56 +5013,70 @@ private:
         }
 
         r.outcome.request_sent = true;
-        if (auto ec = co_await r.conn->async_write(buffers, options.timeouts.write)) {
-            r.ec = ec;
-            r.stale_reuse = lease.reused && ec != boost::asio::error::operation_aborted;
+        conn.watch(options.timeouts.write, executor);
+        auto [write_ec, written] = co_await conn.async_send(buffers, detail::nothrow_awaitable);
+        if (write_ec) {
+            r.ec = conn.step_result(write_ec);
+            r.stale_reuse = reused && write_ec != boost::asio::error::operation_aborted;
             diag.set_client_message("cannot send the request to " + detail::printable_url(req.url) + ": " +
-                                    ec.message());
+                                    r.ec.message());
+            state.pool->release(std::move(r.conn), false);
             co_return r;
         }
 
-        r.parser = std::make_unique<head_parser>();
-        r.parser->header_limit(options.header_limit);
-        r.parser->body_limit(boost::none); // applied by whoever reads the body
-        if (req.method == boost::beast::http::verb::head) r.parser->skip(true);
-        if (auto ec = co_await r.conn->async_read_header(*r.parser, options.timeouts.header_read)) {
+        parser.header_limit(options.header_limit);
+        parser.body_limit(boost::none); // set below, once the status tells which limit applies
+        if (req.method == bhttp::verb::head) parser.skip(true);
+        conn.watch(options.timeouts.header_read, executor);
+        boost::system::error_code ec;
+        while (!parser.is_header_done()) {
+            ec = conn.feed(parser);
+            if (ec == bhttp::error::need_more) {
+                auto [read_ec, n] = co_await conn.async_fill(detail::nothrow_awaitable);
+                ec = conn.filled(parser, read_ec, n);
+                if (ec == bhttp::error::need_more) ec = {};
+            }
+            if (ec) break;
+        }
+        if (ec) {
             r.ec = ec;
-            r.outcome.response_started = r.parser->got_some();
-            r.stale_reuse = lease.reused && !r.outcome.response_started && ec != boost::asio::error::operation_aborted &&
+            r.outcome.response_started = parser.got_some();
+            r.stale_reuse = reused && !r.outcome.response_started && ec != boost::asio::error::operation_aborted &&
                             ec != boost::beast::error::timeout;
-            if (ec == boost::beast::http::error::header_limit) r.ec = make_error_code(errc::invalid_response);
+            if (ec == bhttp::error::header_limit) r.ec = make_error_code(errc::invalid_response);
             diag.set_client_message(
                 (r.outcome.response_started ? "bad or incomplete response header from " : "no response from ") +
                 detail::printable_url(req.url) + ": " + ec.message());
+            state.pool->release(std::move(r.conn), false);
             co_return r;
         }
         r.outcome.response_started = true;
-        r.conn->count_exchange();
-        co_return r;
-    }
+        conn.count_exchange();
 
-    // Reads the rest of a body into a string, at most limit bytes.
-    static boost::asio::awaitable<boost::system::error_code> read_body(detail::connection& conn, head_parser& head,
-                                                                 std::size_t limit,
-                                                                 std::chrono::milliseconds idle_limit,
-                                                                 response& out, bool& reusable) {
-        boost::beast::http::response_parser<boost::beast::http::string_body> parser(std::move(head));
-        // The header was parsed without a limit; a Content-Length over it fails here, a chunked or
-        // close-delimited body as it grows past it.
-        parser.body_limit(limit);
-        boost::system::error_code ec;
-        if (parser.content_length() && *parser.content_length() > limit) ec = boost::beast::http::error::body_limit;
-        while (!ec && !parser.is_done()) {
-            ec = co_await conn.async_read_some(parser, idle_limit);
-            if (ec) break;
+        if (streaming && parser.target().status / 100 == 2) {
+            conn.unwatch(); // the body_stream's reads arm it again
+            co_return r;
         }
-        auto message = parser.release();
-        out.status = message.result_int();
-        out.body = std::move(message.body());
-        out.headers = std::move(message.base());
-        reusable = !ec && message.keep_alive();
-        if (ec == boost::beast::http::error::body_limit) co_return make_error_code(errc::body_too_large);
-        co_return ec;
+
+        // The body, into the response. The header was parsed without a limit; a Content-Length
+        // over it fails here, a chunked or close-delimited body as it grows past it.
+        const std::size_t limit =
+            streaming ? std::min(options.body_limit, streamed_error_body_limit) : options.body_limit;
+        if (!parser.is_done() && parser.content_length() && *parser.content_length() > limit)
+            ec = bhttp::error::body_limit;
+        parser.body_limit(limit);
+        while (!ec && !parser.is_done()) {
+            ec = conn.feed(parser);
+            if (ec == bhttp::error::need_more) {
+                conn.watch(options.timeouts.body_read, executor); // the longest silence
+                auto [read_ec, n] = co_await conn.async_fill(detail::nothrow_awaitable);
+                ec = conn.filled(parser, read_ec, n);
+                if (ec == bhttp::error::need_more) ec = {};
+            }
+        }
+        state.pool->release(std::move(r.conn), !ec && parser.keep_alive());
+        r.body_ec = ec == bhttp::error::body_limit ? make_error_code(errc::body_too_large) : ec;
+        co_return r;
     }
 
     template <bool Streaming>
@@ -4392,61 +5106,68 @@ private:
             }
             ++attempts;
             diag.clear();
-            auto head = co_await send_and_read_head(*state, req, *target, options, diag);
 
-            if (head.ec) {
-                if (head.conn) state->pool->release(std::move(head.conn), false);
-                if (head.ec == boost::asio::error::operation_aborted) co_return result{head.ec, {}};
+            // Where this attempt's response goes: a body_stream's state when streaming (it takes
+            // the connection over on a 2xx), a response in this frame otherwise.
+            std::shared_ptr<detail::body_stream_state> stream;
+            std::optional<detail::buffered_response> buffered;
+            if constexpr (Streaming) {
+                const auto deadline = options.deadline.count() > 0 ? started + options.deadline
+                                                                   : std::chrono::steady_clock::time_point::max();
+                stream = std::make_shared<detail::body_stream_state>(state->pool, options, deadline);
+            } else {
+                buffered.emplace();
+            }
+            response& resp = Streaming ? stream->head : buffered->resp;
+            detail::response_parser& parser = Streaming ? stream->parser : buffered->parser;
+
+            auto attempt = co_await exchange(*state, req, *target, options, Streaming, parser, diag);
+
+            if (attempt.ec) {
+                if (attempt.ec == boost::asio::error::operation_aborted) co_return result{attempt.ec, {}};
                 // A pooled connection the server had closed: try once more at once, on a new one.
-                if (head.stale_reuse && !stale_retried) {
+                if (attempt.stale_reuse && !stale_retried) {
                     stale_retried = true;
                     --attempts;
                     continue;
                 }
-                head.outcome.ec = head.ec;
+                attempt.outcome.ec = attempt.ec;
                 bool retry = false;
-                auto delay = state->next_delay(options.retries, attempts, req.method, head.outcome, retry);
-                if (!retry) co_return result{head.ec, {}};
+                auto delay = state->next_delay(options.retries, attempts, req.method, attempt.outcome, retry);
+                if (!retry) co_return result{attempt.ec, {}};
                 if (auto ec = co_await wait(delay)) co_return result{ec, {}};
                 continue;
             }
 
-            const unsigned status = head.parser->get().result_int();
+            const unsigned status = resp.status;
             const bool success = status / 100 == 2;
 
             if constexpr (Streaming) {
                 if (success) {
-                    auto parser = std::make_unique<detail::body_stream_state::parser_type>(std::move(*head.parser));
-                    parser->body_limit(boost::none);
-                    const auto deadline = options.deadline.count() > 0 ? started + options.deadline
-                                                                       : std::chrono::steady_clock::time_point::max();
-                    head.conn->unwatch(); // the body_stream's reads arm it again
-                    auto stream_state = std::make_shared<detail::body_stream_state>(
-                        state->pool, std::move(head.conn), std::move(parser), options, deadline);
-                    co_return result{{}, body_stream(std::move(stream_state))};
+                    stream->conn = std::move(attempt.conn);
+                    stream->parser.use_buffers();
+                    stream->parser.body_limit(boost::none); // the reader bounds what it keeps
+                    co_return result{{}, body_stream(std::move(stream))};
                 }
             }
 
             // A buffered body: the response itself, or an error or redirect body (bounded when streaming).
-            response resp;
-            bool reusable = false;
-            const std::size_t limit = Streaming ? std::min<std::size_t>(options.body_limit, 64 * 1024) : options.body_limit;
-            auto body_ec = co_await read_body(*head.conn, *head.parser, limit, options.timeouts.body_read, resp, reusable);
-            state->pool->release(std::move(head.conn), reusable);
+            const auto& body_ec = attempt.body_ec;
             if (body_ec && (success || body_ec == boost::asio::error::operation_aborted)) {
                 diag.set_http_status(status);
-                diag.set_client_message(body_ec == errc::body_too_large
-                                            ? "the response body from " + detail::printable_url(req.url) +
-                                                  " exceeds the limit of " + std::to_string(limit) + " bytes"
-                                            : "cannot read the response body from " + detail::printable_url(req.url) +
-                                                  ": " + body_ec.message());
+                diag.set_client_message(
+                    body_ec == errc::body_too_large
+                        ? "the response body from " + detail::printable_url(req.url) + " exceeds the limit of " +
+                              std::to_string(Streaming ? std::min(options.body_limit, streamed_error_body_limit)
+                                                       : options.body_limit) +
+                              " bytes"
+                        : "cannot read the response body from " + detail::printable_url(req.url) + ": " +
+                              body_ec.message());
                 co_return result{body_ec, {}};
             }
 
             if (status / 100 == 3) {
-                auto location = resp.headers.find(boost::beast::http::field::location);
-                const std::string_view where =
-                    location == resp.headers.end() ? std::string_view() : std::string_view(location->value());
+                const std::string_view where = resp.headers[boost::beast::http::field::location];
                 redirect_decision decision = decide_redirect(options.redirects, req.method, status, req.url, where, redirects);
                 if (decision.action == redirect_action::follow) {
                     ++redirects;
@@ -4478,7 +5199,7 @@ private:
             diag.set_request_id(detail::request_id_of(resp.headers));
             auto retry_after_field = resp.headers.find(boost::beast::http::field::retry_after);
             if (retry_after_field != resp.headers.end())
-                diag.set_retry_after(parse_retry_after(retry_after_field->value(), std::chrono::system_clock::now()));
+                diag.set_retry_after(parse_retry_after(retry_after_field->value, std::chrono::system_clock::now()));
 
             attempt_outcome outcome;
             outcome.ec = ec;

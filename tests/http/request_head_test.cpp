@@ -29,7 +29,7 @@ bhttp::request<bhttp::string_body> parse(const std::string& wire) {
 } // namespace
 
 TEST_CASE("request head: request line, Host first, the caller's headers, User-Agent and Content-Length") {
-    bhttp::fields headers;
+    takeoff::http::fields headers;
     headers.set(bhttp::field::content_type, "application/json");
     headers.set("X-Request-Id", "abc");
     diagnostics diag;
@@ -54,7 +54,7 @@ TEST_CASE("request head: request line, Host first, the caller's headers, User-Ag
 }
 
 TEST_CASE("request head: framing headers of the caller are dropped; the caller's User-Agent wins") {
-    bhttp::fields headers;
+    takeoff::http::fields headers;
     headers.set(bhttp::field::host, "evil.example");
     headers.set(bhttp::field::content_length, "999");
     headers.set(bhttp::field::transfer_encoding, "chunked");
@@ -68,7 +68,7 @@ TEST_CASE("request head: framing headers of the caller are dropped; the caller's
 
 TEST_CASE("request head: Content-Length for a body, and for POST, PUT and PATCH even when empty") {
     diagnostics diag;
-    const bhttp::fields none;
+    const takeoff::http::fields none;
     for (const auto method : {bhttp::verb::post, bhttp::verb::put, bhttp::verb::patch}) {
         std::string out;
         REQUIRE_FALSE(append_request_head(out, method, "/", "h", none, "", 0, diag));
@@ -84,27 +84,27 @@ TEST_CASE("request head: Content-Length for a body, and for POST, PUT and PATCH 
 
 TEST_CASE("request head: header injection and unsendable targets are refused, leaving out untouched") {
     diagnostics diag;
-    const bhttp::fields none;
-    auto refused = [&](bhttp::fields headers, std::string_view target = "/", std::string_view host = "h") {
+    const takeoff::http::fields none;
+    auto refused = [&](takeoff::http::fields headers, std::string_view target = "/", std::string_view host = "h") {
         std::string out = "kept";
         const auto ec = append_request_head(out, bhttp::verb::post, target, host, headers, "ua", 1, diag);
         CHECK(out == "kept");
         return ec == errc::invalid_argument;
     };
-    bhttp::fields crlf;
+    takeoff::http::fields crlf;
     crlf.set("X-Token", "a\r\nX-Admin: yes");
     CHECK(refused(crlf));
     CHECK(diag.client_message().find("X-Token") != std::string::npos);
-    bhttp::fields lf;
+    takeoff::http::fields lf;
     lf.set("X-Token", "a\nb");
     CHECK(refused(lf));
-    bhttp::fields nul;
+    takeoff::http::fields nul;
     nul.set("X-Token", std::string("a\0b", 3));
     CHECK(refused(nul));
-    bhttp::fields bad_name;
+    takeoff::http::fields bad_name;
     bad_name.set("Bad Name", "v");
     CHECK(refused(bad_name));
-    bhttp::fields colon;
+    takeoff::http::fields colon;
     colon.set("X:Y", "v");
     CHECK(refused(colon));
 

@@ -7,13 +7,15 @@
 #include <takeoff/detail/async_op.hpp>
 #include <takeoff/http/detail/connection.hpp>
 #include <takeoff/http/detail/pool.hpp>
+#include <takeoff/http/detail/response_parser.hpp>
+#include <takeoff/http/fields.hpp>
+#include <takeoff/http/message.hpp>
 #include <takeoff/http/options.hpp>
 
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/cancellation_state.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/system_executor.hpp>
-#include <boost/beast/http/buffer_body.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
 
@@ -25,22 +27,23 @@ namespace takeoff::http {
 namespace detail {
 
 // What a body_stream owns: the connection (returned to the pool when the body was read to its end,
-// closed otherwise) and the parser positioned after the header.
+// closed otherwise), the response head and the parser positioned after it, writing into the
+// reader's buffers.
 struct body_stream_state {
-    using parser_type = beast::http::response_parser<beast::http::buffer_body>;
+    body_stream_state(std::shared_ptr<connection_pool> p, request_options o, std::chrono::steady_clock::time_point d)
+        : pool(std::move(p)), options(std::move(o)), deadline(d) {}
 
-    body_stream_state(std::shared_ptr<connection_pool> p, std::unique_ptr<connection> c,
-                      std::unique_ptr<parser_type> pr, request_options o,
-                      std::chrono::steady_clock::time_point d)
-        : pool(std::move(p)), conn(std::move(c)), parser(std::move(pr)), options(std::move(o)), deadline(d) {}
+    body_stream_state(const body_stream_state&) = delete;
+    body_stream_state& operator=(const body_stream_state&) = delete;
 
     ~body_stream_state() {
-        if (conn) pool->release(std::move(conn), parser->is_done() && parser->get().keep_alive() && !failed);
+        if (conn) pool->release(std::move(conn), parser.is_done() && parser.keep_alive() && !failed);
     }
 
     std::shared_ptr<connection_pool> pool;
-    std::unique_ptr<connection> conn;
-    std::unique_ptr<parser_type> parser;
+    std::unique_ptr<connection> conn; // set once the 2xx header has arrived
+    response head;                    // status and headers; the body goes to the reader's buffers
+    response_parser parser{head};
     request_options options;
     std::chrono::steady_clock::time_point deadline; // time_point::max() when none
     bool failed = false;
@@ -59,14 +62,14 @@ public:
     explicit body_stream(std::shared_ptr<detail::body_stream_state> state) : state_(std::move(state)) {}
 
     /// The response status (2xx).
-    unsigned status() const { return state_ ? state_->parser->get().result_int() : 0; }
+    unsigned status() const { return state_ ? state_->head.status : 0; }
     /// The response header fields.
-    const boost::beast::http::fields& headers() const {
-        static const boost::beast::http::fields none;
-        return state_ ? state_->parser->get().base() : none;
+    const http::fields& headers() const {
+        static const http::fields none;
+        return state_ ? state_->head.headers : none;
     }
     /// True once the whole body was read.
-    bool done() const noexcept { return !state_ || state_->parser->is_done(); }
+    bool done() const noexcept { return !state_ || state_->parser.is_done(); }
 
     /// Reads some body bytes into buffer: completes with void(error_code, std::size_t). At the end
     /// of the body: asio::error::eof with 0 bytes. Errors: the body_read timeout (silence longer
@@ -93,19 +96,17 @@ private:
         std::shared_ptr<detail::body_stream_state> state, boost::asio::mutable_buffer buffer) {
         using result = takeoff::detail::op_result<std::size_t>;
         co_await boost::asio::this_coro::reset_cancellation_state(boost::asio::enable_total_cancellation());
-        if (!state || state->parser->is_done()) co_return result{boost::asio::error::eof, 0};
+        if (!state || state->parser.is_done()) co_return result{boost::asio::error::eof, 0};
         if (state->failed || !state->conn) co_return result{make_error_code(errc::stream_truncated), 0};
         if (state->reading) co_return result{make_error_code(errc::operation_in_progress), 0};
         if (buffer.size() == 0) co_return result{{}, 0};
         state->reading = true;
 
-        auto& body = state->parser->get().body();
         for (;;) {
-            body.data = buffer.data();
-            body.size = buffer.size();
-            auto ec = co_await state->conn->async_read_some(*state->parser, state->options.timeouts.body_read);
+            state->parser.set_buffer(buffer);
+            auto ec = co_await state->conn->async_read_some(state->parser, state->options.timeouts.body_read);
             state->conn->unwatch();
-            const std::size_t n = buffer.size() - body.size;
+            const std::size_t n = buffer.size() - state->parser.buffer_room();
             if (ec == boost::beast::http::error::need_buffer) ec = {};
             if (ec) {
                 state->failed = true;
@@ -115,7 +116,7 @@ private:
                     ec = make_error_code(errc::stream_truncated);
                 co_return result{ec, n};
             }
-            if (n > 0 || state->parser->is_done()) {
+            if (n > 0 || state->parser.is_done()) {
                 state->reading = false;
                 if (n == 0) co_return result{boost::asio::error::eof, 0};
                 co_return result{{}, n};

@@ -15,6 +15,8 @@
 #include <takeoff/http/detail/connection.hpp>
 #include <takeoff/http/detail/pool.hpp>
 #include <takeoff/http/detail/request_head.hpp>
+#include <takeoff/http/detail/response_parser.hpp>
+#include <takeoff/http/fields.hpp>
 #include <takeoff/http/message.hpp>
 #include <takeoff/http/options.hpp>
 #include <takeoff/http/origin.hpp>
@@ -28,11 +30,10 @@
 #include <boost/asio/deferred.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/error.hpp>
-#include <boost/beast/http/string_body.hpp>
 
 #include <array>
+#include <algorithm>
 #include <chrono>
 #include <memory>
 #include <mutex>
@@ -73,20 +74,26 @@ struct client_state {
     random_source random = default_random_source();
 };
 
-// Where an attempt ended, in the terms the retry policy needs.
-struct head_result {
-    boost::system::error_code ec;
+// How one attempt ended, in the terms the retry policy needs.
+struct attempt_result {
+    boost::system::error_code ec;      // before a response header was complete
+    boost::system::error_code body_ec; // while reading the body, after the header
     attempt_outcome outcome;
-    bool stale_reuse = false; // a pooled connection failed before any response byte
-    std::unique_ptr<connection> conn;
-    std::unique_ptr<beast::http::response_parser<beast::http::empty_body>> parser;
+    bool stale_reuse = false;          // a pooled connection failed before any response byte
+    std::unique_ptr<connection> conn;  // a 2xx header for a streamed body: the body is still to read
+};
+
+// A buffered response and the parser writing into it (neither is movable: built in place).
+struct buffered_response {
+    response resp;
+    response_parser parser{resp};
 };
 
 // Request ids servers commonly send, checked in this order.
-inline std::string request_id_of(const beast::http::fields& headers) {
+inline std::string request_id_of(const http::fields& headers) {
     for (const char* name : {"x-request-id", "x-amzn-requestid", "request-id", "x-correlation-id"}) {
         auto it = headers.find(name);
-        if (it != headers.end()) return std::string(it->value());
+        if (it != headers.end()) return std::string(it->value);
     }
     return {};
 }
@@ -175,24 +182,36 @@ public:
     }
 
 private:
-    using head_parser = boost::beast::http::response_parser<boost::beast::http::empty_body>;
-
     // Bodies up to this size are copied behind the head and sent with it in one write.
     static constexpr std::size_t small_body = 16 * 1024;
+    // The most of an error or redirect body kept when the caller streams.
+    static constexpr std::size_t streamed_error_body_limit = 64 * 1024;
 
-    // One attempt up to the end of the response header.
-    static boost::asio::awaitable<detail::head_result> send_and_read_head(detail::client_state& state, const request& req,
-                                                                    const origin& target,
-                                                                    const request_options& options, diagnostics& diag) {
-        detail::head_result r;
-        auto [acquire_ec, lease] = co_await state.pool->acquire(target, options.timeouts, diag);
-        if (acquire_ec) {
-            r.ec = acquire_ec;
-            co_return r;
+    // One attempt, in one coroutine (its steps are awaited without frames of their own): a
+    // connection, the request written, the response header read into parser and, unless the caller
+    // streams a 2xx body, the body too, after which the connection goes back to the pool.
+    static boost::asio::awaitable<detail::attempt_result> exchange(detail::client_state& state, const request& req,
+                                                                  const origin& target, const request_options& options,
+                                                                  bool streaming, detail::response_parser& parser,
+                                                                  diagnostics& diag) {
+        namespace bhttp = boost::beast::http;
+        detail::attempt_result r;
+        const auto executor = co_await boost::asio::this_coro::executor;
+
+        bool reused = true;
+        r.conn = state.pool->take_idle(target);
+        if (!r.conn) {
+            auto [acquire_ec, lease] = co_await state.pool->acquire(target, options.timeouts, diag);
+            if (acquire_ec) {
+                r.ec = acquire_ec;
+                co_return r;
+            }
+            r.conn = std::move(lease.conn);
+            reused = lease.reused;
         }
-        r.conn = std::move(lease.conn);
+        detail::connection& conn = *r.conn;
 
-        std::string& head = r.conn->head_buffer();
+        std::string& head = conn.head_buffer();
         head.clear();
         // Origin form: "http://host" and "http://host?q" have an empty path, sent as "/".
         std::string_view path = req.url.encoded_target();
@@ -201,7 +220,7 @@ private:
             rooted = "/" + std::string(path);
             path = rooted;
         }
-        if (auto ec = detail::append_request_head(head, req.method, path, r.conn->host_header(), req.headers,
+        if (auto ec = detail::append_request_head(head, req.method, path, conn.host_header(), req.headers,
                                                   state.options.user_agent, req.body.size(), diag)) {
             state.pool->release(std::move(r.conn), true); // nothing was sent on it
             r.ec = ec;
@@ -215,56 +234,70 @@ private:
         }
 
         r.outcome.request_sent = true;
-        if (auto ec = co_await r.conn->async_write(buffers, options.timeouts.write)) {
-            r.ec = ec;
-            r.stale_reuse = lease.reused && ec != boost::asio::error::operation_aborted;
+        conn.watch(options.timeouts.write, executor);
+        auto [write_ec, written] = co_await conn.async_send(buffers, detail::nothrow_awaitable);
+        if (write_ec) {
+            r.ec = conn.step_result(write_ec);
+            r.stale_reuse = reused && write_ec != boost::asio::error::operation_aborted;
             diag.set_client_message("cannot send the request to " + detail::printable_url(req.url) + ": " +
-                                    ec.message());
+                                    r.ec.message());
+            state.pool->release(std::move(r.conn), false);
             co_return r;
         }
 
-        r.parser = std::make_unique<head_parser>();
-        r.parser->header_limit(options.header_limit);
-        r.parser->body_limit(boost::none); // applied by whoever reads the body
-        if (req.method == boost::beast::http::verb::head) r.parser->skip(true);
-        if (auto ec = co_await r.conn->async_read_header(*r.parser, options.timeouts.header_read)) {
+        parser.header_limit(options.header_limit);
+        parser.body_limit(boost::none); // set below, once the status tells which limit applies
+        if (req.method == bhttp::verb::head) parser.skip(true);
+        conn.watch(options.timeouts.header_read, executor);
+        boost::system::error_code ec;
+        while (!parser.is_header_done()) {
+            ec = conn.feed(parser);
+            if (ec == bhttp::error::need_more) {
+                auto [read_ec, n] = co_await conn.async_fill(detail::nothrow_awaitable);
+                ec = conn.filled(parser, read_ec, n);
+                if (ec == bhttp::error::need_more) ec = {};
+            }
+            if (ec) break;
+        }
+        if (ec) {
             r.ec = ec;
-            r.outcome.response_started = r.parser->got_some();
-            r.stale_reuse = lease.reused && !r.outcome.response_started && ec != boost::asio::error::operation_aborted &&
+            r.outcome.response_started = parser.got_some();
+            r.stale_reuse = reused && !r.outcome.response_started && ec != boost::asio::error::operation_aborted &&
                             ec != boost::beast::error::timeout;
-            if (ec == boost::beast::http::error::header_limit) r.ec = make_error_code(errc::invalid_response);
+            if (ec == bhttp::error::header_limit) r.ec = make_error_code(errc::invalid_response);
             diag.set_client_message(
                 (r.outcome.response_started ? "bad or incomplete response header from " : "no response from ") +
                 detail::printable_url(req.url) + ": " + ec.message());
+            state.pool->release(std::move(r.conn), false);
             co_return r;
         }
         r.outcome.response_started = true;
-        r.conn->count_exchange();
-        co_return r;
-    }
+        conn.count_exchange();
 
-    // Reads the rest of a body into a string, at most limit bytes.
-    static boost::asio::awaitable<boost::system::error_code> read_body(detail::connection& conn, head_parser& head,
-                                                                 std::size_t limit,
-                                                                 std::chrono::milliseconds idle_limit,
-                                                                 response& out, bool& reusable) {
-        boost::beast::http::response_parser<boost::beast::http::string_body> parser(std::move(head));
-        // The header was parsed without a limit; a Content-Length over it fails here, a chunked or
-        // close-delimited body as it grows past it.
-        parser.body_limit(limit);
-        boost::system::error_code ec;
-        if (parser.content_length() && *parser.content_length() > limit) ec = boost::beast::http::error::body_limit;
-        while (!ec && !parser.is_done()) {
-            ec = co_await conn.async_read_some(parser, idle_limit);
-            if (ec) break;
+        if (streaming && parser.target().status / 100 == 2) {
+            conn.unwatch(); // the body_stream's reads arm it again
+            co_return r;
         }
-        auto message = parser.release();
-        out.status = message.result_int();
-        out.body = std::move(message.body());
-        out.headers = std::move(message.base());
-        reusable = !ec && message.keep_alive();
-        if (ec == boost::beast::http::error::body_limit) co_return make_error_code(errc::body_too_large);
-        co_return ec;
+
+        // The body, into the response. The header was parsed without a limit; a Content-Length
+        // over it fails here, a chunked or close-delimited body as it grows past it.
+        const std::size_t limit =
+            streaming ? std::min(options.body_limit, streamed_error_body_limit) : options.body_limit;
+        if (!parser.is_done() && parser.content_length() && *parser.content_length() > limit)
+            ec = bhttp::error::body_limit;
+        parser.body_limit(limit);
+        while (!ec && !parser.is_done()) {
+            ec = conn.feed(parser);
+            if (ec == bhttp::error::need_more) {
+                conn.watch(options.timeouts.body_read, executor); // the longest silence
+                auto [read_ec, n] = co_await conn.async_fill(detail::nothrow_awaitable);
+                ec = conn.filled(parser, read_ec, n);
+                if (ec == bhttp::error::need_more) ec = {};
+            }
+        }
+        state.pool->release(std::move(r.conn), !ec && parser.keep_alive());
+        r.body_ec = ec == bhttp::error::body_limit ? make_error_code(errc::body_too_large) : ec;
+        co_return r;
     }
 
     template <bool Streaming>
@@ -294,61 +327,68 @@ private:
             }
             ++attempts;
             diag.clear();
-            auto head = co_await send_and_read_head(*state, req, *target, options, diag);
 
-            if (head.ec) {
-                if (head.conn) state->pool->release(std::move(head.conn), false);
-                if (head.ec == boost::asio::error::operation_aborted) co_return result{head.ec, {}};
+            // Where this attempt's response goes: a body_stream's state when streaming (it takes
+            // the connection over on a 2xx), a response in this frame otherwise.
+            std::shared_ptr<detail::body_stream_state> stream;
+            std::optional<detail::buffered_response> buffered;
+            if constexpr (Streaming) {
+                const auto deadline = options.deadline.count() > 0 ? started + options.deadline
+                                                                   : std::chrono::steady_clock::time_point::max();
+                stream = std::make_shared<detail::body_stream_state>(state->pool, options, deadline);
+            } else {
+                buffered.emplace();
+            }
+            response& resp = Streaming ? stream->head : buffered->resp;
+            detail::response_parser& parser = Streaming ? stream->parser : buffered->parser;
+
+            auto attempt = co_await exchange(*state, req, *target, options, Streaming, parser, diag);
+
+            if (attempt.ec) {
+                if (attempt.ec == boost::asio::error::operation_aborted) co_return result{attempt.ec, {}};
                 // A pooled connection the server had closed: try once more at once, on a new one.
-                if (head.stale_reuse && !stale_retried) {
+                if (attempt.stale_reuse && !stale_retried) {
                     stale_retried = true;
                     --attempts;
                     continue;
                 }
-                head.outcome.ec = head.ec;
+                attempt.outcome.ec = attempt.ec;
                 bool retry = false;
-                auto delay = state->next_delay(options.retries, attempts, req.method, head.outcome, retry);
-                if (!retry) co_return result{head.ec, {}};
+                auto delay = state->next_delay(options.retries, attempts, req.method, attempt.outcome, retry);
+                if (!retry) co_return result{attempt.ec, {}};
                 if (auto ec = co_await wait(delay)) co_return result{ec, {}};
                 continue;
             }
 
-            const unsigned status = head.parser->get().result_int();
+            const unsigned status = resp.status;
             const bool success = status / 100 == 2;
 
             if constexpr (Streaming) {
                 if (success) {
-                    auto parser = std::make_unique<detail::body_stream_state::parser_type>(std::move(*head.parser));
-                    parser->body_limit(boost::none);
-                    const auto deadline = options.deadline.count() > 0 ? started + options.deadline
-                                                                       : std::chrono::steady_clock::time_point::max();
-                    head.conn->unwatch(); // the body_stream's reads arm it again
-                    auto stream_state = std::make_shared<detail::body_stream_state>(
-                        state->pool, std::move(head.conn), std::move(parser), options, deadline);
-                    co_return result{{}, body_stream(std::move(stream_state))};
+                    stream->conn = std::move(attempt.conn);
+                    stream->parser.use_buffers();
+                    stream->parser.body_limit(boost::none); // the reader bounds what it keeps
+                    co_return result{{}, body_stream(std::move(stream))};
                 }
             }
 
             // A buffered body: the response itself, or an error or redirect body (bounded when streaming).
-            response resp;
-            bool reusable = false;
-            const std::size_t limit = Streaming ? std::min<std::size_t>(options.body_limit, 64 * 1024) : options.body_limit;
-            auto body_ec = co_await read_body(*head.conn, *head.parser, limit, options.timeouts.body_read, resp, reusable);
-            state->pool->release(std::move(head.conn), reusable);
+            const auto& body_ec = attempt.body_ec;
             if (body_ec && (success || body_ec == boost::asio::error::operation_aborted)) {
                 diag.set_http_status(status);
-                diag.set_client_message(body_ec == errc::body_too_large
-                                            ? "the response body from " + detail::printable_url(req.url) +
-                                                  " exceeds the limit of " + std::to_string(limit) + " bytes"
-                                            : "cannot read the response body from " + detail::printable_url(req.url) +
-                                                  ": " + body_ec.message());
+                diag.set_client_message(
+                    body_ec == errc::body_too_large
+                        ? "the response body from " + detail::printable_url(req.url) + " exceeds the limit of " +
+                              std::to_string(Streaming ? std::min(options.body_limit, streamed_error_body_limit)
+                                                       : options.body_limit) +
+                              " bytes"
+                        : "cannot read the response body from " + detail::printable_url(req.url) + ": " +
+                              body_ec.message());
                 co_return result{body_ec, {}};
             }
 
             if (status / 100 == 3) {
-                auto location = resp.headers.find(boost::beast::http::field::location);
-                const std::string_view where =
-                    location == resp.headers.end() ? std::string_view() : std::string_view(location->value());
+                const std::string_view where = resp.headers[boost::beast::http::field::location];
                 redirect_decision decision = decide_redirect(options.redirects, req.method, status, req.url, where, redirects);
                 if (decision.action == redirect_action::follow) {
                     ++redirects;
@@ -380,7 +420,7 @@ private:
             diag.set_request_id(detail::request_id_of(resp.headers));
             auto retry_after_field = resp.headers.find(boost::beast::http::field::retry_after);
             if (retry_after_field != resp.headers.end())
-                diag.set_retry_after(parse_retry_after(retry_after_field->value(), std::chrono::system_clock::now()));
+                diag.set_retry_after(parse_retry_after(retry_after_field->value, std::chrono::system_clock::now()));
 
             attempt_outcome outcome;
             outcome.ec = ec;

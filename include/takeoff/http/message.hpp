@@ -2,8 +2,9 @@
 // The request a caller hands to the transport and the buffered response it gets back.
 
 #include <takeoff/core/config.hpp>
+#include <takeoff/http/fields.hpp>
 
-#include <boost/beast/http/fields.hpp>
+#include <boost/beast/http/field.hpp>
 #include <boost/beast/http/verb.hpp>
 #include <boost/url/url.hpp>
 
@@ -21,7 +22,7 @@ namespace beast_http = boost::beast::http;
 struct request {
     beast_http::verb method = beast_http::verb::get;
     boost::urls::url url;
-    beast_http::fields headers;
+    http::fields headers;
     std::string body;
 
     /// A GET of url.
@@ -38,7 +39,7 @@ struct request {
 /// A complete response with its body in memory.
 struct response {
     unsigned status = 0;
-    beast_http::fields headers;
+    http::fields headers;
     std::string body;
 
     /// The Content-Type without parameters, lowercased ("application/json").
@@ -59,7 +60,7 @@ inline std::string media_type_of(std::string_view content_type) {
 
 inline std::string response::media_type() const {
     auto it = headers.find(beast_http::field::content_type);
-    return it == headers.end() ? std::string() : detail::media_type_of(it->value());
+    return it == headers.end() ? std::string() : detail::media_type_of(it->value);
 }
 
 } // namespace takeoff::http

@@ -8,6 +8,7 @@
 
 #include <takeoff/core/config.hpp>
 #include <takeoff/core/error.hpp>
+#include <takeoff/http/detail/syntax.hpp>
 
 #include <boost/system/result.hpp>
 #include <boost/url/host_type.hpp>
@@ -101,8 +102,6 @@ inline bool is_host_name_char(char c) noexcept {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
            c == '.' || c == '_' || c == '~';
 }
-
-inline char ascii_lower(char c) noexcept { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
 
 } // namespace detail
 

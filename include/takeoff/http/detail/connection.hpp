@@ -19,10 +19,12 @@
 #include <takeoff/http/proxy.hpp>
 #include <takeoff/http/tls.hpp>
 
+#include <boost/asio/append.hpp>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/connect.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/deferred.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -146,7 +148,7 @@ public:
         ec = asio::error::host_not_found;
         for (const auto& endpoint : endpoints) {
             timed_out_ = false;
-            if (set_deadline(limits.connect)) arm(co_await asio::this_coro::executor);
+            watch(limits.connect, co_await asio::this_coro::executor);
             auto [connect_ec] = co_await socket_.async_connect(endpoint, nothrow_awaitable);
             ec = step_result(connect_ec);
             if (!ec) break;
@@ -168,7 +170,7 @@ public:
                 diag.set_client_message("cannot set up TLS for " + origin_.host + ": " + ec.message());
                 co_return ec;
             }
-            if (set_deadline(limits.tls_handshake)) arm(co_await asio::this_coro::executor);
+            watch(limits.tls_handshake, co_await asio::this_coro::executor);
             auto [handshake_ec] = co_await tls_->async_handshake(nothrow_awaitable);
             if (handshake_ec) {
                 handshake_ec = step_result(handshake_ec);
@@ -181,24 +183,96 @@ public:
         co_return boost::system::error_code{};
     }
 
-    /// Writes the buffers whole (TLS: small ones gathered into one record).
-    asio::awaitable<boost::system::error_code> async_write(std::array<asio::const_buffer, 2> buffers,
-                                                           std::chrono::milliseconds limit) {
-        if (set_deadline(limit)) arm(co_await asio::this_coro::executor);
-        if (buffers[1].size() == 0) { // one buffer: send(2) rather than sendmsg(2) on plain sockets
-            auto [ec, n] = secure_ ? co_await asio::async_write(*tls_, buffers[0], nothrow_awaitable)
-                                   : co_await asio::async_write(socket_, buffers[0], nothrow_awaitable);
-            co_return step_result(ec);
-        }
-        auto [ec, n] = secure_ ? co_await asio::async_write(*tls_, buffers, nothrow_awaitable)
-                               : co_await asio::async_write(socket_, buffers, nothrow_awaitable);
-        co_return step_result(ec);
+    // The steps of an exchange, for the coroutine that runs it (client.hpp): each is an Asio
+    // operation awaited without a coroutine frame of its own, so a request on a pooled
+    // connection costs the frames of the request's own coroutines only.
+
+    /// Starts the watchdog for a step of at most `limit` (zero: none), on the executor of the
+    /// running operation (its strand, when it has one).
+    void watch(std::chrono::milliseconds limit, const asio::any_io_executor& operation_executor) {
+        if (set_deadline(limit)) arm(operation_executor);
     }
 
-    /// Reads until the parser has the whole header.
+    /// Writes the buffers whole (TLS: small ones gathered into one record): completes with
+    /// void(error_code, std::size_t). A plain socket gets one send(2) for one buffer.
+    template <class Token>
+    auto async_send(std::array<asio::const_buffer, 2> buffers, Token&& token) {
+        return asio::async_initiate<Token, void(boost::system::error_code, std::size_t)>(
+            [this](auto handler, std::array<asio::const_buffer, 2> b) {
+                if (b[1].size() == 0) {
+                    if (secure_)
+                        asio::async_write(*tls_, b[0], std::move(handler));
+                    else
+                        asio::async_write(socket_, b[0], std::move(handler));
+                } else if (secure_) {
+                    asio::async_write(*tls_, b, std::move(handler));
+                } else {
+                    asio::async_write(socket_, b, std::move(handler));
+                }
+            },
+            token, buffers);
+    }
+
+    /// Feeds the parser from the bytes already read: beast::http::error::need_more when it needs
+    /// more input (read some with async_fill, then call filled), {} when it made progress, or the
+    /// parser's error.
+    template <class Parser>
+    boost::system::error_code feed(Parser& parser) {
+        if (buffer_.size() == 0) return beast::http::error::need_more;
+        boost::system::error_code ec;
+        const std::size_t used = parser.put(buffer_.data(), ec);
+        buffer_.consume(used);
+        if (!ec && used == 0 && !parser.is_done()) return beast::http::error::need_more;
+        return ec;
+    }
+
+    /// Reads what the peer sent into the connection's buffer: completes with
+    /// void(error_code, std::size_t); pass both to filled().
+    template <class Token>
+    auto async_fill(Token&& token) {
+        return asio::async_initiate<Token, void(boost::system::error_code, std::size_t)>(
+            [this](auto handler) {
+                const std::size_t room = beast::read_size(buffer_, 65536);
+                if (room == 0) { // the parser holds on to a full buffer
+                    asio::post(socket_.get_executor(),
+                               asio::append(std::move(handler), make_error_code(beast::http::error::buffer_overflow),
+                                            std::size_t{0}));
+                    return;
+                }
+                if (secure_)
+                    tls_->async_read_some(buffer_.prepare(room), std::move(handler));
+                else
+                    socket_.async_read_some(buffer_.prepare(room), std::move(handler));
+            },
+            token);
+    }
+
+    /// Takes the outcome of async_fill: need_more to feed the parser again, or the error that
+    /// ends the read (end_of_stream when the peer closed before any response byte; a
+    /// close-delimited body ends with the parser's own result; a timeout is beast::error::timeout).
+    template <class Parser>
+    boost::system::error_code filled(Parser& parser, boost::system::error_code read_ec, std::size_t n) {
+        buffer_.commit(n);
+        if (read_ec == asio::error::eof) {
+            if (!parser.got_some()) return beast::http::error::end_of_stream;
+            boost::system::error_code ec;
+            parser.put_eof(ec);
+            return ec ? step_result(ec) : ec;
+        }
+        if (read_ec) return step_result(read_ec);
+        return beast::http::error::need_more;
+    }
+
+    /// A step's error as the caller sees it: a timeout instead of the abort it caused.
+    boost::system::error_code step_result(boost::system::error_code ec) const {
+        if (ec && timed_out_) return beast::error::timeout;
+        return ec;
+    }
+
+    /// Reads until the parser has the whole header (for the CONNECT answer and the tests).
     template <class Parser>
     asio::awaitable<boost::system::error_code> async_read_header(Parser& parser, std::chrono::milliseconds limit) {
-        if (set_deadline(limit)) arm(co_await asio::this_coro::executor);
+        watch(limit, co_await asio::this_coro::executor);
         while (!parser.is_header_done()) {
             if (auto ec = co_await parse_some(parser)) co_return step_result(ec);
         }
@@ -210,7 +284,7 @@ public:
     /// own codes (beast::http::error::need_buffer when a buffer_body is full).
     template <class Parser>
     asio::awaitable<boost::system::error_code> async_read_some(Parser& parser, std::chrono::milliseconds limit) {
-        if (set_deadline(limit)) arm(co_await asio::this_coro::executor);
+        watch(limit, co_await asio::this_coro::executor);
         co_return step_result(co_await parse_some(parser));
     }
 
@@ -254,9 +328,9 @@ private:
         return !armed_ || watchdog_->timer.expiry() > deadline_;
     }
 
-    void arm(asio::any_io_executor operation_executor) {
+    void arm(const asio::any_io_executor& operation_executor) {
         armed_ = true;
-        executor_ = std::move(operation_executor);
+        if (executor_ != operation_executor) executor_ = operation_executor;
         watchdog_->timer.expires_at(deadline_);
         watchdog_->timer.async_wait(asio::bind_executor(
             executor_, [w = watchdog_, generation = watchdog_->generation.load(std::memory_order_acquire)](
@@ -275,36 +349,18 @@ private:
             socket_.close(ignored); // the pending step completes with operation_aborted
             return;
         }
-        arm(std::move(executor_)); // fired for an earlier step's deadline: wait for the current one
-    }
-
-    // A step's error as the caller sees it: a timeout instead of the abort it caused.
-    boost::system::error_code step_result(boost::system::error_code ec) const {
-        if (ec && timed_out_) return beast::error::timeout;
-        return ec;
+        arm(executor_); // fired for an earlier step's deadline: wait for the current one
     }
 
     // One parse step: buffered bytes first, then one read when the parser needs more.
     template <class Parser>
     asio::awaitable<boost::system::error_code> parse_some(Parser& parser) {
         for (;;) {
-            boost::system::error_code ec;
-            if (buffer_.size() != 0) {
-                const std::size_t used = parser.put(buffer_.data(), ec);
-                buffer_.consume(used);
-                if (ec != beast::http::error::need_more) co_return ec;
-            }
-            const std::size_t room = beast::read_size(buffer_, 65536);
-            if (room == 0) co_return beast::http::error::buffer_overflow;
-            auto [read_ec, n] = secure_ ? co_await tls_->async_read_some(buffer_.prepare(room), nothrow_awaitable)
-                                     : co_await socket_.async_read_some(buffer_.prepare(room), nothrow_awaitable);
-            buffer_.commit(n);
-            if (read_ec == asio::error::eof) {
-                if (!parser.got_some()) co_return beast::http::error::end_of_stream;
-                parser.put_eof(ec);
-                co_return ec;
-            }
-            if (read_ec) co_return read_ec;
+            auto ec = feed(parser);
+            if (ec != beast::http::error::need_more) co_return ec;
+            auto [read_ec, n] = co_await async_fill(nothrow_awaitable);
+            ec = filled(parser, read_ec, n);
+            if (ec != beast::http::error::need_more) co_return ec;
         }
     }
 
@@ -332,7 +388,7 @@ private:
     asio::awaitable<boost::system::error_code> open_tunnel(const proxy_settings& proxy, const timeouts& limits,
                                                            diagnostics& diag) {
         const std::string head = connect_request(origin_, proxy);
-        if (set_deadline(limits.write)) arm(co_await asio::this_coro::executor);
+        watch(limits.write, co_await asio::this_coro::executor);
         auto [write_ec, written] = co_await asio::async_write(socket_, asio::buffer(head), nothrow_awaitable);
         if (write_ec) {
             write_ec = step_result(write_ec);

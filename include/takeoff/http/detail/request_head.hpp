@@ -9,36 +9,19 @@
 #include <takeoff/core/config.hpp>
 #include <takeoff/core/diagnostics.hpp>
 #include <takeoff/core/error.hpp>
+#include <takeoff/http/detail/syntax.hpp>
+#include <takeoff/http/fields.hpp>
 
-#include <boost/beast/http/field.hpp>
-#include <boost/beast/http/fields.hpp>
 #include <boost/beast/http/verb.hpp>
 #include <boost/system/error_code.hpp>
 
 #include <array>
 #include <charconv>
+#include <cstring>
 #include <string>
 #include <string_view>
 
 namespace takeoff::http::detail {
-
-// RFC 9110 tchar, as a table (the head is written on every request).
-inline constexpr auto token_chars = [] {
-    std::array<bool, 256> table{};
-    for (unsigned c = '0'; c <= '9'; ++c) table[c] = true;
-    for (unsigned c = 'a'; c <= 'z'; ++c) table[c] = true;
-    for (unsigned c = 'A'; c <= 'Z'; ++c) table[c] = true;
-    for (const char c : std::string_view("!#$%&'*+-.^_`|~")) table[static_cast<unsigned char>(c)] = true;
-    return table;
-}();
-
-/// True for an RFC 9110 token (a valid header name).
-inline bool is_token(std::string_view s) noexcept {
-    if (s.empty()) return false;
-    for (const char c : s)
-        if (!token_chars[static_cast<unsigned char>(c)]) return false;
-    return true;
-}
 
 /// True when a header value can be sent as is: no CR, LF or NUL.
 inline bool is_safe_field_value(std::string_view s) noexcept {
@@ -70,10 +53,9 @@ inline bool needs_content_length(boost::beast::http::verb method, std::size_t bo
 /// be sent, out is left as it was and errc::invalid_argument is returned, with diag naming it.
 inline boost::system::error_code append_request_head(std::string& out, boost::beast::http::verb method,
                                                      std::string_view target, std::string_view host,
-                                                     const boost::beast::http::fields& headers,
+                                                     const http::fields& headers,
                                                      std::string_view default_user_agent, std::size_t body_size,
                                                      diagnostics& diag) {
-    using boost::beast::http::field;
     if (!is_safe_target(target)) {
         diag.set_client_message("the request target cannot be sent (it must start with '/' and hold no spaces or "
                                 "control characters)");
@@ -83,38 +65,69 @@ inline boost::system::error_code append_request_head(std::string& out, boost::be
         diag.set_client_message("the Host or User-Agent value holds CR, LF or NUL");
         return make_error_code(errc::invalid_argument);
     }
-    const std::size_t start = out.size();
-    out.reserve(start + 64 + target.size() + host.size() + default_user_agent.size());
+    // Two passes: check and measure every piece, then copy them into place (one resize; the
+    // connection's buffer keeps its capacity, so a request normally allocates nothing here).
+    auto framing = [](std::string_view name) {
+        return iequals(name, "host") || iequals(name, "content-length") || iequals(name, "transfer-encoding") ||
+               iequals(name, "connection");
+    };
     const std::string_view method_name = boost::beast::http::to_string(method);
-    out.append(method_name.data(), method_name.size()).append(1, ' ').append(target).append(" HTTP/1.1\r\nHost: ");
-    out.append(host).append("\r\n");
+    constexpr std::string_view version_and_host = " HTTP/1.1\r\nHost: ";
+    constexpr std::string_view user_agent_name = "User-Agent: ";
+    constexpr std::string_view content_length_name = "Content-Length: ";
+    std::size_t size = method_name.size() + 1 + target.size() + version_and_host.size() + host.size() + 2 + 2;
     bool has_user_agent = false;
-    for (const auto& f : headers) {
-        const field name = f.name();
-        if (name == field::host || name == field::content_length || name == field::transfer_encoding ||
-            name == field::connection)
-            continue;
-        const std::string_view name_text = f.name_string();
-        const std::string_view value = f.value();
-        if (!is_token(name_text) || !is_safe_field_value(value)) {
-            out.resize(start);
-            diag.set_client_message(is_token(name_text)
-                                        ? "the value of the request header '" + std::string(name_text) +
-                                              "' holds CR, LF or NUL"
-                                        : "a request header name is not a valid HTTP token");
+    for (const auto [name, value] : headers) {
+        if (framing(name)) continue;
+        if (!is_token(name) || !is_safe_field_value(value)) {
+            diag.set_client_message(is_token(name) ? "the value of the request header '" + std::string(name) +
+                                                         "' holds CR, LF or NUL"
+                                                   : "a request header name is not a valid HTTP token");
             return make_error_code(errc::invalid_argument);
         }
-        has_user_agent = has_user_agent || name == field::user_agent;
-        out.append(name_text).append(": ").append(value).append("\r\n");
+        has_user_agent = has_user_agent || iequals(name, "user-agent");
+        size += name.size() + value.size() + 4;
     }
-    if (!has_user_agent && !default_user_agent.empty())
-        out.append("User-Agent: ").append(default_user_agent).append("\r\n");
+    const bool add_user_agent = !has_user_agent && !default_user_agent.empty();
+    if (add_user_agent) size += user_agent_name.size() + default_user_agent.size() + 2;
+    char digits[24];
+    std::size_t digit_count = 0;
     if (needs_content_length(method, body_size)) {
-        char digits[24];
-        const auto end = std::to_chars(digits, digits + sizeof digits, body_size).ptr;
-        out.append("Content-Length: ").append(digits, static_cast<std::size_t>(end - digits)).append("\r\n");
+        digit_count = static_cast<std::size_t>(std::to_chars(digits, digits + sizeof digits, body_size).ptr - digits);
+        size += content_length_name.size() + digit_count + 2;
     }
-    out.append("\r\n");
+
+    const std::size_t start = out.size();
+    out.resize(start + size);
+    char* p = out.data() + start;
+    auto put = [&p](std::string_view piece) {
+        std::memcpy(p, piece.data(), piece.size());
+        p += piece.size();
+    };
+    put(method_name);
+    *p++ = ' ';
+    put(target);
+    put(version_and_host);
+    put(host);
+    put("\r\n");
+    for (const auto [name, value] : headers) {
+        if (framing(name)) continue;
+        put(name);
+        put(": ");
+        put(value);
+        put("\r\n");
+    }
+    if (add_user_agent) {
+        put(user_agent_name);
+        put(default_user_agent);
+        put("\r\n");
+    }
+    if (digit_count > 0) {
+        put(content_length_name);
+        put(std::string_view(digits, digit_count));
+        put("\r\n");
+    }
+    put("\r\n");
     return {};
 }
 
