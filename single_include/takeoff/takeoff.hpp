@@ -1412,12 +1412,11 @@ auto async_run(asio::any_io_executor executor, std::chrono::steady_clock::durati
 // connection is used by one exchange at a time; the pool hands it out and takes it back.
 //
 // Timeouts: each step (connect, handshake, write, header read, one body read) has its own limit
-// (zero: none), enforced by one watchdog timer per connection. A step only records its deadline;
-// the timer is armed at most once per operation and, when it fires before the current deadline,
-// waits again for it. Its handler runs on the operation's executor (the operation's strand when
-// there is one), so closing the socket on a timeout never races with the operation. This costs a
-// fraction of a timer per request instead of an arm and a cancel per step (beast::tcp_stream).
-// A step that timed out fails with beast::error::timeout and the connection is not reused.
+// (zero: none). A step only records its deadline with the pool's deadline_monitor, whose one timer
+// serves every connection of the pool; when a deadline passes, the monitor calls on_deadline() on
+// the executor of the operation using the connection (its strand when it has one), so closing the
+// socket on a timeout never races with the operation. A step that timed out fails with
+// beast::error::timeout and the connection is not reused.
 
 // #include <takeoff/core/config.hpp> (already inlined above)
 // #include <takeoff/core/diagnostics.hpp> (already inlined above)
@@ -2482,6 +2481,213 @@ struct client_options {
 } // namespace takeoff::http
 // end of <takeoff/http/options.hpp>
 // #include <takeoff/http/origin.hpp> (already inlined above)
+// begin of <takeoff/http/detail/deadline_monitor.hpp>
+// One timer for the step limits of every connection of a pool (connection.hpp's watch()).
+//
+// A connection in use is registered with the monitor; each step only stores its deadline (an
+// atomic) in the connection's watch_state. The monitor's timer waits for the earliest deadline it
+// knows; when it fires it posts, for each connection whose deadline has passed, a call to that
+// connection's on_deadline() onto the executor of the operation using it (so a timeout never races
+// with the operation), and waits again for the earliest deadline still ahead. A step whose deadline
+// is earlier than the one the timer waits for moves the timer forward.
+//
+// With step limits of seconds and requests of milliseconds the timer fires about once per limit,
+// whatever the request rate, instead of one timer wait and one cancellation (itself a completion to
+// dispatch) per request: that was a tenth of the client's instructions on small keep-alive requests
+// (bench/http_rps). When no step has a deadline any more (between the reads of a body_stream too)
+// the timer is cancelled, so that an io_context with nothing else to do returns from run().
+//
+// Thread safety: the monitor's state is guarded by its mutex, which the pool also uses for its own
+// state (it already holds it when it hands connections out and takes them back, which is when they
+// are registered and removed); watch() takes it only when the timer must move or the operation's
+// executor changed. A step's deadline and the timer's expiry are read across threads with
+// sequentially consistent atomics: either a step sees that the timer stopped waiting, or the
+// timer's scan sees the step's deadline.
+
+// #include <takeoff/core/config.hpp> (already inlined above)
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <limits>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+namespace takeoff::http::detail {
+
+namespace asio = boost::asio;
+
+/// What a connection implements to be told that its step's deadline has passed.
+class deadline_target {
+public:
+    /// Runs on the executor of the operation that set the deadline; the deadline may have moved
+    /// since (the target checks it again).
+    virtual void on_deadline() = 0;
+
+protected:
+    ~deadline_target() = default;
+};
+
+/// A connection's entry in the monitor: shared with the monitor and with pending notifications,
+/// which may outlive the connection.
+struct watch_state {
+    using clock = std::chrono::steady_clock;
+    static constexpr clock::rep none = std::numeric_limits<clock::rep>::max();
+
+    explicit watch_state(deadline_target* t) : target(t) {}
+
+    std::atomic<clock::rep> deadline{none}; // of the current step, in clock ticks; `none`: no limit
+    std::atomic<std::uint64_t> generation{0}; // moves on when an operation ends: stale notifications do nothing
+    deadline_target* target;
+    // Guarded by the pool's mutex:
+    asio::any_io_executor executor; // the current operation's, where on_deadline() runs
+    clock::rep notified = none;     // the deadline a notification was last posted for
+    std::size_t index = npos;       // position in the monitor's list; npos when not registered
+    static constexpr std::size_t npos = std::numeric_limits<std::size_t>::max();
+};
+
+class deadline_monitor : public std::enable_shared_from_this<deadline_monitor> {
+    using clock = watch_state::clock;
+
+public:
+    explicit deadline_monitor(const asio::any_io_executor& executor) : timer_(executor) {}
+
+    deadline_monitor(const deadline_monitor&) = delete;
+    deadline_monitor& operator=(const deadline_monitor&) = delete;
+
+    /// Guards the monitor, and the pool's own state.
+    std::mutex& mutex() noexcept { return mutex_; }
+
+    /// A connection goes into use. Called with the mutex held.
+    void add_locked(const std::shared_ptr<watch_state>& w) {
+        if (w->index != watch_state::npos) return;
+        w->index = active_.size();
+        active_.push_back(w);
+    }
+
+    /// A connection is no longer in use: its operation has ended. Called with the mutex held.
+    void remove_locked(watch_state& w) {
+        set_deadline(w, watch_state::none);
+        if (w.index == watch_state::npos) return;
+        const std::size_t i = w.index;
+        w.index = watch_state::npos; // the executor stays: the next operation most likely has the same
+        if (i + 1 != active_.size()) {
+            active_[i] = std::move(active_.back());
+            active_[i]->index = i;
+        }
+        active_.pop_back();
+    }
+
+    /// Records the deadline of a step of w's operation (watch_state::none: no limit), to be
+    /// notified on `executor`. Lock-free unless the timer must move or the executor changed.
+    void watch(const std::shared_ptr<watch_state>& w, clock::rep deadline, const asio::any_io_executor& executor) {
+        set_deadline(*w, deadline);
+        // Read without the lock: the executor is only written by the thread using the connection.
+        const bool same_executor = w->executor == executor;
+        if (same_executor && w->index != watch_state::npos && deadline >= armed_until()) return;
+        std::lock_guard lock(mutex_);
+        if (!same_executor) w->executor = executor;
+        add_locked(w);
+        if (deadline < armed_until()) arm_locked(deadline);
+    }
+
+    /// The step of w's operation has ended: no limit until the next one.
+    void unwatch(watch_state& w) { set_deadline(w, watch_state::none); }
+
+    /// A connection destroyed while in use (an operation that ended by an exception).
+    void remove(watch_state& w) {
+        std::lock_guard lock(mutex_);
+        remove_locked(w);
+    }
+
+    /// Stops the timer for good (the pool is going away).
+    void shutdown() {
+        std::lock_guard lock(mutex_);
+        stopped_ = true;
+        armed_until_.store(watch_state::none, std::memory_order_relaxed);
+        timer_.cancel();
+    }
+
+private:
+    clock::rep armed_until() const noexcept { return armed_until_.load(std::memory_order_seq_cst); }
+
+    void arm_locked(clock::rep when) {
+        if (stopped_) return;
+        armed_until_.store(when, std::memory_order_seq_cst);
+        timer_.expires_at(clock::time_point(clock::duration(when))); // cancels a pending wait
+        timer_.async_wait([self = shared_from_this(), when](boost::system::error_code ec) { self->on_timer(ec, when); });
+    }
+
+    void on_timer(boost::system::error_code ec, clock::rep when) {
+        std::lock_guard lock(mutex_);
+        if (ec || stopped_ || armed_until() != when) return; // moved or cancelled: another wait is in charge
+        armed_until_.store(watch_state::none, std::memory_order_seq_cst);
+        const clock::rep now = clock::now().time_since_epoch().count();
+        clock::rep next = watch_state::none;
+        for (const auto& w : active_) {
+            const clock::rep deadline = w->deadline.load(std::memory_order_seq_cst);
+            if (deadline == watch_state::none) continue;
+            if (deadline > now) {
+                next = std::min(next, deadline);
+                continue;
+            }
+            if (w->notified == deadline) continue; // told already; its operation is ending
+            w->notified = deadline;
+            asio::post(w->executor, [w, generation = w->generation.load(std::memory_order_acquire)] {
+                if (w->generation.load(std::memory_order_acquire) == generation) w->target->on_deadline();
+            });
+        }
+        if (next != watch_state::none) arm_locked(next);
+    }
+
+    // Stores w's deadline and counts the connections with one. When none is left, the timer is
+    // stopped by a posted check, unless a step sets a deadline again before it runs (a program
+    // that sends one request after another keeps the timer).
+    void set_deadline(watch_state& w, clock::rep deadline) {
+        const clock::rep previous = w.deadline.exchange(deadline, std::memory_order_seq_cst);
+        if (previous == watch_state::none && deadline != watch_state::none) {
+            watching_.fetch_add(1, std::memory_order_seq_cst);
+        } else if (previous != watch_state::none && deadline == watch_state::none) {
+            if (watching_.fetch_sub(1, std::memory_order_seq_cst) == 1 && armed_until() != watch_state::none &&
+                !idle_check_posted_.exchange(true, std::memory_order_acq_rel))
+                asio::post(timer_.get_executor(), [self = shared_from_this()] { self->on_idle_check(); });
+        }
+    }
+
+    void on_idle_check() {
+        std::lock_guard lock(mutex_);
+        idle_check_posted_.store(false, std::memory_order_release);
+        if (stopped_ || armed_until() == watch_state::none) return;
+        // First say the timer is not waiting, then look: a step that set a deadline meanwhile
+        // either sees that (and arms the timer itself, after this) or is seen here.
+        armed_until_.store(watch_state::none, std::memory_order_seq_cst);
+        if (watching_.load(std::memory_order_seq_cst) == 0) {
+            timer_.cancel();
+            return;
+        }
+        clock::rep next = watch_state::none;
+        for (const auto& w : active_) next = std::min(next, w->deadline.load(std::memory_order_seq_cst));
+        if (next != watch_state::none) arm_locked(next);
+        else timer_.cancel();
+    }
+
+    std::mutex mutex_;
+    asio::steady_timer timer_;
+    std::vector<std::shared_ptr<watch_state>> active_;
+    std::atomic<clock::rep> armed_until_{watch_state::none}; // when the timer fires; `none`: not armed
+    std::atomic<std::size_t> watching_{0};                   // connections whose step has a deadline
+    std::atomic<bool> idle_check_posted_{false};
+    bool stopped_ = false;
+};
+
+} // namespace takeoff::http::detail
+// end of <takeoff/http/detail/deadline_monitor.hpp>
 // begin of <takeoff/http/detail/tls_stream.hpp>
 // A client TLS stream of our own over OpenSSL, in place of boost::asio::ssl::stream (and
 // beast::ssl_stream) in the HTTP transport.
@@ -3132,7 +3338,7 @@ using tcp = asio::ip::tcp;
 inline constexpr auto nothrow_awaitable = asio::as_tuple(asio::deferred);
 inline constexpr auto nothrow_use_awaitable = asio::as_tuple(asio::use_awaitable);
 
-class connection {
+class connection final : private deadline_target {
 public:
     using clock = std::chrono::steady_clock;
     using tls_type = tls_stream<tcp::socket&>; // our own: almost nothing held while idle
@@ -3141,19 +3347,28 @@ public:
     static constexpr std::size_t keep_buffer_bytes = 4096;
 
     connection(const asio::any_io_executor& executor, http::origin origin,
-               std::shared_ptr<asio::ssl::context> tls_context)
+               std::shared_ptr<asio::ssl::context> tls_context, std::shared_ptr<deadline_monitor> monitor)
         : origin_(std::move(origin)),
           host_header_(http::host_header(origin_)),
           tls_context_(std::move(tls_context)),
           socket_(executor),
-          watchdog_(std::make_shared<watchdog>(executor, this)) {
+          monitor_(std::move(monitor)),
+          watch_(std::make_shared<watch_state>(static_cast<deadline_target*>(this))) {
         if (origin_.scheme == scheme::https) tls_.emplace(*tls_context_, socket_);
     }
 
     connection(const connection&) = delete;
     connection& operator=(const connection&) = delete;
 
-    ~connection() { unwatch(); }
+    ~connection() {
+        unwatch();
+        // In use still (an operation ended by an exception): the pool could not take it back.
+        if (watch_->index != watch_state::npos) monitor_->remove(*watch_);
+    }
+
+    /// The connection's entry with the pool's deadline monitor.
+    watch_state& watch_entry() noexcept { return *watch_; }
+    const std::shared_ptr<watch_state>& watch_entry_ptr() noexcept { return watch_; }
 
     const http::origin& origin() const noexcept { return origin_; }
     /// The Host header value for this connection's origin.
@@ -3257,10 +3472,12 @@ public:
     // operation awaited without a coroutine frame of its own, so a request on a pooled
     // connection costs the frames of the request's own coroutines only.
 
-    /// Starts the watchdog for a step of at most `limit` (zero: none), on the executor of the
-    /// running operation (its strand, when it has one).
+    /// Starts a step of at most `limit` (zero: none) of the operation running on
+    /// operation_executor (its strand, when it has one).
     void watch(std::chrono::milliseconds limit, const asio::any_io_executor& operation_executor) {
-        if (set_deadline(limit)) arm(operation_executor);
+        const auto deadline =
+            limit.count() > 0 ? (clock::now() + limit).time_since_epoch().count() : watch_state::none;
+        monitor_->watch(watch_, deadline, operation_executor);
     }
 
     /// Writes the buffers whole (TLS: small ones gathered into one record): completes with
@@ -3358,15 +3575,12 @@ public:
         co_return step_result(co_await parse_some(parser));
     }
 
-    /// Ends the operation's use of the connection: disarms the watchdog. Called before the
-    /// connection goes back to the pool or to another operation.
+    /// Ends the operation's use of the connection: no step limit any more, and a timeout notice
+    /// still on its way is ignored. Called before the connection goes back to the pool or to
+    /// another operation.
     void unwatch() noexcept {
-        watchdog_->generation.fetch_add(1, std::memory_order_acq_rel);
-        deadline_ = clock::time_point::max();
-        if (armed_) {
-            armed_ = false;
-            watchdog_->timer.cancel();
-        }
+        watch_->generation.fetch_add(1, std::memory_order_acq_rel);
+        monitor_->unwatch(*watch_);
     }
 
     /// Closes the socket at once (no TLS close_notify: the connection is being dropped).
@@ -3377,49 +3591,13 @@ public:
     }
 
 private:
-    // The watchdog outlives the connection while a wait is pending; its handler only touches the
-    // connection when the generation it was armed in is still current, which (handlers running
-    // on the operation's executor) means the operation, and so the connection, is still there.
-    struct watchdog {
-        watchdog(const asio::any_io_executor& executor, connection* c) : timer(executor), owner(c) {}
-        asio::steady_timer timer;
-        connection* owner;
-        std::atomic<std::uint64_t> generation{0};
-    };
-
-    // Records the step's deadline; true when the timer must be armed (with the executor of the
-    // running operation): it is not armed, or armed for a later moment.
-    bool set_deadline(std::chrono::milliseconds limit) {
-        if (limit.count() <= 0) {
-            deadline_ = clock::time_point::max();
-            return false;
-        }
-        deadline_ = clock::now() + limit;
-        return !armed_ || watchdog_->timer.expiry() > deadline_;
-    }
-
-    void arm(const asio::any_io_executor& operation_executor) {
-        armed_ = true;
-        if (executor_ != operation_executor) executor_ = operation_executor;
-        watchdog_->timer.expires_at(deadline_);
-        watchdog_->timer.async_wait(asio::bind_executor(
-            executor_, [w = watchdog_, generation = watchdog_->generation.load(std::memory_order_acquire)](
-                           boost::system::error_code ec) {
-                if (ec || w->generation.load(std::memory_order_acquire) != generation) return;
-                w->owner->on_watchdog();
-            }));
-    }
-
-    void on_watchdog() {
-        armed_ = false;
-        if (deadline_ == clock::time_point::max()) return; // the current step has no limit
-        if (clock::now() >= deadline_) {
-            timed_out_ = true;
-            boost::system::error_code ignored;
-            socket_.close(ignored); // the pending step completes with operation_aborted
-            return;
-        }
-        arm(executor_); // fired for an earlier step's deadline: wait for the current one
+    // The monitor saw the step's deadline pass (the step may have moved on since: check again).
+    void on_deadline() override {
+        const auto deadline = watch_->deadline.load(std::memory_order_seq_cst);
+        if (deadline == watch_state::none || clock::now().time_since_epoch().count() < deadline) return;
+        timed_out_ = true;
+        boost::system::error_code ignored;
+        socket_.close(ignored); // the pending step completes with operation_aborted
     }
 
     // One parse step: buffered bytes first, then one read when the parser needs more.
@@ -3493,10 +3671,8 @@ private:
     tcp::socket socket_;
     std::optional<tls_type> tls_; // over socket_, for https origins
     bool secure_ = false;         // the TLS handshake is done: the exchange goes through tls_
-    std::shared_ptr<watchdog> watchdog_;
-    asio::any_io_executor executor_;                    // the executor the watchdog's handler runs on
-    clock::time_point deadline_ = clock::time_point::max(); // the current step's
-    bool armed_ = false;
+    std::shared_ptr<deadline_monitor> monitor_;
+    std::shared_ptr<watch_state> watch_; // shared with the monitor and its pending notices
     bool timed_out_ = false;
     beast::flat_buffer buffer_;
     std::string head_;
@@ -3513,13 +3689,14 @@ private:
 // open one) handed over directly by release().
 //
 // Thread safety: every member function may be called from any thread concurrently. The state is
-// guarded by a mutex that is never held across an await; a waiting request is woken through its
-// own concurrent_channel.
+// guarded by a mutex that is never held across an await (the deadline monitor's, which registers
+// the connections in use under it); a waiting request is woken through its own concurrent_channel.
 
 // #include <takeoff/core/config.hpp> (already inlined above)
 // #include <takeoff/core/diagnostics.hpp> (already inlined above)
 // #include <takeoff/detail/async_op.hpp> (already inlined above)
 // #include <takeoff/http/detail/connection.hpp> (already inlined above)
+// #include <takeoff/http/detail/deadline_monitor.hpp> (already inlined above)
 // #include <takeoff/http/options.hpp> (already inlined above)
 // #include <takeoff/http/origin.hpp> (already inlined above)
 // #include <takeoff/http/proxy.hpp> (already inlined above)
@@ -3551,9 +3728,13 @@ public:
         : executor_(std::move(executor)),
           options_(options),
           tls_context_(std::move(tls_context)),
-          proxies_(std::move(proxies)) {
+          proxies_(std::move(proxies)),
+          monitor_(std::make_shared<deadline_monitor>(executor_)),
+          mutex_(monitor_->mutex()) {
         if (options_.max_connections_per_origin == 0) options_.max_connections_per_origin = 1;
     }
+
+    ~connection_pool() { monitor_->shutdown(); }
 
     connection_pool(const connection_pool&) = delete;
     connection_pool& operator=(const connection_pool&) = delete;
@@ -3585,12 +3766,13 @@ public:
             // Otherwise a slot was handed over: open a connection in it.
         }
 
-        auto conn = std::make_unique<connection>(executor_, target, tls_context_);
+        auto conn = std::make_unique<connection>(executor_, target, tls_context_, monitor_);
         const std::optional<proxy_settings> proxy = proxy_for(proxies_, target);
         auto ec = co_await conn->async_connect(limits, proxy ? &*proxy : nullptr, diag);
         if (ec) {
+            conn->unwatch();
             conn->close();
-            release_slot(target);
+            release_slot(target, conn.get());
             co_return takeoff::detail::op_result<lease>{ec, {}};
         }
         connections_opened_.fetch_add(1, std::memory_order_relaxed);
@@ -3613,11 +3795,12 @@ public:
         const origin& target = conn->origin(); // conn (and so target) lives until the end
         if (!reusable) {
             conn->close();
-            release_slot(target);
+            release_slot(target, conn.get());
             return;
         }
         conn->mark_idle();
         std::lock_guard lock(mutex_);
+        monitor_->remove_locked(conn->watch_entry());
         origin_pool& pool = pools_[target];
         if (hand_over(pool, conn)) return;
         pool.idle.push_back(std::move(conn));
@@ -3664,7 +3847,10 @@ private:
             std::unique_ptr<connection> conn = std::move(pool.idle.back());
             pool.idle.pop_back();
             const auto idle = connection::clock::now() - conn->idle_since();
-            if (fresh(idle) && usable(*conn, idle)) return conn;
+            if (fresh(idle) && usable(*conn, idle)) {
+                monitor_->add_locked(conn->watch_entry_ptr()); // in use from now on
+                return conn;
+            }
             conn->close();
             --pool.open;
         }
@@ -3693,17 +3879,22 @@ private:
 
     // Gives conn (or, when conn is null, the right to open one) to the oldest waiter. Called with
     // the mutex held; the send happens under it too so that an abandoning waiter can tell.
-    static bool hand_over(origin_pool& pool, std::unique_ptr<connection>& conn) {
+    bool hand_over(origin_pool& pool, std::unique_ptr<connection>& conn) {
+        if (conn) monitor_->add_locked(conn->watch_entry_ptr()); // in use by the waiter; out again if none takes it
         while (!pool.waiters.empty()) {
             std::shared_ptr<waiter> next = std::move(pool.waiters.front());
             pool.waiters.pop_front();
             if (next->channel.try_send(boost::system::error_code{}, std::move(conn))) return true;
         }
+        if (conn) monitor_->remove_locked(conn->watch_entry());
         return false;
     }
 
-    void release_slot(const origin& target) {
+    // Gives up the place of a connection that is closed (conn: the one closed, to take off the
+    // monitor's list while the mutex is held).
+    void release_slot(const origin& target, connection* conn = nullptr) {
         std::lock_guard lock(mutex_);
+        if (conn) monitor_->remove_locked(conn->watch_entry());
         origin_pool& pool = pools_[target];
         std::unique_ptr<connection> none;
         if (!hand_over(pool, none)) --pool.open;
@@ -3738,7 +3929,8 @@ private:
     pool_options options_;
     std::shared_ptr<asio::ssl::context> tls_context_;
     proxy_config proxies_;
-    mutable std::mutex mutex_;
+    std::shared_ptr<deadline_monitor> monitor_; // its mutex guards the pool's state too
+    std::mutex& mutex_;
     std::unordered_map<origin, origin_pool, origin_hash> pools_;
     std::atomic<std::size_t> connections_opened_{0};
 };
@@ -4068,10 +4260,31 @@ enum class simple_head_result {
 
 namespace simple_head_detail {
 inline bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }
+
+// The end of the run of field-value characters (field_value_chars) starting at p, which must be
+// followed by a character outside that set before `end` (the line's CR). Eight bytes at a time
+// while none of them is a control character or DEL (obs-text passes), then byte by byte.
+inline const char* skip_field_value(const char* p, const char* end) noexcept {
+    constexpr std::uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+    while (end - p >= 8) {
+        std::uint64_t word;
+        std::memcpy(&word, p, 8);
+        const std::uint64_t below_space = (word - ones * 0x20) & ~word & highs;
+        const std::uint64_t del = word ^ (ones * 0x7f);
+        if ((below_space | ((del - ones) & ~del & highs)) != 0) break;
+        p += 8;
+    }
+    while (field_value_chars[static_cast<unsigned char>(*p)]) ++p;
+    return p;
+}
 inline bool is_ows(char c) noexcept { return c == ' ' || c == '\t'; }
 
 // The tokens of a Connection value that matter here; false when the list looks unusual.
 inline bool scan_connection(std::string_view value, bool& close, bool& keep_alive) noexcept {
+    if (iequals(value, "keep-alive")) { // what nearly every server sends
+        keep_alive = true;
+        return true;
+    }
     while (!value.empty()) {
         const std::size_t comma = value.find(',');
         std::string_view item = value.substr(0, comma);
@@ -4128,8 +4341,7 @@ inline simple_head_result parse_simple_head(std::string_view in, std::size_t hea
     const bool http11 = p[7] == '1';
     const unsigned status = static_cast<unsigned>((p[9] - '0') * 100 + (p[10] - '0') * 10 + (p[11] - '0'));
     if (status < 200 || status > 599) return unsupported();
-    p += 13;
-    while (field_value_chars[static_cast<unsigned char>(*p)]) ++p; // stops at the CR at the latest
+    p = skip_field_value(p + 13, line_end); // the reason; stops at the CR at the latest
     if (p != line_end) return unsupported();
     p += 2;
     out.status = status;
@@ -4148,7 +4360,7 @@ inline simple_head_result parse_simple_head(std::string_view in, std::size_t hea
         ++p;
         while (is_ows(*p)) ++p;
         const char* value = p;
-        while (field_value_chars[static_cast<unsigned char>(*p)]) ++p;
+        p = skip_field_value(p, line_end);
         if (p != line_end) return unsupported(); // a control character
         const char* value_end = p;
         while (value_end > value && is_ows(value_end[-1])) --value_end;
@@ -4156,7 +4368,8 @@ inline simple_head_result parse_simple_head(std::string_view in, std::size_t hea
         p += 2;
 
         // The fields that decide the framing: by length first, as most fields are none of them.
-        switch (field_name.size()) {
+        const char first = ascii_lower(field_name.front());
+        switch (first == 'c' || first == 't' || first == 'p' ? field_name.size() : 0) {
         case 14: // Content-Length
             if (iequals(field_name, "content-length")) {
                 if (content_length || field_value.empty() || field_value.size() > 18) return unsupported();

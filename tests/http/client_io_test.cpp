@@ -335,6 +335,72 @@ TEST_CASE("a step's own limit counts, not an earlier step's: the watchdog waits 
     CHECK(client.idle_connections() == 0);
 }
 
+TEST_CASE("one timer for the pool: concurrent steps with different limits, and nothing left waiting after") {
+    // Four requests at once on four connections: two to a server that never answers, with header
+    // limits of 150 ms and 400 ms, and two to one that answers after 300 ms, with no limit and
+    // with a 2 s limit. The shared timer must fire for the short limits without touching the
+    // others, and once everything is done the io_context must run out of work at once (no timer
+    // left waiting for the 30 s write or 60 s header defaults).
+    emu::server server;
+    server.route(verb::get, "/hang", emu::behaviours::hang());
+    server.route(verb::get, "/late", [](emu::exchange& ex) -> asio::awaitable<void> {
+        asio::steady_timer delay(co_await asio::this_coro::executor, std::chrono::milliseconds(300));
+        co_await delay.async_wait(asio::use_awaitable);
+        co_await ex.async_respond(emu::make_response(bhttp_status::ok, "late"));
+    });
+    asio::io_context io;
+    http::client client(io.get_executor());
+    auto limited = [](int header_ms) {
+        http::request_options o = no_retries();
+        o.timeouts.header_read = std::chrono::milliseconds(header_ms);
+        return o;
+    };
+    struct run {
+        std::string path;
+        http::request_options options;
+        boost::system::error_code ec;
+        std::string body;
+        bool done = false;
+    };
+    std::vector<run> runs{{"/hang", limited(150), {}, {}, false},
+                          {"/hang", limited(400), {}, {}, false},
+                          {"/late", limited(0), {}, {}, false},
+                          {"/late", limited(2000), {}, {}, false}};
+    std::vector<takeoff::diagnostics> diags(runs.size());
+    for (std::size_t i = 0; i < runs.size(); ++i) {
+        asio::co_spawn(
+            io,
+            [&, i]() -> asio::awaitable<void> {
+                auto [ec, resp] = co_await client.async_request(get(server, runs[i].path), runs[i].options, diags[i],
+                                                                asio::as_tuple(asio::deferred));
+                runs[i].ec = ec;
+                runs[i].body = resp.body;
+                runs[i].done = true;
+            },
+            asio::detached);
+    }
+    // run_for returns early when the io_context runs out of work: all four must be done then,
+    // and the io_context stopped (a timer still waiting would keep it running for 30 s).
+    io.run_for(std::chrono::seconds(20));
+    CHECK(io.stopped());
+    for (const auto& r : runs) CHECK(r.done);
+    CHECK(runs[0].ec == boost::beast::error::timeout);
+    CHECK(runs[1].ec == boost::beast::error::timeout);
+    CHECK_FALSE(runs[2].ec);
+    CHECK(runs[2].body == "late");
+    CHECK_FALSE(runs[3].ec);
+    CHECK(runs[3].body == "late");
+    CHECK(client.connections_opened() == 4);
+    CHECK(client.idle_connections() == 2);
+
+    // Requests one after another keep using the connections; the io_context again stops at once.
+    for (int i = 0; i < 3; ++i) {
+        auto [ec, r] = complete(io, [&](auto token) { return client.async_request(get(server, "/late"), token); });
+        CHECK_FALSE(ec);
+    }
+    CHECK(client.connections_opened() == 4);
+}
+
 TEST_CASE("operations run on a strand of their own unless the executor is already serialised") {
     using takeoff::detail::is_serialised;
     asio::io_context one(1);

@@ -3,18 +3,18 @@
 // connection is used by one exchange at a time; the pool hands it out and takes it back.
 //
 // Timeouts: each step (connect, handshake, write, header read, one body read) has its own limit
-// (zero: none), enforced by one watchdog timer per connection. A step only records its deadline;
-// the timer is armed at most once per operation and, when it fires before the current deadline,
-// waits again for it. Its handler runs on the operation's executor (the operation's strand when
-// there is one), so closing the socket on a timeout never races with the operation. This costs a
-// fraction of a timer per request instead of an arm and a cancel per step (beast::tcp_stream).
-// A step that timed out fails with beast::error::timeout and the connection is not reused.
+// (zero: none). A step only records its deadline with the pool's deadline_monitor, whose one timer
+// serves every connection of the pool; when a deadline passes, the monitor calls on_deadline() on
+// the executor of the operation using the connection (its strand when it has one), so closing the
+// socket on a timeout never races with the operation. A step that timed out fails with
+// beast::error::timeout and the connection is not reused.
 
 #include <takeoff/core/config.hpp>
 #include <takeoff/core/diagnostics.hpp>
 #include <takeoff/core/error.hpp>
 #include <takeoff/http/options.hpp>
 #include <takeoff/http/origin.hpp>
+#include <takeoff/http/detail/deadline_monitor.hpp>
 #include <takeoff/http/detail/tls_stream.hpp>
 #include <takeoff/http/proxy.hpp>
 #include <takeoff/http/tls.hpp>
@@ -62,7 +62,7 @@ using tcp = asio::ip::tcp;
 inline constexpr auto nothrow_awaitable = asio::as_tuple(asio::deferred);
 inline constexpr auto nothrow_use_awaitable = asio::as_tuple(asio::use_awaitable);
 
-class connection {
+class connection final : private deadline_target {
 public:
     using clock = std::chrono::steady_clock;
     using tls_type = tls_stream<tcp::socket&>; // our own: almost nothing held while idle
@@ -71,19 +71,28 @@ public:
     static constexpr std::size_t keep_buffer_bytes = 4096;
 
     connection(const asio::any_io_executor& executor, http::origin origin,
-               std::shared_ptr<asio::ssl::context> tls_context)
+               std::shared_ptr<asio::ssl::context> tls_context, std::shared_ptr<deadline_monitor> monitor)
         : origin_(std::move(origin)),
           host_header_(http::host_header(origin_)),
           tls_context_(std::move(tls_context)),
           socket_(executor),
-          watchdog_(std::make_shared<watchdog>(executor, this)) {
+          monitor_(std::move(monitor)),
+          watch_(std::make_shared<watch_state>(static_cast<deadline_target*>(this))) {
         if (origin_.scheme == scheme::https) tls_.emplace(*tls_context_, socket_);
     }
 
     connection(const connection&) = delete;
     connection& operator=(const connection&) = delete;
 
-    ~connection() { unwatch(); }
+    ~connection() {
+        unwatch();
+        // In use still (an operation ended by an exception): the pool could not take it back.
+        if (watch_->index != watch_state::npos) monitor_->remove(*watch_);
+    }
+
+    /// The connection's entry with the pool's deadline monitor.
+    watch_state& watch_entry() noexcept { return *watch_; }
+    const std::shared_ptr<watch_state>& watch_entry_ptr() noexcept { return watch_; }
 
     const http::origin& origin() const noexcept { return origin_; }
     /// The Host header value for this connection's origin.
@@ -187,10 +196,12 @@ public:
     // operation awaited without a coroutine frame of its own, so a request on a pooled
     // connection costs the frames of the request's own coroutines only.
 
-    /// Starts the watchdog for a step of at most `limit` (zero: none), on the executor of the
-    /// running operation (its strand, when it has one).
+    /// Starts a step of at most `limit` (zero: none) of the operation running on
+    /// operation_executor (its strand, when it has one).
     void watch(std::chrono::milliseconds limit, const asio::any_io_executor& operation_executor) {
-        if (set_deadline(limit)) arm(operation_executor);
+        const auto deadline =
+            limit.count() > 0 ? (clock::now() + limit).time_since_epoch().count() : watch_state::none;
+        monitor_->watch(watch_, deadline, operation_executor);
     }
 
     /// Writes the buffers whole (TLS: small ones gathered into one record): completes with
@@ -288,15 +299,12 @@ public:
         co_return step_result(co_await parse_some(parser));
     }
 
-    /// Ends the operation's use of the connection: disarms the watchdog. Called before the
-    /// connection goes back to the pool or to another operation.
+    /// Ends the operation's use of the connection: no step limit any more, and a timeout notice
+    /// still on its way is ignored. Called before the connection goes back to the pool or to
+    /// another operation.
     void unwatch() noexcept {
-        watchdog_->generation.fetch_add(1, std::memory_order_acq_rel);
-        deadline_ = clock::time_point::max();
-        if (armed_) {
-            armed_ = false;
-            watchdog_->timer.cancel();
-        }
+        watch_->generation.fetch_add(1, std::memory_order_acq_rel);
+        monitor_->unwatch(*watch_);
     }
 
     /// Closes the socket at once (no TLS close_notify: the connection is being dropped).
@@ -307,49 +315,13 @@ public:
     }
 
 private:
-    // The watchdog outlives the connection while a wait is pending; its handler only touches the
-    // connection when the generation it was armed in is still current, which (handlers running
-    // on the operation's executor) means the operation, and so the connection, is still there.
-    struct watchdog {
-        watchdog(const asio::any_io_executor& executor, connection* c) : timer(executor), owner(c) {}
-        asio::steady_timer timer;
-        connection* owner;
-        std::atomic<std::uint64_t> generation{0};
-    };
-
-    // Records the step's deadline; true when the timer must be armed (with the executor of the
-    // running operation): it is not armed, or armed for a later moment.
-    bool set_deadline(std::chrono::milliseconds limit) {
-        if (limit.count() <= 0) {
-            deadline_ = clock::time_point::max();
-            return false;
-        }
-        deadline_ = clock::now() + limit;
-        return !armed_ || watchdog_->timer.expiry() > deadline_;
-    }
-
-    void arm(const asio::any_io_executor& operation_executor) {
-        armed_ = true;
-        if (executor_ != operation_executor) executor_ = operation_executor;
-        watchdog_->timer.expires_at(deadline_);
-        watchdog_->timer.async_wait(asio::bind_executor(
-            executor_, [w = watchdog_, generation = watchdog_->generation.load(std::memory_order_acquire)](
-                           boost::system::error_code ec) {
-                if (ec || w->generation.load(std::memory_order_acquire) != generation) return;
-                w->owner->on_watchdog();
-            }));
-    }
-
-    void on_watchdog() {
-        armed_ = false;
-        if (deadline_ == clock::time_point::max()) return; // the current step has no limit
-        if (clock::now() >= deadline_) {
-            timed_out_ = true;
-            boost::system::error_code ignored;
-            socket_.close(ignored); // the pending step completes with operation_aborted
-            return;
-        }
-        arm(executor_); // fired for an earlier step's deadline: wait for the current one
+    // The monitor saw the step's deadline pass (the step may have moved on since: check again).
+    void on_deadline() override {
+        const auto deadline = watch_->deadline.load(std::memory_order_seq_cst);
+        if (deadline == watch_state::none || clock::now().time_since_epoch().count() < deadline) return;
+        timed_out_ = true;
+        boost::system::error_code ignored;
+        socket_.close(ignored); // the pending step completes with operation_aborted
     }
 
     // One parse step: buffered bytes first, then one read when the parser needs more.
@@ -423,10 +395,8 @@ private:
     tcp::socket socket_;
     std::optional<tls_type> tls_; // over socket_, for https origins
     bool secure_ = false;         // the TLS handshake is done: the exchange goes through tls_
-    std::shared_ptr<watchdog> watchdog_;
-    asio::any_io_executor executor_;                    // the executor the watchdog's handler runs on
-    clock::time_point deadline_ = clock::time_point::max(); // the current step's
-    bool armed_ = false;
+    std::shared_ptr<deadline_monitor> monitor_;
+    std::shared_ptr<watch_state> watch_; // shared with the monitor and its pending notices
     bool timed_out_ = false;
     beast::flat_buffer buffer_;
     std::string head_;

@@ -5,13 +5,14 @@
 // open one) handed over directly by release().
 //
 // Thread safety: every member function may be called from any thread concurrently. The state is
-// guarded by a mutex that is never held across an await; a waiting request is woken through its
-// own concurrent_channel.
+// guarded by a mutex that is never held across an await (the deadline monitor's, which registers
+// the connections in use under it); a waiting request is woken through its own concurrent_channel.
 
 #include <takeoff/core/config.hpp>
 #include <takeoff/core/diagnostics.hpp>
 #include <takeoff/detail/async_op.hpp>
 #include <takeoff/http/detail/connection.hpp>
+#include <takeoff/http/detail/deadline_monitor.hpp>
 #include <takeoff/http/options.hpp>
 #include <takeoff/http/origin.hpp>
 #include <takeoff/http/proxy.hpp>
@@ -43,9 +44,13 @@ public:
         : executor_(std::move(executor)),
           options_(options),
           tls_context_(std::move(tls_context)),
-          proxies_(std::move(proxies)) {
+          proxies_(std::move(proxies)),
+          monitor_(std::make_shared<deadline_monitor>(executor_)),
+          mutex_(monitor_->mutex()) {
         if (options_.max_connections_per_origin == 0) options_.max_connections_per_origin = 1;
     }
+
+    ~connection_pool() { monitor_->shutdown(); }
 
     connection_pool(const connection_pool&) = delete;
     connection_pool& operator=(const connection_pool&) = delete;
@@ -77,12 +82,13 @@ public:
             // Otherwise a slot was handed over: open a connection in it.
         }
 
-        auto conn = std::make_unique<connection>(executor_, target, tls_context_);
+        auto conn = std::make_unique<connection>(executor_, target, tls_context_, monitor_);
         const std::optional<proxy_settings> proxy = proxy_for(proxies_, target);
         auto ec = co_await conn->async_connect(limits, proxy ? &*proxy : nullptr, diag);
         if (ec) {
+            conn->unwatch();
             conn->close();
-            release_slot(target);
+            release_slot(target, conn.get());
             co_return takeoff::detail::op_result<lease>{ec, {}};
         }
         connections_opened_.fetch_add(1, std::memory_order_relaxed);
@@ -105,11 +111,12 @@ public:
         const origin& target = conn->origin(); // conn (and so target) lives until the end
         if (!reusable) {
             conn->close();
-            release_slot(target);
+            release_slot(target, conn.get());
             return;
         }
         conn->mark_idle();
         std::lock_guard lock(mutex_);
+        monitor_->remove_locked(conn->watch_entry());
         origin_pool& pool = pools_[target];
         if (hand_over(pool, conn)) return;
         pool.idle.push_back(std::move(conn));
@@ -156,7 +163,10 @@ private:
             std::unique_ptr<connection> conn = std::move(pool.idle.back());
             pool.idle.pop_back();
             const auto idle = connection::clock::now() - conn->idle_since();
-            if (fresh(idle) && usable(*conn, idle)) return conn;
+            if (fresh(idle) && usable(*conn, idle)) {
+                monitor_->add_locked(conn->watch_entry_ptr()); // in use from now on
+                return conn;
+            }
             conn->close();
             --pool.open;
         }
@@ -185,17 +195,22 @@ private:
 
     // Gives conn (or, when conn is null, the right to open one) to the oldest waiter. Called with
     // the mutex held; the send happens under it too so that an abandoning waiter can tell.
-    static bool hand_over(origin_pool& pool, std::unique_ptr<connection>& conn) {
+    bool hand_over(origin_pool& pool, std::unique_ptr<connection>& conn) {
+        if (conn) monitor_->add_locked(conn->watch_entry_ptr()); // in use by the waiter; out again if none takes it
         while (!pool.waiters.empty()) {
             std::shared_ptr<waiter> next = std::move(pool.waiters.front());
             pool.waiters.pop_front();
             if (next->channel.try_send(boost::system::error_code{}, std::move(conn))) return true;
         }
+        if (conn) monitor_->remove_locked(conn->watch_entry());
         return false;
     }
 
-    void release_slot(const origin& target) {
+    // Gives up the place of a connection that is closed (conn: the one closed, to take off the
+    // monitor's list while the mutex is held).
+    void release_slot(const origin& target, connection* conn = nullptr) {
         std::lock_guard lock(mutex_);
+        if (conn) monitor_->remove_locked(conn->watch_entry());
         origin_pool& pool = pools_[target];
         std::unique_ptr<connection> none;
         if (!hand_over(pool, none)) --pool.open;
@@ -230,7 +245,8 @@ private:
     pool_options options_;
     std::shared_ptr<asio::ssl::context> tls_context_;
     proxy_config proxies_;
-    mutable std::mutex mutex_;
+    std::shared_ptr<deadline_monitor> monitor_; // its mutex guards the pool's state too
+    std::mutex& mutex_;
     std::unordered_map<origin, origin_pool, origin_hash> pools_;
     std::atomic<std::size_t> connections_opened_{0};
 };

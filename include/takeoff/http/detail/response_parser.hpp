@@ -47,10 +47,31 @@ enum class simple_head_result {
 
 namespace simple_head_detail {
 inline bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }
+
+// The end of the run of field-value characters (field_value_chars) starting at p, which must be
+// followed by a character outside that set before `end` (the line's CR). Eight bytes at a time
+// while none of them is a control character or DEL (obs-text passes), then byte by byte.
+inline const char* skip_field_value(const char* p, const char* end) noexcept {
+    constexpr std::uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+    while (end - p >= 8) {
+        std::uint64_t word;
+        std::memcpy(&word, p, 8);
+        const std::uint64_t below_space = (word - ones * 0x20) & ~word & highs;
+        const std::uint64_t del = word ^ (ones * 0x7f);
+        if ((below_space | ((del - ones) & ~del & highs)) != 0) break;
+        p += 8;
+    }
+    while (field_value_chars[static_cast<unsigned char>(*p)]) ++p;
+    return p;
+}
 inline bool is_ows(char c) noexcept { return c == ' ' || c == '\t'; }
 
 // The tokens of a Connection value that matter here; false when the list looks unusual.
 inline bool scan_connection(std::string_view value, bool& close, bool& keep_alive) noexcept {
+    if (iequals(value, "keep-alive")) { // what nearly every server sends
+        keep_alive = true;
+        return true;
+    }
     while (!value.empty()) {
         const std::size_t comma = value.find(',');
         std::string_view item = value.substr(0, comma);
@@ -107,8 +128,7 @@ inline simple_head_result parse_simple_head(std::string_view in, std::size_t hea
     const bool http11 = p[7] == '1';
     const unsigned status = static_cast<unsigned>((p[9] - '0') * 100 + (p[10] - '0') * 10 + (p[11] - '0'));
     if (status < 200 || status > 599) return unsupported();
-    p += 13;
-    while (field_value_chars[static_cast<unsigned char>(*p)]) ++p; // stops at the CR at the latest
+    p = skip_field_value(p + 13, line_end); // the reason; stops at the CR at the latest
     if (p != line_end) return unsupported();
     p += 2;
     out.status = status;
@@ -127,7 +147,7 @@ inline simple_head_result parse_simple_head(std::string_view in, std::size_t hea
         ++p;
         while (is_ows(*p)) ++p;
         const char* value = p;
-        while (field_value_chars[static_cast<unsigned char>(*p)]) ++p;
+        p = skip_field_value(p, line_end);
         if (p != line_end) return unsupported(); // a control character
         const char* value_end = p;
         while (value_end > value && is_ows(value_end[-1])) --value_end;
@@ -135,7 +155,8 @@ inline simple_head_result parse_simple_head(std::string_view in, std::size_t hea
         p += 2;
 
         // The fields that decide the framing: by length first, as most fields are none of them.
-        switch (field_name.size()) {
+        const char first = ascii_lower(field_name.front());
+        switch (first == 'c' || first == 't' || first == 'p' ? field_name.size() : 0) {
         case 14: // Content-Length
             if (iequals(field_name, "content-length")) {
                 if (content_length || field_value.empty() || field_value.size() > 18) return unsupported();
