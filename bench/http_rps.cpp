@@ -6,7 +6,7 @@
 // in both cases.
 //
 // Prints `BENCH http_rps_c1 <n> req/s`, `BENCH http_rps_c1_wrk ...`, `BENCH http_rps_c1_ratio_vs_wrk
-// <x> ratio`, and the same for c64: the best of 3 rounds, each a client run (3 s measured after a
+// <x> ratio`, and the same for c64: the best of 5 rounds, each a client run (3 s measured after a
 // 0.5 s warm-up) then a wrk run (3 s). Exits non-zero when a request fails or wrk cannot be run.
 
 #include <takeoff/http/client.hpp>
@@ -76,7 +76,7 @@ using namespace std::chrono_literals;
 
 constexpr auto warm_up = 500ms;
 constexpr auto measured = 3s;
-constexpr int rounds = 3;
+constexpr int rounds = 5;
 
 // 100 bytes, the size of a small generate request.
 const std::string request_body =
