@@ -3578,7 +3578,7 @@ public:
     /// Ends the operation's use of the connection: no step limit any more, and a timeout notice
     /// still on its way is ignored. Called before the connection goes back to the pool or to
     /// another operation.
-    void unwatch() noexcept {
+    void unwatch() {
         watch_->generation.fetch_add(1, std::memory_order_acq_rel);
         monitor_->unwatch(*watch_);
     }
@@ -5230,7 +5230,7 @@ private:
         auto [write_ec, written] = co_await conn.async_send(buffers, detail::nothrow_awaitable);
         if (write_ec) {
             r.ec = conn.step_result(write_ec);
-            r.stale_reuse = reused && write_ec != boost::asio::error::operation_aborted;
+            r.stale_reuse = reused && r.ec != boost::asio::error::operation_aborted;
             diag.set_client_message("cannot send the request to " + detail::printable_url(req.url) + ": " +
                                     r.ec.message());
             state.pool->release(std::move(r.conn), false);

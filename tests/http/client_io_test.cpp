@@ -64,6 +64,15 @@ emu::server_options tls_options(emu::server_certificate certificate) {
     return options;
 }
 
+// GET /late answers "late" after 300 ms.
+void route_late(emu::server& server) {
+    server.route(verb::get, "/late", [](emu::exchange& ex) -> asio::awaitable<void> {
+        asio::steady_timer delay(co_await asio::this_coro::executor, std::chrono::milliseconds(300));
+        co_await delay.async_wait(asio::use_awaitable);
+        co_await ex.async_respond(emu::make_response(bhttp_status::ok, "late"));
+    });
+}
+
 http::request_options no_retries() {
     http::request_options o;
     o.retries = http::retry_policy::none();
@@ -306,16 +315,12 @@ TEST_CASE("timeouts per step and the whole-request deadline") {
     CHECK(client.idle_connections() == 0); // a connection whose exchange failed is never kept
 }
 
-TEST_CASE("a step's own limit counts, not an earlier step's: the watchdog waits again when it fires early") {
-    // The write's 100 ms limit arms the watchdog; the header may take 2 s; the answer comes after
-    // 300 ms, when the watchdog has fired once for the write's (extended) deadline. (Wide margins:
+TEST_CASE("a step's own limit counts, not an earlier step's: the timer waits again when it fires early") {
+    // The write's 100 ms limit arms the pool's timer; the header may take 2 s; the answer comes after
+    // 300 ms, when the timer has fired once for the write's deadline and waited again. (Wide margins:
     // a loaded CI machine must not turn this into a timeout.)
     emu::server server;
-    server.route(verb::get, "/late", [](emu::exchange& ex) -> asio::awaitable<void> {
-        asio::steady_timer delay(co_await asio::this_coro::executor, std::chrono::milliseconds(300));
-        co_await delay.async_wait(asio::use_awaitable);
-        co_await ex.async_respond(emu::make_response(bhttp_status::ok, "late"));
-    });
+    route_late(server);
     asio::io_context io;
     http::client client(io.get_executor());
     takeoff::diagnostics diag;
@@ -343,11 +348,7 @@ TEST_CASE("one timer for the pool: concurrent steps with different limits, and n
     // left waiting for the 30 s write or 60 s header defaults).
     emu::server server;
     server.route(verb::get, "/hang", emu::behaviours::hang());
-    server.route(verb::get, "/late", [](emu::exchange& ex) -> asio::awaitable<void> {
-        asio::steady_timer delay(co_await asio::this_coro::executor, std::chrono::milliseconds(300));
-        co_await delay.async_wait(asio::use_awaitable);
-        co_await ex.async_respond(emu::make_response(bhttp_status::ok, "late"));
-    });
+    route_late(server);
     asio::io_context io;
     http::client client(io.get_executor());
     auto limited = [](int header_ms) {

@@ -238,7 +238,7 @@ private:
         auto [write_ec, written] = co_await conn.async_send(buffers, detail::nothrow_awaitable);
         if (write_ec) {
             r.ec = conn.step_result(write_ec);
-            r.stale_reuse = reused && write_ec != boost::asio::error::operation_aborted;
+            r.stale_reuse = reused && r.ec != boost::asio::error::operation_aborted;
             diag.set_client_message("cannot send the request to " + detail::printable_url(req.url) + ": " +
                                     r.ec.message());
             state.pool->release(std::move(r.conn), false);

@@ -302,7 +302,7 @@ public:
     /// Ends the operation's use of the connection: no step limit any more, and a timeout notice
     /// still on its way is ignored. Called before the connection goes back to the pool or to
     /// another operation.
-    void unwatch() noexcept {
+    void unwatch() {
         watch_->generation.fetch_add(1, std::memory_order_acq_rel);
         monitor_->unwatch(*watch_);
     }
