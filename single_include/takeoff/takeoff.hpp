@@ -3298,7 +3298,6 @@ inline std::string describe_tls_failure(SSL* ssl, const boost::system::error_cod
 #include <boost/asio/append.hpp>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/awaitable.hpp>
-#include <boost/asio/bind_executor.hpp>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/deferred.hpp>
@@ -3320,7 +3319,6 @@ inline std::string describe_tls_failure(SSL* ssl, const boost::system::error_cod
 #include <cerrno>
 
 #include <array>
-#include <atomic>
 #include <chrono>
 #include <memory>
 #include <optional>
@@ -3367,8 +3365,7 @@ public:
     }
 
     /// The connection's entry with the pool's deadline monitor.
-    watch_state& watch_entry() noexcept { return *watch_; }
-    const std::shared_ptr<watch_state>& watch_entry_ptr() noexcept { return watch_; }
+    const std::shared_ptr<watch_state>& watch_entry() const noexcept { return watch_; }
 
     const http::origin& origin() const noexcept { return origin_; }
     /// The Host header value for this connection's origin.
@@ -3544,7 +3541,7 @@ public:
             if (!parser.got_some()) return beast::http::error::end_of_stream;
             boost::system::error_code ec;
             parser.put_eof(ec);
-            return ec ? step_result(ec) : ec;
+            return step_result(ec);
         }
         if (read_ec) return step_result(read_ec);
         return beast::http::error::need_more;
@@ -3556,7 +3553,7 @@ public:
         return ec;
     }
 
-    /// Reads until the parser has the whole header (for the CONNECT answer and the tests).
+    /// Reads until the parser has the whole header (the proxy's answer to CONNECT).
     template <class Parser>
     asio::awaitable<boost::system::error_code> async_read_header(Parser& parser, std::chrono::milliseconds limit) {
         watch(limit, co_await asio::this_coro::executor);
@@ -3800,9 +3797,9 @@ public:
         }
         conn->mark_idle();
         std::lock_guard lock(mutex_);
-        monitor_->remove_locked(conn->watch_entry());
         origin_pool& pool = pools_[target];
-        if (hand_over(pool, conn)) return;
+        if (hand_over(pool, conn)) return; // in use again: it stays on the monitor's list
+        monitor_->remove_locked(*conn->watch_entry());
         pool.idle.push_back(std::move(conn));
         drop_expired(pool);
     }
@@ -3848,7 +3845,7 @@ private:
             pool.idle.pop_back();
             const auto idle = connection::clock::now() - conn->idle_since();
             if (fresh(idle) && usable(*conn, idle)) {
-                monitor_->add_locked(conn->watch_entry_ptr()); // in use from now on
+                monitor_->add_locked(conn->watch_entry()); // in use from now on
                 return conn;
             }
             conn->close();
@@ -3879,14 +3876,12 @@ private:
 
     // Gives conn (or, when conn is null, the right to open one) to the oldest waiter. Called with
     // the mutex held; the send happens under it too so that an abandoning waiter can tell.
-    bool hand_over(origin_pool& pool, std::unique_ptr<connection>& conn) {
-        if (conn) monitor_->add_locked(conn->watch_entry_ptr()); // in use by the waiter; out again if none takes it
+    static bool hand_over(origin_pool& pool, std::unique_ptr<connection>& conn) {
         while (!pool.waiters.empty()) {
             std::shared_ptr<waiter> next = std::move(pool.waiters.front());
             pool.waiters.pop_front();
             if (next->channel.try_send(boost::system::error_code{}, std::move(conn))) return true;
         }
-        if (conn) monitor_->remove_locked(conn->watch_entry());
         return false;
     }
 
@@ -3894,7 +3889,7 @@ private:
     // monitor's list while the mutex is held).
     void release_slot(const origin& target, connection* conn = nullptr) {
         std::lock_guard lock(mutex_);
-        if (conn) monitor_->remove_locked(conn->watch_entry());
+        if (conn) monitor_->remove_locked(*conn->watch_entry());
         origin_pool& pool = pools_[target];
         std::unique_ptr<connection> none;
         if (!hand_over(pool, none)) --pool.open;
@@ -4217,8 +4212,7 @@ inline std::string media_type_of(std::string_view content_type) {
     while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
     while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
     std::string out(v);
-    for (char& c : out)
-        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    for (char& c : out) c = ascii_lower(c);
     return out;
 }
 } // namespace detail
@@ -4251,6 +4245,10 @@ struct simple_head {
     std::optional<std::uint64_t> content_length;
     bool keep_alive = false;
 };
+
+/// Room for a typical response head (nginx sends 5 to 8 fields in about 150 bytes): one allocation
+/// for each of the two arrays of http::fields.
+inline void reserve_typical_head(fields& f) { f.reserve(12, 384); }
 
 enum class simple_head_result {
     parsed,      // out and head are filled
@@ -4310,24 +4308,19 @@ inline simple_head_result parse_simple_head(std::string_view in, std::size_t hea
     const char* p = in.data();
     const char* const window_end = in.data() + std::min(in.size(), header_limit);
 
-    auto unsupported = [&out] {
+    // Either way the caller starts again from the first byte, with an empty response.
+    auto give_up = [&out](simple_head_result why) {
         out.status = 0;
         out.headers.clear();
-        return simple_head_result::unsupported;
+        return why;
     };
+    auto unsupported = [&give_up] { return give_up(simple_head_result::unsupported); };
     // The next line, checked to end with CRLF: line_end is set to its CR. A line that has not
     // fully arrived is `incomplete`, unless the head would exceed the limit (Beast reports that).
     const char* line_end = nullptr;
     auto next_line = [&]() -> std::optional<simple_head_result> {
         const void* lf = std::memchr(p, '\n', static_cast<std::size_t>(window_end - p));
-        if (lf == nullptr) {
-            if (in.size() < header_limit) {
-                out.status = 0;
-                out.headers.clear();
-                return simple_head_result::incomplete;
-            }
-            return unsupported();
-        }
+        if (lf == nullptr) return give_up(in.size() < header_limit ? simple_head_result::incomplete : simple_head_result::unsupported);
         line_end = static_cast<const char*>(lf) - 1;
         if (line_end < p || *line_end != '\r') return unsupported(); // a bare LF
         return std::nullopt;
@@ -4345,7 +4338,7 @@ inline simple_head_result parse_simple_head(std::string_view in, std::size_t hea
     if (p != line_end) return unsupported();
     p += 2;
     out.status = status;
-    out.headers.reserve(12, 384);
+    reserve_typical_head(out.headers);
 
     bool close = false, keep_alive_token = false;
     std::optional<std::uint64_t> content_length;
@@ -4470,8 +4463,7 @@ public:
             content_length_ = head.content_length;
             remaining_ = head.content_length.value_or(0);
             state_ = remaining_ > 0 ? state::simple_body : state::simple_done;
-            if (remaining_ > 0 && mode_ == body_mode::string && remaining_ <= max_reserve)
-                target_->body.reserve(static_cast<std::size_t>(remaining_));
+            reserve_body(remaining_);
             return head.size;
         }
         case state::simple_body: {
@@ -4510,7 +4502,7 @@ private:
 
     void on_response_impl(int code, string_view, int, boost::system::error_code&) override {
         target_->status = static_cast<unsigned>(code);
-        target_->headers.reserve(12, 384);
+        reserve_typical_head(target_->headers);
     }
 
     void on_field_impl(boost::beast::http::field, string_view name, string_view value,
@@ -4521,9 +4513,7 @@ private:
     void on_header_impl(boost::system::error_code&) override {}
 
     void on_body_init_impl(const boost::optional<std::uint64_t>& content_length, boost::system::error_code&) override {
-        // The limit was checked against Content-Length before the body is read (client.hpp).
-        if (mode_ == body_mode::string && content_length && *content_length <= max_reserve)
-            target_->body.reserve(static_cast<std::size_t>(*content_length));
+        if (content_length) reserve_body(*content_length);
     }
 
     std::size_t on_body_impl(string_view body, boost::system::error_code& ec) override {
@@ -4537,6 +4527,13 @@ private:
     }
 
     void on_finish_impl(boost::system::error_code&) override {}
+
+    // Room in the response's string for an announced body (the caller checked it against its
+    // limit before the body is read: client.hpp); a larger one grows as it arrives.
+    void reserve_body(std::uint64_t length) {
+        if (mode_ == body_mode::string && length > 0 && length <= max_reserve)
+            target_->body.reserve(static_cast<std::size_t>(length));
+    }
 
     std::size_t put_body(std::string_view body, boost::system::error_code& ec) {
         if (mode_ == body_mode::string) {

@@ -29,25 +29,19 @@ struct outcome {
     std::vector<std::pair<std::string, std::string>> fields;
     std::string body;
     bool keep_alive = false;
-    std::optional<std::uint64_t> content_length; // only when a body was expected
 };
 
 // Feeds `wire` in pieces of `chunk` bytes (as connection::feed does: what the parser leaves unused
 // is presented again with more bytes), then the end of the input if the parser is not done.
 template <class Parser>
-boost::system::error_code feed(Parser& parser, std::string_view wire, std::size_t chunk, std::size_t& body_start) {
+boost::system::error_code feed(Parser& parser, std::string_view wire, std::size_t chunk) {
     std::string buffer;
     std::size_t position = 0;
     boost::system::error_code ec;
-    bool header_seen = false;
     while (!parser.is_done()) {
         if (!buffer.empty()) {
             const std::size_t used = parser.put(boost::asio::const_buffer(buffer.data(), buffer.size()), ec);
             buffer.erase(0, used);
-            if (!header_seen && parser.is_header_done()) {
-                header_seen = true;
-                body_start = position - buffer.size();
-            }
             if (ec == bhttp::error::need_more) {
                 ec = {};
             } else if (ec) {
@@ -75,8 +69,7 @@ outcome ours(std::string_view wire, std::size_t chunk, bool head_request, bool* 
     parser.body_limit(boost::none);
     if (head_request) parser.skip(true);
     outcome o;
-    std::size_t body_start = 0;
-    o.ec = feed(parser, wire, chunk, body_start);
+    o.ec = feed(parser, wire, chunk);
     if (took_simple) *took_simple = parser.simple();
     if (o.ec) return o;
     o.done = parser.is_done();
@@ -93,8 +86,7 @@ outcome beasts(std::string_view wire, std::size_t chunk, bool head_request) {
     parser.body_limit(boost::none);
     if (head_request) parser.skip(true);
     outcome o;
-    std::size_t body_start = 0;
-    o.ec = feed(parser, wire, chunk, body_start);
+    o.ec = feed(parser, wire, chunk);
     if (o.ec) return o;
     o.done = parser.is_done();
     const auto& message = parser.get();

@@ -22,7 +22,6 @@
 #include <boost/asio/append.hpp>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/awaitable.hpp>
-#include <boost/asio/bind_executor.hpp>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/deferred.hpp>
@@ -44,7 +43,6 @@
 #include <cerrno>
 
 #include <array>
-#include <atomic>
 #include <chrono>
 #include <memory>
 #include <optional>
@@ -91,8 +89,7 @@ public:
     }
 
     /// The connection's entry with the pool's deadline monitor.
-    watch_state& watch_entry() noexcept { return *watch_; }
-    const std::shared_ptr<watch_state>& watch_entry_ptr() noexcept { return watch_; }
+    const std::shared_ptr<watch_state>& watch_entry() const noexcept { return watch_; }
 
     const http::origin& origin() const noexcept { return origin_; }
     /// The Host header value for this connection's origin.
@@ -268,7 +265,7 @@ public:
             if (!parser.got_some()) return beast::http::error::end_of_stream;
             boost::system::error_code ec;
             parser.put_eof(ec);
-            return ec ? step_result(ec) : ec;
+            return step_result(ec);
         }
         if (read_ec) return step_result(read_ec);
         return beast::http::error::need_more;
@@ -280,7 +277,7 @@ public:
         return ec;
     }
 
-    /// Reads until the parser has the whole header (for the CONNECT answer and the tests).
+    /// Reads until the parser has the whole header (the proxy's answer to CONNECT).
     template <class Parser>
     asio::awaitable<boost::system::error_code> async_read_header(Parser& parser, std::chrono::milliseconds limit) {
         watch(limit, co_await asio::this_coro::executor);

@@ -116,9 +116,9 @@ public:
         }
         conn->mark_idle();
         std::lock_guard lock(mutex_);
-        monitor_->remove_locked(conn->watch_entry());
         origin_pool& pool = pools_[target];
-        if (hand_over(pool, conn)) return;
+        if (hand_over(pool, conn)) return; // in use again: it stays on the monitor's list
+        monitor_->remove_locked(*conn->watch_entry());
         pool.idle.push_back(std::move(conn));
         drop_expired(pool);
     }
@@ -164,7 +164,7 @@ private:
             pool.idle.pop_back();
             const auto idle = connection::clock::now() - conn->idle_since();
             if (fresh(idle) && usable(*conn, idle)) {
-                monitor_->add_locked(conn->watch_entry_ptr()); // in use from now on
+                monitor_->add_locked(conn->watch_entry()); // in use from now on
                 return conn;
             }
             conn->close();
@@ -195,14 +195,12 @@ private:
 
     // Gives conn (or, when conn is null, the right to open one) to the oldest waiter. Called with
     // the mutex held; the send happens under it too so that an abandoning waiter can tell.
-    bool hand_over(origin_pool& pool, std::unique_ptr<connection>& conn) {
-        if (conn) monitor_->add_locked(conn->watch_entry_ptr()); // in use by the waiter; out again if none takes it
+    static bool hand_over(origin_pool& pool, std::unique_ptr<connection>& conn) {
         while (!pool.waiters.empty()) {
             std::shared_ptr<waiter> next = std::move(pool.waiters.front());
             pool.waiters.pop_front();
             if (next->channel.try_send(boost::system::error_code{}, std::move(conn))) return true;
         }
-        if (conn) monitor_->remove_locked(conn->watch_entry());
         return false;
     }
 
@@ -210,7 +208,7 @@ private:
     // monitor's list while the mutex is held).
     void release_slot(const origin& target, connection* conn = nullptr) {
         std::lock_guard lock(mutex_);
-        if (conn) monitor_->remove_locked(conn->watch_entry());
+        if (conn) monitor_->remove_locked(*conn->watch_entry());
         origin_pool& pool = pools_[target];
         std::unique_ptr<connection> none;
         if (!hand_over(pool, none)) --pool.open;

@@ -39,6 +39,10 @@ struct simple_head {
     bool keep_alive = false;
 };
 
+/// Room for a typical response head (nginx sends 5 to 8 fields in about 150 bytes): one allocation
+/// for each of the two arrays of http::fields.
+inline void reserve_typical_head(fields& f) { f.reserve(12, 384); }
+
 enum class simple_head_result {
     parsed,      // out and head are filled
     incomplete,  // the head has not fully arrived (and is within the limit)
@@ -97,24 +101,19 @@ inline simple_head_result parse_simple_head(std::string_view in, std::size_t hea
     const char* p = in.data();
     const char* const window_end = in.data() + std::min(in.size(), header_limit);
 
-    auto unsupported = [&out] {
+    // Either way the caller starts again from the first byte, with an empty response.
+    auto give_up = [&out](simple_head_result why) {
         out.status = 0;
         out.headers.clear();
-        return simple_head_result::unsupported;
+        return why;
     };
+    auto unsupported = [&give_up] { return give_up(simple_head_result::unsupported); };
     // The next line, checked to end with CRLF: line_end is set to its CR. A line that has not
     // fully arrived is `incomplete`, unless the head would exceed the limit (Beast reports that).
     const char* line_end = nullptr;
     auto next_line = [&]() -> std::optional<simple_head_result> {
         const void* lf = std::memchr(p, '\n', static_cast<std::size_t>(window_end - p));
-        if (lf == nullptr) {
-            if (in.size() < header_limit) {
-                out.status = 0;
-                out.headers.clear();
-                return simple_head_result::incomplete;
-            }
-            return unsupported();
-        }
+        if (lf == nullptr) return give_up(in.size() < header_limit ? simple_head_result::incomplete : simple_head_result::unsupported);
         line_end = static_cast<const char*>(lf) - 1;
         if (line_end < p || *line_end != '\r') return unsupported(); // a bare LF
         return std::nullopt;
@@ -132,7 +131,7 @@ inline simple_head_result parse_simple_head(std::string_view in, std::size_t hea
     if (p != line_end) return unsupported();
     p += 2;
     out.status = status;
-    out.headers.reserve(12, 384);
+    reserve_typical_head(out.headers);
 
     bool close = false, keep_alive_token = false;
     std::optional<std::uint64_t> content_length;
@@ -257,8 +256,7 @@ public:
             content_length_ = head.content_length;
             remaining_ = head.content_length.value_or(0);
             state_ = remaining_ > 0 ? state::simple_body : state::simple_done;
-            if (remaining_ > 0 && mode_ == body_mode::string && remaining_ <= max_reserve)
-                target_->body.reserve(static_cast<std::size_t>(remaining_));
+            reserve_body(remaining_);
             return head.size;
         }
         case state::simple_body: {
@@ -297,7 +295,7 @@ private:
 
     void on_response_impl(int code, string_view, int, boost::system::error_code&) override {
         target_->status = static_cast<unsigned>(code);
-        target_->headers.reserve(12, 384);
+        reserve_typical_head(target_->headers);
     }
 
     void on_field_impl(boost::beast::http::field, string_view name, string_view value,
@@ -308,9 +306,7 @@ private:
     void on_header_impl(boost::system::error_code&) override {}
 
     void on_body_init_impl(const boost::optional<std::uint64_t>& content_length, boost::system::error_code&) override {
-        // The limit was checked against Content-Length before the body is read (client.hpp).
-        if (mode_ == body_mode::string && content_length && *content_length <= max_reserve)
-            target_->body.reserve(static_cast<std::size_t>(*content_length));
+        if (content_length) reserve_body(*content_length);
     }
 
     std::size_t on_body_impl(string_view body, boost::system::error_code& ec) override {
@@ -324,6 +320,13 @@ private:
     }
 
     void on_finish_impl(boost::system::error_code&) override {}
+
+    // Room in the response's string for an announced body (the caller checked it against its
+    // limit before the body is read: client.hpp); a larger one grows as it arrives.
+    void reserve_body(std::uint64_t length) {
+        if (mode_ == body_mode::string && length > 0 && length <= max_reserve)
+            target_->body.reserve(static_cast<std::size_t>(length));
+    }
 
     std::size_t put_body(std::string_view body, boost::system::error_code& ec) {
         if (mode_ == body_mode::string) {
