@@ -1263,34 +1263,388 @@ void tag_invoke(boost::json::value_from_tag, boost::json::value& out, const T& v
 // #include <takeoff/core/config.hpp> (already inlined above)
 // #include <takeoff/core/error.hpp> (already inlined above)
 // begin of <takeoff/detail/async_op.hpp>
-// How every public async_* operation of the library is built: the work is an asio::awaitable run
-// by co_spawn, started through async_initiate so that any completion token works (deferred by
-// default, as_tuple, use_future, callbacks, use_awaitable). The wrapper adds what the coroutine
-// itself cannot: the caller's cancellation slot forwarded into the coroutine, a whole-operation
-// deadline reported as errc::request_timeout, and the completion delivered on the caller's
-// associated executor.
+// How every public async_* operation of the library is built: the work is a detail::task (task.hpp)
+// started through async_initiate, so that any completion token works (deferred by default,
+// as_tuple, use_future, callbacks, use_awaitable). The wrapper adds what the task itself cannot:
+// the caller's cancellation slot forwarded into it, a whole-operation deadline reported as
+// errc::request_timeout, and the completion delivered on the caller's associated executor (at once
+// when the caller's executor is the one running, as asio::dispatch would; posted when the task
+// finished before the initiating function returned).
 //
-// The coroutine runs on a strand of its own, so that operations may be started from any thread
-// and the timers they own never race with them, unless the executor is already serialised: a
-// strand, or an io_context made for one thread (concurrency hint 1, or a hint that turns the
-// scheduler's locking off). A strand costs about a quarter of the CPU time of a small request on
-// keep-alive (bench/http_rps), so `asio::io_context io{1};` is the way to tell the library that
-// one thread runs it.
-//
-// co_spawn is never handed the caller's token directly: on Boost 1.81 `co_spawn(..., deferred)`
-// with a non-void result does not compile (chriskohlhoff/asio#1205).
+// The task runs on a strand of its own, so that operations may be started from any thread and the
+// timers they own never race with them, unless the executor is already serialised: a strand, or an
+// io_context made for one thread (concurrency hint 1, or a hint that turns the scheduler's locking
+// off). A strand costs about a quarter of the CPU time of a small request on keep-alive
+// (bench/http_rps), so `asio::io_context io{1};` is the way to tell the library that one thread
+// runs it. On a serialised executor that is running the caller, the task starts inside the
+// initiating function; otherwise it is posted to its executor.
 
 // #include <takeoff/core/config.hpp> (already inlined above)
 // #include <takeoff/core/error.hpp> (already inlined above)
+// begin of <takeoff/detail/task.hpp>
+// detail::task<T>: the coroutine type of the library's own operations (see async_op.hpp, which
+// starts them). It is asio::awaitable cut down to what the library needs, because asio::awaitable
+// costs a request about half of its instructions on a pooled connection (bench/http_rps): co_spawn
+// posts before it starts, runs an entry-point coroutine with two work guards and dispatches the
+// result, and every awaited operation goes through a frame of its own and the awaitable thread's
+// pump. Here:
+//
+// - a task awaits another task by symmetric transfer (no scheduler round trip);
+// - it awaits an Asio operation made with asio::deferred (or as_tuple(deferred)) directly: the
+//   operation gets a handler that resumes the task, bound to the operation's executor and
+//   cancellation slot; co_await gives its completion arguments (one as itself, several as a tuple);
+// - frames come from a small per-thread cache (frame_cache), not from malloc each time;
+// - an operation of one top-level task (its "context") carries the executor everything runs on and
+//   the cancellation signal, if the operation can be cancelled. A cancellation that arrives
+//   between two awaited operations is remembered: the next awaited operation completes at once
+//   with asio::error::operation_aborted (its other arguments value-initialised) without starting.
+//
+// `co_await this_task::executor` gives the operation's executor. Exceptions propagate to the
+// awaiting task as with ordinary functions. When Asio destroys a pending handler without calling it
+// (an io_context destroyed with work outstanding) the whole operation, frames included, is
+// destroyed with it.
+
+// #include <takeoff/core/config.hpp> (already inlined above)
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/deferred.hpp>
+#include <boost/asio/error.hpp>
+#include <boost/system/error_code.hpp>
+
+#include <array>
+#include <coroutine>
+#include <cstddef>
+#include <exception>
+#include <new>
+#include <optional>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+
+namespace takeoff::detail {
+
+namespace asio = boost::asio;
+
+#ifndef TAKEOFF_FRAME_CACHE_DISABLED
+#if defined(__SANITIZE_ADDRESS__)
+#define TAKEOFF_FRAME_CACHE_DISABLED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TAKEOFF_FRAME_CACHE_DISABLED 1
+#endif
+#endif
+#endif
+#ifndef TAKEOFF_FRAME_CACHE_DISABLED
+#define TAKEOFF_FRAME_CACHE_DISABLED 0
+#endif
+
+/// Blocks for coroutine frames and operation states, kept per thread for reuse: sizes are rounded
+/// up to a multiple of 128 bytes, up to four blocks of each size up to 4 KiB are kept. Under
+/// AddressSanitizer every block goes straight to operator new and delete, so that a use after free
+/// is still caught.
+class frame_cache {
+public:
+    static void* allocate(std::size_t size) {
+#if !TAKEOFF_FRAME_CACHE_DISABLED
+        const std::size_t c = size_class(size);
+        if (c < classes && !destroyed()) {
+            slot& s = local().slots_[c];
+            if (s.count > 0) return s.blocks[--s.count];
+            return ::operator new(c * granule);
+        }
+#endif
+        return ::operator new(size);
+    }
+
+    static void deallocate(void* block, [[maybe_unused]] std::size_t size) noexcept {
+#if !TAKEOFF_FRAME_CACHE_DISABLED
+        const std::size_t c = size_class(size);
+        if (c < classes && !destroyed()) {
+            slot& s = local().slots_[c];
+            if (s.count < depth) {
+                s.blocks[s.count++] = block;
+                return;
+            }
+        }
+#endif
+        ::operator delete(block);
+    }
+
+    frame_cache() = default;
+    frame_cache(const frame_cache&) = delete;
+    frame_cache& operator=(const frame_cache&) = delete;
+    ~frame_cache() {
+        destroyed() = true; // frames freed later on this thread go straight to operator delete
+        for (auto& s : slots_)
+            while (s.count > 0) ::operator delete(s.blocks[--s.count]);
+    }
+
+private:
+    static constexpr std::size_t granule = 128;
+    static constexpr std::size_t classes = 33; // class c holds blocks of c * 128 bytes, up to 4 KiB
+    static constexpr std::size_t depth = 4;
+
+    struct slot {
+        std::array<void*, depth> blocks{};
+        std::size_t count = 0;
+    };
+
+    static constexpr std::size_t size_class(std::size_t size) noexcept { return (size + granule - 1) / granule; }
+
+    static frame_cache& local() {
+        static thread_local frame_cache cache;
+        return cache;
+    }
+    static bool& destroyed() noexcept {
+        static thread_local bool flag = false; // constant-initialised: valid during thread exit
+        return flag;
+    }
+
+    std::array<slot, classes> slots_{};
+};
+
+/// A base for objects allocated from the frame cache.
+struct frame_allocated {
+    static void* operator new(std::size_t size) { return frame_cache::allocate(size); }
+    static void operator delete(void* block, std::size_t size) noexcept { frame_cache::deallocate(block, size); }
+};
+
+/// Cancellation of one operation: the signal its awaited Asio operations are bound to, and
+/// whether it was emitted (a cancellation between two awaited operations is not lost).
+struct task_cancellation {
+    asio::cancellation_signal signal;
+    bool cancelled = false;
+
+    void cancel() {
+        cancelled = true;
+        // Every type ends the operation the same way: the connection in use is closed.
+        signal.emit(asio::cancellation_type::terminal);
+    }
+};
+
+/// What the tasks of one operation share.
+struct task_context {
+    asio::any_io_executor executor;           // where the operation runs (its strand, if it has one)
+    task_cancellation* cancellation = nullptr; // null when nothing can cancel the operation
+    void (*finish)(void* owner) = nullptr;     // called once the top-level task has returned
+    void (*abandon)(void* owner) = nullptr;    // called when a pending handler is destroyed uncalled
+    void* owner = nullptr;
+
+    asio::cancellation_slot slot() const noexcept {
+        return cancellation ? cancellation->signal.slot() : asio::cancellation_slot();
+    }
+    bool cancelled() const noexcept { return cancellation && cancellation->cancelled; }
+};
+
+template <class T>
+class task;
+
+namespace this_task {
+/// `co_await this_task::executor` in a task: the operation's executor.
+struct executor_t {};
+inline constexpr executor_t executor{};
+} // namespace this_task
+
+template <class Signature>
+struct completion_of;
+template <class... Args>
+struct completion_of<void(Args...)> {
+    using type = std::conditional_t<sizeof...(Args) == 1, std::decay_t<std::tuple_element_t<0, std::tuple<Args..., void>>>,
+                                    std::tuple<std::decay_t<Args>...>>;
+};
+
+template <class Op>
+struct deferred_signature {};
+template <class Signature, class Initiation, class... InitArgs>
+struct deferred_signature<asio::deferred_async_operation<Signature, Initiation, InitArgs...>> {
+    using type = Signature;
+};
+
+// What an awaited operation gives when the operation was cancelled before it could start.
+template <class R>
+R aborted_result() {
+    if constexpr (std::is_same_v<R, boost::system::error_code>) {
+        return asio::error::operation_aborted;
+    } else {
+        static_assert(std::is_same_v<std::decay_t<std::tuple_element_t<0, R>>, boost::system::error_code>,
+                      "a task awaits operations whose first completion argument is an error_code");
+        R r{};
+        std::get<0>(r) = asio::error::operation_aborted;
+        return r;
+    }
+}
+
+template <class Op, class Result>
+class async_awaiter;
+
+// The handler given to an awaited Asio operation: stores the completion and resumes the task.
+template <class Awaiter>
+class resume_handler {
+public:
+    using executor_type = asio::any_io_executor;
+    using cancellation_slot_type = asio::cancellation_slot;
+
+    explicit resume_handler(Awaiter* awaiter) noexcept : awaiter_(awaiter) {}
+    resume_handler(resume_handler&& other) noexcept : awaiter_(std::exchange(other.awaiter_, nullptr)) {}
+    resume_handler& operator=(resume_handler&&) = delete;
+    ~resume_handler() {
+        // Destroyed without being called once the operation started: the io_context is going away.
+        if (awaiter_ && awaiter_->started_) awaiter_->context_->abandon(awaiter_->context_->owner);
+    }
+
+    executor_type get_executor() const noexcept { return awaiter_->context_->executor; }
+    cancellation_slot_type get_cancellation_slot() const noexcept { return awaiter_->context_->slot(); }
+
+    template <class... Args>
+    void operator()(Args&&... args) {
+        Awaiter* awaiter = std::exchange(awaiter_, nullptr);
+        awaiter->result_.emplace(std::forward<Args>(args)...);
+        awaiter->waiting_.resume();
+    }
+
+private:
+    Awaiter* awaiter_;
+};
+
+template <class Op, class Result>
+class async_awaiter {
+public:
+    template <class O>
+    async_awaiter(O&& op, task_context* context) : op_(std::forward<O>(op)), context_(context) {}
+
+    bool await_ready() const noexcept { return false; }
+    bool await_suspend(std::coroutine_handle<> waiting) {
+        if (context_->cancelled()) {
+            result_.emplace(aborted_result<Result>());
+            return false;
+        }
+        waiting_ = waiting;
+        std::move(op_)(resume_handler<async_awaiter>(this));
+        // The handler cannot run before this returns: it runs on the operation's executor, which
+        // runs this code now and is serialised (see async_op.hpp).
+        started_ = true;
+        return true;
+    }
+    Result await_resume() { return std::move(*result_); }
+
+private:
+    friend class resume_handler<async_awaiter>;
+    Op op_;
+    task_context* context_;
+    std::coroutine_handle<> waiting_;
+    std::optional<Result> result_;
+    bool started_ = false;
+};
+
+struct promise_base : frame_allocated {
+    task_context* context = nullptr;
+    std::coroutine_handle<> continuation; // the awaiting task; null for the top-level one
+    std::exception_ptr exception;
+
+    std::suspend_always initial_suspend() const noexcept { return {}; }
+    void unhandled_exception() noexcept { exception = std::current_exception(); }
+
+    struct final_awaiter {
+        bool await_ready() const noexcept { return false; }
+        template <class Promise>
+        std::coroutine_handle<> await_suspend(std::coroutine_handle<Promise> done) const noexcept {
+            promise_base& p = done.promise();
+            if (p.continuation) return p.continuation;
+            p.context->finish(p.context->owner); // may destroy this frame: nothing touches it after
+            return std::noop_coroutine();
+        }
+        void await_resume() const noexcept {}
+    };
+    final_awaiter final_suspend() const noexcept { return {}; }
+
+    template <class U>
+    auto await_transform(task<U>&& child) noexcept;
+
+    auto await_transform(this_task::executor_t) const noexcept {
+        struct ready {
+            const asio::any_io_executor& executor;
+            bool await_ready() const noexcept { return true; }
+            void await_suspend(std::coroutine_handle<>) const noexcept {}
+            const asio::any_io_executor& await_resume() const noexcept { return executor; }
+        };
+        return ready{context->executor};
+    }
+
+    template <class Op, class Signature = typename deferred_signature<std::decay_t<Op>>::type>
+    auto await_transform(Op&& op) {
+        using result = typename completion_of<Signature>::type;
+        return async_awaiter<std::decay_t<Op>, result>(std::forward<Op>(op), context);
+    }
+};
+
+/// A lazily started coroutine producing a T; see the file comment.
+template <class T>
+class [[nodiscard]] task {
+    static_assert(!std::is_void_v<T> && !std::is_reference_v<T>, "a task produces a value");
+
+public:
+    struct promise_type : promise_base {
+        std::optional<T> value;
+        task get_return_object() noexcept { return task(std::coroutine_handle<promise_type>::from_promise(*this)); }
+        template <class U>
+        void return_value(U&& v) {
+            value.emplace(std::forward<U>(v));
+        }
+    };
+
+    task(task&& other) noexcept : handle_(std::exchange(other.handle_, nullptr)) {}
+    task& operator=(task&& other) noexcept {
+        if (this != &other) {
+            if (handle_) handle_.destroy();
+            handle_ = std::exchange(other.handle_, nullptr);
+        }
+        return *this;
+    }
+    ~task() {
+        if (handle_) handle_.destroy();
+    }
+
+    /// For the code that runs a top-level task (async_op.hpp).
+    promise_type& promise() const noexcept { return handle_.promise(); }
+    std::coroutine_handle<promise_type> handle() const noexcept { return handle_; }
+
+    /// The result of a finished task (rethrows what it threw).
+    T take_result() {
+        auto& p = handle_.promise();
+        if (p.exception) std::rethrow_exception(p.exception);
+        return std::move(*p.value);
+    }
+
+private:
+    explicit task(std::coroutine_handle<promise_type> h) noexcept : handle_(h) {}
+    std::coroutine_handle<promise_type> handle_;
+};
+
+template <class U>
+auto promise_base::await_transform(task<U>&& child) noexcept {
+    struct awaiter {
+        task<U> child;
+        bool await_ready() const noexcept { return false; }
+        std::coroutine_handle<> await_suspend(std::coroutine_handle<> waiting) noexcept {
+            child.promise().continuation = waiting;
+            return child.handle();
+        }
+        U await_resume() { return child.take_result(); }
+    };
+    child.promise().context = context;
+    return awaiter{std::move(child)};
+}
+
+} // namespace takeoff::detail
+// end of <takeoff/detail/task.hpp>
 
 #include <boost/asio/associated_cancellation_slot.hpp>
 #include <boost/asio/associated_executor.hpp>
 #include <boost/asio/async_result.hpp>
-#include <boost/asio/awaitable.hpp>
-#include <boost/asio/bind_cancellation_slot.hpp>
-#include <boost/asio/bind_executor.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/cancellation_signal.hpp>
-#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -1313,14 +1667,6 @@ template <class T>
 struct op_result {
     boost::system::error_code ec;
     T value{};
-};
-
-// Shared between the deadline timer, the caller's cancellation slot and the completion.
-struct op_state {
-    explicit op_state(const asio::any_io_executor& executor) : timer(executor) {}
-    asio::cancellation_signal signal;
-    asio::steady_timer timer;
-    bool deadline_passed = false;
 };
 
 inline boost::system::error_code error_from_exception(const std::exception_ptr& e) noexcept {
@@ -1350,56 +1696,170 @@ inline bool is_serialised(const asio::any_io_executor& executor) {
     return false;
 }
 
-/// The executor an operation's coroutine runs on (see the file comment).
-inline asio::any_io_executor operation_executor(const asio::any_io_executor& executor) {
-    if (is_serialised(executor)) return executor;
+/// The executor an operation's task runs on (see the file comment); serialised: is_serialised(executor).
+inline asio::any_io_executor operation_executor(const asio::any_io_executor& executor, bool serialised) {
+    if (serialised) return executor;
     return asio::make_strand(executor);
 }
 
-/// Starts `make()` (returning asio::awaitable<op_result<T>>) and completes token with
-/// void(error_code, T). A zero deadline means none. Supported cancellation: terminal, partial and
-/// total are all forwarded into the coroutine; any of them ends the operation with
-/// operation_aborted (request_timeout when it was the deadline).
-template <class T, class Factory, class CompletionToken>
-auto async_run(asio::any_io_executor executor, std::chrono::steady_clock::duration deadline, Factory make,
-               CompletionToken&& token) {
-    auto initiation = [executor, deadline](auto handler, Factory factory) {
-        const asio::any_io_executor ex = operation_executor(executor);
-        auto slot = asio::get_associated_cancellation_slot(handler);
-        auto handler_executor = asio::get_associated_executor(handler, executor);
+/// Whether code running now may start an operation on executor in place: the executor's own
+/// thread (or strand) is running this code.
+inline bool running_in(const asio::any_io_executor& executor) noexcept {
+    if (const auto* io = executor.target<asio::io_context::executor_type>()) return io->running_in_this_thread();
+    if (const auto* s = executor.target<asio::strand<asio::io_context::executor_type>>())
+        return s->running_in_this_thread();
+    if (const auto* s = executor.target<asio::strand<asio::any_io_executor>>()) return s->running_in_this_thread();
+    return false;
+}
 
-        // With a deadline: our own signal, fed by the caller's slot and by the deadline timer.
-        // Without: co_spawn forwards the caller's slot itself (hopping onto ex).
-        std::shared_ptr<op_state> state;
-        if (deadline > std::chrono::steady_clock::duration::zero()) {
-            state = std::make_shared<op_state>(ex);
-            if (slot.is_connected()) {
-                // The caller may cancel from its own executor: hop onto the operation's first.
-                slot.assign([state, ex](asio::cancellation_type type) {
-                    asio::dispatch(ex, [state, type] { state->signal.emit(type); });
-                });
-            }
-            state->timer.expires_after(deadline);
-            state->timer.async_wait([weak = std::weak_ptr<op_state>(state)](boost::system::error_code ec) {
-                auto s = weak.lock();
-                if (ec || !s) return;
-                s->deadline_passed = true;
-                s->signal.emit(asio::cancellation_type::terminal);
+// One started operation: the caller's handler, the top-level task, and, when the operation can be
+// cancelled (a connected cancellation slot or a deadline), its cancellation state.
+template <class T, class Handler>
+class root_operation final : public frame_allocated {
+public:
+    using handler_executor = asio::associated_executor_t<Handler, asio::any_io_executor>;
+
+    // Shared with the caller's cancellation slot and the deadline timer, which may outlive the
+    // operation (a timer's handler runs after its cancellation).
+    struct cancellation_state : task_cancellation {
+        explicit cancellation_state(const asio::any_io_executor& executor) : timer(executor) {}
+        asio::steady_timer timer;
+        bool deadline_passed = false;
+    };
+
+    root_operation(Handler handler, const asio::any_io_executor& client_executor, asio::any_io_executor executor,
+                   std::chrono::steady_clock::duration deadline, task<op_result<T>> work)
+        : handler_(std::move(handler)),
+          work_guard_(asio::get_associated_executor(handler_, client_executor)),
+          task_(std::move(work)) {
+        context_.executor = std::move(executor);
+        context_.finish = &finish;
+        context_.abandon = &abandon;
+        context_.owner = this;
+        task_.promise().context = &context_;
+
+        slot_ = asio::get_associated_cancellation_slot(handler_);
+        const bool timed = deadline > std::chrono::steady_clock::duration::zero();
+        if (!timed && !slot_.is_connected()) return;
+        cancellation_ = std::make_shared<cancellation_state>(context_.executor);
+        context_.cancellation = cancellation_.get();
+        if (slot_.is_connected()) {
+            // The caller may cancel from its own executor: hop onto the operation's first.
+            slot_.assign([state = cancellation_, executor = context_.executor](asio::cancellation_type) {
+                asio::dispatch(executor, [state] { state->cancel(); });
             });
         }
+        if (timed) {
+            cancellation_->timer.expires_after(deadline);
+            cancellation_->timer.async_wait([weak = std::weak_ptr<cancellation_state>(cancellation_)](
+                                                boost::system::error_code ec) {
+                auto state = weak.lock();
+                if (ec || !state) return;
+                state->deadline_passed = true;
+                state->cancel();
+            });
+        }
+    }
 
-        auto completion = [handler = std::move(handler), state, slot](std::exception_ptr e,
-                                                                      op_result<T> result) mutable {
-            if (state) state->timer.cancel();
-            if (slot.is_connected()) slot.clear();
-            if (e) result.ec = error_from_exception(e);
-            if (state && state->deadline_passed && result.ec == asio::error::operation_aborted)
+    root_operation(const root_operation&) = delete;
+    const asio::any_io_executor& executor() const noexcept { return context_.executor; }
+    root_operation& operator=(const root_operation&) = delete;
+
+    /// Runs the task until its first suspension. `in_initiation`: the caller's initiating function
+    /// is still on the stack, so a completion without suspension must be posted, not dispatched.
+    void start(bool in_initiation) {
+        bool finished = false;
+        finished_ = &finished;
+        in_initiation_ = in_initiation;
+        task_.handle().resume();
+        if (finished) return; // this object is gone
+        finished_ = nullptr;
+        in_initiation_ = false;
+    }
+
+    // Owns a started-later operation until it starts (a post that never runs destroys it).
+    struct starter {
+        root_operation* op;
+        explicit starter(root_operation* o) noexcept : op(o) {}
+        starter(starter&& other) noexcept : op(std::exchange(other.op, nullptr)) {}
+        starter& operator=(starter&&) = delete;
+        ~starter() {
+            if (op) abandon(op);
+        }
+        void operator()() { std::exchange(op, nullptr)->start(false); }
+    };
+
+private:
+    static void finish(void* owner) {
+        auto* self = static_cast<root_operation*>(owner);
+        op_result<T> result;
+        try {
+            result = self->task_.take_result();
+        } catch (...) {
+            result.ec = error_from_exception(std::current_exception());
+        }
+        if (auto& state = self->cancellation_) {
+            state->timer.cancel();
+            if (state->deadline_passed && result.ec == asio::error::operation_aborted)
                 result.ec = make_error_code(errc::request_timeout);
-            std::move(handler)(result.ec, std::move(result.value));
+        }
+        if (self->slot_.is_connected()) self->slot_.clear();
+        auto work_guard = std::move(self->work_guard_); // the handler's executor, kept busy until it runs
+        const handler_executor ex = work_guard.get_executor();
+        auto complete = [handler = std::move(self->handler_), ec = result.ec, value = std::move(result.value)]() mutable {
+            std::move(handler)(ec, std::move(value));
         };
-        asio::co_spawn(ex, factory(),
-                       asio::bind_cancellation_slot(state ? state->signal.slot() : slot,
-                                                    asio::bind_executor(handler_executor, std::move(completion))));
+        bool* const finished = self->finished_;
+        const bool in_initiation = self->in_initiation_;
+        delete self; // frames freed before the handler runs (and may start the next operation)
+        if (finished) *finished = true;
+        if (in_initiation) {
+            asio::post(ex, std::move(complete));
+        } else if constexpr (std::is_same_v<handler_executor, asio::any_io_executor>) {
+            if (running_in(ex))
+                complete(); // what dispatch would do, without its type-erased call
+            else
+                asio::dispatch(ex, std::move(complete));
+        } else {
+            asio::dispatch(ex, std::move(complete));
+        }
+    }
+
+    static void abandon(void* owner) {
+        auto* self = static_cast<root_operation*>(owner);
+        if (self->cancellation_) self->cancellation_->timer.cancel();
+        delete self;
+    }
+
+    Handler handler_;
+    asio::executor_work_guard<handler_executor> work_guard_;
+    asio::cancellation_slot slot_;
+    std::shared_ptr<cancellation_state> cancellation_;
+    task_context context_;
+    task<op_result<T>> task_;
+    bool* finished_ = nullptr;  // set to true by finish() while start() runs the task
+    bool in_initiation_ = false; // start() was called by the initiating function
+};
+
+/// Starts `make()` (returning task<op_result<T>>) and completes token with void(error_code, T).
+/// make is called once, in the initiating function, and is not kept: it must call a coroutine
+/// function, not be a coroutine lambda itself (whose frame would refer to the lambda's captures).
+/// `serialised`: is_serialised(executor), decided once by the caller (it looks up a service). A
+/// zero deadline means none. Supported cancellation: terminal, partial and total; any of them ends
+/// the operation with operation_aborted (request_timeout when it was the deadline). The task starts
+/// at once when the caller already runs on the operation's executor, otherwise it is posted there.
+template <class T, class Factory, class CompletionToken>
+auto async_run(const asio::any_io_executor& executor, bool serialised, std::chrono::steady_clock::duration deadline,
+               Factory make, CompletionToken&& token) {
+    auto initiation = [executor, serialised, deadline](auto handler, Factory factory) {
+        using operation = root_operation<T, decltype(handler)>;
+        asio::any_io_executor ex = operation_executor(executor, serialised);
+        const bool here = serialised && running_in(ex);
+        auto* op = new operation(std::move(handler), executor, std::move(ex), deadline, factory());
+        if (here)
+            op->start(true);
+        else
+            asio::post(op->executor(), typename operation::starter(op));
     };
     return asio::async_initiate<CompletionToken, void(boost::system::error_code, T)>(std::move(initiation), token,
                                                                                      std::move(make));
@@ -1421,6 +1881,7 @@ auto async_run(asio::any_io_executor executor, std::chrono::steady_clock::durati
 // #include <takeoff/core/config.hpp> (already inlined above)
 // #include <takeoff/core/diagnostics.hpp> (already inlined above)
 // #include <takeoff/core/error.hpp> (already inlined above)
+// #include <takeoff/detail/task.hpp> (already inlined above)
 // begin of <takeoff/http/options.hpp>
 // Settings of the HTTP transport: timeouts per step, per-request options, TLS trust, the
 // connection pool. Every duration of zero means "no limit" (the Boost.Redis convention).
@@ -3297,16 +3758,12 @@ inline std::string describe_tls_failure(SSL* ssl, const boost::system::error_cod
 
 #include <boost/asio/append.hpp>
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/awaitable.hpp>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/deferred.hpp>
-#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/this_coro.hpp>
-#include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/error.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -3330,11 +3787,9 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 using tcp = asio::ip::tcp;
 
-// Completion tokens for co_await inside the transport's coroutines: errors as values. Deferred
-// operations are awaited without a coroutine frame of their own (use_awaitable allocates one per
-// operation); awaitable operators (||) need real awaitables.
+// The completion token for co_await inside the transport's tasks (takeoff/detail/task.hpp): a
+// deferred operation, awaited without a frame of its own, its completion arguments as a tuple.
 inline constexpr auto nothrow_awaitable = asio::as_tuple(asio::deferred);
-inline constexpr auto nothrow_use_awaitable = asio::as_tuple(asio::use_awaitable);
 
 class connection final : private deadline_target {
 public:
@@ -3408,7 +3863,7 @@ public:
 
     /// Resolves, connects (trying each address), tunnels through the proxy if one is given, and
     /// completes the TLS handshake for https origins.
-    asio::awaitable<boost::system::error_code> async_connect(const timeouts& limits, const proxy_settings* proxy,
+    takeoff::detail::task<boost::system::error_code> async_connect(const timeouts& limits, const proxy_settings* proxy,
                                                              diagnostics& diag) {
         const std::string& host = proxy ? proxy->proxy.host : origin_.host;
         const std::uint16_t port = proxy ? proxy->proxy.port : origin_.port;
@@ -3430,7 +3885,7 @@ public:
         ec = asio::error::host_not_found;
         for (const auto& endpoint : endpoints) {
             timed_out_ = false;
-            watch(limits.connect, co_await asio::this_coro::executor);
+            watch(limits.connect, co_await takeoff::detail::this_task::executor);
             auto [connect_ec] = co_await socket_.async_connect(endpoint, nothrow_awaitable);
             ec = step_result(connect_ec);
             if (!ec) break;
@@ -3452,7 +3907,7 @@ public:
                 diag.set_client_message("cannot set up TLS for " + origin_.host + ": " + ec.message());
                 co_return ec;
             }
-            watch(limits.tls_handshake, co_await asio::this_coro::executor);
+            watch(limits.tls_handshake, co_await takeoff::detail::this_task::executor);
             auto [handshake_ec] = co_await tls_->async_handshake(nothrow_awaitable);
             if (handshake_ec) {
                 handshake_ec = step_result(handshake_ec);
@@ -3555,8 +4010,8 @@ public:
 
     /// Reads until the parser has the whole header (the proxy's answer to CONNECT).
     template <class Parser>
-    asio::awaitable<boost::system::error_code> async_read_header(Parser& parser, std::chrono::milliseconds limit) {
-        watch(limit, co_await asio::this_coro::executor);
+    takeoff::detail::task<boost::system::error_code> async_read_header(Parser& parser, std::chrono::milliseconds limit) {
+        watch(limit, co_await takeoff::detail::this_task::executor);
         while (!parser.is_header_done()) {
             if (auto ec = co_await parse_some(parser)) co_return step_result(ec);
         }
@@ -3567,8 +4022,8 @@ public:
     /// needs); limit bounds this silence, not the body's total time. Completes with the parser's
     /// own codes (beast::http::error::need_buffer when a buffer_body is full).
     template <class Parser>
-    asio::awaitable<boost::system::error_code> async_read_some(Parser& parser, std::chrono::milliseconds limit) {
-        watch(limit, co_await asio::this_coro::executor);
+    takeoff::detail::task<boost::system::error_code> async_read_some(Parser& parser, std::chrono::milliseconds limit) {
+        watch(limit, co_await takeoff::detail::this_task::executor);
         co_return step_result(co_await parse_some(parser));
     }
 
@@ -3599,7 +4054,7 @@ private:
 
     // One parse step: buffered bytes first, then one read when the parser needs more.
     template <class Parser>
-    asio::awaitable<boost::system::error_code> parse_some(Parser& parser) {
+    takeoff::detail::task<boost::system::error_code> parse_some(Parser& parser) {
         for (;;) {
             auto ec = feed(parser);
             if (ec != beast::http::error::need_more) co_return ec;
@@ -3609,31 +4064,39 @@ private:
         }
     }
 
-    asio::awaitable<std::pair<boost::system::error_code, std::vector<tcp::endpoint>>> resolve(
+    // The resolver and the timer bounding it: shared with the timer's handler, which runs (on the
+    // operation's executor, never alongside the coroutine) after the coroutine may have finished.
+    struct bounded_resolve {
+        explicit bounded_resolve(const asio::any_io_executor& executor) : resolver(executor), timer(executor) {}
+        tcp::resolver resolver;
+        asio::steady_timer timer;
+        bool timed_out = false;
+    };
+
+    takeoff::detail::task<std::pair<boost::system::error_code, std::vector<tcp::endpoint>>> resolve(
         const std::string& host, std::uint16_t port, std::chrono::milliseconds limit) {
-        using namespace asio::experimental::awaitable_operators;
-        auto executor = co_await asio::this_coro::executor;
-        tcp::resolver resolver(executor);
-        std::vector<tcp::endpoint> endpoints;
-        if (limit.count() <= 0) {
-            auto [ec, results] = co_await resolver.async_resolve(host, std::to_string(port), nothrow_awaitable);
-            for (const auto& entry : results) endpoints.push_back(entry.endpoint());
-            co_return std::pair{ec, std::move(endpoints)};
+        auto state = std::make_shared<bounded_resolve>(co_await takeoff::detail::this_task::executor);
+        if (limit.count() > 0) {
+            state->timer.expires_after(limit);
+            state->timer.async_wait([weak = std::weak_ptr<bounded_resolve>(state)](boost::system::error_code ec) {
+                auto s = weak.lock();
+                if (ec || !s) return;
+                s->timed_out = true;
+                s->resolver.cancel(); // the resolve completes with operation_aborted
+            });
         }
-        asio::steady_timer timer(executor, limit);
-        auto resolving = resolver.async_resolve(host, std::to_string(port), nothrow_use_awaitable);
-        auto waiting = timer.async_wait(nothrow_use_awaitable);
-        auto outcome = co_await (std::move(resolving) || std::move(waiting));
-        if (outcome.index() == 1) co_return std::pair{make_error_code(beast::error::timeout), std::move(endpoints)};
-        auto [ec, results] = std::get<0>(std::move(outcome));
+        auto [ec, results] = co_await state->resolver.async_resolve(host, std::to_string(port), nothrow_awaitable);
+        state->timer.cancel();
+        std::vector<tcp::endpoint> endpoints;
+        if (ec && state->timed_out) co_return std::pair{make_error_code(beast::error::timeout), std::move(endpoints)};
         for (const auto& entry : results) endpoints.push_back(entry.endpoint());
         co_return std::pair{ec, std::move(endpoints)};
     }
 
-    asio::awaitable<boost::system::error_code> open_tunnel(const proxy_settings& proxy, const timeouts& limits,
+    takeoff::detail::task<boost::system::error_code> open_tunnel(const proxy_settings& proxy, const timeouts& limits,
                                                            diagnostics& diag) {
         const std::string head = connect_request(origin_, proxy);
-        watch(limits.write, co_await asio::this_coro::executor);
+        watch(limits.write, co_await takeoff::detail::this_task::executor);
         auto [write_ec, written] = co_await asio::async_write(socket_, asio::buffer(head), nothrow_awaitable);
         if (write_ec) {
             write_ec = step_result(write_ec);
@@ -3738,8 +4201,9 @@ public:
 
     /// An idle connection to origin, a new one, or, at the limit, the next one released.
     /// Cancellation: any type; a connection received at the same moment goes back to the pool.
-    asio::awaitable<takeoff::detail::op_result<lease>> acquire(const origin& target, const timeouts& limits, diagnostics& diag) {
-        const auto executor = co_await asio::this_coro::executor;
+    takeoff::detail::task<takeoff::detail::op_result<lease>> acquire(const origin& target, const timeouts& limits,
+                                                                      diagnostics& diag) {
+        const auto& executor = co_await takeoff::detail::this_task::executor;
         std::shared_ptr<waiter> wait_for;
         {
             std::lock_guard lock(mutex_);
@@ -4573,7 +5037,6 @@ private:
 
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/cancellation_state.hpp>
-#include <boost/asio/this_coro.hpp>
 #include <boost/asio/system_executor.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
@@ -4589,8 +5052,9 @@ namespace detail {
 // closed otherwise), the response head and the parser positioned after it, writing into the
 // reader's buffers.
 struct body_stream_state {
-    body_stream_state(std::shared_ptr<connection_pool> p, request_options o, std::chrono::steady_clock::time_point d)
-        : pool(std::move(p)), options(std::move(o)), deadline(d) {}
+    body_stream_state(std::shared_ptr<connection_pool> p, bool s, request_options o,
+                      std::chrono::steady_clock::time_point d)
+        : pool(std::move(p)), serialised(s), options(std::move(o)), deadline(d) {}
 
     body_stream_state(const body_stream_state&) = delete;
     body_stream_state& operator=(const body_stream_state&) = delete;
@@ -4600,6 +5064,7 @@ struct body_stream_state {
     }
 
     std::shared_ptr<connection_pool> pool;
+    bool serialised;                  // the client's executor is (see detail/async_op.hpp)
     std::unique_ptr<connection> conn; // set once the 2xx header has arrived
     response head;                    // status and headers; the body goes to the reader's buffers
     response_parser parser{head};
@@ -4646,15 +5111,14 @@ public:
                                               std::chrono::steady_clock::duration(std::chrono::nanoseconds(1)))
                                    : std::chrono::steady_clock::duration::zero();
         return takeoff::detail::async_run<std::size_t>(
-            executor, remaining, [state, buffer] { return read_some(state, buffer); },
+            executor, state && state->serialised, remaining, [state, buffer] { return read_some(state, buffer); },
             std::forward<CompletionToken>(token));
     }
 
 private:
-    static boost::asio::awaitable<takeoff::detail::op_result<std::size_t>> read_some(
+    static takeoff::detail::task<takeoff::detail::op_result<std::size_t>> read_some(
         std::shared_ptr<detail::body_stream_state> state, boost::asio::mutable_buffer buffer) {
         using result = takeoff::detail::op_result<std::size_t>;
-        co_await boost::asio::this_coro::reset_cancellation_state(boost::asio::enable_total_cancellation());
         if (!state || state->parser.is_done()) co_return result{boost::asio::error::eof, 0};
         if (state->failed || !state->conn) co_return result{make_error_code(errc::stream_truncated), 0};
         if (state->reading) co_return result{make_error_code(errc::operation_in_progress), 0};
@@ -4702,6 +5166,7 @@ private:
 // #include <takeoff/core/diagnostics.hpp> (already inlined above)
 // #include <takeoff/core/error.hpp> (already inlined above)
 // #include <takeoff/detail/async_op.hpp> (already inlined above)
+// #include <takeoff/detail/task.hpp> (already inlined above)
 // #include <takeoff/http/body_stream.hpp> (already inlined above)
 // #include <takeoff/http/detail/connection.hpp> (already inlined above)
 // #include <takeoff/http/detail/pool.hpp> (already inlined above)
@@ -5017,7 +5482,6 @@ inline std::optional<std::chrono::seconds> parse_retry_after(std::string_view va
 
 #include <boost/asio/cancellation_state.hpp>
 #include <boost/asio/deferred.hpp>
-#include <boost/asio/this_coro.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/http/error.hpp>
 
@@ -5039,6 +5503,7 @@ struct client_state {
     client_state(asio::any_io_executor ex, client_options o, std::shared_ptr<asio::ssl::context> tls)
         : executor(std::move(ex)),
           options(std::move(o)),
+          serialised(takeoff::detail::is_serialised(executor)),
           pool(std::make_shared<connection_pool>(executor, options.pool, std::move(tls), effective_proxies(options))) {}
 
     static proxy_config effective_proxies(const client_options& o) {
@@ -5058,6 +5523,7 @@ struct client_state {
 
     asio::any_io_executor executor;
     client_options options;
+    bool serialised; // is_serialised(executor), decided once
     std::shared_ptr<connection_pool> pool;
     std::mutex random_mutex;
     random_source random = default_random_source();
@@ -5124,7 +5590,7 @@ public:
     auto async_request(request req, request_options options, diagnostics& diag, CompletionToken&& token = {}) {
         const auto deadline = options.deadline;
         return takeoff::detail::async_run<response>(
-            state_->executor, deadline,
+            state_->executor, state_->serialised, deadline,
             [state = state_, req = std::move(req), options = std::move(options), d = &diag]() mutable {
                 return run<false>(std::move(state), std::move(req), std::move(options), d);
             },
@@ -5135,7 +5601,7 @@ public:
     template <class CompletionToken = boost::asio::deferred_t>
     auto async_request(request req, CompletionToken&& token = {}) {
         return takeoff::detail::async_run<response>(
-            state_->executor, state_->options.defaults.deadline,
+            state_->executor, state_->serialised, state_->options.defaults.deadline,
             [state = state_, req = std::move(req)]() mutable {
                 request_options options = state->options.defaults;
                 return run<false>(std::move(state), std::move(req), std::move(options), nullptr);
@@ -5151,7 +5617,7 @@ public:
     auto async_open(request req, request_options options, diagnostics& diag, CompletionToken&& token = {}) {
         const auto deadline = options.deadline;
         return takeoff::detail::async_run<body_stream>(
-            state_->executor, deadline,
+            state_->executor, state_->serialised, deadline,
             [state = state_, req = std::move(req), options = std::move(options), d = &diag]() mutable {
                 return run<true>(std::move(state), std::move(req), std::move(options), d);
             },
@@ -5162,7 +5628,7 @@ public:
     template <class CompletionToken = boost::asio::deferred_t>
     auto async_open(request req, CompletionToken&& token = {}) {
         return takeoff::detail::async_run<body_stream>(
-            state_->executor, state_->options.defaults.deadline,
+            state_->executor, state_->serialised, state_->options.defaults.deadline,
             [state = state_, req = std::move(req)]() mutable {
                 request_options options = state->options.defaults;
                 return run<true>(std::move(state), std::move(req), std::move(options), nullptr);
@@ -5179,13 +5645,13 @@ private:
     // One attempt, in one coroutine (its steps are awaited without frames of their own): a
     // connection, the request written, the response header read into parser and, unless the caller
     // streams a 2xx body, the body too, after which the connection goes back to the pool.
-    static boost::asio::awaitable<detail::attempt_result> exchange(detail::client_state& state, const request& req,
+    static takeoff::detail::task<detail::attempt_result> exchange(detail::client_state& state, const request& req,
                                                                   const origin& target, const request_options& options,
                                                                   bool streaming, detail::response_parser& parser,
                                                                   diagnostics& diag) {
         namespace bhttp = boost::beast::http;
         detail::attempt_result r;
-        const auto executor = co_await boost::asio::this_coro::executor;
+        const auto& executor = co_await takeoff::detail::this_task::executor;
 
         bool reused = true;
         r.conn = state.pool->take_idle(target);
@@ -5293,13 +5759,9 @@ private:
     using result_type = std::conditional_t<Streaming, body_stream, response>;
 
     template <bool Streaming>
-    static boost::asio::awaitable<takeoff::detail::op_result<result_type<Streaming>>> run(std::shared_ptr<detail::client_state> state,
-                                                                          request req, request_options options,
-                                                                          diagnostics* diag_out) {
+    static takeoff::detail::task<takeoff::detail::op_result<result_type<Streaming>>> run(
+        std::shared_ptr<detail::client_state> state, request req, request_options options, diagnostics* diag_out) {
         using result = takeoff::detail::op_result<result_type<Streaming>>;
-        // co_spawn lets only terminal cancellation through by default; partial and total end the
-        // request the same way (the connection in use is closed).
-        co_await boost::asio::this_coro::reset_cancellation_state(boost::asio::enable_total_cancellation());
         diagnostics local;
         diagnostics& diag = diag_out ? *diag_out : local;
         diag.clear();
@@ -5324,7 +5786,7 @@ private:
             if constexpr (Streaming) {
                 const auto deadline = options.deadline.count() > 0 ? started + options.deadline
                                                                    : std::chrono::steady_clock::time_point::max();
-                stream = std::make_shared<detail::body_stream_state>(state->pool, options, deadline);
+                stream = std::make_shared<detail::body_stream_state>(state->pool, state->serialised, options, deadline);
             } else {
                 buffered.emplace();
             }
@@ -5430,8 +5892,8 @@ private:
     }
 
     // Waits between attempts; cancellation ends the wait with operation_aborted.
-    static boost::asio::awaitable<boost::system::error_code> wait(std::chrono::milliseconds delay) {
-        boost::asio::steady_timer timer(co_await boost::asio::this_coro::executor, delay);
+    static takeoff::detail::task<boost::system::error_code> wait(std::chrono::milliseconds delay) {
+        boost::asio::steady_timer timer(co_await takeoff::detail::this_task::executor, delay);
         auto [ec] = co_await timer.async_wait(detail::nothrow_awaitable);
         co_return ec;
     }

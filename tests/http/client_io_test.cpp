@@ -413,9 +413,10 @@ TEST_CASE("operations run on a strand of their own unless the executor is alread
     CHECK(is_serialised(asio::make_strand(many.get_executor())));
     CHECK(is_serialised(asio::make_strand(asio::any_io_executor(many.get_executor()))));
     CHECK_FALSE(is_serialised(asio::system_executor()));
-    const auto own = takeoff::detail::operation_executor(many.get_executor());
+    const auto own = takeoff::detail::operation_executor(many.get_executor(), is_serialised(many.get_executor()));
     CHECK(own.target<asio::strand<asio::any_io_executor>>() != nullptr);
-    CHECK(takeoff::detail::operation_executor(one.get_executor()) == asio::any_io_executor(one.get_executor()));
+    CHECK(takeoff::detail::operation_executor(one.get_executor(), is_serialised(one.get_executor())) ==
+          asio::any_io_executor(one.get_executor()));
 }
 
 TEST_CASE("cancellation through a cancellation slot ends the request with operation_aborted") {

@@ -1,32 +1,30 @@
 #pragma once
-// How every public async_* operation of the library is built: the work is an asio::awaitable run
-// by co_spawn, started through async_initiate so that any completion token works (deferred by
-// default, as_tuple, use_future, callbacks, use_awaitable). The wrapper adds what the coroutine
-// itself cannot: the caller's cancellation slot forwarded into the coroutine, a whole-operation
-// deadline reported as errc::request_timeout, and the completion delivered on the caller's
-// associated executor.
+// How every public async_* operation of the library is built: the work is a detail::task (task.hpp)
+// started through async_initiate, so that any completion token works (deferred by default,
+// as_tuple, use_future, callbacks, use_awaitable). The wrapper adds what the task itself cannot:
+// the caller's cancellation slot forwarded into it, a whole-operation deadline reported as
+// errc::request_timeout, and the completion delivered on the caller's associated executor (at once
+// when the caller's executor is the one running, as asio::dispatch would; posted when the task
+// finished before the initiating function returned).
 //
-// The coroutine runs on a strand of its own, so that operations may be started from any thread
-// and the timers they own never race with them, unless the executor is already serialised: a
-// strand, or an io_context made for one thread (concurrency hint 1, or a hint that turns the
-// scheduler's locking off). A strand costs about a quarter of the CPU time of a small request on
-// keep-alive (bench/http_rps), so `asio::io_context io{1};` is the way to tell the library that
-// one thread runs it.
-//
-// co_spawn is never handed the caller's token directly: on Boost 1.81 `co_spawn(..., deferred)`
-// with a non-void result does not compile (chriskohlhoff/asio#1205).
+// The task runs on a strand of its own, so that operations may be started from any thread and the
+// timers they own never race with them, unless the executor is already serialised: a strand, or an
+// io_context made for one thread (concurrency hint 1, or a hint that turns the scheduler's locking
+// off). A strand costs about a quarter of the CPU time of a small request on keep-alive
+// (bench/http_rps), so `asio::io_context io{1};` is the way to tell the library that one thread
+// runs it. On a serialised executor that is running the caller, the task starts inside the
+// initiating function; otherwise it is posted to its executor.
 
 #include <takeoff/core/config.hpp>
 #include <takeoff/core/error.hpp>
+#include <takeoff/detail/task.hpp>
 
 #include <boost/asio/associated_cancellation_slot.hpp>
 #include <boost/asio/associated_executor.hpp>
 #include <boost/asio/async_result.hpp>
-#include <boost/asio/awaitable.hpp>
-#include <boost/asio/bind_cancellation_slot.hpp>
-#include <boost/asio/bind_executor.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/cancellation_signal.hpp>
-#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -49,14 +47,6 @@ template <class T>
 struct op_result {
     boost::system::error_code ec;
     T value{};
-};
-
-// Shared between the deadline timer, the caller's cancellation slot and the completion.
-struct op_state {
-    explicit op_state(const asio::any_io_executor& executor) : timer(executor) {}
-    asio::cancellation_signal signal;
-    asio::steady_timer timer;
-    bool deadline_passed = false;
 };
 
 inline boost::system::error_code error_from_exception(const std::exception_ptr& e) noexcept {
@@ -86,56 +76,170 @@ inline bool is_serialised(const asio::any_io_executor& executor) {
     return false;
 }
 
-/// The executor an operation's coroutine runs on (see the file comment).
-inline asio::any_io_executor operation_executor(const asio::any_io_executor& executor) {
-    if (is_serialised(executor)) return executor;
+/// The executor an operation's task runs on (see the file comment); serialised: is_serialised(executor).
+inline asio::any_io_executor operation_executor(const asio::any_io_executor& executor, bool serialised) {
+    if (serialised) return executor;
     return asio::make_strand(executor);
 }
 
-/// Starts `make()` (returning asio::awaitable<op_result<T>>) and completes token with
-/// void(error_code, T). A zero deadline means none. Supported cancellation: terminal, partial and
-/// total are all forwarded into the coroutine; any of them ends the operation with
-/// operation_aborted (request_timeout when it was the deadline).
-template <class T, class Factory, class CompletionToken>
-auto async_run(asio::any_io_executor executor, std::chrono::steady_clock::duration deadline, Factory make,
-               CompletionToken&& token) {
-    auto initiation = [executor, deadline](auto handler, Factory factory) {
-        const asio::any_io_executor ex = operation_executor(executor);
-        auto slot = asio::get_associated_cancellation_slot(handler);
-        auto handler_executor = asio::get_associated_executor(handler, executor);
+/// Whether code running now may start an operation on executor in place: the executor's own
+/// thread (or strand) is running this code.
+inline bool running_in(const asio::any_io_executor& executor) noexcept {
+    if (const auto* io = executor.target<asio::io_context::executor_type>()) return io->running_in_this_thread();
+    if (const auto* s = executor.target<asio::strand<asio::io_context::executor_type>>())
+        return s->running_in_this_thread();
+    if (const auto* s = executor.target<asio::strand<asio::any_io_executor>>()) return s->running_in_this_thread();
+    return false;
+}
 
-        // With a deadline: our own signal, fed by the caller's slot and by the deadline timer.
-        // Without: co_spawn forwards the caller's slot itself (hopping onto ex).
-        std::shared_ptr<op_state> state;
-        if (deadline > std::chrono::steady_clock::duration::zero()) {
-            state = std::make_shared<op_state>(ex);
-            if (slot.is_connected()) {
-                // The caller may cancel from its own executor: hop onto the operation's first.
-                slot.assign([state, ex](asio::cancellation_type type) {
-                    asio::dispatch(ex, [state, type] { state->signal.emit(type); });
-                });
-            }
-            state->timer.expires_after(deadline);
-            state->timer.async_wait([weak = std::weak_ptr<op_state>(state)](boost::system::error_code ec) {
-                auto s = weak.lock();
-                if (ec || !s) return;
-                s->deadline_passed = true;
-                s->signal.emit(asio::cancellation_type::terminal);
+// One started operation: the caller's handler, the top-level task, and, when the operation can be
+// cancelled (a connected cancellation slot or a deadline), its cancellation state.
+template <class T, class Handler>
+class root_operation final : public frame_allocated {
+public:
+    using handler_executor = asio::associated_executor_t<Handler, asio::any_io_executor>;
+
+    // Shared with the caller's cancellation slot and the deadline timer, which may outlive the
+    // operation (a timer's handler runs after its cancellation).
+    struct cancellation_state : task_cancellation {
+        explicit cancellation_state(const asio::any_io_executor& executor) : timer(executor) {}
+        asio::steady_timer timer;
+        bool deadline_passed = false;
+    };
+
+    root_operation(Handler handler, const asio::any_io_executor& client_executor, asio::any_io_executor executor,
+                   std::chrono::steady_clock::duration deadline, task<op_result<T>> work)
+        : handler_(std::move(handler)),
+          work_guard_(asio::get_associated_executor(handler_, client_executor)),
+          task_(std::move(work)) {
+        context_.executor = std::move(executor);
+        context_.finish = &finish;
+        context_.abandon = &abandon;
+        context_.owner = this;
+        task_.promise().context = &context_;
+
+        slot_ = asio::get_associated_cancellation_slot(handler_);
+        const bool timed = deadline > std::chrono::steady_clock::duration::zero();
+        if (!timed && !slot_.is_connected()) return;
+        cancellation_ = std::make_shared<cancellation_state>(context_.executor);
+        context_.cancellation = cancellation_.get();
+        if (slot_.is_connected()) {
+            // The caller may cancel from its own executor: hop onto the operation's first.
+            slot_.assign([state = cancellation_, executor = context_.executor](asio::cancellation_type) {
+                asio::dispatch(executor, [state] { state->cancel(); });
             });
         }
+        if (timed) {
+            cancellation_->timer.expires_after(deadline);
+            cancellation_->timer.async_wait([weak = std::weak_ptr<cancellation_state>(cancellation_)](
+                                                boost::system::error_code ec) {
+                auto state = weak.lock();
+                if (ec || !state) return;
+                state->deadline_passed = true;
+                state->cancel();
+            });
+        }
+    }
 
-        auto completion = [handler = std::move(handler), state, slot](std::exception_ptr e,
-                                                                      op_result<T> result) mutable {
-            if (state) state->timer.cancel();
-            if (slot.is_connected()) slot.clear();
-            if (e) result.ec = error_from_exception(e);
-            if (state && state->deadline_passed && result.ec == asio::error::operation_aborted)
+    root_operation(const root_operation&) = delete;
+    const asio::any_io_executor& executor() const noexcept { return context_.executor; }
+    root_operation& operator=(const root_operation&) = delete;
+
+    /// Runs the task until its first suspension. `in_initiation`: the caller's initiating function
+    /// is still on the stack, so a completion without suspension must be posted, not dispatched.
+    void start(bool in_initiation) {
+        bool finished = false;
+        finished_ = &finished;
+        in_initiation_ = in_initiation;
+        task_.handle().resume();
+        if (finished) return; // this object is gone
+        finished_ = nullptr;
+        in_initiation_ = false;
+    }
+
+    // Owns a started-later operation until it starts (a post that never runs destroys it).
+    struct starter {
+        root_operation* op;
+        explicit starter(root_operation* o) noexcept : op(o) {}
+        starter(starter&& other) noexcept : op(std::exchange(other.op, nullptr)) {}
+        starter& operator=(starter&&) = delete;
+        ~starter() {
+            if (op) abandon(op);
+        }
+        void operator()() { std::exchange(op, nullptr)->start(false); }
+    };
+
+private:
+    static void finish(void* owner) {
+        auto* self = static_cast<root_operation*>(owner);
+        op_result<T> result;
+        try {
+            result = self->task_.take_result();
+        } catch (...) {
+            result.ec = error_from_exception(std::current_exception());
+        }
+        if (auto& state = self->cancellation_) {
+            state->timer.cancel();
+            if (state->deadline_passed && result.ec == asio::error::operation_aborted)
                 result.ec = make_error_code(errc::request_timeout);
-            std::move(handler)(result.ec, std::move(result.value));
+        }
+        if (self->slot_.is_connected()) self->slot_.clear();
+        auto work_guard = std::move(self->work_guard_); // the handler's executor, kept busy until it runs
+        const handler_executor ex = work_guard.get_executor();
+        auto complete = [handler = std::move(self->handler_), ec = result.ec, value = std::move(result.value)]() mutable {
+            std::move(handler)(ec, std::move(value));
         };
-        asio::co_spawn(ex, factory(),
-                       asio::bind_cancellation_slot(state ? state->signal.slot() : slot,
-                                                    asio::bind_executor(handler_executor, std::move(completion))));
+        bool* const finished = self->finished_;
+        const bool in_initiation = self->in_initiation_;
+        delete self; // frames freed before the handler runs (and may start the next operation)
+        if (finished) *finished = true;
+        if (in_initiation) {
+            asio::post(ex, std::move(complete));
+        } else if constexpr (std::is_same_v<handler_executor, asio::any_io_executor>) {
+            if (running_in(ex))
+                complete(); // what dispatch would do, without its type-erased call
+            else
+                asio::dispatch(ex, std::move(complete));
+        } else {
+            asio::dispatch(ex, std::move(complete));
+        }
+    }
+
+    static void abandon(void* owner) {
+        auto* self = static_cast<root_operation*>(owner);
+        if (self->cancellation_) self->cancellation_->timer.cancel();
+        delete self;
+    }
+
+    Handler handler_;
+    asio::executor_work_guard<handler_executor> work_guard_;
+    asio::cancellation_slot slot_;
+    std::shared_ptr<cancellation_state> cancellation_;
+    task_context context_;
+    task<op_result<T>> task_;
+    bool* finished_ = nullptr;  // set to true by finish() while start() runs the task
+    bool in_initiation_ = false; // start() was called by the initiating function
+};
+
+/// Starts `make()` (returning task<op_result<T>>) and completes token with void(error_code, T).
+/// make is called once, in the initiating function, and is not kept: it must call a coroutine
+/// function, not be a coroutine lambda itself (whose frame would refer to the lambda's captures).
+/// `serialised`: is_serialised(executor), decided once by the caller (it looks up a service). A
+/// zero deadline means none. Supported cancellation: terminal, partial and total; any of them ends
+/// the operation with operation_aborted (request_timeout when it was the deadline). The task starts
+/// at once when the caller already runs on the operation's executor, otherwise it is posted there.
+template <class T, class Factory, class CompletionToken>
+auto async_run(const asio::any_io_executor& executor, bool serialised, std::chrono::steady_clock::duration deadline,
+               Factory make, CompletionToken&& token) {
+    auto initiation = [executor, serialised, deadline](auto handler, Factory factory) {
+        using operation = root_operation<T, decltype(handler)>;
+        asio::any_io_executor ex = operation_executor(executor, serialised);
+        const bool here = serialised && running_in(ex);
+        auto* op = new operation(std::move(handler), executor, std::move(ex), deadline, factory());
+        if (here)
+            op->start(true);
+        else
+            asio::post(op->executor(), typename operation::starter(op));
     };
     return asio::async_initiate<CompletionToken, void(boost::system::error_code, T)>(std::move(initiation), token,
                                                                                      std::move(make));

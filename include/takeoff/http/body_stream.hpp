@@ -14,7 +14,6 @@
 
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/cancellation_state.hpp>
-#include <boost/asio/this_coro.hpp>
 #include <boost/asio/system_executor.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
@@ -30,8 +29,9 @@ namespace detail {
 // closed otherwise), the response head and the parser positioned after it, writing into the
 // reader's buffers.
 struct body_stream_state {
-    body_stream_state(std::shared_ptr<connection_pool> p, request_options o, std::chrono::steady_clock::time_point d)
-        : pool(std::move(p)), options(std::move(o)), deadline(d) {}
+    body_stream_state(std::shared_ptr<connection_pool> p, bool s, request_options o,
+                      std::chrono::steady_clock::time_point d)
+        : pool(std::move(p)), serialised(s), options(std::move(o)), deadline(d) {}
 
     body_stream_state(const body_stream_state&) = delete;
     body_stream_state& operator=(const body_stream_state&) = delete;
@@ -41,6 +41,7 @@ struct body_stream_state {
     }
 
     std::shared_ptr<connection_pool> pool;
+    bool serialised;                  // the client's executor is (see detail/async_op.hpp)
     std::unique_ptr<connection> conn; // set once the 2xx header has arrived
     response head;                    // status and headers; the body goes to the reader's buffers
     response_parser parser{head};
@@ -87,15 +88,14 @@ public:
                                               std::chrono::steady_clock::duration(std::chrono::nanoseconds(1)))
                                    : std::chrono::steady_clock::duration::zero();
         return takeoff::detail::async_run<std::size_t>(
-            executor, remaining, [state, buffer] { return read_some(state, buffer); },
+            executor, state && state->serialised, remaining, [state, buffer] { return read_some(state, buffer); },
             std::forward<CompletionToken>(token));
     }
 
 private:
-    static boost::asio::awaitable<takeoff::detail::op_result<std::size_t>> read_some(
+    static takeoff::detail::task<takeoff::detail::op_result<std::size_t>> read_some(
         std::shared_ptr<detail::body_stream_state> state, boost::asio::mutable_buffer buffer) {
         using result = takeoff::detail::op_result<std::size_t>;
-        co_await boost::asio::this_coro::reset_cancellation_state(boost::asio::enable_total_cancellation());
         if (!state || state->parser.is_done()) co_return result{boost::asio::error::eof, 0};
         if (state->failed || !state->conn) co_return result{make_error_code(errc::stream_truncated), 0};
         if (state->reading) co_return result{make_error_code(errc::operation_in_progress), 0};

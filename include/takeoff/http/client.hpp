@@ -11,6 +11,7 @@
 #include <takeoff/core/diagnostics.hpp>
 #include <takeoff/core/error.hpp>
 #include <takeoff/detail/async_op.hpp>
+#include <takeoff/detail/task.hpp>
 #include <takeoff/http/body_stream.hpp>
 #include <takeoff/http/detail/connection.hpp>
 #include <takeoff/http/detail/pool.hpp>
@@ -28,7 +29,6 @@
 
 #include <boost/asio/cancellation_state.hpp>
 #include <boost/asio/deferred.hpp>
-#include <boost/asio/this_coro.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/http/error.hpp>
 
@@ -50,6 +50,7 @@ struct client_state {
     client_state(asio::any_io_executor ex, client_options o, std::shared_ptr<asio::ssl::context> tls)
         : executor(std::move(ex)),
           options(std::move(o)),
+          serialised(takeoff::detail::is_serialised(executor)),
           pool(std::make_shared<connection_pool>(executor, options.pool, std::move(tls), effective_proxies(options))) {}
 
     static proxy_config effective_proxies(const client_options& o) {
@@ -69,6 +70,7 @@ struct client_state {
 
     asio::any_io_executor executor;
     client_options options;
+    bool serialised; // is_serialised(executor), decided once
     std::shared_ptr<connection_pool> pool;
     std::mutex random_mutex;
     random_source random = default_random_source();
@@ -135,7 +137,7 @@ public:
     auto async_request(request req, request_options options, diagnostics& diag, CompletionToken&& token = {}) {
         const auto deadline = options.deadline;
         return takeoff::detail::async_run<response>(
-            state_->executor, deadline,
+            state_->executor, state_->serialised, deadline,
             [state = state_, req = std::move(req), options = std::move(options), d = &diag]() mutable {
                 return run<false>(std::move(state), std::move(req), std::move(options), d);
             },
@@ -146,7 +148,7 @@ public:
     template <class CompletionToken = boost::asio::deferred_t>
     auto async_request(request req, CompletionToken&& token = {}) {
         return takeoff::detail::async_run<response>(
-            state_->executor, state_->options.defaults.deadline,
+            state_->executor, state_->serialised, state_->options.defaults.deadline,
             [state = state_, req = std::move(req)]() mutable {
                 request_options options = state->options.defaults;
                 return run<false>(std::move(state), std::move(req), std::move(options), nullptr);
@@ -162,7 +164,7 @@ public:
     auto async_open(request req, request_options options, diagnostics& diag, CompletionToken&& token = {}) {
         const auto deadline = options.deadline;
         return takeoff::detail::async_run<body_stream>(
-            state_->executor, deadline,
+            state_->executor, state_->serialised, deadline,
             [state = state_, req = std::move(req), options = std::move(options), d = &diag]() mutable {
                 return run<true>(std::move(state), std::move(req), std::move(options), d);
             },
@@ -173,7 +175,7 @@ public:
     template <class CompletionToken = boost::asio::deferred_t>
     auto async_open(request req, CompletionToken&& token = {}) {
         return takeoff::detail::async_run<body_stream>(
-            state_->executor, state_->options.defaults.deadline,
+            state_->executor, state_->serialised, state_->options.defaults.deadline,
             [state = state_, req = std::move(req)]() mutable {
                 request_options options = state->options.defaults;
                 return run<true>(std::move(state), std::move(req), std::move(options), nullptr);
@@ -190,13 +192,13 @@ private:
     // One attempt, in one coroutine (its steps are awaited without frames of their own): a
     // connection, the request written, the response header read into parser and, unless the caller
     // streams a 2xx body, the body too, after which the connection goes back to the pool.
-    static boost::asio::awaitable<detail::attempt_result> exchange(detail::client_state& state, const request& req,
+    static takeoff::detail::task<detail::attempt_result> exchange(detail::client_state& state, const request& req,
                                                                   const origin& target, const request_options& options,
                                                                   bool streaming, detail::response_parser& parser,
                                                                   diagnostics& diag) {
         namespace bhttp = boost::beast::http;
         detail::attempt_result r;
-        const auto executor = co_await boost::asio::this_coro::executor;
+        const auto& executor = co_await takeoff::detail::this_task::executor;
 
         bool reused = true;
         r.conn = state.pool->take_idle(target);
@@ -304,13 +306,9 @@ private:
     using result_type = std::conditional_t<Streaming, body_stream, response>;
 
     template <bool Streaming>
-    static boost::asio::awaitable<takeoff::detail::op_result<result_type<Streaming>>> run(std::shared_ptr<detail::client_state> state,
-                                                                          request req, request_options options,
-                                                                          diagnostics* diag_out) {
+    static takeoff::detail::task<takeoff::detail::op_result<result_type<Streaming>>> run(
+        std::shared_ptr<detail::client_state> state, request req, request_options options, diagnostics* diag_out) {
         using result = takeoff::detail::op_result<result_type<Streaming>>;
-        // co_spawn lets only terminal cancellation through by default; partial and total end the
-        // request the same way (the connection in use is closed).
-        co_await boost::asio::this_coro::reset_cancellation_state(boost::asio::enable_total_cancellation());
         diagnostics local;
         diagnostics& diag = diag_out ? *diag_out : local;
         diag.clear();
@@ -335,7 +333,7 @@ private:
             if constexpr (Streaming) {
                 const auto deadline = options.deadline.count() > 0 ? started + options.deadline
                                                                    : std::chrono::steady_clock::time_point::max();
-                stream = std::make_shared<detail::body_stream_state>(state->pool, options, deadline);
+                stream = std::make_shared<detail::body_stream_state>(state->pool, state->serialised, options, deadline);
             } else {
                 buffered.emplace();
             }
@@ -441,8 +439,8 @@ private:
     }
 
     // Waits between attempts; cancellation ends the wait with operation_aborted.
-    static boost::asio::awaitable<boost::system::error_code> wait(std::chrono::milliseconds delay) {
-        boost::asio::steady_timer timer(co_await boost::asio::this_coro::executor, delay);
+    static takeoff::detail::task<boost::system::error_code> wait(std::chrono::milliseconds delay) {
+        boost::asio::steady_timer timer(co_await takeoff::detail::this_task::executor, delay);
         auto [ec] = co_await timer.async_wait(detail::nothrow_awaitable);
         co_return ec;
     }

@@ -12,6 +12,7 @@
 #include <takeoff/core/config.hpp>
 #include <takeoff/core/diagnostics.hpp>
 #include <takeoff/core/error.hpp>
+#include <takeoff/detail/task.hpp>
 #include <takeoff/http/options.hpp>
 #include <takeoff/http/origin.hpp>
 #include <takeoff/http/detail/deadline_monitor.hpp>
@@ -21,16 +22,12 @@
 
 #include <boost/asio/append.hpp>
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/awaitable.hpp>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/deferred.hpp>
-#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/this_coro.hpp>
-#include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/error.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -54,11 +51,9 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 using tcp = asio::ip::tcp;
 
-// Completion tokens for co_await inside the transport's coroutines: errors as values. Deferred
-// operations are awaited without a coroutine frame of their own (use_awaitable allocates one per
-// operation); awaitable operators (||) need real awaitables.
+// The completion token for co_await inside the transport's tasks (takeoff/detail/task.hpp): a
+// deferred operation, awaited without a frame of its own, its completion arguments as a tuple.
 inline constexpr auto nothrow_awaitable = asio::as_tuple(asio::deferred);
-inline constexpr auto nothrow_use_awaitable = asio::as_tuple(asio::use_awaitable);
 
 class connection final : private deadline_target {
 public:
@@ -132,7 +127,7 @@ public:
 
     /// Resolves, connects (trying each address), tunnels through the proxy if one is given, and
     /// completes the TLS handshake for https origins.
-    asio::awaitable<boost::system::error_code> async_connect(const timeouts& limits, const proxy_settings* proxy,
+    takeoff::detail::task<boost::system::error_code> async_connect(const timeouts& limits, const proxy_settings* proxy,
                                                              diagnostics& diag) {
         const std::string& host = proxy ? proxy->proxy.host : origin_.host;
         const std::uint16_t port = proxy ? proxy->proxy.port : origin_.port;
@@ -154,7 +149,7 @@ public:
         ec = asio::error::host_not_found;
         for (const auto& endpoint : endpoints) {
             timed_out_ = false;
-            watch(limits.connect, co_await asio::this_coro::executor);
+            watch(limits.connect, co_await takeoff::detail::this_task::executor);
             auto [connect_ec] = co_await socket_.async_connect(endpoint, nothrow_awaitable);
             ec = step_result(connect_ec);
             if (!ec) break;
@@ -176,7 +171,7 @@ public:
                 diag.set_client_message("cannot set up TLS for " + origin_.host + ": " + ec.message());
                 co_return ec;
             }
-            watch(limits.tls_handshake, co_await asio::this_coro::executor);
+            watch(limits.tls_handshake, co_await takeoff::detail::this_task::executor);
             auto [handshake_ec] = co_await tls_->async_handshake(nothrow_awaitable);
             if (handshake_ec) {
                 handshake_ec = step_result(handshake_ec);
@@ -279,8 +274,8 @@ public:
 
     /// Reads until the parser has the whole header (the proxy's answer to CONNECT).
     template <class Parser>
-    asio::awaitable<boost::system::error_code> async_read_header(Parser& parser, std::chrono::milliseconds limit) {
-        watch(limit, co_await asio::this_coro::executor);
+    takeoff::detail::task<boost::system::error_code> async_read_header(Parser& parser, std::chrono::milliseconds limit) {
+        watch(limit, co_await takeoff::detail::this_task::executor);
         while (!parser.is_header_done()) {
             if (auto ec = co_await parse_some(parser)) co_return step_result(ec);
         }
@@ -291,8 +286,8 @@ public:
     /// needs); limit bounds this silence, not the body's total time. Completes with the parser's
     /// own codes (beast::http::error::need_buffer when a buffer_body is full).
     template <class Parser>
-    asio::awaitable<boost::system::error_code> async_read_some(Parser& parser, std::chrono::milliseconds limit) {
-        watch(limit, co_await asio::this_coro::executor);
+    takeoff::detail::task<boost::system::error_code> async_read_some(Parser& parser, std::chrono::milliseconds limit) {
+        watch(limit, co_await takeoff::detail::this_task::executor);
         co_return step_result(co_await parse_some(parser));
     }
 
@@ -323,7 +318,7 @@ private:
 
     // One parse step: buffered bytes first, then one read when the parser needs more.
     template <class Parser>
-    asio::awaitable<boost::system::error_code> parse_some(Parser& parser) {
+    takeoff::detail::task<boost::system::error_code> parse_some(Parser& parser) {
         for (;;) {
             auto ec = feed(parser);
             if (ec != beast::http::error::need_more) co_return ec;
@@ -333,31 +328,39 @@ private:
         }
     }
 
-    asio::awaitable<std::pair<boost::system::error_code, std::vector<tcp::endpoint>>> resolve(
+    // The resolver and the timer bounding it: shared with the timer's handler, which runs (on the
+    // operation's executor, never alongside the coroutine) after the coroutine may have finished.
+    struct bounded_resolve {
+        explicit bounded_resolve(const asio::any_io_executor& executor) : resolver(executor), timer(executor) {}
+        tcp::resolver resolver;
+        asio::steady_timer timer;
+        bool timed_out = false;
+    };
+
+    takeoff::detail::task<std::pair<boost::system::error_code, std::vector<tcp::endpoint>>> resolve(
         const std::string& host, std::uint16_t port, std::chrono::milliseconds limit) {
-        using namespace asio::experimental::awaitable_operators;
-        auto executor = co_await asio::this_coro::executor;
-        tcp::resolver resolver(executor);
-        std::vector<tcp::endpoint> endpoints;
-        if (limit.count() <= 0) {
-            auto [ec, results] = co_await resolver.async_resolve(host, std::to_string(port), nothrow_awaitable);
-            for (const auto& entry : results) endpoints.push_back(entry.endpoint());
-            co_return std::pair{ec, std::move(endpoints)};
+        auto state = std::make_shared<bounded_resolve>(co_await takeoff::detail::this_task::executor);
+        if (limit.count() > 0) {
+            state->timer.expires_after(limit);
+            state->timer.async_wait([weak = std::weak_ptr<bounded_resolve>(state)](boost::system::error_code ec) {
+                auto s = weak.lock();
+                if (ec || !s) return;
+                s->timed_out = true;
+                s->resolver.cancel(); // the resolve completes with operation_aborted
+            });
         }
-        asio::steady_timer timer(executor, limit);
-        auto resolving = resolver.async_resolve(host, std::to_string(port), nothrow_use_awaitable);
-        auto waiting = timer.async_wait(nothrow_use_awaitable);
-        auto outcome = co_await (std::move(resolving) || std::move(waiting));
-        if (outcome.index() == 1) co_return std::pair{make_error_code(beast::error::timeout), std::move(endpoints)};
-        auto [ec, results] = std::get<0>(std::move(outcome));
+        auto [ec, results] = co_await state->resolver.async_resolve(host, std::to_string(port), nothrow_awaitable);
+        state->timer.cancel();
+        std::vector<tcp::endpoint> endpoints;
+        if (ec && state->timed_out) co_return std::pair{make_error_code(beast::error::timeout), std::move(endpoints)};
         for (const auto& entry : results) endpoints.push_back(entry.endpoint());
         co_return std::pair{ec, std::move(endpoints)};
     }
 
-    asio::awaitable<boost::system::error_code> open_tunnel(const proxy_settings& proxy, const timeouts& limits,
+    takeoff::detail::task<boost::system::error_code> open_tunnel(const proxy_settings& proxy, const timeouts& limits,
                                                            diagnostics& diag) {
         const std::string head = connect_request(origin_, proxy);
-        watch(limits.write, co_await asio::this_coro::executor);
+        watch(limits.write, co_await takeoff::detail::this_task::executor);
         auto [write_ec, written] = co_await asio::async_write(socket_, asio::buffer(head), nothrow_awaitable);
         if (write_ec) {
             write_ec = step_result(write_ec);

@@ -57,8 +57,9 @@ public:
 
     /// An idle connection to origin, a new one, or, at the limit, the next one released.
     /// Cancellation: any type; a connection received at the same moment goes back to the pool.
-    asio::awaitable<takeoff::detail::op_result<lease>> acquire(const origin& target, const timeouts& limits, diagnostics& diag) {
-        const auto executor = co_await asio::this_coro::executor;
+    takeoff::detail::task<takeoff::detail::op_result<lease>> acquire(const origin& target, const timeouts& limits,
+                                                                      diagnostics& diag) {
+        const auto& executor = co_await takeoff::detail::this_task::executor;
         std::shared_ptr<waiter> wait_for;
         {
             std::lock_guard lock(mutex_);
