@@ -35,6 +35,7 @@
 #include <exception>
 #include <memory>
 #include <new>
+#include <optional>
 #include <system_error>
 #include <utility>
 
@@ -99,11 +100,9 @@ class root_operation final : public frame_allocated {
 public:
     using handler_executor = asio::associated_executor_t<Handler, asio::any_io_executor>;
 
-    // Shared with the caller's cancellation slot and the deadline timer, which may outlive the
-    // operation (a timer's handler runs after its cancellation).
+    // Shared with the caller's cancellation slot and the deadline timer's handler, which may run
+    // after the operation is gone (a cancelled wait's handler still runs).
     struct cancellation_state : task_cancellation {
-        explicit cancellation_state(const asio::any_io_executor& executor) : timer(executor) {}
-        asio::steady_timer timer;
         bool deadline_passed = false;
     };
 
@@ -121,7 +120,7 @@ public:
         slot_ = asio::get_associated_cancellation_slot(handler_);
         const bool timed = deadline > std::chrono::steady_clock::duration::zero();
         if (!timed && !slot_.is_connected()) return;
-        cancellation_ = std::make_shared<cancellation_state>(context_.executor);
+        cancellation_ = std::make_shared<cancellation_state>();
         context_.cancellation = cancellation_.get();
         if (slot_.is_connected()) {
             // The caller may cancel from its own executor: hop onto the operation's first.
@@ -130,8 +129,8 @@ public:
             });
         }
         if (timed) {
-            cancellation_->timer.expires_after(deadline);
-            cancellation_->timer.async_wait([weak = std::weak_ptr<cancellation_state>(cancellation_)](
+            deadline_timer_.emplace(context_.executor, deadline);
+            deadline_timer_->async_wait([weak = std::weak_ptr<cancellation_state>(cancellation_)](
                                                 boost::system::error_code ec) {
                 auto state = weak.lock();
                 if (ec || !state) return;
@@ -142,8 +141,10 @@ public:
     }
 
     root_operation(const root_operation&) = delete;
-    const asio::any_io_executor& executor() const noexcept { return context_.executor; }
     root_operation& operator=(const root_operation&) = delete;
+
+    /// The executor the task runs on.
+    const asio::any_io_executor& executor() const noexcept { return context_.executor; }
 
     /// Runs the task until its first suspension. `in_initiation`: the caller's initiating function
     /// is still on the stack, so a completion without suspension must be posted, not dispatched.
@@ -179,9 +180,10 @@ private:
             result.ec = error_from_exception(std::current_exception());
         }
         if (auto& state = self->cancellation_) {
-            state->timer.cancel();
             if (state->deadline_passed && result.ec == asio::error::operation_aborted)
                 result.ec = make_error_code(errc::request_timeout);
+            // A cancellation still on its way (posted by the caller's slot) finds nothing to cancel.
+            state->signal.slot().clear();
         }
         if (self->slot_.is_connected()) self->slot_.clear();
         auto work_guard = std::move(self->work_guard_); // the handler's executor, kept busy until it runs
@@ -205,16 +207,14 @@ private:
         }
     }
 
-    static void abandon(void* owner) {
-        auto* self = static_cast<root_operation*>(owner);
-        if (self->cancellation_) self->cancellation_->timer.cancel();
-        delete self;
-    }
+    // Asio destroyed a pending handler without calling it: the caller's handler goes too, uncalled.
+    static void abandon(void* owner) { delete static_cast<root_operation*>(owner); }
 
     Handler handler_;
     asio::executor_work_guard<handler_executor> work_guard_;
     asio::cancellation_slot slot_;
     std::shared_ptr<cancellation_state> cancellation_;
+    std::optional<asio::steady_timer> deadline_timer_; // destroyed with the operation: its wait ends
     task_context context_;
     task<op_result<T>> task_;
     bool* finished_ = nullptr;  // set to true by finish() while start() runs the task
