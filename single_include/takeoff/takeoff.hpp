@@ -1657,6 +1657,7 @@ auto promise_base::await_transform(task<U>&& child) noexcept {
 #include <new>
 #include <optional>
 #include <system_error>
+#include <tuple>
 #include <utility>
 
 namespace takeoff::detail {
@@ -1715,7 +1716,7 @@ inline bool running_in(const asio::any_io_executor& executor) noexcept {
 
 // One started operation: the caller's handler, the top-level task, and, when the operation can be
 // cancelled (a connected cancellation slot or a deadline), its cancellation state.
-template <class T, class Handler>
+template <class T, class Handler, class... Payload>
 class root_operation final : public frame_allocated {
 public:
     using handler_executor = asio::associated_executor_t<Handler, asio::any_io_executor>;
@@ -1726,11 +1727,13 @@ public:
         bool deadline_passed = false;
     };
 
+    template <class Factory, class... Args>
     root_operation(Handler handler, const asio::any_io_executor& client_executor, asio::any_io_executor executor,
-                   std::chrono::steady_clock::duration deadline, task<op_result<T>> work)
+                   std::chrono::steady_clock::duration deadline, Factory& make, Args&&... args)
         : handler_(std::move(handler)),
           work_guard_(asio::get_associated_executor(handler_, client_executor)),
-          task_(std::move(work)) {
+          payload_(std::forward<Args>(args)...),
+          task_(std::apply(make, payload_)) {
         context_.executor = std::move(executor);
         context_.finish = &finish;
         context_.abandon = &abandon;
@@ -1836,33 +1839,38 @@ private:
     std::shared_ptr<cancellation_state> cancellation_;
     std::optional<asio::steady_timer> deadline_timer_; // destroyed with the operation: its wait ends
     task_context context_;
+    std::tuple<Payload...> payload_; // what the task works on, by reference: outlives it
     task<op_result<T>> task_;
     bool* finished_ = nullptr;  // set to true by finish() while start() runs the task
     bool in_initiation_ = false; // start() was called by the initiating function
 };
 
-/// Starts `make()` (returning task<op_result<T>>) and completes token with void(error_code, T).
-/// make is called once, in the initiating function, and is not kept: it must call a coroutine
-/// function, not be a coroutine lambda itself (whose frame would refer to the lambda's captures).
+/// Starts `make(args...)` (returning task<op_result<T>>) and completes token with
+/// void(error_code, T). The args are moved (or copied) into the operation, which keeps them until
+/// it completes: make gets lvalue references to them, and the task may keep those references (a
+/// request is not moved again into a coroutine frame). make itself is called once, in the
+/// initiating function, and is not kept: it must call a coroutine function, not be a coroutine
+/// lambda itself (whose frame would refer to the lambda's captures).
 /// `serialised`: is_serialised(executor), decided once by the caller (it looks up a service). A
 /// zero deadline means none. Supported cancellation: terminal, partial and total; any of them ends
 /// the operation with operation_aborted (request_timeout when it was the deadline). The task starts
 /// at once when the caller already runs on the operation's executor, otherwise it is posted there.
-template <class T, class Factory, class CompletionToken>
+template <class T, class Factory, class CompletionToken, class... Args>
 auto async_run(const asio::any_io_executor& executor, bool serialised, std::chrono::steady_clock::duration deadline,
-               Factory make, CompletionToken&& token) {
-    auto initiation = [executor, serialised, deadline](auto handler, Factory factory) {
-        using operation = root_operation<T, decltype(handler)>;
+               Factory make, CompletionToken&& token, Args&&... args) {
+    auto initiation = [executor, serialised, deadline](auto handler, Factory factory, auto&&... payload) {
+        using operation = root_operation<T, decltype(handler), std::decay_t<decltype(payload)>...>;
         asio::any_io_executor ex = operation_executor(executor, serialised);
         const bool here = serialised && running_in(ex);
-        auto* op = new operation(std::move(handler), executor, std::move(ex), deadline, factory());
+        auto* op = new operation(std::move(handler), executor, std::move(ex), deadline, factory,
+                                 std::forward<decltype(payload)>(payload)...);
         if (here)
             op->start(true);
         else
             asio::post(op->executor(), typename operation::starter(op));
     };
-    return asio::async_initiate<CompletionToken, void(boost::system::error_code, T)>(std::move(initiation), token,
-                                                                                     std::move(make));
+    return asio::async_initiate<CompletionToken, void(boost::system::error_code, T)>(
+        std::move(initiation), token, std::move(make), std::forward<Args>(args)...);
 }
 
 } // namespace takeoff::detail
@@ -1920,16 +1928,49 @@ auto async_run(const asio::any_io_executor& executor, bool serialised, std::chro
 
 #include <array>
 #include <cstddef>
+#include <cstdint>
+#include <cstring>
 #include <string_view>
 
 namespace takeoff::http::detail {
 
 constexpr char ascii_lower(char c) noexcept { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
 
+// Eight bytes at a time ("SIMD within a register"): the tests below are exact for "some byte of the
+// word is ...", which is all the callers ask.
+namespace swar {
+inline constexpr std::uint64_t ones = 0x0101010101010101ull;
+inline constexpr std::uint64_t highs = 0x8080808080808080ull;
+
+inline std::uint64_t load(const char* p) noexcept {
+    std::uint64_t w;
+    std::memcpy(&w, p, 8);
+    return w;
+}
+/// Some byte of w is below n (n <= 0x80).
+constexpr bool has_less(std::uint64_t w, std::uint8_t n) noexcept { return ((w - ones * n) & ~w & highs) != 0; }
+/// Some byte of w equals b.
+constexpr bool has_byte(std::uint64_t w, std::uint8_t b) noexcept { return has_less(w ^ (ones * b), 1); }
+/// w with the ASCII capitals of each byte lowered (bytes 0x80 and above unchanged).
+constexpr std::uint64_t lower(std::uint64_t w) noexcept {
+    const std::uint64_t low7 = w & ~highs;                   // no carry can cross a byte below
+    const std::uint64_t at_least_a = low7 + ones * (0x80 - 'A'); // high bit: byte >= 'A'
+    const std::uint64_t past_z = low7 + ones * (0x80 - 'Z' - 1); // high bit: byte > 'Z'
+    const std::uint64_t capitals = at_least_a & ~past_z & ~w & highs;
+    return w | (capitals >> 2); // 0x80 >> 2 == 0x20, the case bit
+}
+} // namespace swar
+
 /// Equal ignoring ASCII case.
-constexpr bool iequals(std::string_view a, std::string_view b) noexcept {
-    if (a.size() != b.size()) return false;
-    for (std::size_t i = 0; i < a.size(); ++i)
+inline bool iequals(std::string_view a, std::string_view b) noexcept {
+    const std::size_t n = a.size();
+    if (n != b.size()) return false;
+    if (n >= 8) { // whole words, the last one overlapping the one before
+        for (std::size_t i = 0; i + 8 < n; i += 8)
+            if (swar::lower(swar::load(a.data() + i)) != swar::lower(swar::load(b.data() + i))) return false;
+        return swar::lower(swar::load(a.data() + n - 8)) == swar::lower(swar::load(b.data() + n - 8));
+    }
+    for (std::size_t i = 0; i < n; ++i)
         if (ascii_lower(a[i]) != ascii_lower(b[i])) return false;
     return true;
 }
@@ -4727,13 +4768,9 @@ inline bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }
 // followed by a character outside that set before `end` (the line's CR). Eight bytes at a time
 // while none of them is a control character or DEL (obs-text passes), then byte by byte.
 inline const char* skip_field_value(const char* p, const char* end) noexcept {
-    constexpr std::uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
     while (end - p >= 8) {
-        std::uint64_t word;
-        std::memcpy(&word, p, 8);
-        const std::uint64_t below_space = (word - ones * 0x20) & ~word & highs;
-        const std::uint64_t del = word ^ (ones * 0x7f);
-        if ((below_space | ((del - ones) & ~del & highs)) != 0) break;
+        const std::uint64_t word = swar::load(p);
+        if (swar::has_less(word, 0x20) || swar::has_byte(word, 0x7f)) break;
         p += 8;
     }
     while (field_value_chars[static_cast<unsigned char>(*p)]) ++p;
@@ -5197,16 +5234,28 @@ namespace takeoff::http::detail {
 
 /// True when a header value can be sent as is: no CR, LF or NUL.
 inline bool is_safe_field_value(std::string_view s) noexcept {
-    for (const char c : s)
+    std::size_t i = 0;
+    // Words without a byte below 0x0e hold none of the three; a word with one (a tab, say) is
+    // checked byte by byte below.
+    for (; i + 8 <= s.size() && !swar::has_less(swar::load(s.data() + i), 0x0e); i += 8) {
+    }
+    for (; i < s.size(); ++i) {
+        const char c = s[i];
         if (static_cast<unsigned char>(c) <= '\r' && (c == '\r' || c == '\n' || c == '\0')) return false;
+    }
     return true;
 }
 
 /// True for a request target in origin form that needs no escaping ("/path?query").
 inline bool is_safe_target(std::string_view s) noexcept {
     if (s.empty() || s.front() != '/') return false;
-    for (const char c : s) {
-        const auto u = static_cast<unsigned char>(c);
+    std::size_t i = 0;
+    for (; i + 8 <= s.size(); i += 8) {
+        const std::uint64_t w = swar::load(s.data() + i);
+        if (swar::has_less(w, 0x21) || swar::has_byte(w, 0x7f)) return false;
+    }
+    for (; i < s.size(); ++i) {
+        const auto u = static_cast<unsigned char>(s[i]);
         if (u <= 0x20 || u == 0x7f) return false;
     }
     return true;
@@ -5240,8 +5289,13 @@ inline boost::system::error_code append_request_head(std::string& out, boost::be
     // Two passes: check and measure every piece, then copy them into place (one resize; the
     // connection's buffer keeps its capacity, so a request normally allocates nothing here).
     auto framing = [](std::string_view name) {
-        return iequals(name, "host") || iequals(name, "content-length") || iequals(name, "transfer-encoding") ||
-               iequals(name, "connection");
+        switch (name.size()) { // most names are none of these: their length tells at once
+        case 4: return iequals(name, "host");
+        case 10: return iequals(name, "connection");
+        case 14: return iequals(name, "content-length");
+        case 17: return iequals(name, "transfer-encoding");
+        default: return false;
+        }
     };
     const std::string_view method_name = boost::beast::http::to_string(method);
     constexpr std::string_view version_and_host = " HTTP/1.1\r\nHost: ";
@@ -5257,7 +5311,7 @@ inline boost::system::error_code append_request_head(std::string& out, boost::be
                                                    : "a request header name is not a valid HTTP token");
             return make_error_code(errc::invalid_argument);
         }
-        has_user_agent = has_user_agent || iequals(name, "user-agent");
+        has_user_agent = has_user_agent || (name.size() == 10 && iequals(name, "user-agent"));
         size += name.size() + value.size() + 4;
     }
     const bool add_user_agent = !has_user_agent && !default_user_agent.empty();
@@ -5589,24 +5643,14 @@ public:
     template <class CompletionToken = boost::asio::deferred_t>
     auto async_request(request req, request_options options, diagnostics& diag, CompletionToken&& token = {}) {
         const auto deadline = options.deadline;
-        return takeoff::detail::async_run<response>(
-            state_->executor, state_->serialised, deadline,
-            [state = state_, req = std::move(req), options = std::move(options), d = &diag]() mutable {
-                return run<false>(std::move(state), std::move(req), std::move(options), d);
-            },
-            std::forward<CompletionToken>(token));
+        return start<false>(deadline, std::forward<CompletionToken>(token), std::move(req), std::move(options), &diag);
     }
 
     /// As above, with the client's default options and no diagnostics.
     template <class CompletionToken = boost::asio::deferred_t>
     auto async_request(request req, CompletionToken&& token = {}) {
-        return takeoff::detail::async_run<response>(
-            state_->executor, state_->serialised, state_->options.defaults.deadline,
-            [state = state_, req = std::move(req)]() mutable {
-                request_options options = state->options.defaults;
-                return run<false>(std::move(state), std::move(req), std::move(options), nullptr);
-            },
-            std::forward<CompletionToken>(token));
+        return start<false>(state_->options.defaults.deadline, std::forward<CompletionToken>(token), std::move(req),
+                            state_->options.defaults, nullptr);
     }
 
     /// Sends req and completes, once a 2xx header has arrived, with void(error_code, body_stream)
@@ -5616,24 +5660,14 @@ public:
     template <class CompletionToken = boost::asio::deferred_t>
     auto async_open(request req, request_options options, diagnostics& diag, CompletionToken&& token = {}) {
         const auto deadline = options.deadline;
-        return takeoff::detail::async_run<body_stream>(
-            state_->executor, state_->serialised, deadline,
-            [state = state_, req = std::move(req), options = std::move(options), d = &diag]() mutable {
-                return run<true>(std::move(state), std::move(req), std::move(options), d);
-            },
-            std::forward<CompletionToken>(token));
+        return start<true>(deadline, std::forward<CompletionToken>(token), std::move(req), std::move(options), &diag);
     }
 
     /// As above, with the client's default options and no diagnostics.
     template <class CompletionToken = boost::asio::deferred_t>
     auto async_open(request req, CompletionToken&& token = {}) {
-        return takeoff::detail::async_run<body_stream>(
-            state_->executor, state_->serialised, state_->options.defaults.deadline,
-            [state = state_, req = std::move(req)]() mutable {
-                request_options options = state->options.defaults;
-                return run<true>(std::move(state), std::move(req), std::move(options), nullptr);
-            },
-            std::forward<CompletionToken>(token));
+        return start<true>(state_->options.defaults.deadline, std::forward<CompletionToken>(token), std::move(req),
+                           state_->options.defaults, nullptr);
     }
 
 private:
@@ -5758,9 +5792,22 @@ private:
     template <bool Streaming>
     using result_type = std::conditional_t<Streaming, body_stream, response>;
 
+    // The request, its options and the diagnostics pointer live in the operation (async_run's
+    // payload) for as long as it runs; run() works on them by reference.
+    template <bool Streaming, class CompletionToken>
+    auto start(std::chrono::milliseconds deadline, CompletionToken&& token, request req, request_options options,
+               diagnostics* diag) {
+        return takeoff::detail::async_run<result_type<Streaming>>(
+            state_->executor, state_->serialised, deadline,
+            [](std::shared_ptr<detail::client_state>& state, request& r, request_options& o, diagnostics* d) {
+                return run<Streaming>(*state, r, o, d);
+            },
+            std::forward<CompletionToken>(token), state_, std::move(req), std::move(options), diag);
+    }
+
     template <bool Streaming>
     static takeoff::detail::task<takeoff::detail::op_result<result_type<Streaming>>> run(
-        std::shared_ptr<detail::client_state> state, request req, request_options options, diagnostics* diag_out) {
+        detail::client_state& state, request& req, const request_options& options, diagnostics* diag_out) {
         using result = takeoff::detail::op_result<result_type<Streaming>>;
         diagnostics local;
         diagnostics& diag = diag_out ? *diag_out : local;
@@ -5786,14 +5833,14 @@ private:
             if constexpr (Streaming) {
                 const auto deadline = options.deadline.count() > 0 ? started + options.deadline
                                                                    : std::chrono::steady_clock::time_point::max();
-                stream = std::make_shared<detail::body_stream_state>(state->pool, state->serialised, options, deadline);
+                stream = std::make_shared<detail::body_stream_state>(state.pool, state.serialised, options, deadline);
             } else {
                 buffered.emplace();
             }
             response& resp = Streaming ? stream->head : buffered->resp;
             detail::response_parser& parser = Streaming ? stream->parser : buffered->parser;
 
-            auto attempt = co_await exchange(*state, req, *target, options, Streaming, parser, diag);
+            auto attempt = co_await exchange(state, req, *target, options, Streaming, parser, diag);
 
             if (attempt.ec) {
                 if (attempt.ec == boost::asio::error::operation_aborted) co_return result{attempt.ec, {}};
@@ -5805,7 +5852,7 @@ private:
                 }
                 attempt.outcome.ec = attempt.ec;
                 bool retry = false;
-                auto delay = state->next_delay(options.retries, attempts, req.method, attempt.outcome, retry);
+                auto delay = state.next_delay(options.retries, attempts, req.method, attempt.outcome, retry);
                 if (!retry) co_return result{attempt.ec, {}};
                 if (auto ec = co_await wait(delay)) co_return result{ec, {}};
                 continue;
@@ -5880,7 +5927,7 @@ private:
             outcome.request_sent = true;
             outcome.response_started = true;
             bool retry = false;
-            auto delay = state->next_delay(options.retries, attempts, req.method, outcome, retry);
+            auto delay = state.next_delay(options.retries, attempts, req.method, outcome, retry);
             if (!retry) {
                 if constexpr (Streaming)
                     co_return result{ec, {}};

@@ -37,6 +37,7 @@
 #include <new>
 #include <optional>
 #include <system_error>
+#include <tuple>
 #include <utility>
 
 namespace takeoff::detail {
@@ -95,7 +96,7 @@ inline bool running_in(const asio::any_io_executor& executor) noexcept {
 
 // One started operation: the caller's handler, the top-level task, and, when the operation can be
 // cancelled (a connected cancellation slot or a deadline), its cancellation state.
-template <class T, class Handler>
+template <class T, class Handler, class... Payload>
 class root_operation final : public frame_allocated {
 public:
     using handler_executor = asio::associated_executor_t<Handler, asio::any_io_executor>;
@@ -106,11 +107,13 @@ public:
         bool deadline_passed = false;
     };
 
+    template <class Factory, class... Args>
     root_operation(Handler handler, const asio::any_io_executor& client_executor, asio::any_io_executor executor,
-                   std::chrono::steady_clock::duration deadline, task<op_result<T>> work)
+                   std::chrono::steady_clock::duration deadline, Factory& make, Args&&... args)
         : handler_(std::move(handler)),
           work_guard_(asio::get_associated_executor(handler_, client_executor)),
-          task_(std::move(work)) {
+          payload_(std::forward<Args>(args)...),
+          task_(std::apply(make, payload_)) {
         context_.executor = std::move(executor);
         context_.finish = &finish;
         context_.abandon = &abandon;
@@ -216,33 +219,38 @@ private:
     std::shared_ptr<cancellation_state> cancellation_;
     std::optional<asio::steady_timer> deadline_timer_; // destroyed with the operation: its wait ends
     task_context context_;
+    std::tuple<Payload...> payload_; // what the task works on, by reference: outlives it
     task<op_result<T>> task_;
     bool* finished_ = nullptr;  // set to true by finish() while start() runs the task
     bool in_initiation_ = false; // start() was called by the initiating function
 };
 
-/// Starts `make()` (returning task<op_result<T>>) and completes token with void(error_code, T).
-/// make is called once, in the initiating function, and is not kept: it must call a coroutine
-/// function, not be a coroutine lambda itself (whose frame would refer to the lambda's captures).
+/// Starts `make(args...)` (returning task<op_result<T>>) and completes token with
+/// void(error_code, T). The args are moved (or copied) into the operation, which keeps them until
+/// it completes: make gets lvalue references to them, and the task may keep those references (a
+/// request is not moved again into a coroutine frame). make itself is called once, in the
+/// initiating function, and is not kept: it must call a coroutine function, not be a coroutine
+/// lambda itself (whose frame would refer to the lambda's captures).
 /// `serialised`: is_serialised(executor), decided once by the caller (it looks up a service). A
 /// zero deadline means none. Supported cancellation: terminal, partial and total; any of them ends
 /// the operation with operation_aborted (request_timeout when it was the deadline). The task starts
 /// at once when the caller already runs on the operation's executor, otherwise it is posted there.
-template <class T, class Factory, class CompletionToken>
+template <class T, class Factory, class CompletionToken, class... Args>
 auto async_run(const asio::any_io_executor& executor, bool serialised, std::chrono::steady_clock::duration deadline,
-               Factory make, CompletionToken&& token) {
-    auto initiation = [executor, serialised, deadline](auto handler, Factory factory) {
-        using operation = root_operation<T, decltype(handler)>;
+               Factory make, CompletionToken&& token, Args&&... args) {
+    auto initiation = [executor, serialised, deadline](auto handler, Factory factory, auto&&... payload) {
+        using operation = root_operation<T, decltype(handler), std::decay_t<decltype(payload)>...>;
         asio::any_io_executor ex = operation_executor(executor, serialised);
         const bool here = serialised && running_in(ex);
-        auto* op = new operation(std::move(handler), executor, std::move(ex), deadline, factory());
+        auto* op = new operation(std::move(handler), executor, std::move(ex), deadline, factory,
+                                 std::forward<decltype(payload)>(payload)...);
         if (here)
             op->start(true);
         else
             asio::post(op->executor(), typename operation::starter(op));
     };
-    return asio::async_initiate<CompletionToken, void(boost::system::error_code, T)>(std::move(initiation), token,
-                                                                                     std::move(make));
+    return asio::async_initiate<CompletionToken, void(boost::system::error_code, T)>(
+        std::move(initiation), token, std::move(make), std::forward<Args>(args)...);
 }
 
 } // namespace takeoff::detail

@@ -136,24 +136,14 @@ public:
     template <class CompletionToken = boost::asio::deferred_t>
     auto async_request(request req, request_options options, diagnostics& diag, CompletionToken&& token = {}) {
         const auto deadline = options.deadline;
-        return takeoff::detail::async_run<response>(
-            state_->executor, state_->serialised, deadline,
-            [state = state_, req = std::move(req), options = std::move(options), d = &diag]() mutable {
-                return run<false>(std::move(state), std::move(req), std::move(options), d);
-            },
-            std::forward<CompletionToken>(token));
+        return start<false>(deadline, std::forward<CompletionToken>(token), std::move(req), std::move(options), &diag);
     }
 
     /// As above, with the client's default options and no diagnostics.
     template <class CompletionToken = boost::asio::deferred_t>
     auto async_request(request req, CompletionToken&& token = {}) {
-        return takeoff::detail::async_run<response>(
-            state_->executor, state_->serialised, state_->options.defaults.deadline,
-            [state = state_, req = std::move(req)]() mutable {
-                request_options options = state->options.defaults;
-                return run<false>(std::move(state), std::move(req), std::move(options), nullptr);
-            },
-            std::forward<CompletionToken>(token));
+        return start<false>(state_->options.defaults.deadline, std::forward<CompletionToken>(token), std::move(req),
+                            state_->options.defaults, nullptr);
     }
 
     /// Sends req and completes, once a 2xx header has arrived, with void(error_code, body_stream)
@@ -163,24 +153,14 @@ public:
     template <class CompletionToken = boost::asio::deferred_t>
     auto async_open(request req, request_options options, diagnostics& diag, CompletionToken&& token = {}) {
         const auto deadline = options.deadline;
-        return takeoff::detail::async_run<body_stream>(
-            state_->executor, state_->serialised, deadline,
-            [state = state_, req = std::move(req), options = std::move(options), d = &diag]() mutable {
-                return run<true>(std::move(state), std::move(req), std::move(options), d);
-            },
-            std::forward<CompletionToken>(token));
+        return start<true>(deadline, std::forward<CompletionToken>(token), std::move(req), std::move(options), &diag);
     }
 
     /// As above, with the client's default options and no diagnostics.
     template <class CompletionToken = boost::asio::deferred_t>
     auto async_open(request req, CompletionToken&& token = {}) {
-        return takeoff::detail::async_run<body_stream>(
-            state_->executor, state_->serialised, state_->options.defaults.deadline,
-            [state = state_, req = std::move(req)]() mutable {
-                request_options options = state->options.defaults;
-                return run<true>(std::move(state), std::move(req), std::move(options), nullptr);
-            },
-            std::forward<CompletionToken>(token));
+        return start<true>(state_->options.defaults.deadline, std::forward<CompletionToken>(token), std::move(req),
+                           state_->options.defaults, nullptr);
     }
 
 private:
@@ -305,9 +285,22 @@ private:
     template <bool Streaming>
     using result_type = std::conditional_t<Streaming, body_stream, response>;
 
+    // The request, its options and the diagnostics pointer live in the operation (async_run's
+    // payload) for as long as it runs; run() works on them by reference.
+    template <bool Streaming, class CompletionToken>
+    auto start(std::chrono::milliseconds deadline, CompletionToken&& token, request req, request_options options,
+               diagnostics* diag) {
+        return takeoff::detail::async_run<result_type<Streaming>>(
+            state_->executor, state_->serialised, deadline,
+            [](std::shared_ptr<detail::client_state>& state, request& r, request_options& o, diagnostics* d) {
+                return run<Streaming>(*state, r, o, d);
+            },
+            std::forward<CompletionToken>(token), state_, std::move(req), std::move(options), diag);
+    }
+
     template <bool Streaming>
     static takeoff::detail::task<takeoff::detail::op_result<result_type<Streaming>>> run(
-        std::shared_ptr<detail::client_state> state, request req, request_options options, diagnostics* diag_out) {
+        detail::client_state& state, request& req, const request_options& options, diagnostics* diag_out) {
         using result = takeoff::detail::op_result<result_type<Streaming>>;
         diagnostics local;
         diagnostics& diag = diag_out ? *diag_out : local;
@@ -333,14 +326,14 @@ private:
             if constexpr (Streaming) {
                 const auto deadline = options.deadline.count() > 0 ? started + options.deadline
                                                                    : std::chrono::steady_clock::time_point::max();
-                stream = std::make_shared<detail::body_stream_state>(state->pool, state->serialised, options, deadline);
+                stream = std::make_shared<detail::body_stream_state>(state.pool, state.serialised, options, deadline);
             } else {
                 buffered.emplace();
             }
             response& resp = Streaming ? stream->head : buffered->resp;
             detail::response_parser& parser = Streaming ? stream->parser : buffered->parser;
 
-            auto attempt = co_await exchange(*state, req, *target, options, Streaming, parser, diag);
+            auto attempt = co_await exchange(state, req, *target, options, Streaming, parser, diag);
 
             if (attempt.ec) {
                 if (attempt.ec == boost::asio::error::operation_aborted) co_return result{attempt.ec, {}};
@@ -352,7 +345,7 @@ private:
                 }
                 attempt.outcome.ec = attempt.ec;
                 bool retry = false;
-                auto delay = state->next_delay(options.retries, attempts, req.method, attempt.outcome, retry);
+                auto delay = state.next_delay(options.retries, attempts, req.method, attempt.outcome, retry);
                 if (!retry) co_return result{attempt.ec, {}};
                 if (auto ec = co_await wait(delay)) co_return result{ec, {}};
                 continue;
@@ -427,7 +420,7 @@ private:
             outcome.request_sent = true;
             outcome.response_started = true;
             bool retry = false;
-            auto delay = state->next_delay(options.retries, attempts, req.method, outcome, retry);
+            auto delay = state.next_delay(options.retries, attempts, req.method, outcome, retry);
             if (!retry) {
                 if constexpr (Streaming)
                     co_return result{ec, {}};

@@ -25,16 +25,28 @@ namespace takeoff::http::detail {
 
 /// True when a header value can be sent as is: no CR, LF or NUL.
 inline bool is_safe_field_value(std::string_view s) noexcept {
-    for (const char c : s)
+    std::size_t i = 0;
+    // Words without a byte below 0x0e hold none of the three; a word with one (a tab, say) is
+    // checked byte by byte below.
+    for (; i + 8 <= s.size() && !swar::has_less(swar::load(s.data() + i), 0x0e); i += 8) {
+    }
+    for (; i < s.size(); ++i) {
+        const char c = s[i];
         if (static_cast<unsigned char>(c) <= '\r' && (c == '\r' || c == '\n' || c == '\0')) return false;
+    }
     return true;
 }
 
 /// True for a request target in origin form that needs no escaping ("/path?query").
 inline bool is_safe_target(std::string_view s) noexcept {
     if (s.empty() || s.front() != '/') return false;
-    for (const char c : s) {
-        const auto u = static_cast<unsigned char>(c);
+    std::size_t i = 0;
+    for (; i + 8 <= s.size(); i += 8) {
+        const std::uint64_t w = swar::load(s.data() + i);
+        if (swar::has_less(w, 0x21) || swar::has_byte(w, 0x7f)) return false;
+    }
+    for (; i < s.size(); ++i) {
+        const auto u = static_cast<unsigned char>(s[i]);
         if (u <= 0x20 || u == 0x7f) return false;
     }
     return true;
@@ -68,8 +80,13 @@ inline boost::system::error_code append_request_head(std::string& out, boost::be
     // Two passes: check and measure every piece, then copy them into place (one resize; the
     // connection's buffer keeps its capacity, so a request normally allocates nothing here).
     auto framing = [](std::string_view name) {
-        return iequals(name, "host") || iequals(name, "content-length") || iequals(name, "transfer-encoding") ||
-               iequals(name, "connection");
+        switch (name.size()) { // most names are none of these: their length tells at once
+        case 4: return iequals(name, "host");
+        case 10: return iequals(name, "connection");
+        case 14: return iequals(name, "content-length");
+        case 17: return iequals(name, "transfer-encoding");
+        default: return false;
+        }
     };
     const std::string_view method_name = boost::beast::http::to_string(method);
     constexpr std::string_view version_and_host = " HTTP/1.1\r\nHost: ";
@@ -85,7 +102,7 @@ inline boost::system::error_code append_request_head(std::string& out, boost::be
                                                    : "a request header name is not a valid HTTP token");
             return make_error_code(errc::invalid_argument);
         }
-        has_user_agent = has_user_agent || iequals(name, "user-agent");
+        has_user_agent = has_user_agent || (name.size() == 10 && iequals(name, "user-agent"));
         size += name.size() + value.size() + 4;
     }
     const bool add_user_agent = !has_user_agent && !default_user_agent.empty();

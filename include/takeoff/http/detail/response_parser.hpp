@@ -56,13 +56,9 @@ inline bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }
 // followed by a character outside that set before `end` (the line's CR). Eight bytes at a time
 // while none of them is a control character or DEL (obs-text passes), then byte by byte.
 inline const char* skip_field_value(const char* p, const char* end) noexcept {
-    constexpr std::uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
     while (end - p >= 8) {
-        std::uint64_t word;
-        std::memcpy(&word, p, 8);
-        const std::uint64_t below_space = (word - ones * 0x20) & ~word & highs;
-        const std::uint64_t del = word ^ (ones * 0x7f);
-        if ((below_space | ((del - ones) & ~del & highs)) != 0) break;
+        const std::uint64_t word = swar::load(p);
+        if (swar::has_less(word, 0x20) || swar::has_byte(word, 0x7f)) break;
         p += 8;
     }
     while (field_value_chars[static_cast<unsigned char>(*p)]) ++p;

@@ -7,16 +7,49 @@
 
 #include <array>
 #include <cstddef>
+#include <cstdint>
+#include <cstring>
 #include <string_view>
 
 namespace takeoff::http::detail {
 
 constexpr char ascii_lower(char c) noexcept { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
 
+// Eight bytes at a time ("SIMD within a register"): the tests below are exact for "some byte of the
+// word is ...", which is all the callers ask.
+namespace swar {
+inline constexpr std::uint64_t ones = 0x0101010101010101ull;
+inline constexpr std::uint64_t highs = 0x8080808080808080ull;
+
+inline std::uint64_t load(const char* p) noexcept {
+    std::uint64_t w;
+    std::memcpy(&w, p, 8);
+    return w;
+}
+/// Some byte of w is below n (n <= 0x80).
+constexpr bool has_less(std::uint64_t w, std::uint8_t n) noexcept { return ((w - ones * n) & ~w & highs) != 0; }
+/// Some byte of w equals b.
+constexpr bool has_byte(std::uint64_t w, std::uint8_t b) noexcept { return has_less(w ^ (ones * b), 1); }
+/// w with the ASCII capitals of each byte lowered (bytes 0x80 and above unchanged).
+constexpr std::uint64_t lower(std::uint64_t w) noexcept {
+    const std::uint64_t low7 = w & ~highs;                   // no carry can cross a byte below
+    const std::uint64_t at_least_a = low7 + ones * (0x80 - 'A'); // high bit: byte >= 'A'
+    const std::uint64_t past_z = low7 + ones * (0x80 - 'Z' - 1); // high bit: byte > 'Z'
+    const std::uint64_t capitals = at_least_a & ~past_z & ~w & highs;
+    return w | (capitals >> 2); // 0x80 >> 2 == 0x20, the case bit
+}
+} // namespace swar
+
 /// Equal ignoring ASCII case.
-constexpr bool iequals(std::string_view a, std::string_view b) noexcept {
-    if (a.size() != b.size()) return false;
-    for (std::size_t i = 0; i < a.size(); ++i)
+inline bool iequals(std::string_view a, std::string_view b) noexcept {
+    const std::size_t n = a.size();
+    if (n != b.size()) return false;
+    if (n >= 8) { // whole words, the last one overlapping the one before
+        for (std::size_t i = 0; i + 8 < n; i += 8)
+            if (swar::lower(swar::load(a.data() + i)) != swar::lower(swar::load(b.data() + i))) return false;
+        return swar::lower(swar::load(a.data() + n - 8)) == swar::lower(swar::load(b.data() + n - 8));
+    }
+    for (std::size_t i = 0; i < n; ++i)
         if (ascii_lower(a[i]) != ascii_lower(b[i])) return false;
     return true;
 }
