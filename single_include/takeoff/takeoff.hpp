@@ -4369,14 +4369,15 @@ private:
         return conn.usable_after_idle();
     }
 
+    // Closes the idle connections past idle_timeout. pool.idle is in the order the connections went
+    // idle (release() appends; reuse takes the newest, from the back), so they are at the front.
     void drop_expired(origin_pool& pool) {
         const auto now = connection::clock::now();
-        auto expired = [this, now](const std::unique_ptr<connection>& c) { return !fresh(now - c->idle_since()); };
-        for (auto& c : pool.idle)
-            if (expired(c)) c->close();
-        const auto before = pool.idle.size();
-        pool.idle.erase(std::remove_if(pool.idle.begin(), pool.idle.end(), expired), pool.idle.end());
-        pool.open -= before - pool.idle.size();
+        while (!pool.idle.empty() && !fresh(now - pool.idle.front()->idle_since())) {
+            pool.idle.front()->close();
+            pool.idle.pop_front();
+            --pool.open;
+        }
     }
 
     // Gives conn (or, when conn is null, the right to open one) to the oldest waiter. Called with

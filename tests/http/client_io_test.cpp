@@ -340,6 +340,46 @@ TEST_CASE("a step's own limit counts, not an earlier step's: the timer waits aga
     CHECK(client.idle_connections() == 0);
 }
 
+TEST_CASE("idle connections older than pool.idle_timeout are closed, not reused") {
+    emu::server server;
+    server.route(verb::get, "/status", emu::behaviours::respond_json(bhttp_status::ok, R"({"live":true})"));
+    route_late(server); // answers after 300 ms
+    asio::io_context io(1);
+    http::client_options options;
+    options.pool.idle_timeout = std::chrono::milliseconds(150);
+    http::client client(io.get_executor(), options);
+
+    // A fast request and a slow one at once, on two connections: when the slow one is released,
+    // the fast one's connection has been idle for about 300 ms and is closed then (only the one
+    // just released stays).
+    std::vector<boost::system::error_code> results;
+    for (const char* path : {"/status", "/late"}) {
+        asio::co_spawn(
+            io,
+            [&, path]() -> asio::awaitable<void> {
+                auto [ec, resp] = co_await client.async_request(get(server, path), asio::as_tuple(asio::deferred));
+                results.push_back(ec);
+            },
+            asio::detached);
+    }
+    io.run();
+    REQUIRE(results.size() == 2);
+    CHECK_FALSE(results[0]);
+    CHECK_FALSE(results[1]);
+    CHECK(client.connections_opened() == 2);
+    CHECK(client.idle_connections() == 1);
+
+    // The one left goes idle past the limit too: the next request opens a new connection.
+    io.restart();
+    asio::steady_timer wait(io, std::chrono::milliseconds(200));
+    wait.async_wait([](boost::system::error_code) {});
+    io.run();
+    auto [ec, r] = complete(io, [&](auto token) { return client.async_request(get(server, "/status"), token); });
+    CHECK_FALSE(ec);
+    CHECK(client.connections_opened() == 3);
+    CHECK(client.idle_connections() == 1);
+}
+
 TEST_CASE("one timer for the pool: concurrent steps with different limits, and nothing left waiting after") {
     // Four requests at once on four connections: two to a server that never answers, with header
     // limits of 150 ms and 400 ms, and two to one that answers after 300 ms, with no limit and
