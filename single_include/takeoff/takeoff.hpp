@@ -5074,7 +5074,6 @@ private:
 // #include <takeoff/http/options.hpp> (already inlined above)
 
 #include <boost/asio/buffer.hpp>
-#include <boost/asio/cancellation_state.hpp>
 #include <boost/asio/system_executor.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
@@ -5535,7 +5534,6 @@ inline std::optional<std::chrono::seconds> parse_retry_after(std::string_view va
 // #include <takeoff/http/retry_policy.hpp> (already inlined above)
 // #include <takeoff/http/tls.hpp> (already inlined above)
 
-#include <boost/asio/cancellation_state.hpp>
 #include <boost/asio/deferred.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/http/error.hpp>
@@ -5651,7 +5649,7 @@ public:
     template <class CompletionToken = boost::asio::deferred_t>
     auto async_request(request req, CompletionToken&& token = {}) {
         return start<false>(state_->options.defaults.deadline, std::forward<CompletionToken>(token), std::move(req),
-                            state_->options.defaults, nullptr);
+                            request_options(state_->options.defaults), nullptr);
     }
 
     /// Sends req and completes, once a 2xx header has arrived, with void(error_code, body_stream)
@@ -5668,7 +5666,7 @@ public:
     template <class CompletionToken = boost::asio::deferred_t>
     auto async_open(request req, CompletionToken&& token = {}) {
         return start<true>(state_->options.defaults.deadline, std::forward<CompletionToken>(token), std::move(req),
-                           state_->options.defaults, nullptr);
+                           request_options(state_->options.defaults), nullptr);
     }
 
 private:
@@ -5796,7 +5794,7 @@ private:
     // The request, its options and the diagnostics pointer live in the operation (async_run's
     // payload) for as long as it runs; run() works on them by reference.
     template <bool Streaming, class CompletionToken>
-    auto start(std::chrono::milliseconds deadline, CompletionToken&& token, request req, request_options options,
+    auto start(std::chrono::milliseconds deadline, CompletionToken&& token, request&& req, request_options&& options,
                diagnostics* diag) {
         return takeoff::detail::async_run<result_type<Streaming>>(
             state_->executor, state_->serialised, deadline,

@@ -340,6 +340,29 @@ TEST_CASE("a step's own limit counts, not an earlier step's: the timer waits aga
     CHECK(client.idle_connections() == 0);
 }
 
+TEST_CASE("a host name goes through the resolver, with and without a resolve limit") {
+    // "127.1" is not an IP literal to the URL or to the transport, so it is resolved; getaddrinfo
+    // reads it as the short form of 127.0.0.1 without asking DNS, so the test stays on loopback.
+    emu::server server;
+    server.route(verb::get, "/status", emu::behaviours::respond_json(bhttp_status::ok, R"({"live":true})"));
+    asio::io_context io(1);
+    takeoff::diagnostics diag;
+    for (const auto limit : {std::chrono::milliseconds(0), std::chrono::milliseconds(5000)}) {
+        CAPTURE(limit.count());
+        http::client client(io.get_executor()); // a new connection, resolved, each time
+        http::request_options options = no_retries();
+        options.timeouts.resolve = limit;
+        const auto url = "http://127.1:" + std::to_string(server.port()) + "/status";
+        auto [ec, resp] = complete(io, [&](auto token) {
+            return client.async_request(http::request::get(boost::urls::url(url)), options, diag, token);
+        });
+        CHECK_FALSE(ec);
+        CHECK(resp.status == 200);
+        CHECK(diag.client_message().empty());
+        CHECK(client.connections_opened() == 1);
+    }
+}
+
 TEST_CASE("idle connections older than pool.idle_timeout are closed, not reused") {
     emu::server server;
     server.route(verb::get, "/status", emu::behaviours::respond_json(bhttp_status::ok, R"({"live":true})"));

@@ -13,7 +13,6 @@
 #include <takeoff/http/options.hpp>
 
 #include <boost/asio/buffer.hpp>
-#include <boost/asio/cancellation_state.hpp>
 #include <boost/asio/system_executor.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
