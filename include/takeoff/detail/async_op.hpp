@@ -97,7 +97,7 @@ inline bool running_in(const asio::any_io_executor& executor) noexcept {
 // One started operation: the caller's handler, the top-level task, and, when the operation can be
 // cancelled (a connected cancellation slot or a deadline), its cancellation state.
 template <class T, class Handler, class... Payload>
-class root_operation final : public frame_allocated {
+class root_operation final : public frame_allocated, private task_owner {
 public:
     using handler_executor = asio::associated_executor_t<Handler, asio::any_io_executor>;
 
@@ -115,8 +115,6 @@ public:
           payload_(std::forward<Args>(args)...),
           task_(std::apply(make, payload_)) {
         context_.executor = std::move(executor);
-        context_.finish = &finish;
-        context_.abandon = &abandon;
         context_.owner = this;
         task_.promise().context = &context_;
 
@@ -168,35 +166,34 @@ public:
         starter(starter&& other) noexcept : op(std::exchange(other.op, nullptr)) {}
         starter& operator=(starter&&) = delete;
         ~starter() {
-            if (op) abandon(op);
+            if (op) op->abandon();
         }
         void operator()() { std::exchange(op, nullptr)->start(false); }
     };
 
 private:
-    static void finish(void* owner) {
-        auto* self = static_cast<root_operation*>(owner);
+    void finish() override {
         op_result<T> result;
         try {
-            result = self->task_.take_result();
+            result = task_.take_result();
         } catch (...) {
             result.ec = error_from_exception(std::current_exception());
         }
-        if (auto& state = self->cancellation_) {
+        if (auto& state = cancellation_) {
             if (state->deadline_passed && result.ec == asio::error::operation_aborted)
                 result.ec = make_error_code(errc::request_timeout);
             // A cancellation still on its way (posted by the caller's slot) finds nothing to cancel.
             state->signal.slot().clear();
         }
-        if (self->slot_.is_connected()) self->slot_.clear();
-        auto work_guard = std::move(self->work_guard_); // the handler's executor, kept busy until it runs
+        if (slot_.is_connected()) slot_.clear();
+        auto work_guard = std::move(work_guard_); // the handler's executor, kept busy until it runs
         const handler_executor ex = work_guard.get_executor();
-        auto complete = [handler = std::move(self->handler_), ec = result.ec, value = std::move(result.value)]() mutable {
+        auto complete = [handler = std::move(handler_), ec = result.ec, value = std::move(result.value)]() mutable {
             std::move(handler)(ec, std::move(value));
         };
-        bool* const finished = self->finished_;
-        const bool in_initiation = self->in_initiation_;
-        delete self; // frames freed before the handler runs (and may start the next operation)
+        bool* const finished = finished_;
+        const bool in_initiation = in_initiation_;
+        delete this; // frames freed before the handler runs (and may start the next operation)
         if (finished) *finished = true;
         if (in_initiation) {
             asio::post(ex, std::move(complete));
@@ -211,7 +208,7 @@ private:
     }
 
     // Asio destroyed a pending handler without calling it: the caller's handler goes too, uncalled.
-    static void abandon(void* owner) { delete static_cast<root_operation*>(owner); }
+    void abandon() noexcept override { delete this; }
 
     Handler handler_;
     asio::executor_work_guard<handler_executor> work_guard_;

@@ -140,13 +140,24 @@ struct task_cancellation {
     }
 };
 
+/// What runs an operation's top-level task (async_op.hpp's root_operation).
+class task_owner {
+public:
+    /// The top-level task has returned (its result is in its promise). May destroy the owner.
+    virtual void finish() = 0;
+    /// A pending handler of the operation was destroyed uncalled (its io_context is going away):
+    /// destroys the owner, the tasks with it.
+    virtual void abandon() noexcept = 0;
+
+protected:
+    ~task_owner() = default;
+};
+
 /// What the tasks of one operation share.
 struct task_context {
     asio::any_io_executor executor;           // where the operation runs (its strand, if it has one)
     task_cancellation* cancellation = nullptr; // null when nothing can cancel the operation
-    void (*finish)(void* owner) = nullptr;     // called once the top-level task has returned
-    void (*abandon)(void* owner) = nullptr;    // called when a pending handler is destroyed uncalled
-    void* owner = nullptr;
+    task_owner* owner = nullptr;
 
     asio::cancellation_slot slot() const noexcept {
         return cancellation ? cancellation->signal.slot() : asio::cancellation_slot();
@@ -207,7 +218,7 @@ public:
     resume_handler& operator=(resume_handler&&) = delete;
     ~resume_handler() {
         // Destroyed without being called once the operation started: the io_context is going away.
-        if (awaiter_ && awaiter_->started_) awaiter_->context_->abandon(awaiter_->context_->owner);
+        if (awaiter_ && awaiter_->started_) awaiter_->context_->owner->abandon();
     }
 
     executor_type get_executor() const noexcept { return awaiter_->context_->executor; }
@@ -268,7 +279,7 @@ struct promise_base : frame_allocated {
         std::coroutine_handle<> await_suspend(std::coroutine_handle<Promise> done) const noexcept {
             promise_base& p = done.promise();
             if (p.continuation) return p.continuation;
-            p.context->finish(p.context->owner); // may destroy this frame: nothing touches it after
+            p.context->owner->finish(); // may destroy this frame: nothing touches it after
             return std::noop_coroutine();
         }
         void await_resume() const noexcept {}
