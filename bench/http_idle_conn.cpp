@@ -241,6 +241,7 @@ int main(int argc, char** argv) {
     options.defaults.retries = http::retry_policy::none();
     options.defaults.timeouts.connect = options.defaults.timeouts.tls_handshake = std::chrono::seconds(60);
     options.defaults.timeouts.header_read = std::chrono::seconds(120);
+    options.single_threaded_executor = true;
     http::client client(io.get_executor(), options);
 
     std::size_t failures = 0;

@@ -110,6 +110,7 @@ figures measure_client(const std::string& url, std::size_t concurrency) {
     options.proxy = http::proxy_config{}; // straight to nginx whatever the environment says
     options.pool.max_connections_per_origin = concurrency;
     options.defaults.retries = http::retry_policy::none();
+    options.single_threaded_executor = true; // one thread runs io: no strand per operation
     http::client client(io.get_executor(), options);
     const http::request prototype = http::request::post(boost::urls::url(url), request_body, "application/json");
 

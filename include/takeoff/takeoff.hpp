@@ -16,8 +16,10 @@
 #include <takeoff/core/fixed_string.hpp>
 #include <takeoff/core/json.hpp>
 #include <takeoff/core/redact.hpp>
+#include <takeoff/core/with_diagnostics.hpp>
 #include <takeoff/http/body_stream.hpp>
 #include <takeoff/http/client.hpp>
+#include <takeoff/http/hooks.hpp>
 #include <takeoff/http/message.hpp>
 #include <takeoff/http/options.hpp>
 #include <takeoff/http/origin.hpp>
@@ -28,6 +30,7 @@
 #include <takeoff/http/tls.hpp>
 #include <takeoff/sse/event.hpp>
 #include <takeoff/sse/parser.hpp>
+#include <takeoff/snowflake/ingress.hpp>
 
 #if defined(TAKEOFF_BOOST_SOURCES)
 #include <boost/json/src.hpp>

@@ -1256,12 +1256,174 @@ void tag_invoke(boost::json::value_from_tag, boost::json::value& out, const T& v
 } // namespace takeoff
 // end of <takeoff/core/json.hpp>
 // #include <takeoff/core/redact.hpp> (already inlined above)
+// begin of <takeoff/core/with_diagnostics.hpp>
+// with_diagnostics: the completion token adapter behind the library's default token (Boost.MySQL's
+// model). It turns a completion void(error_code, T...) into void(std::exception_ptr, T...), the
+// exception being a takeoff::error that carries the failed operation's diagnostics, so that
+// `co_await client.async_request(req)` throws an error that says what went wrong (our message, the
+// HTTP status, the server's words, the request id) instead of a bare system_error. The error_code
+// forms (as_tuple(deferred), redirect_error, a callback taking an error_code) are unchanged: they do
+// not go through this adapter.
+//
+// The default token is with_diagnostics(use_awaitable), not with_diagnostics(deferred) as in
+// Boost.MySQL: Boost 1.81's asio::awaitable cannot await a deferred operation whose completion is
+// void(std::exception_ptr, T) (impl/awaitable.hpp dereferences a struct there; fixed in later
+// Boost), while use_awaitable's own handler takes it. So a call without a token is an
+// asio::awaitable<T> to co_await in an asio::awaitable coroutine; any other use passes a token.
+//
+// How the diagnostics get there: the adapter's handler owns a diagnostics object, and the
+// library's operations (detail/async_op.hpp) write into it when the caller passed none of its
+// own (and copy the caller's into it when it did). An operation of someone else's given this
+// token throws a takeoff::error with empty diagnostics.
+
+// #include <takeoff/core/config.hpp> (already inlined above)
+// #include <takeoff/core/diagnostics.hpp> (already inlined above)
+
+#include <boost/asio/associator.hpp>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/system/error_code.hpp>
+
+#include <exception>
+#include <memory>
+#include <type_traits>
+#include <utility>
+
+namespace takeoff {
+
+/// Adapts a completion token: see the file comment.
+template <class CompletionToken>
+struct with_diagnostics_t {
+    CompletionToken token;
+};
+
+/// Adapts token so that failures arrive as a takeoff::error with the operation's diagnostics.
+template <class CompletionToken>
+constexpr with_diagnostics_t<std::decay_t<CompletionToken>> with_diagnostics(CompletionToken&& token) {
+    return {std::forward<CompletionToken>(token)};
+}
+
+/// The library's default completion token: the call is an asio::awaitable<T> whose failure throws
+/// takeoff::error with the operation's diagnostics (see the file comment).
+using default_token = with_diagnostics_t<boost::asio::use_awaitable_t<>>;
+
+namespace detail {
+
+/// The handler with_diagnostics gives an operation: holds the diagnostics the operation fills.
+template <class Handler>
+class diagnostics_handler {
+public:
+    explicit diagnostics_handler(Handler handler)
+        : handler_(std::move(handler)), own_(std::make_unique<diagnostics>()), target_(own_.get()) {}
+
+    /// Where the operation writes its diagnostics when the caller gave none (stable across moves).
+    diagnostics* own_diagnostics() noexcept { return own_.get(); }
+    /// The caller's own diagnostics, which the exception is then made from.
+    void use_diagnostics(diagnostics* caller) noexcept { target_ = caller; }
+
+    template <class... Args>
+    void operator()(const boost::system::error_code& ec, Args&&... args) {
+        std::exception_ptr failure;
+        if (ec) failure = std::make_exception_ptr(error(ec, *target_));
+        own_.reset();
+        std::move(handler_)(std::move(failure), std::forward<Args>(args)...);
+    }
+
+    Handler handler_; // public for the associator below
+
+private:
+    std::unique_ptr<diagnostics> own_;
+    diagnostics* target_;
+};
+
+template <class T>
+struct is_diagnostics_handler : std::false_type {};
+template <class Handler>
+struct is_diagnostics_handler<diagnostics_handler<Handler>> : std::true_type {};
+
+// Gives the wrapped initiation a diagnostics_handler around the token's handler.
+template <class Initiation>
+struct diagnostics_initiation {
+    Initiation initiation;
+
+    template <class Handler, class... Args>
+    void operator()(Handler&& handler, Args&&... args) {
+        std::move(initiation)(diagnostics_handler<std::decay_t<Handler>>(std::forward<Handler>(handler)),
+                              std::forward<Args>(args)...);
+    }
+};
+
+template <class Signature>
+struct with_diagnostics_signature {
+    using type = Signature;
+};
+template <class... Args>
+struct with_diagnostics_signature<void(boost::system::error_code, Args...)> {
+    using type = void(std::exception_ptr, Args...);
+};
+
+} // namespace detail
+} // namespace takeoff
+
+namespace boost::asio {
+
+template <class CompletionToken, class Signature>
+struct async_result<takeoff::with_diagnostics_t<CompletionToken>, Signature>
+    : async_result<CompletionToken, typename takeoff::detail::with_diagnostics_signature<Signature>::type> {
+    using base = async_result<CompletionToken, typename takeoff::detail::with_diagnostics_signature<Signature>::type>;
+    static_assert(!std::is_same_v<Signature, typename takeoff::detail::with_diagnostics_signature<Signature>::type>,
+                  "with_diagnostics adapts completions of the form void(error_code, T...)");
+
+    template <class Initiation, class RawToken, class... Args>
+    static auto initiate(Initiation&& initiation, RawToken&& token, Args&&... args) {
+        return base::initiate(
+            takeoff::detail::diagnostics_initiation<std::decay_t<Initiation>>{std::forward<Initiation>(initiation)},
+            std::forward<RawToken>(token).token, std::forward<Args>(args)...);
+    }
+};
+
+// The default token: an awaitable that awaits the operation with an as_tuple handler (which Boost
+// 1.81 supports for any completion) and rethrows.
+template <class Executor, class T>
+struct async_result<takeoff::with_diagnostics_t<use_awaitable_t<Executor>>, void(boost::system::error_code, T)> {
+    using return_type = awaitable<T, Executor>;
+
+    template <class Initiation, class RawToken, class... Args>
+    static return_type initiate(Initiation initiation, RawToken&&, Args... args) {
+        using wrapped = takeoff::detail::diagnostics_initiation<Initiation>;
+        auto operation = async_initiate<const as_tuple_t<use_awaitable_t<Executor>>&, void(std::exception_ptr, T)>(
+            wrapped{std::move(initiation)}, as_tuple(use_awaitable_t<Executor>()), std::move(args)...);
+        auto [failure, value] = co_await std::move(operation);
+        if (failure) std::rethrow_exception(failure);
+        co_return std::move(value);
+    }
+};
+
+template <template <typename, typename> class Associator, class Handler, class DefaultCandidate>
+struct associator<Associator, takeoff::detail::diagnostics_handler<Handler>, DefaultCandidate>
+    : Associator<Handler, DefaultCandidate> {
+    static typename Associator<Handler, DefaultCandidate>::type get(
+        const takeoff::detail::diagnostics_handler<Handler>& h) noexcept {
+        return Associator<Handler, DefaultCandidate>::get(h.handler_);
+    }
+    static auto get(const takeoff::detail::diagnostics_handler<Handler>& h, const DefaultCandidate& c) noexcept
+        -> decltype(Associator<Handler, DefaultCandidate>::get(h.handler_, c)) {
+        return Associator<Handler, DefaultCandidate>::get(h.handler_, c);
+    }
+};
+
+} // namespace boost::asio
+// end of <takeoff/core/with_diagnostics.hpp>
 // begin of <takeoff/http/body_stream.hpp>
 // body_stream: the body of a response read as it arrives, in constant memory, for SSE and other
 // long streams. Obtained from client::async_open after a 2xx header; pulled with async_read_some.
 
 // #include <takeoff/core/config.hpp> (already inlined above)
+// #include <takeoff/core/diagnostics.hpp> (already inlined above)
 // #include <takeoff/core/error.hpp> (already inlined above)
+// #include <takeoff/core/with_diagnostics.hpp> (already inlined above)
 // begin of <takeoff/detail/async_op.hpp>
 // How every public async_* operation of the library is built: the work is a detail::task (task.hpp)
 // started through async_initiate, so that any completion token works (deferred by default,
@@ -1272,15 +1434,20 @@ void tag_invoke(boost::json::value_from_tag, boost::json::value& out, const T& v
 // finished before the initiating function returned).
 //
 // The task runs on a strand of its own, so that operations may be started from any thread and the
-// timers they own never race with them, unless the executor is already serialised: a strand, or an
-// io_context made for one thread (concurrency hint 1, or a hint that turns the scheduler's locking
-// off). A strand costs about a quarter of the CPU time of a small request on keep-alive
-// (bench/http_rps), so `asio::io_context io{1};` is the way to tell the library that one thread
-// runs it. On a serialised executor that is running the caller, the task starts inside the
-// initiating function; otherwise it is posted to its executor.
+// timers they own never race with them, unless the executor is already serialised: a strand, or
+// an executor the user said only one thread runs (http::client_options::single_threaded_executor;
+// a strand costs about a quarter of the CPU time of a small request on keep-alive, bench/http_rps).
+// On a serialised executor that is running the caller, the task starts inside the initiating
+// function; otherwise it is posted to its executor.
+//
+// Diagnostics: the operation's task gets a diagnostics* to write into: the caller's, or, when the
+// completion token is with_diagnostics (the default), the adapter's own, so that the exception it
+// throws carries them.
 
 // #include <takeoff/core/config.hpp> (already inlined above)
+// #include <takeoff/core/diagnostics.hpp> (already inlined above)
 // #include <takeoff/core/error.hpp> (already inlined above)
+// #include <takeoff/core/with_diagnostics.hpp> (already inlined above)
 // begin of <takeoff/detail/task.hpp>
 // detail::task<T>: the coroutine type of the library's own operations (see async_op.hpp, which
 // starts them). It is asio::awaitable cut down to what the library needs: co_spawn of an
@@ -1410,16 +1577,27 @@ struct frame_allocated {
     static void operator delete(void* block, std::size_t size) noexcept { frame_cache::deallocate(block, size); }
 };
 
-/// Cancellation of one operation: the signal its awaited Asio operations are bound to, and
-/// whether it was emitted (a cancellation between two awaited operations is not lost).
+/// Cancellation of one operation: the signal its awaited Asio operations are bound to, whether it
+/// was emitted (a cancellation between two awaited operations is not lost), and whether the
+/// operation has had effects that cancelling cannot undo.
+///
+/// Asio's cancellation types, as the library honours them: terminal and partial always end the
+/// operation (the connection in use is closed; the client stays usable, which is what partial
+/// promises); total ("as if it never started") only until the operation has had effects
+/// (this_task::side_effects: a request written, body bytes consumed), after which a total-only
+/// cancellation is ignored, because it could no longer be honoured.
 struct task_cancellation {
     asio::cancellation_signal signal;
     bool cancelled = false;
+    bool side_effects = false;
 
-    void cancel() {
+    void cancel(asio::cancellation_type type) {
+        using ct = asio::cancellation_type;
+        if ((type & (ct::terminal | ct::partial)) == ct::none && (side_effects || (type & ct::total) == ct::none))
+            return;
         cancelled = true;
-        // Every type ends the operation the same way: the connection in use is closed.
-        signal.emit(asio::cancellation_type::terminal);
+        // Every accepted type ends the operation the same way: the connection in use is closed.
+        signal.emit(ct::terminal);
     }
 };
 
@@ -1455,6 +1633,10 @@ namespace this_task {
 /// `co_await this_task::executor` in a task: the operation's executor.
 struct executor_t {};
 inline constexpr executor_t executor{};
+/// `co_await this_task::side_effects` in a task: from now on the operation has had effects that
+/// a cancellation cannot undo (see task_cancellation).
+struct side_effects_t {};
+inline constexpr side_effects_t side_effects{};
 } // namespace this_task
 
 template <class Signature>
@@ -1582,6 +1764,11 @@ struct promise_base : frame_allocated {
         return ready{context->executor};
     }
 
+    std::suspend_never await_transform(this_task::side_effects_t) const noexcept {
+        if (context->cancellation) context->cancellation->side_effects = true;
+        return {};
+    }
+
     template <class Op, class Signature = typename deferred_signature<std::decay_t<Op>>::type>
     auto await_transform(Op&& op) {
         using result = typename completion_of<Signature>::type;
@@ -1694,19 +1881,11 @@ inline boost::system::error_code error_from_exception(const std::exception_ptr& 
     }
 }
 
-/// True when handlers given to executor can never run concurrently: a strand, or an io_context
-/// whose concurrency hint promises a single thread.
-inline bool is_serialised(const asio::any_io_executor& executor) {
-    if (executor.target<asio::strand<asio::io_context::executor_type>>() != nullptr ||
-        executor.target<asio::strand<asio::any_io_executor>>() != nullptr)
-        return true;
-#if !defined(BOOST_ASIO_HAS_IOCP)
-    if (const auto* io = executor.target<asio::io_context::executor_type>()) {
-        const int hint = asio::use_service<asio::detail::scheduler>(io->context()).concurrency_hint();
-        return hint == 1 || !BOOST_ASIO_CONCURRENCY_HINT_IS_LOCKING(SCHEDULER, hint);
-    }
-#endif
-    return false;
+/// True when handlers given to executor can never run concurrently as far as its type tells: a
+/// strand. (An io_context run by one thread is serialised too, but only its user knows that.)
+inline bool is_serialised(const asio::any_io_executor& executor) noexcept {
+    return executor.target<asio::strand<asio::io_context::executor_type>>() != nullptr ||
+           executor.target<asio::strand<asio::any_io_executor>>() != nullptr;
 }
 
 /// The executor an operation's task runs on (see the file comment); serialised: is_serialised(executor).
@@ -1740,11 +1919,18 @@ public:
 
     template <class Factory, class... Args>
     root_operation(Handler handler, const asio::any_io_executor& client_executor, asio::any_io_executor executor,
-                   std::chrono::steady_clock::duration deadline, Factory& make, Args&&... args)
+                   std::chrono::steady_clock::duration deadline, diagnostics* diag, Factory& make, Args&&... args)
         : handler_(std::move(handler)),
           work_guard_(asio::get_associated_executor(handler_, client_executor)),
           payload_(std::forward<Args>(args)...),
-          task_(std::apply(make, payload_)) {
+          task_(std::apply(
+              [&make, diag = diagnostics_for(handler_, diag)](auto&... p) {
+                  if constexpr (std::is_invocable_v<Factory&, diagnostics*, decltype(p)...>)
+                      return make(diag, p...);
+                  else
+                      return make(p...); // a task that reports no diagnostics
+              },
+              payload_)) {
         context_.executor = std::move(executor);
         context_.owner = this;
         task_.promise().context = &context_;
@@ -1756,8 +1942,8 @@ public:
         context_.cancellation = cancellation_.get();
         if (slot_.is_connected()) {
             // The caller may cancel from its own executor: hop onto the operation's first.
-            slot_.assign([state = cancellation_, executor = context_.executor](asio::cancellation_type) {
-                asio::dispatch(executor, [state] { state->cancel(); });
+            slot_.assign([state = cancellation_, executor = context_.executor](asio::cancellation_type type) {
+                asio::dispatch(executor, [state, type] { state->cancel(type); });
             });
         }
         if (timed) {
@@ -1767,7 +1953,7 @@ public:
                 auto state = weak.lock();
                 if (ec || !state) return;
                 state->deadline_passed = true;
-                state->cancel();
+                state->cancel(asio::cancellation_type::terminal);
             });
         }
     }
@@ -1803,6 +1989,19 @@ public:
     };
 
 private:
+    // The diagnostics the task writes into: the caller's, else the with_diagnostics adapter's own.
+    static diagnostics* diagnostics_for(Handler& handler, diagnostics* caller) noexcept {
+        if constexpr (is_diagnostics_handler<Handler>::value) {
+            if (caller) {
+                handler.use_diagnostics(caller);
+                return caller;
+            }
+            return handler.own_diagnostics();
+        } else {
+            return caller;
+        }
+    }
+
     void finish() override {
         op_result<T> result;
         try {
@@ -1853,24 +2052,27 @@ private:
     bool in_initiation_ = false; // start() was called by the initiating function
 };
 
-/// Starts `make(args...)` (returning task<op_result<T>>) and completes token with
-/// void(error_code, T). The args are moved (or copied) into the operation, which keeps them until
-/// it completes: make gets lvalue references to them, and the task may keep those references (a
-/// request is not moved again into a coroutine frame). make itself is called once, in the
-/// initiating function, and is not kept: it must call a coroutine function, not be a coroutine
-/// lambda itself (whose frame would refer to the lambda's captures).
-/// `serialised`: is_serialised(executor), decided once by the caller (it looks up a service). A
-/// zero deadline means none. Supported cancellation: terminal, partial and total; any of them ends
-/// the operation with operation_aborted (request_timeout when it was the deadline). The task starts
-/// at once when the caller already runs on the operation's executor, otherwise it is posted there.
+/// Starts `make(diag, args...)` (or `make(args...)`, for a task that reports no diagnostics),
+/// which returns task<op_result<T>>, and completes token with void(error_code, T). `diag` is the
+/// caller's diagnostics, or, when the token is with_diagnostics
+/// and the caller gave none, the adapter's (null otherwise). The args are moved (or copied) into
+/// the operation, which keeps them until it completes: make gets lvalue references to them, and
+/// the task may keep those references (a request is not moved again into a coroutine frame). make
+/// itself is called once, in the initiating function, and is not kept: it must call a coroutine
+/// function, not be a coroutine lambda itself (whose frame would refer to the lambda's captures).
+/// `serialised`: handlers on executor never run concurrently (see the file comment). A zero
+/// deadline means none. Cancellation: see task_cancellation (terminal and partial end the
+/// operation with operation_aborted, request_timeout when it was the deadline; total only until
+/// the operation has had side effects). The task starts at once when the caller already runs on
+/// the operation's executor, otherwise it is posted there.
 template <class T, class Factory, class CompletionToken, class... Args>
 auto async_run(const asio::any_io_executor& executor, bool serialised, std::chrono::steady_clock::duration deadline,
-               Factory make, CompletionToken&& token, Args&&... args) {
-    auto initiation = [executor, serialised, deadline](auto handler, Factory factory, auto&&... payload) {
+               diagnostics* diag, Factory make, CompletionToken&& token, Args&&... args) {
+    auto initiation = [executor, serialised, deadline, diag](auto handler, Factory factory, auto&&... payload) {
         using operation = root_operation<T, decltype(handler), std::decay_t<decltype(payload)>...>;
         asio::any_io_executor ex = operation_executor(executor, serialised);
         const bool here = serialised && running_in(ex);
-        auto* op = new operation(std::move(handler), executor, std::move(ex), deadline, factory,
+        auto* op = new operation(std::move(handler), executor, std::move(ex), deadline, diag, factory,
                                  std::forward<decltype(payload)>(payload)...);
         if (here)
             op->start(true);
@@ -1903,30 +2105,29 @@ auto async_run(const asio::any_io_executor& executor, bool serialised, std::chro
 // connection pool. Every duration of zero means "no limit" (the Boost.Redis convention).
 
 // #include <takeoff/core/config.hpp> (already inlined above)
-// begin of <takeoff/http/proxy.hpp>
-// HTTP proxies: the settings read from the conventional environment variables, the NO_PROXY
-// bypass rules (curl's), and the CONNECT request that opens a tunnel through a proxy. Sans-io: the
-// transport does the connecting; this decides where and writes the request head.
+// begin of <takeoff/http/hooks.hpp>
+// The transport's two hooks for the layers above it, so that it needs to know nothing of them:
 //
-// Only plain-HTTP proxies (http://host:port) are supported: https targets go through them in a
-// CONNECT tunnel, and so are http targets (the transport tunnels both). Proxy passwords live in takeoff::secret
-// and no to_string or operator<< here prints them.
+// - a request decorator, called before every attempt (the first try, each retry, each redirect),
+//   that adds header fields from an asynchronous source: the credential of the Snowflake layer, so
+//   that a retry after a 30 s Retry-After wait carries the credential current then, and a
+//   "401 -> refresh -> send again" resends the same request object without copying its body;
+// - a response classifier, called on every response header before the transport decides what to
+//   do with it (redirect, retry, success), that can turn a response into an error of its own: the
+//   Snowflake layer's "the ingress redirected to its login host".
 
-// #include <takeoff/core/base64.hpp> (already inlined above)
 // #include <takeoff/core/config.hpp> (already inlined above)
 // #include <takeoff/core/diagnostics.hpp> (already inlined above)
-// #include <takeoff/core/error.hpp> (already inlined above)
-// #include <takeoff/core/redact.hpp> (already inlined above)
-// begin of <takeoff/http/origin.hpp>
-// The origin (scheme, host, port) of an HTTP(S) URL: the unit of connection pooling, of the
-// same-origin rule for redirects and credentials, and of proxy selection.
+// begin of <takeoff/http/fields.hpp>
+// http::fields: the header fields of a request or a response, in the order they were added or
+// received. Names compare ignoring ASCII case (RFC 9110 section 5.1). All names and values live in
+// one string and their positions in one vector, so a response header costs two allocations however
+// many fields it has (Beast's basic_fields: one per field, in a list and a tree), and a move is a
+// few pointers: the transport moves every response from its parser to the caller.
 //
-// origin_of() normalises what RFC 3986 section 6.2.2/6.2.3 says is equivalent (scheme and host
-// case, percent-encoded host characters, default and empty ports, IPv6 spelling), so that two URLs
-// of the same server give equal origins and one pool entry.
+// Sans-io; a plain value type (copyable, movable, not thread-safe).
 
 // #include <takeoff/core/config.hpp> (already inlined above)
-// #include <takeoff/core/error.hpp> (already inlined above)
 // begin of <takeoff/http/detail/syntax.hpp>
 // Character rules of HTTP (RFC 9110): tokens, field values, and ASCII case, in which header names,
 // schemes and host names compare (never the locale's). Tables, since they run on every request and
@@ -2012,6 +2213,279 @@ inline bool is_token(std::string_view s) noexcept {
 
 } // namespace takeoff::http::detail
 // end of <takeoff/http/detail/syntax.hpp>
+
+#include <boost/beast/http/field.hpp>
+
+#include <cstddef>
+#include <functional>
+#include <cstdint>
+#include <initializer_list>
+#include <iterator>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace takeoff::http {
+
+/// A header field name: a string, or one of Beast's known field constants
+/// (`boost::beast::http::field::content_type`). Only a view: it does not own the text.
+class field_name {
+public:
+    constexpr field_name(std::string_view name) noexcept : text_(name) {}
+    constexpr field_name(const char* name) noexcept : text_(name) {}
+    field_name(const std::string& name) noexcept : text_(name) {}
+    field_name(boost::beast::http::field name) noexcept : text_(to_std(boost::beast::http::to_string(name))) {}
+
+    constexpr std::string_view view() const noexcept { return text_; }
+
+private:
+    template <class View>
+    static std::string_view to_std(View v) noexcept {
+        return std::string_view(v.data(), v.size());
+    }
+    std::string_view text_;
+};
+
+
+/// Header fields in order, names compared ignoring ASCII case. See the file comment.
+class fields {
+    struct entry {
+        std::uint32_t offset;     // of the name in text_; the value follows it
+        std::uint32_t name_size;
+        std::uint32_t value_size;
+    };
+
+public:
+    /// One field as a pair of views into the container (valid until it is next modified).
+    struct field {
+        std::string_view name;
+        std::string_view value;
+    };
+
+    /// Iterates over the fields in order; dereferencing gives a `field` by value.
+    class const_iterator {
+    public:
+        using iterator_concept = std::forward_iterator_tag;
+        using iterator_category = std::input_iterator_tag;
+        using value_type = field;
+        using difference_type = std::ptrdiff_t;
+        using reference = field;
+
+        const_iterator() = default;
+        field operator*() const { return owner_->at_index(index_); }
+        /// `it->name`, `it->value`: through a proxy holding the field.
+        struct arrow {
+            field f;
+            const field* operator->() const noexcept { return &f; }
+        };
+        arrow operator->() const { return {owner_->at_index(index_)}; }
+        const_iterator& operator++() noexcept {
+            ++index_;
+            return *this;
+        }
+        const_iterator operator++(int) noexcept {
+            auto copy = *this;
+            ++index_;
+            return copy;
+        }
+        friend bool operator==(const const_iterator& a, const const_iterator& b) noexcept {
+            return a.index_ == b.index_ && a.owner_ == b.owner_;
+        }
+
+    private:
+        friend class fields;
+        const_iterator(const fields* owner, std::size_t index) noexcept : owner_(owner), index_(index) {}
+        const fields* owner_ = nullptr;
+        std::size_t index_ = 0;
+    };
+
+    fields() = default;
+    /// Fields from (name, value) pairs, in order.
+    fields(std::initializer_list<std::pair<std::string_view, std::string_view>> init) {
+        for (const auto& [name, value] : init) append(name, value);
+    }
+
+    std::size_t size() const noexcept { return entries_.size(); }
+    bool empty() const noexcept { return entries_.empty(); }
+    const_iterator begin() const noexcept { return {this, 0}; }
+    const_iterator end() const noexcept { return {this, entries_.size()}; }
+
+    /// The first field with this name, or end().
+    const_iterator find(field_name name) const noexcept {
+        for (std::size_t i = 0; i < entries_.size(); ++i)
+            if (detail::iequals(name_at(i), name.view())) return {this, i};
+        return end();
+    }
+    bool contains(field_name name) const noexcept { return find(name) != end(); }
+    /// How many fields have this name.
+    std::size_t count(field_name name) const noexcept {
+        std::size_t n = 0;
+        for (std::size_t i = 0; i < entries_.size(); ++i) n += detail::iequals(name_at(i), name.view()) ? 1 : 0;
+        return n;
+    }
+    /// The value of the first field with this name; empty when there is none (use find() to tell
+    /// an absent field from an empty one).
+    std::string_view operator[](field_name name) const noexcept {
+        auto it = find(name);
+        return it == end() ? std::string_view() : (*it).value;
+    }
+
+    /// Adds a field after the others (a name may occur more than once). The transport checks
+    /// names and values before sending a request: nothing is validated here.
+    void append(field_name name, std::string_view value) {
+        const std::string_view n = name.view();
+        if (text_.size() + n.size() + value.size() > UINT32_MAX) throw std::length_error("takeoff::http::fields");
+        entries_.push_back(entry{static_cast<std::uint32_t>(text_.size()), static_cast<std::uint32_t>(n.size()),
+                                 static_cast<std::uint32_t>(value.size())});
+        text_.append(n).append(value);
+    }
+
+    /// Replaces every field of this name by one with this value (at the end).
+    void set(field_name name, std::string_view value) {
+        // name and value may view this container's own text: copy them before erasing.
+        if (points_into_text(name.view()) || points_into_text(value)) {
+            const std::string n(name.view()), v(value);
+            erase(n);
+            append(n, v);
+            return;
+        }
+        erase(name);
+        append(name, value);
+    }
+
+    /// Removes every field of this name; returns how many there were.
+    std::size_t erase(field_name name) {
+        if (count(name) == 0) return 0;
+        const std::string wanted(name.view()); // may view text_, which is rebuilt below
+        fields kept;
+        kept.text_.reserve(text_.size());
+        std::size_t removed = 0;
+        for (std::size_t i = 0; i < entries_.size(); ++i) {
+            if (detail::iequals(name_at(i), wanted)) {
+                ++removed;
+                continue;
+            }
+            kept.append(name_at(i), value_at(i));
+        }
+        *this = std::move(kept);
+        return removed;
+    }
+
+    void clear() noexcept {
+        entries_.clear();
+        text_.clear();
+    }
+
+    /// Room for `count` fields holding `bytes` of names and values in all, without reallocating.
+    void reserve(std::size_t count, std::size_t bytes) {
+        entries_.reserve(count);
+        text_.reserve(bytes);
+    }
+
+    /// Same fields, same values, same order; names compared ignoring case.
+    friend bool operator==(const fields& a, const fields& b) noexcept {
+        if (a.size() != b.size()) return false;
+        for (std::size_t i = 0; i < a.size(); ++i)
+            if (!detail::iequals(a.name_at(i), b.name_at(i)) || a.value_at(i) != b.value_at(i)) return false;
+        return true;
+    }
+
+private:
+    std::string_view name_at(std::size_t i) const noexcept {
+        return std::string_view(text_).substr(entries_[i].offset, entries_[i].name_size);
+    }
+    std::string_view value_at(std::size_t i) const noexcept {
+        return std::string_view(text_).substr(entries_[i].offset + entries_[i].name_size, entries_[i].value_size);
+    }
+    field at_index(std::size_t i) const noexcept { return {name_at(i), value_at(i)}; }
+    bool points_into_text(std::string_view s) const noexcept {
+        return !s.empty() && !text_.empty() && std::less_equal<>{}(text_.data(), s.data()) &&
+               std::less<>{}(s.data(), text_.data() + text_.size());
+    }
+
+    std::string text_;
+    std::vector<entry> entries_;
+};
+
+} // namespace takeoff::http
+// end of <takeoff/http/fields.hpp>
+
+#include <boost/asio/any_completion_handler.hpp>
+#include <boost/beast/http/verb.hpp>
+#include <boost/system/error_code.hpp>
+#include <boost/url/url_view.hpp>
+
+#include <functional>
+
+namespace takeoff::http {
+
+/// What a request decorator is told about the attempt about to be sent, and where it writes.
+struct attempt_context {
+    /// Where this attempt goes (after redirects: the redirect's target).
+    boost::urls::url_view url;
+    /// 1 for the first try at this URL, 2 for the first retry, ...
+    unsigned attempt = 1;
+    /// Redirects followed so far for this request.
+    unsigned redirects = 0;
+    /// Header fields sent with this attempt only, after the request's own; empty when the
+    /// decorator is called. Credential fields (Authorization, X-SF-SPCS-Authorization,
+    /// Proxy-Authorization, Cookie) added here are, like the request's own, sent only to the
+    /// origin of the request's URL, never to another origin a redirect leads to.
+    http::fields& headers;
+    /// Where a failing decorator explains itself (client_message; the transport adds nothing).
+    diagnostics& diag;
+};
+
+/// Completes a decoration: {} to send the attempt, an error to fail the request with it (it is not
+/// retried).
+using decorate_handler = boost::asio::any_completion_handler<void(boost::system::error_code)>;
+
+/// Called before each attempt; must call the handler exactly once (inline, or later from any
+/// thread: the transport resumes on its own executor). The attempt_context lives until then.
+using request_decorator = std::function<void(attempt_context&, decorate_handler)>;
+
+/// A response header as the classifier sees it (the body has not been read).
+struct response_view {
+    boost::beast::http::verb method; ///< the request's method
+    boost::urls::url_view url;       ///< the URL the response came from
+    unsigned status;
+    const http::fields& headers;
+};
+
+/// Called on every final response header. An error fails the request with it (no redirect, no
+/// retry; the buffered response, if any, comes with the error as with a non-2xx status); the
+/// classifier sets diag's client message to say why. {} lets the transport go on as usual.
+using response_classifier = std::function<boost::system::error_code(const response_view&, diagnostics&)>;
+
+} // namespace takeoff::http
+// end of <takeoff/http/hooks.hpp>
+// begin of <takeoff/http/proxy.hpp>
+// HTTP proxies: the settings read from the conventional environment variables, the NO_PROXY
+// bypass rules (curl's), and the CONNECT request that opens a tunnel through a proxy. Sans-io: the
+// transport does the connecting; this decides where and writes the request head.
+//
+// Only plain-HTTP proxies (http://host:port) are supported: https targets go through them in a
+// CONNECT tunnel, and so are http targets (the transport tunnels both). Proxy passwords live in takeoff::secret
+// and no to_string or operator<< here prints them.
+
+// #include <takeoff/core/base64.hpp> (already inlined above)
+// #include <takeoff/core/config.hpp> (already inlined above)
+// #include <takeoff/core/diagnostics.hpp> (already inlined above)
+// #include <takeoff/core/error.hpp> (already inlined above)
+// #include <takeoff/core/redact.hpp> (already inlined above)
+// begin of <takeoff/http/origin.hpp>
+// The origin (scheme, host, port) of an HTTP(S) URL: the unit of connection pooling, of the
+// same-origin rule for redirects and credentials, and of proxy selection.
+//
+// origin_of() normalises what RFC 3986 section 6.2.2/6.2.3 says is equivalent (scheme and host
+// case, percent-encoded host characters, default and empty ports, IPv6 spelling), so that two URLs
+// of the same server give equal origins and one pool entry.
+
+// #include <takeoff/core/config.hpp> (already inlined above)
+// #include <takeoff/core/error.hpp> (already inlined above)
+// #include <takeoff/http/detail/syntax.hpp> (already inlined above)
 
 #include <boost/system/result.hpp>
 #include <boost/url/host_type.hpp>
@@ -2553,9 +3027,9 @@ inline std::string connect_request(const origin& target, const proxy_settings& p
 // The rules are those of boost-requests and the Azure SDK narrowed for bearer-token traffic: GET
 // and HEAD follow any redirect to an http(s) origin; other methods follow only 307/308 (which keep
 // the method and body) and only within the origin; HTTPS is never downgraded; Authorization never
-// crosses origins. A redirect to the Snowflake SPCS ingress login host is an error of its own: the
-// ingress sends it when the credential is missing or rejected, and following it would hand the
-// request to a browser sign-in page.
+// crosses origins (the client's rule: credential headers go only to the origin of the request's
+// URL). Redirects that are errors of a particular service (the Snowflake SPCS ingress's login
+// redirect) are recognised by a response classifier (hooks.hpp) before this policy is asked.
 
 // #include <takeoff/core/config.hpp> (already inlined above)
 // #include <takeoff/core/error.hpp> (already inlined above)
@@ -2578,7 +3052,7 @@ namespace takeoff::http {
 struct redirect_policy {
     /// The most redirects followed for one request; one more gives errc::redirect_limit.
     unsigned max_redirects = 5;
-    /// false: every 3xx goes back to the caller as it is (the ingress check still applies).
+    /// false: every 3xx goes back to the caller as it is.
     bool follow = true;
 };
 
@@ -2596,9 +3070,7 @@ struct redirect_decision {
     /// follow: the absolute http(s) URL to request next (Location resolved against the current
     /// URL, dot segments removed, fragment dropped as it is never sent).
     boost::urls::url target;
-    /// follow: whether the Authorization header may be sent to target (true only within the origin).
-    bool keep_authorization = false;
-    /// fail: errc::ingress_unauthenticated, redirect_limit, insecure_redirect, invalid_response or
+    /// fail: errc::redirect_limit, insecure_redirect, invalid_response or
     /// invalid_url.
     boost::system::error_code error;
     /// fail: our explanation for diagnostics::set_client_message (never contains the Location).
@@ -2607,11 +3079,10 @@ struct redirect_decision {
     /// A decision to hand the response back unchanged.
     static redirect_decision return_response() { return {}; }
     /// A decision to follow to `target`.
-    static redirect_decision follow_to(boost::urls::url target, bool keep_authorization) {
+    static redirect_decision follow_to(boost::urls::url target) {
         redirect_decision d;
         d.action = redirect_action::follow;
         d.target = std::move(target);
-        d.keep_authorization = keep_authorization;
         return d;
     }
     /// A decision to fail with `e`.
@@ -2623,19 +3094,6 @@ struct redirect_decision {
         return d;
     }
 };
-
-/// The first label of the Snowflake SPCS ingress login host, e.g.
-/// `https://sfc-endpoint-login.snowflakecomputing.app/sfc-oauth-begin?...`.
-inline constexpr std::string_view ingress_login_host_prefix = "sfc-endpoint-login";
-
-/// True when `host` (any case) is the SPCS ingress login host: it starts with
-/// ingress_login_host_prefix.
-inline bool is_ingress_login_host(std::string_view host) noexcept {
-    if (host.size() < ingress_login_host_prefix.size()) return false;
-    for (std::size_t i = 0; i < ingress_login_host_prefix.size(); ++i)
-        if (detail::ascii_lower(host[i]) != ingress_login_host_prefix[i]) return false;
-    return true;
-}
 
 /// True for the statuses that carry a Location to follow: 301, 302, 303, 307, 308.
 constexpr bool is_redirect_status(unsigned status) noexcept {
@@ -2650,40 +3108,22 @@ inline std::string_view trim_ows(std::string_view v) noexcept {
     return v;
 }
 
-// The host a Location points at. Parsed with Boost.URL when it is a valid URI reference, else read
-// textually (after "//", up to the path, without userinfo and port) so that a malformed login
-// redirect is still recognised. A relative reference keeps the current host.
-inline std::string location_host(std::string_view location, boost::urls::url_view current) {
-    if (auto ref = boost::urls::parse_uri_reference(location)) {
-        if (ref->has_authority()) return std::string(ref->encoded_host().data(), ref->encoded_host().size());
-        return std::string(current.encoded_host().data(), current.encoded_host().size());
-    }
-    const std::size_t slashes = location.find("//");
-    if (slashes == std::string_view::npos) return {};
-    std::string_view authority = location.substr(slashes + 2);
-    authority = authority.substr(0, authority.find_first_of("/?#\\"));
-    if (const std::size_t at = authority.rfind('@'); at != std::string_view::npos) authority.remove_prefix(at + 1);
-    return std::string(authority.substr(0, authority.find(':')));
-}
-
 } // namespace detail
 
 /// Decides what to do with a response to `method current` that has `status` and (maybe) a Location,
 /// after `redirects_so_far` redirects were followed for this request. In this order:
 ///
 /// 1. not 301/302/303/307/308, or no Location (empty or blank) -> return_response;
-/// 2. the Location's host is the SPCS ingress login host (is_ingress_login_host) -> fail with
-///    errc::ingress_unauthenticated, for every method and redirect status, whatever the policy;
-/// 3. policy.follow is false -> return_response;
-/// 4. a method other than GET/HEAD with 301/302/303 -> return_response (following would change the
+/// 2. policy.follow is false -> return_response;
+/// 3. a method other than GET/HEAD with 301/302/303 -> return_response (following would change the
 ///    method or drop the body, which is the caller's call);
-/// 5. redirects_so_far >= policy.max_redirects -> errc::redirect_limit;
-/// 6. a current URL that is not an http(s) origin -> errc::invalid_url; a Location that is not a
+/// 4. redirects_so_far >= policy.max_redirects -> errc::redirect_limit;
+/// 5. a current URL that is not an http(s) origin -> errc::invalid_url; a Location that is not a
 ///    URI reference, or resolves to no valid http(s) host -> errc::invalid_response; a target
 ///    scheme other than http(s) -> errc::insecure_redirect;
-/// 7. https -> http -> errc::insecure_redirect;
-/// 8. a method other than GET/HEAD (307/308 here) to another origin -> errc::insecure_redirect;
-/// 9. otherwise follow, keeping Authorization only when the target's origin equals the current one.
+/// 6. https -> http -> errc::insecure_redirect;
+/// 7. a method other than GET/HEAD (307/308 here) to another origin -> errc::insecure_redirect;
+/// 8. otherwise follow.
 ///
 /// The method is never changed (a GET or HEAD stays one on 303; 307/308 keep method and body).
 inline redirect_decision decide_redirect(const redirect_policy& policy, boost::beast::http::verb method,
@@ -2694,11 +3134,6 @@ inline redirect_decision decide_redirect(const redirect_policy& policy, boost::b
     const std::string_view location = detail::trim_ows(location_header);
     if (location.empty()) return redirect_decision::return_response();
 
-    if (is_ingress_login_host(detail::location_host(location, current)))
-        return redirect_decision::fail_with(errc::ingress_unauthenticated,
-                                            "the Snowflake ingress redirected to its login host: the request "
-                                            "needs a valid Snowflake credential (HTTP " +
-                                                std::to_string(status) + ")");
 
     if (!policy.follow) return redirect_decision::return_response();
     const bool get_or_head = method == bh::verb::get || method == bh::verb::head;
@@ -2732,7 +3167,7 @@ inline redirect_decision decide_redirect(const redirect_policy& policy, boost::b
                                                 std::string(method_name.data(), method_name.size()) +
                                                 " request to another origin");
     }
-    return redirect_decision::follow_to(std::move(target), same_origin);
+    return redirect_decision::follow_to(std::move(target));
 }
 
 } // namespace takeoff::http
@@ -2938,18 +3373,67 @@ struct timeouts {
     std::chrono::milliseconds body_read{60'000};     ///< longest silence while reading the body (idle, not total)
 };
 
-/// How one request is carried out. A client holds defaults; each call may override them.
-struct request_options {
+/// How one request is carried out: the full set of settings. A client holds one
+/// (client_options::defaults); each call may override parts of it with request_options.
+struct request_settings {
     http::timeouts timeouts;
-    /// The whole request, retries and redirects included; zero means none.
+    /// The whole request, retries and redirects included; zero means none. For async_open it
+    /// also bounds the reading of the body.
     std::chrono::milliseconds deadline{0};
     /// Largest buffered response body; larger ones fail with errc::body_too_large. Streaming
     /// bodies (async_open) are not limited here: their consumer bounds what it keeps.
     std::size_t body_limit = 8 * 1024 * 1024;
-    /// Largest response header block.
+    /// Largest response header block (each interim 1xx head counts against it too).
     std::uint32_t header_limit = 16 * 1024;
     http::redirect_policy redirects;
     http::retry_policy retries;
+    /// Called before each attempt to add header fields (hooks.hpp); empty: none.
+    request_decorator decorate;
+    /// Called on each final response header (hooks.hpp); empty: none.
+    response_classifier classify;
+};
+
+/// Step limits a request overrides; the unset ones keep the client's.
+struct timeout_overrides {
+    std::optional<std::chrono::milliseconds> resolve, connect, tls_handshake, write, header_read, body_read;
+
+    /// limits with the set members replaced.
+    http::timeouts apply_to(http::timeouts limits) const {
+        if (resolve) limits.resolve = *resolve;
+        if (connect) limits.connect = *connect;
+        if (tls_handshake) limits.tls_handshake = *tls_handshake;
+        if (write) limits.write = *write;
+        if (header_read) limits.header_read = *header_read;
+        if (body_read) limits.body_read = *body_read;
+        return limits;
+    }
+};
+
+/// What one call changes of the client's request_settings: every member that is set replaces the
+/// client's, every unset one keeps it, so `{}` means "the client's defaults" (see request_settings
+/// for what each member does).
+struct request_options {
+    timeout_overrides timeouts;
+    std::optional<std::chrono::milliseconds> deadline;
+    std::optional<std::size_t> body_limit;
+    std::optional<std::uint32_t> header_limit;
+    std::optional<http::redirect_policy> redirects;
+    std::optional<http::retry_policy> retries;
+    std::optional<request_decorator> decorate;
+    std::optional<response_classifier> classify;
+
+    /// defaults with this call's overrides applied.
+    request_settings apply_to(request_settings defaults) const {
+        defaults.timeouts = timeouts.apply_to(defaults.timeouts);
+        if (deadline) defaults.deadline = *deadline;
+        if (body_limit) defaults.body_limit = *body_limit;
+        if (header_limit) defaults.header_limit = *header_limit;
+        if (redirects) defaults.redirects = *redirects;
+        if (retries) defaults.retries = *retries;
+        if (decorate) defaults.decorate = *decorate;
+        if (classify) defaults.classify = *classify;
+        return defaults;
+    }
 };
 
 /// Which certificate authorities are trusted. Verification itself is always on: there is no
@@ -2979,13 +3463,21 @@ struct pool_options {
 
 /// Everything a client is made with.
 struct client_options {
-    request_options defaults;
+    request_settings defaults;
     tls_options tls;
     pool_options pool;
-    /// Proxies. By default the HTTPS_PROXY / HTTP_PROXY / NO_PROXY environment variables.
+    /// Proxies. By default the HTTPS_PROXY / HTTP_PROXY / NO_PROXY environment variables, which
+    /// never apply to loopback targets (127.0.0.0/8, [::1], localhost); an explicit proxy_config
+    /// applies to every target its own no_proxy list does not exclude.
     std::optional<proxy_config> proxy;
     bool proxy_from_environment = true;
     std::string user_agent = "takeoff-cpp/" TAKEOFF_VERSION_STRING;
+    /// Set when only one thread ever runs the client's executor (an io_context run by one
+    /// thread): operations then run on it directly instead of on a strand of their own, which
+    /// saves about a quarter of the CPU time of a small keep-alive request (bench/http_rps).
+    /// Strands are recognised without it. Setting it for an executor that several threads run
+    /// is a data race.
+    bool single_threaded_executor = false;
 };
 
 } // namespace takeoff::http
@@ -3198,6 +3690,459 @@ private:
 
 } // namespace takeoff::http::detail
 // end of <takeoff/http/detail/deadline_monitor.hpp>
+// begin of <takeoff/http/detail/response_parser.hpp>
+// The transport's HTTP/1.1 response parser, writing into an http::response of ours: the fields go
+// into one flat http::fields and the body either into the response's string or into a caller's
+// buffer (for body_stream, which reads in constant memory). Sans-io.
+//
+// Two ways through a response:
+// - the common one, parsed here (parse_simple_head): the whole head is in the buffer, HTTP/1.0 or
+//   1.1, a final status, plain "name: value" lines, and the body's length is known (Content-Length,
+//   or none by the rules of RFC 9112 section 6.3). The body is then copied as it comes.
+// - everything else goes to Beast's basic_parser, from the first byte: chunked or close-delimited
+//   bodies, 1xx, obsolete line folding, bare LF, duplicate Content-Length, a head larger than the
+//   limit, and every malformed input, so that errors are Beast's, unchanged.
+// The first is a strict subset of what Beast accepts and gives the same result for it (tested by
+// parsing the same responses both ways). It costs a fraction of Beast's per-field work, which was
+// the largest single share of the client's CPU time on small keep-alive requests (bench/http_rps).
+
+// #include <takeoff/core/config.hpp> (already inlined above)
+// #include <takeoff/http/detail/syntax.hpp> (already inlined above)
+// begin of <takeoff/http/message.hpp>
+// The request a caller hands to the transport and the buffered response it gets back.
+
+// #include <takeoff/core/config.hpp> (already inlined above)
+// #include <takeoff/http/fields.hpp> (already inlined above)
+
+#include <boost/beast/http/field.hpp>
+#include <boost/beast/http/verb.hpp>
+#include <boost/url/url.hpp>
+
+#include <string>
+#include <string_view>
+#include <utility>
+
+namespace takeoff::http {
+
+namespace beast_http = boost::beast::http;
+
+/// An HTTP request: method, absolute http(s) URL, extra headers and an already encoded body.
+/// Host, Content-Length, Transfer-Encoding and Connection are set by the transport (such headers
+/// given here are ignored); User-Agent is the client's unless given here.
+struct request {
+    beast_http::verb method = beast_http::verb::get;
+    boost::urls::url url;
+    http::fields headers;
+    std::string body;
+
+    /// A GET of url.
+    static request get(boost::urls::url url) { return request{beast_http::verb::get, std::move(url), {}, {}}; }
+
+    /// A POST of body with the given Content-Type.
+    static request post(boost::urls::url url, std::string body, std::string_view content_type) {
+        request r{beast_http::verb::post, std::move(url), {}, std::move(body)};
+        r.headers.set(beast_http::field::content_type, content_type);
+        return r;
+    }
+};
+
+/// A complete response with its body in memory.
+struct response {
+    unsigned status = 0;
+    http::fields headers;
+    std::string body;
+
+    /// The Content-Type without parameters, lowercased ("application/json").
+    std::string media_type() const;
+};
+
+namespace detail {
+inline std::string media_type_of(std::string_view content_type) {
+    std::string_view v = content_type.substr(0, content_type.find(';'));
+    while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
+    while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+    std::string out(v);
+    for (char& c : out) c = ascii_lower(c);
+    return out;
+}
+} // namespace detail
+
+inline std::string response::media_type() const {
+    auto it = headers.find(beast_http::field::content_type);
+    return it == headers.end() ? std::string() : detail::media_type_of(it->value);
+}
+
+} // namespace takeoff::http
+// end of <takeoff/http/message.hpp>
+
+#include <boost/asio/buffer.hpp>
+#include <boost/beast/http/basic_parser.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/optional/optional.hpp>
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <optional>
+#include <string_view>
+
+namespace takeoff::http::detail {
+
+/// What parse_simple_head found besides the status and the fields.
+struct simple_head {
+    std::size_t size = 0;                       // bytes of the head, the empty line included
+    std::optional<std::uint64_t> content_length;
+    bool keep_alive = false;
+};
+
+/// Room for a typical response head (nginx sends 5 to 8 fields in about 150 bytes): one allocation
+/// for each of the two arrays of http::fields.
+inline void reserve_typical_head(fields& f) { f.reserve(12, 384); }
+
+enum class simple_head_result {
+    parsed,      // out and head are filled
+    incomplete,  // the head has not fully arrived (and is within the limit)
+    unsupported, // leave it to the general parser; out is left empty
+};
+
+namespace simple_head_detail {
+inline bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }
+
+// The end of the run of field-value characters (field_value_chars) starting at p, which must be
+// followed by a character outside that set before `end` (the line's CR). Eight bytes at a time
+// while none of them is a control character or DEL (obs-text passes), then byte by byte.
+inline const char* skip_field_value(const char* p, const char* end) noexcept {
+    while (end - p >= 8) {
+        const std::uint64_t word = swar::load(p);
+        if (swar::has_less(word, 0x20) || swar::has_byte(word, 0x7f)) break;
+        p += 8;
+    }
+    while (field_value_chars[static_cast<unsigned char>(*p)]) ++p;
+    return p;
+}
+inline bool is_ows(char c) noexcept { return c == ' ' || c == '\t'; }
+
+// The tokens of a Connection value that matter here; false when the list looks unusual.
+inline bool scan_connection(std::string_view value, bool& close, bool& keep_alive) noexcept {
+    if (iequals(value, "keep-alive")) { // what nearly every server sends
+        keep_alive = true;
+        return true;
+    }
+    while (!value.empty()) {
+        const std::size_t comma = value.find(',');
+        std::string_view item = value.substr(0, comma);
+        while (!item.empty() && is_ows(item.front())) item.remove_prefix(1);
+        while (!item.empty() && is_ows(item.back())) item.remove_suffix(1);
+        if (!item.empty() && !is_token(item)) return false;
+        if (iequals(item, "close")) close = true;
+        if (iequals(item, "keep-alive")) keep_alive = true;
+        if (iequals(item, "upgrade")) return false; // Beast's rules for upgrades apply
+        if (comma == std::string_view::npos) break;
+        value.remove_prefix(comma + 1);
+    }
+    return true;
+}
+} // namespace simple_head_detail
+
+/// Parses a response head that is entirely in `in` when it is of the common kind described in
+/// the file comment; a head that has not fully arrived is `incomplete` only while every line
+/// seen so far is of that kind. `skip_body`: the request was HEAD, so no body follows whatever the head says.
+inline simple_head_result parse_simple_head(std::string_view in, std::size_t header_limit, bool skip_body,
+                                            response& out, simple_head& head) {
+    using namespace simple_head_detail;
+    const char* p = in.data();
+    const char* const window_end = in.data() + std::min(in.size(), header_limit);
+
+    // Either way the caller starts again from the first byte, with an empty response.
+    auto give_up = [&out](simple_head_result why) {
+        out.status = 0;
+        out.headers.clear();
+        return why;
+    };
+    auto unsupported = [&give_up] { return give_up(simple_head_result::unsupported); };
+    // The next line, checked to end with CRLF: line_end is set to its CR. A line that has not
+    // fully arrived is `incomplete`, unless the head would exceed the limit (Beast reports that).
+    const char* line_end = nullptr;
+    auto next_line = [&]() -> std::optional<simple_head_result> {
+        const void* lf = std::memchr(p, '\n', static_cast<std::size_t>(window_end - p));
+        if (lf == nullptr) return give_up(in.size() < header_limit ? simple_head_result::incomplete : simple_head_result::unsupported);
+        line_end = static_cast<const char*>(lf) - 1;
+        if (line_end < p || *line_end != '\r') return unsupported(); // a bare LF
+        return std::nullopt;
+    };
+
+    // status-line = "HTTP/1.x" SP 3DIGIT SP reason CRLF, with a final (2xx to 5xx) status.
+    if (auto r = next_line()) return *r;
+    if (line_end - p < 13 || std::memcmp(p, "HTTP/1.", 7) != 0 || (p[7] != '0' && p[7] != '1') || p[8] != ' ' ||
+        !is_digit(p[9]) || !is_digit(p[10]) || !is_digit(p[11]) || p[12] != ' ')
+        return unsupported();
+    const bool http11 = p[7] == '1';
+    const unsigned status = static_cast<unsigned>((p[9] - '0') * 100 + (p[10] - '0') * 10 + (p[11] - '0'));
+    if (status < 200 || status > 599) return unsupported();
+    p = skip_field_value(p + 13, line_end); // the reason; stops at the CR at the latest
+    if (p != line_end) return unsupported();
+    p += 2;
+    out.status = status;
+    reserve_typical_head(out.headers);
+
+    bool close = false, keep_alive_token = false;
+    std::optional<std::uint64_t> content_length;
+    // field-line = field-name ":" OWS field-value OWS CRLF, until the empty line.
+    for (;;) {
+        if (auto r = next_line()) return *r;
+        if (line_end == p) break;
+        const char* name = p;
+        while (token_chars[static_cast<unsigned char>(*p)]) ++p;
+        if (p == name || *p != ':') return unsupported(); // also a line folded onto the previous one
+        const std::string_view field_name(name, static_cast<std::size_t>(p - name));
+        ++p;
+        while (is_ows(*p)) ++p;
+        const char* value = p;
+        p = skip_field_value(p, line_end);
+        if (p != line_end) return unsupported(); // a control character
+        const char* value_end = p;
+        while (value_end > value && is_ows(value_end[-1])) --value_end;
+        const std::string_view field_value(value, static_cast<std::size_t>(value_end - value));
+        p += 2;
+
+        // The fields that decide the framing: by length first, as most fields are none of them.
+        const char first = ascii_lower(field_name.front());
+        switch (first == 'c' || first == 't' || first == 'p' ? field_name.size() : 0) {
+        case 14: // Content-Length
+            if (iequals(field_name, "content-length")) {
+                if (content_length || field_value.empty() || field_value.size() > 18) return unsupported();
+                std::uint64_t n = 0;
+                for (const char c : field_value) {
+                    if (!is_digit(c)) return unsupported();
+                    n = n * 10 + static_cast<std::uint64_t>(c - '0');
+                }
+                content_length = n;
+            }
+            break;
+        case 17: // Transfer-Encoding
+            if (iequals(field_name, "transfer-encoding")) return unsupported();
+            break;
+        case 10: // Connection
+        case 16: // Proxy-Connection
+            if ((iequals(field_name, "connection") || iequals(field_name, "proxy-connection")) &&
+                !scan_connection(field_value, close, keep_alive_token))
+                return unsupported();
+            break;
+        default: break;
+        }
+        out.headers.append(field_name, field_value);
+    }
+    p += 2;
+
+    // RFC 9112 section 6.3: no body after HEAD, 204 and 304; a length otherwise, or the body runs
+    // to the end of the connection (Beast's case).
+    const bool no_body = skip_body || status == 204 || status == 304;
+    if (!no_body && !content_length) return unsupported();
+    if (!http11 && close && keep_alive_token) return unsupported(); // contradictory: Beast's reading
+    head.size = static_cast<std::size_t>(p - in.data());
+    head.content_length = content_length;
+    if (no_body) head.content_length.reset();
+    head.keep_alive = http11 ? !close : keep_alive_token;
+    return simple_head_result::parsed;
+}
+
+/// What find_interim_head saw at the start of the bytes read.
+enum class interim_head_result {
+    none,       // the next response is not an interim one (or not HTTP: the parser will say)
+    incomplete, // it may be an interim one that has not fully arrived
+    complete,   // an interim (1xx, not 101) head of `size` bytes, empty line included
+    invalid,    // 101 Switching Protocols (never asked for), or an interim head over the limit
+};
+
+/// Recognises an interim response (RFC 9110 section 15.2: 100 Continue, 103 Early Hints, ...) at
+/// the start of `in`, which a client reads and drops before the final response. Its head must end
+/// with CRLF CRLF within `limit` bytes.
+inline interim_head_result find_interim_head(std::string_view in, std::size_t limit, std::size_t& size) noexcept {
+    // "HTTP/1.x 1dd " at least, before anything is decided.
+    constexpr std::string_view prefix = "HTTP/1.";
+    const std::size_t known = std::min(in.size(), prefix.size());
+    if (in.substr(0, known) != prefix.substr(0, known)) return interim_head_result::none;
+    if (in.size() > 7 && in[7] != '0' && in[7] != '1') return interim_head_result::none;
+    if (in.size() > 8 && in[8] != ' ') return interim_head_result::none;
+    if (in.size() > 9 && in[9] != '1') return interim_head_result::none;
+    if (in.size() < 12) return interim_head_result::incomplete;
+    if (in[10] < '0' || in[10] > '9' || in[11] < '0' || in[11] > '9') return interim_head_result::none;
+    if (in[10] == '0' && in[11] == '1') return interim_head_result::invalid;
+    const std::size_t end = in.substr(0, limit).find("\r\n\r\n");
+    if (end == std::string_view::npos)
+        return in.size() < limit ? interim_head_result::incomplete : interim_head_result::invalid;
+    size = end + 4;
+    return interim_head_result::complete;
+}
+
+
+/// The parser the transport feeds (connection::feed). Its interface is the part of
+/// beast::http::basic_parser the transport uses; it hides basic_parser's functions of the same
+/// names so that both ways through a response (file comment) look the same.
+class response_parser final : public boost::beast::http::basic_parser<false> {
+    using base = boost::beast::http::basic_parser<false>;
+    using string_view = boost::beast::string_view;
+
+public:
+    /// Where the body goes: into the response's string (the default), or into the buffer given
+    /// to set_buffer(), completing with beast::http::error::need_buffer when that is full.
+    enum class body_mode { string, buffer };
+
+    /// Parses into target, which must outlive the parser (it is not moved with it).
+    explicit response_parser(response& target) noexcept : target_(&target) {}
+
+    response_parser(const response_parser&) = delete;
+    response_parser& operator=(const response_parser&) = delete;
+
+    response& target() noexcept { return *target_; }
+
+    /// Sends the body into caller buffers from now on (see set_buffer).
+    void use_buffers() noexcept { mode_ = body_mode::buffer; }
+
+    /// The buffer the next body bytes go into (buffer mode).
+    void set_buffer(boost::asio::mutable_buffer b) noexcept {
+        out_ = static_cast<char*>(b.data());
+        room_ = b.size();
+    }
+    /// Room left in that buffer.
+    std::size_t buffer_room() const noexcept { return room_; }
+
+    /// True when the simple way (file comment) took the response.
+    bool simple() const noexcept { return state_ == state::simple_body || state_ == state::simple_done; }
+
+    // basic_parser's interface, for both ways.
+
+    void header_limit(std::uint32_t v) {
+        header_limit_ = v;
+        base::header_limit(v);
+    }
+    void skip(bool v) {
+        skip_ = v;
+        base::skip(v);
+    }
+
+    /// As basic_parser::put: bytes used, need_more when the input ends inside the head.
+    std::size_t put(boost::asio::const_buffer input, boost::system::error_code& ec) {
+        ec = {};
+        const std::string_view in(static_cast<const char*>(input.data()), input.size());
+        if (!in.empty()) got_some_ = true;
+        switch (state_) {
+        case state::start: {
+            simple_head head;
+            switch (parse_simple_head(in, header_limit_, skip_, *target_, head)) {
+            case simple_head_result::incomplete: ec = boost::beast::http::error::need_more; return 0;
+            case simple_head_result::unsupported: state_ = state::general; return base::put(input, ec);
+            case simple_head_result::parsed: break;
+            }
+            keep_alive_ = head.keep_alive;
+            content_length_ = head.content_length;
+            remaining_ = head.content_length.value_or(0);
+            state_ = remaining_ > 0 ? state::simple_body : state::simple_done;
+            reserve_body(remaining_);
+            return head.size;
+        }
+        case state::simple_body: {
+            const std::size_t n = put_body(in.substr(0, static_cast<std::size_t>(std::min<std::uint64_t>(remaining_, in.size()))), ec);
+            remaining_ -= n;
+            if (remaining_ == 0) state_ = state::simple_done;
+            return n;
+        }
+        case state::simple_done: return 0;
+        case state::general: break;
+        }
+        return base::put(input, ec);
+    }
+
+    /// As basic_parser::put_eof: the end of the input (the connection closed).
+    void put_eof(boost::system::error_code& ec) {
+        if (state_ == state::general) return base::put_eof(ec);
+        ec = state_ == state::simple_done ? boost::system::error_code{}
+                                          : make_error_code(boost::beast::http::error::partial_message);
+    }
+
+    bool got_some() const noexcept { return state_ == state::general ? base::got_some() : got_some_; }
+    bool is_header_done() const noexcept { return state_ == state::general ? base::is_header_done() : simple(); }
+    bool is_done() const noexcept { return state_ == state::general ? base::is_done() : state_ == state::simple_done; }
+    bool keep_alive() const { return state_ == state::general ? base::keep_alive() : keep_alive_; }
+    /// The Content-Length of a response that has a body of that length (not after HEAD, 204, 304).
+    boost::optional<std::uint64_t> content_length() const {
+        if (state_ == state::general) return base::content_length();
+        return content_length_ ? boost::optional<std::uint64_t>(*content_length_) : boost::none;
+    }
+
+private:
+    enum class state { start, simple_body, simple_done, general };
+
+    void on_request_impl(boost::beast::http::verb, string_view, string_view, int, boost::system::error_code&) override {}
+
+    void on_response_impl(int code, string_view, int, boost::system::error_code&) override {
+        target_->status = static_cast<unsigned>(code);
+        reserve_typical_head(target_->headers);
+    }
+
+    void on_field_impl(boost::beast::http::field, string_view name, string_view value,
+                       boost::system::error_code&) override {
+        target_->headers.append(std::string_view(name.data(), name.size()), std::string_view(value.data(), value.size()));
+    }
+
+    void on_header_impl(boost::system::error_code&) override {}
+
+    void on_body_init_impl(const boost::optional<std::uint64_t>& content_length, boost::system::error_code&) override {
+        if (content_length) reserve_body(*content_length);
+    }
+
+    std::size_t on_body_impl(string_view body, boost::system::error_code& ec) override {
+        return put_body(std::string_view(body.data(), body.size()), ec);
+    }
+
+    void on_chunk_header_impl(std::uint64_t, string_view, boost::system::error_code&) override {}
+
+    std::size_t on_chunk_body_impl(std::uint64_t, string_view body, boost::system::error_code& ec) override {
+        return put_body(std::string_view(body.data(), body.size()), ec);
+    }
+
+    void on_finish_impl(boost::system::error_code&) override {}
+
+    // Room in the response's string for an announced body (the caller checked it against its
+    // limit before the body is read: client.hpp); a larger one grows as it arrives.
+    void reserve_body(std::uint64_t length) {
+        if (mode_ == body_mode::string && length > 0 && length <= max_reserve)
+            target_->body.reserve(static_cast<std::size_t>(length));
+    }
+
+    std::size_t put_body(std::string_view body, boost::system::error_code& ec) {
+        if (mode_ == body_mode::string) {
+            target_->body.append(body);
+            return body.size();
+        }
+        // As beast::http::buffer_body: need_buffer when not everything fitted.
+        const std::size_t n = std::min(room_, body.size());
+        if (n > 0) std::memcpy(out_, body.data(), n);
+        out_ += n;
+        room_ -= n;
+        if (n < body.size()) ec = boost::beast::http::error::need_buffer;
+        return n;
+    }
+
+    // Bodies announced larger than this grow as they arrive instead of being reserved up front.
+    static constexpr std::uint64_t max_reserve = 1024 * 1024;
+
+    response* target_;
+    body_mode mode_ = body_mode::string;
+    char* out_ = nullptr;
+    std::size_t room_ = 0;
+    state state_ = state::start;
+    std::uint32_t header_limit_ = 8192; // basic_parser's default
+    bool skip_ = false;
+    bool got_some_ = false;
+    bool keep_alive_ = false;
+    std::optional<std::uint64_t> content_length_;
+    std::uint64_t remaining_ = 0;
+};
+
+} // namespace takeoff::http::detail
+// end of <takeoff/http/detail/response_parser.hpp>
 // begin of <takeoff/http/detail/tls_stream.hpp>
 // A client TLS stream of our own over OpenSSL, in place of boost::asio::ssl::stream (and
 // beast::ssl_stream) in the HTTP transport.
@@ -3739,7 +4684,9 @@ private:
 #include <openssl/x509_vfy.h>
 
 #include <memory>
+#include <mutex>
 #include <string>
+#include <utility>
 
 namespace takeoff::http {
 
@@ -3777,6 +4724,58 @@ inline boost::system::result<std::shared_ptr<boost::asio::ssl::context>> make_tl
     SSL_CTX_set_mode(ctx->native_handle(), SSL_MODE_RELEASE_BUFFERS);
     return ctx;
 }
+
+/// The TLS context of a client, made when its first HTTPS connection is opened (loading the system
+/// store takes about a quarter of a second, which a client that speaks plain HTTP only should not
+/// pay). Clients that trust the system store alone share one context per process. A context that
+/// cannot be made (a CA file that does not load) fails every HTTPS request with the same error and
+/// message. Thread-safe.
+class tls_context_source {
+public:
+    explicit tls_context_source(tls_options options) : options_(std::move(options)) {}
+
+    tls_context_source(const tls_context_source&) = delete;
+    tls_context_source& operator=(const tls_context_source&) = delete;
+
+    boost::system::result<std::shared_ptr<boost::asio::ssl::context>> get(diagnostics& diag) {
+        std::lock_guard lock(mutex_);
+        if (!context_ && !failure_) {
+            diagnostics made;
+            auto context = system_trust_only() ? shared_system_context(made) : make_tls_context(options_, made);
+            if (context) {
+                context_ = std::move(*context);
+            } else {
+                failure_ = context.error();
+                failure_message_ = made.client_message();
+            }
+        }
+        if (failure_) {
+            diag.set_client_message(failure_message_);
+            return failure_;
+        }
+        return context_;
+    }
+
+private:
+    bool system_trust_only() const noexcept { return options_.use_system_trust && !options_.ca_file && !options_.ca_pem; }
+
+    // One context for every client that trusts the system store alone, kept while one uses it.
+    static boost::system::result<std::shared_ptr<boost::asio::ssl::context>> shared_system_context(diagnostics& diag) {
+        static std::mutex mutex;
+        static std::weak_ptr<boost::asio::ssl::context> shared;
+        std::lock_guard lock(mutex);
+        if (auto context = shared.lock()) return context;
+        auto context = make_tls_context(tls_options{}, diag);
+        if (context) shared = *context;
+        return context;
+    }
+
+    std::mutex mutex_;
+    tls_options options_;
+    std::shared_ptr<boost::asio::ssl::context> context_;
+    boost::system::error_code failure_;
+    std::string failure_message_;
+};
 
 /// Prepares one TLS connection to host: SNI (for names, not IP literals) and the name or address
 /// the certificate must match.
@@ -4014,6 +5013,28 @@ public:
         return ec;
     }
 
+    /// Drops the interim (1xx) responses at the front of the bytes read, before the final
+    /// response's head is fed to the parser: need_more while nothing else has arrived (or an
+    /// interim head is incomplete), {} when the next bytes are the final response's,
+    /// errc::invalid_response for a 101 or interim heads longer than `budget` bytes in all (what
+    /// they use is taken off budget).
+    boost::system::error_code skip_interim(std::size_t& budget) {
+        for (;;) {
+            const std::string_view in(static_cast<const char*>(buffer_.data().data()), buffer_.size());
+            if (in.empty()) return beast::http::error::need_more;
+            std::size_t size = 0;
+            switch (find_interim_head(in, budget, size)) {
+            case interim_head_result::none: return {};
+            case interim_head_result::incomplete: return beast::http::error::need_more;
+            case interim_head_result::invalid: return make_error_code(errc::invalid_response);
+            case interim_head_result::complete:
+                buffer_.consume(size);
+                budget -= size;
+                break;
+            }
+        }
+    }
+
     /// Reads what the peer sent into the connection's buffer: completes with
     /// void(error_code, std::size_t); pass both to filled().
     template <class Token>
@@ -4209,6 +5230,7 @@ private:
 // #include <takeoff/http/options.hpp> (already inlined above)
 // #include <takeoff/http/origin.hpp> (already inlined above)
 // #include <takeoff/http/proxy.hpp> (already inlined above)
+// #include <takeoff/http/tls.hpp> (already inlined above)
 
 #include <boost/asio/experimental/concurrent_channel.hpp>
 
@@ -4232,11 +5254,10 @@ public:
         bool reused = false;
     };
 
-    connection_pool(asio::any_io_executor executor, pool_options options,
-                    std::shared_ptr<asio::ssl::context> tls_context, proxy_config proxies)
+    connection_pool(asio::any_io_executor executor, pool_options options, tls_options tls, proxy_config proxies)
         : executor_(std::move(executor)),
           options_(options),
-          tls_context_(std::move(tls_context)),
+          tls_(std::move(tls)),
           proxies_(std::move(proxies)),
           monitor_(std::make_shared<deadline_monitor>(executor_)),
           mutex_(monitor_->mutex()) {
@@ -4248,16 +5269,20 @@ public:
     connection_pool(const connection_pool&) = delete;
     connection_pool& operator=(const connection_pool&) = delete;
 
-    /// An idle connection to origin, a new one, or, at the limit, the next one released.
+    /// An idle connection to origin, a new one, or, at the limit, the next one released. `fresh`:
+    /// a new connection in any case (an idle or released one is closed and its place used).
     /// Cancellation: any type; a connection received at the same moment goes back to the pool.
     takeoff::detail::task<takeoff::detail::op_result<lease>> acquire(const origin& target, const timeouts& limits,
-                                                                      diagnostics& diag) {
+                                                                      bool fresh, diagnostics& diag) {
         const auto& executor = co_await takeoff::detail::this_task::executor;
         std::shared_ptr<waiter> wait_for;
         {
             std::lock_guard lock(mutex_);
             origin_pool& pool = pools_[target];
-            if (auto conn = take_idle_locked(pool)) co_return takeoff::detail::op_result<lease>{{}, lease{std::move(conn), true}};
+            if (!fresh) {
+                if (auto conn = take_idle_locked(pool))
+                    co_return takeoff::detail::op_result<lease>{{}, lease{std::move(conn), true}};
+            }
             if (pool.open < options_.max_connections_per_origin) {
                 ++pool.open; // reserved for the connection opened below
             } else {
@@ -4272,11 +5297,21 @@ public:
                 give_back_abandoned(target, wait_for);
                 co_return takeoff::detail::op_result<lease>{asio::error::operation_aborted, {}};
             }
-            if (handed) co_return takeoff::detail::op_result<lease>{{}, lease{std::move(handed), true}};
+            if (handed && !fresh) co_return takeoff::detail::op_result<lease>{{}, lease{std::move(handed), true}};
+            if (handed) drop_in_use(std::move(handed)); // its place is ours
             // Otherwise a slot was handed over: open a connection in it.
         }
 
-        auto conn = std::make_unique<connection>(executor_, target, tls_context_, monitor_);
+        std::shared_ptr<asio::ssl::context> tls_context;
+        if (target.scheme == scheme::https) {
+            auto made = tls_.get(diag);
+            if (!made) {
+                release_slot(target);
+                co_return takeoff::detail::op_result<lease>{made.error(), {}};
+            }
+            tls_context = std::move(*made);
+        }
+        auto conn = std::make_unique<connection>(executor_, target, std::move(tls_context), monitor_);
         const std::optional<proxy_settings> proxy = proxy_for(proxies_, target);
         auto ec = co_await conn->async_connect(limits, proxy ? &*proxy : nullptr, diag);
         if (ec) {
@@ -4399,6 +5434,13 @@ private:
         return false;
     }
 
+    // Closes a connection handed over while in use, keeping its place in the origin's count.
+    void drop_in_use(std::unique_ptr<connection> conn) {
+        conn->close();
+        std::lock_guard lock(mutex_);
+        monitor_->remove_locked(*conn->watch_entry());
+    }
+
     // Gives up the place of a connection that is closed (conn: the one closed, to take off the
     // monitor's list while the mutex is held).
     void release_slot(const origin& target, connection* conn = nullptr) {
@@ -4436,7 +5478,7 @@ private:
 
     asio::any_io_executor executor_;
     pool_options options_;
-    std::shared_ptr<asio::ssl::context> tls_context_;
+    tls_context_source tls_;
     proxy_config proxies_;
     std::shared_ptr<deadline_monitor> monitor_; // its mutex guards the pool's state too
     std::mutex& mutex_;
@@ -4446,637 +5488,7 @@ private:
 
 } // namespace takeoff::http::detail
 // end of <takeoff/http/detail/pool.hpp>
-// begin of <takeoff/http/detail/response_parser.hpp>
-// The transport's HTTP/1.1 response parser, writing into an http::response of ours: the fields go
-// into one flat http::fields and the body either into the response's string or into a caller's
-// buffer (for body_stream, which reads in constant memory). Sans-io.
-//
-// Two ways through a response:
-// - the common one, parsed here (parse_simple_head): the whole head is in the buffer, HTTP/1.0 or
-//   1.1, a final status, plain "name: value" lines, and the body's length is known (Content-Length,
-//   or none by the rules of RFC 9112 section 6.3). The body is then copied as it comes.
-// - everything else goes to Beast's basic_parser, from the first byte: chunked or close-delimited
-//   bodies, 1xx, obsolete line folding, bare LF, duplicate Content-Length, a head larger than the
-//   limit, and every malformed input, so that errors are Beast's, unchanged.
-// The first is a strict subset of what Beast accepts and gives the same result for it (tested by
-// parsing the same responses both ways). It costs a fraction of Beast's per-field work, which was
-// the largest single share of the client's CPU time on small keep-alive requests (bench/http_rps).
-
-// #include <takeoff/core/config.hpp> (already inlined above)
-// #include <takeoff/http/detail/syntax.hpp> (already inlined above)
-// begin of <takeoff/http/message.hpp>
-// The request a caller hands to the transport and the buffered response it gets back.
-
-// #include <takeoff/core/config.hpp> (already inlined above)
-// begin of <takeoff/http/fields.hpp>
-// http::fields: the header fields of a request or a response, in the order they were added or
-// received. Names compare ignoring ASCII case (RFC 9110 section 5.1). All names and values live in
-// one string and their positions in one vector, so a response header costs two allocations however
-// many fields it has (Beast's basic_fields: one per field, in a list and a tree), and a move is a
-// few pointers: the transport moves every response from its parser to the caller.
-//
-// Sans-io; a plain value type (copyable, movable, not thread-safe).
-
-// #include <takeoff/core/config.hpp> (already inlined above)
-// #include <takeoff/http/detail/syntax.hpp> (already inlined above)
-
-#include <boost/beast/http/field.hpp>
-
-#include <cstddef>
-#include <functional>
-#include <cstdint>
-#include <initializer_list>
-#include <iterator>
-#include <stdexcept>
-#include <string>
-#include <string_view>
-#include <utility>
-#include <vector>
-
-namespace takeoff::http {
-
-/// A header field name: a string, or one of Beast's known field constants
-/// (`boost::beast::http::field::content_type`). Only a view: it does not own the text.
-class field_name {
-public:
-    constexpr field_name(std::string_view name) noexcept : text_(name) {}
-    constexpr field_name(const char* name) noexcept : text_(name) {}
-    field_name(const std::string& name) noexcept : text_(name) {}
-    field_name(boost::beast::http::field name) noexcept : text_(to_std(boost::beast::http::to_string(name))) {}
-
-    constexpr std::string_view view() const noexcept { return text_; }
-
-private:
-    template <class View>
-    static std::string_view to_std(View v) noexcept {
-        return std::string_view(v.data(), v.size());
-    }
-    std::string_view text_;
-};
-
-
-/// Header fields in order, names compared ignoring ASCII case. See the file comment.
-class fields {
-    struct entry {
-        std::uint32_t offset;     // of the name in text_; the value follows it
-        std::uint32_t name_size;
-        std::uint32_t value_size;
-    };
-
-public:
-    /// One field as a pair of views into the container (valid until it is next modified).
-    struct field {
-        std::string_view name;
-        std::string_view value;
-    };
-
-    /// Iterates over the fields in order; dereferencing gives a `field` by value.
-    class const_iterator {
-    public:
-        using iterator_concept = std::forward_iterator_tag;
-        using iterator_category = std::input_iterator_tag;
-        using value_type = field;
-        using difference_type = std::ptrdiff_t;
-        using reference = field;
-
-        const_iterator() = default;
-        field operator*() const { return owner_->at_index(index_); }
-        /// `it->name`, `it->value`: through a proxy holding the field.
-        struct arrow {
-            field f;
-            const field* operator->() const noexcept { return &f; }
-        };
-        arrow operator->() const { return {owner_->at_index(index_)}; }
-        const_iterator& operator++() noexcept {
-            ++index_;
-            return *this;
-        }
-        const_iterator operator++(int) noexcept {
-            auto copy = *this;
-            ++index_;
-            return copy;
-        }
-        friend bool operator==(const const_iterator& a, const const_iterator& b) noexcept {
-            return a.index_ == b.index_ && a.owner_ == b.owner_;
-        }
-
-    private:
-        friend class fields;
-        const_iterator(const fields* owner, std::size_t index) noexcept : owner_(owner), index_(index) {}
-        const fields* owner_ = nullptr;
-        std::size_t index_ = 0;
-    };
-
-    fields() = default;
-    /// Fields from (name, value) pairs, in order.
-    fields(std::initializer_list<std::pair<std::string_view, std::string_view>> init) {
-        for (const auto& [name, value] : init) append(name, value);
-    }
-
-    std::size_t size() const noexcept { return entries_.size(); }
-    bool empty() const noexcept { return entries_.empty(); }
-    const_iterator begin() const noexcept { return {this, 0}; }
-    const_iterator end() const noexcept { return {this, entries_.size()}; }
-
-    /// The first field with this name, or end().
-    const_iterator find(field_name name) const noexcept {
-        for (std::size_t i = 0; i < entries_.size(); ++i)
-            if (detail::iequals(name_at(i), name.view())) return {this, i};
-        return end();
-    }
-    bool contains(field_name name) const noexcept { return find(name) != end(); }
-    /// How many fields have this name.
-    std::size_t count(field_name name) const noexcept {
-        std::size_t n = 0;
-        for (std::size_t i = 0; i < entries_.size(); ++i) n += detail::iequals(name_at(i), name.view()) ? 1 : 0;
-        return n;
-    }
-    /// The value of the first field with this name; empty when there is none (use find() to tell
-    /// an absent field from an empty one).
-    std::string_view operator[](field_name name) const noexcept {
-        auto it = find(name);
-        return it == end() ? std::string_view() : (*it).value;
-    }
-
-    /// Adds a field after the others (a name may occur more than once). The transport checks
-    /// names and values before sending a request: nothing is validated here.
-    void append(field_name name, std::string_view value) {
-        const std::string_view n = name.view();
-        if (text_.size() + n.size() + value.size() > UINT32_MAX) throw std::length_error("takeoff::http::fields");
-        entries_.push_back(entry{static_cast<std::uint32_t>(text_.size()), static_cast<std::uint32_t>(n.size()),
-                                 static_cast<std::uint32_t>(value.size())});
-        text_.append(n).append(value);
-    }
-
-    /// Replaces every field of this name by one with this value (at the end).
-    void set(field_name name, std::string_view value) {
-        // name and value may view this container's own text: copy them before erasing.
-        if (points_into_text(name.view()) || points_into_text(value)) {
-            const std::string n(name.view()), v(value);
-            erase(n);
-            append(n, v);
-            return;
-        }
-        erase(name);
-        append(name, value);
-    }
-
-    /// Removes every field of this name; returns how many there were.
-    std::size_t erase(field_name name) {
-        if (count(name) == 0) return 0;
-        const std::string wanted(name.view()); // may view text_, which is rebuilt below
-        fields kept;
-        kept.text_.reserve(text_.size());
-        std::size_t removed = 0;
-        for (std::size_t i = 0; i < entries_.size(); ++i) {
-            if (detail::iequals(name_at(i), wanted)) {
-                ++removed;
-                continue;
-            }
-            kept.append(name_at(i), value_at(i));
-        }
-        *this = std::move(kept);
-        return removed;
-    }
-
-    void clear() noexcept {
-        entries_.clear();
-        text_.clear();
-    }
-
-    /// Room for `count` fields holding `bytes` of names and values in all, without reallocating.
-    void reserve(std::size_t count, std::size_t bytes) {
-        entries_.reserve(count);
-        text_.reserve(bytes);
-    }
-
-    /// Same fields, same values, same order; names compared ignoring case.
-    friend bool operator==(const fields& a, const fields& b) noexcept {
-        if (a.size() != b.size()) return false;
-        for (std::size_t i = 0; i < a.size(); ++i)
-            if (!detail::iequals(a.name_at(i), b.name_at(i)) || a.value_at(i) != b.value_at(i)) return false;
-        return true;
-    }
-
-private:
-    std::string_view name_at(std::size_t i) const noexcept {
-        return std::string_view(text_).substr(entries_[i].offset, entries_[i].name_size);
-    }
-    std::string_view value_at(std::size_t i) const noexcept {
-        return std::string_view(text_).substr(entries_[i].offset + entries_[i].name_size, entries_[i].value_size);
-    }
-    field at_index(std::size_t i) const noexcept { return {name_at(i), value_at(i)}; }
-    bool points_into_text(std::string_view s) const noexcept {
-        return !s.empty() && !text_.empty() && std::less_equal<>{}(text_.data(), s.data()) &&
-               std::less<>{}(s.data(), text_.data() + text_.size());
-    }
-
-    std::string text_;
-    std::vector<entry> entries_;
-};
-
-} // namespace takeoff::http
-// end of <takeoff/http/fields.hpp>
-
-#include <boost/beast/http/field.hpp>
-#include <boost/beast/http/verb.hpp>
-#include <boost/url/url.hpp>
-
-#include <string>
-#include <string_view>
-#include <utility>
-
-namespace takeoff::http {
-
-namespace beast_http = boost::beast::http;
-
-/// An HTTP request: method, absolute http(s) URL, extra headers and an already encoded body.
-/// Host, Content-Length, Transfer-Encoding and Connection are set by the transport (such headers
-/// given here are ignored); User-Agent is the client's unless given here.
-struct request {
-    beast_http::verb method = beast_http::verb::get;
-    boost::urls::url url;
-    http::fields headers;
-    std::string body;
-
-    /// A GET of url.
-    static request get(boost::urls::url url) { return request{beast_http::verb::get, std::move(url), {}, {}}; }
-
-    /// A POST of body with the given Content-Type.
-    static request post(boost::urls::url url, std::string body, std::string_view content_type) {
-        request r{beast_http::verb::post, std::move(url), {}, std::move(body)};
-        r.headers.set(beast_http::field::content_type, content_type);
-        return r;
-    }
-};
-
-/// A complete response with its body in memory.
-struct response {
-    unsigned status = 0;
-    http::fields headers;
-    std::string body;
-
-    /// The Content-Type without parameters, lowercased ("application/json").
-    std::string media_type() const;
-};
-
-namespace detail {
-inline std::string media_type_of(std::string_view content_type) {
-    std::string_view v = content_type.substr(0, content_type.find(';'));
-    while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
-    while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
-    std::string out(v);
-    for (char& c : out) c = ascii_lower(c);
-    return out;
-}
-} // namespace detail
-
-inline std::string response::media_type() const {
-    auto it = headers.find(beast_http::field::content_type);
-    return it == headers.end() ? std::string() : detail::media_type_of(it->value);
-}
-
-} // namespace takeoff::http
-// end of <takeoff/http/message.hpp>
-
-#include <boost/asio/buffer.hpp>
-#include <boost/beast/http/basic_parser.hpp>
-#include <boost/beast/http/error.hpp>
-#include <boost/optional/optional.hpp>
-
-#include <algorithm>
-#include <cstddef>
-#include <cstdint>
-#include <cstring>
-#include <optional>
-#include <string_view>
-
-namespace takeoff::http::detail {
-
-/// What parse_simple_head found besides the status and the fields.
-struct simple_head {
-    std::size_t size = 0;                       // bytes of the head, the empty line included
-    std::optional<std::uint64_t> content_length;
-    bool keep_alive = false;
-};
-
-/// Room for a typical response head (nginx sends 5 to 8 fields in about 150 bytes): one allocation
-/// for each of the two arrays of http::fields.
-inline void reserve_typical_head(fields& f) { f.reserve(12, 384); }
-
-enum class simple_head_result {
-    parsed,      // out and head are filled
-    incomplete,  // the head has not fully arrived (and is within the limit)
-    unsupported, // leave it to the general parser; out is left empty
-};
-
-namespace simple_head_detail {
-inline bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }
-
-// The end of the run of field-value characters (field_value_chars) starting at p, which must be
-// followed by a character outside that set before `end` (the line's CR). Eight bytes at a time
-// while none of them is a control character or DEL (obs-text passes), then byte by byte.
-inline const char* skip_field_value(const char* p, const char* end) noexcept {
-    while (end - p >= 8) {
-        const std::uint64_t word = swar::load(p);
-        if (swar::has_less(word, 0x20) || swar::has_byte(word, 0x7f)) break;
-        p += 8;
-    }
-    while (field_value_chars[static_cast<unsigned char>(*p)]) ++p;
-    return p;
-}
-inline bool is_ows(char c) noexcept { return c == ' ' || c == '\t'; }
-
-// The tokens of a Connection value that matter here; false when the list looks unusual.
-inline bool scan_connection(std::string_view value, bool& close, bool& keep_alive) noexcept {
-    if (iequals(value, "keep-alive")) { // what nearly every server sends
-        keep_alive = true;
-        return true;
-    }
-    while (!value.empty()) {
-        const std::size_t comma = value.find(',');
-        std::string_view item = value.substr(0, comma);
-        while (!item.empty() && is_ows(item.front())) item.remove_prefix(1);
-        while (!item.empty() && is_ows(item.back())) item.remove_suffix(1);
-        if (!item.empty() && !is_token(item)) return false;
-        if (iequals(item, "close")) close = true;
-        if (iequals(item, "keep-alive")) keep_alive = true;
-        if (iequals(item, "upgrade")) return false; // Beast's rules for upgrades apply
-        if (comma == std::string_view::npos) break;
-        value.remove_prefix(comma + 1);
-    }
-    return true;
-}
-} // namespace simple_head_detail
-
-/// Parses a response head that is entirely in `in` when it is of the common kind described in
-/// the file comment; a head that has not fully arrived is `incomplete` only while every line
-/// seen so far is of that kind. `skip_body`: the request was HEAD, so no body follows whatever the head says.
-inline simple_head_result parse_simple_head(std::string_view in, std::size_t header_limit, bool skip_body,
-                                            response& out, simple_head& head) {
-    using namespace simple_head_detail;
-    const char* p = in.data();
-    const char* const window_end = in.data() + std::min(in.size(), header_limit);
-
-    // Either way the caller starts again from the first byte, with an empty response.
-    auto give_up = [&out](simple_head_result why) {
-        out.status = 0;
-        out.headers.clear();
-        return why;
-    };
-    auto unsupported = [&give_up] { return give_up(simple_head_result::unsupported); };
-    // The next line, checked to end with CRLF: line_end is set to its CR. A line that has not
-    // fully arrived is `incomplete`, unless the head would exceed the limit (Beast reports that).
-    const char* line_end = nullptr;
-    auto next_line = [&]() -> std::optional<simple_head_result> {
-        const void* lf = std::memchr(p, '\n', static_cast<std::size_t>(window_end - p));
-        if (lf == nullptr) return give_up(in.size() < header_limit ? simple_head_result::incomplete : simple_head_result::unsupported);
-        line_end = static_cast<const char*>(lf) - 1;
-        if (line_end < p || *line_end != '\r') return unsupported(); // a bare LF
-        return std::nullopt;
-    };
-
-    // status-line = "HTTP/1.x" SP 3DIGIT SP reason CRLF, with a final (2xx to 5xx) status.
-    if (auto r = next_line()) return *r;
-    if (line_end - p < 13 || std::memcmp(p, "HTTP/1.", 7) != 0 || (p[7] != '0' && p[7] != '1') || p[8] != ' ' ||
-        !is_digit(p[9]) || !is_digit(p[10]) || !is_digit(p[11]) || p[12] != ' ')
-        return unsupported();
-    const bool http11 = p[7] == '1';
-    const unsigned status = static_cast<unsigned>((p[9] - '0') * 100 + (p[10] - '0') * 10 + (p[11] - '0'));
-    if (status < 200 || status > 599) return unsupported();
-    p = skip_field_value(p + 13, line_end); // the reason; stops at the CR at the latest
-    if (p != line_end) return unsupported();
-    p += 2;
-    out.status = status;
-    reserve_typical_head(out.headers);
-
-    bool close = false, keep_alive_token = false;
-    std::optional<std::uint64_t> content_length;
-    // field-line = field-name ":" OWS field-value OWS CRLF, until the empty line.
-    for (;;) {
-        if (auto r = next_line()) return *r;
-        if (line_end == p) break;
-        const char* name = p;
-        while (token_chars[static_cast<unsigned char>(*p)]) ++p;
-        if (p == name || *p != ':') return unsupported(); // also a line folded onto the previous one
-        const std::string_view field_name(name, static_cast<std::size_t>(p - name));
-        ++p;
-        while (is_ows(*p)) ++p;
-        const char* value = p;
-        p = skip_field_value(p, line_end);
-        if (p != line_end) return unsupported(); // a control character
-        const char* value_end = p;
-        while (value_end > value && is_ows(value_end[-1])) --value_end;
-        const std::string_view field_value(value, static_cast<std::size_t>(value_end - value));
-        p += 2;
-
-        // The fields that decide the framing: by length first, as most fields are none of them.
-        const char first = ascii_lower(field_name.front());
-        switch (first == 'c' || first == 't' || first == 'p' ? field_name.size() : 0) {
-        case 14: // Content-Length
-            if (iequals(field_name, "content-length")) {
-                if (content_length || field_value.empty() || field_value.size() > 18) return unsupported();
-                std::uint64_t n = 0;
-                for (const char c : field_value) {
-                    if (!is_digit(c)) return unsupported();
-                    n = n * 10 + static_cast<std::uint64_t>(c - '0');
-                }
-                content_length = n;
-            }
-            break;
-        case 17: // Transfer-Encoding
-            if (iequals(field_name, "transfer-encoding")) return unsupported();
-            break;
-        case 10: // Connection
-        case 16: // Proxy-Connection
-            if ((iequals(field_name, "connection") || iequals(field_name, "proxy-connection")) &&
-                !scan_connection(field_value, close, keep_alive_token))
-                return unsupported();
-            break;
-        default: break;
-        }
-        out.headers.append(field_name, field_value);
-    }
-    p += 2;
-
-    // RFC 9112 section 6.3: no body after HEAD, 204 and 304; a length otherwise, or the body runs
-    // to the end of the connection (Beast's case).
-    const bool no_body = skip_body || status == 204 || status == 304;
-    if (!no_body && !content_length) return unsupported();
-    if (!http11 && close && keep_alive_token) return unsupported(); // contradictory: Beast's reading
-    head.size = static_cast<std::size_t>(p - in.data());
-    head.content_length = content_length;
-    if (no_body) head.content_length.reset();
-    head.keep_alive = http11 ? !close : keep_alive_token;
-    return simple_head_result::parsed;
-}
-
-/// The parser the transport feeds (connection::feed). Its interface is the part of
-/// beast::http::basic_parser the transport uses; it hides basic_parser's functions of the same
-/// names so that both ways through a response (file comment) look the same.
-class response_parser final : public boost::beast::http::basic_parser<false> {
-    using base = boost::beast::http::basic_parser<false>;
-    using string_view = boost::beast::string_view;
-
-public:
-    /// Where the body goes: into the response's string (the default), or into the buffer given
-    /// to set_buffer(), completing with beast::http::error::need_buffer when that is full.
-    enum class body_mode { string, buffer };
-
-    /// Parses into target, which must outlive the parser (it is not moved with it).
-    explicit response_parser(response& target) noexcept : target_(&target) {}
-
-    response_parser(const response_parser&) = delete;
-    response_parser& operator=(const response_parser&) = delete;
-
-    response& target() noexcept { return *target_; }
-
-    /// Sends the body into caller buffers from now on (see set_buffer).
-    void use_buffers() noexcept { mode_ = body_mode::buffer; }
-
-    /// The buffer the next body bytes go into (buffer mode).
-    void set_buffer(boost::asio::mutable_buffer b) noexcept {
-        out_ = static_cast<char*>(b.data());
-        room_ = b.size();
-    }
-    /// Room left in that buffer.
-    std::size_t buffer_room() const noexcept { return room_; }
-
-    /// True when the simple way (file comment) took the response.
-    bool simple() const noexcept { return state_ == state::simple_body || state_ == state::simple_done; }
-
-    // basic_parser's interface, for both ways.
-
-    void header_limit(std::uint32_t v) {
-        header_limit_ = v;
-        base::header_limit(v);
-    }
-    void skip(bool v) {
-        skip_ = v;
-        base::skip(v);
-    }
-
-    /// As basic_parser::put: bytes used, need_more when the input ends inside the head.
-    std::size_t put(boost::asio::const_buffer input, boost::system::error_code& ec) {
-        ec = {};
-        const std::string_view in(static_cast<const char*>(input.data()), input.size());
-        if (!in.empty()) got_some_ = true;
-        switch (state_) {
-        case state::start: {
-            simple_head head;
-            switch (parse_simple_head(in, header_limit_, skip_, *target_, head)) {
-            case simple_head_result::incomplete: ec = boost::beast::http::error::need_more; return 0;
-            case simple_head_result::unsupported: state_ = state::general; return base::put(input, ec);
-            case simple_head_result::parsed: break;
-            }
-            keep_alive_ = head.keep_alive;
-            content_length_ = head.content_length;
-            remaining_ = head.content_length.value_or(0);
-            state_ = remaining_ > 0 ? state::simple_body : state::simple_done;
-            reserve_body(remaining_);
-            return head.size;
-        }
-        case state::simple_body: {
-            const std::size_t n = put_body(in.substr(0, static_cast<std::size_t>(std::min<std::uint64_t>(remaining_, in.size()))), ec);
-            remaining_ -= n;
-            if (remaining_ == 0) state_ = state::simple_done;
-            return n;
-        }
-        case state::simple_done: return 0;
-        case state::general: break;
-        }
-        return base::put(input, ec);
-    }
-
-    /// As basic_parser::put_eof: the end of the input (the connection closed).
-    void put_eof(boost::system::error_code& ec) {
-        if (state_ == state::general) return base::put_eof(ec);
-        ec = state_ == state::simple_done ? boost::system::error_code{}
-                                          : make_error_code(boost::beast::http::error::partial_message);
-    }
-
-    bool got_some() const noexcept { return state_ == state::general ? base::got_some() : got_some_; }
-    bool is_header_done() const noexcept { return state_ == state::general ? base::is_header_done() : simple(); }
-    bool is_done() const noexcept { return state_ == state::general ? base::is_done() : state_ == state::simple_done; }
-    bool keep_alive() const { return state_ == state::general ? base::keep_alive() : keep_alive_; }
-    /// The Content-Length of a response that has a body of that length (not after HEAD, 204, 304).
-    boost::optional<std::uint64_t> content_length() const {
-        if (state_ == state::general) return base::content_length();
-        return content_length_ ? boost::optional<std::uint64_t>(*content_length_) : boost::none;
-    }
-
-private:
-    enum class state { start, simple_body, simple_done, general };
-
-    void on_request_impl(boost::beast::http::verb, string_view, string_view, int, boost::system::error_code&) override {}
-
-    void on_response_impl(int code, string_view, int, boost::system::error_code&) override {
-        target_->status = static_cast<unsigned>(code);
-        reserve_typical_head(target_->headers);
-    }
-
-    void on_field_impl(boost::beast::http::field, string_view name, string_view value,
-                       boost::system::error_code&) override {
-        target_->headers.append(std::string_view(name.data(), name.size()), std::string_view(value.data(), value.size()));
-    }
-
-    void on_header_impl(boost::system::error_code&) override {}
-
-    void on_body_init_impl(const boost::optional<std::uint64_t>& content_length, boost::system::error_code&) override {
-        if (content_length) reserve_body(*content_length);
-    }
-
-    std::size_t on_body_impl(string_view body, boost::system::error_code& ec) override {
-        return put_body(std::string_view(body.data(), body.size()), ec);
-    }
-
-    void on_chunk_header_impl(std::uint64_t, string_view, boost::system::error_code&) override {}
-
-    std::size_t on_chunk_body_impl(std::uint64_t, string_view body, boost::system::error_code& ec) override {
-        return put_body(std::string_view(body.data(), body.size()), ec);
-    }
-
-    void on_finish_impl(boost::system::error_code&) override {}
-
-    // Room in the response's string for an announced body (the caller checked it against its
-    // limit before the body is read: client.hpp); a larger one grows as it arrives.
-    void reserve_body(std::uint64_t length) {
-        if (mode_ == body_mode::string && length > 0 && length <= max_reserve)
-            target_->body.reserve(static_cast<std::size_t>(length));
-    }
-
-    std::size_t put_body(std::string_view body, boost::system::error_code& ec) {
-        if (mode_ == body_mode::string) {
-            target_->body.append(body);
-            return body.size();
-        }
-        // As beast::http::buffer_body: need_buffer when not everything fitted.
-        const std::size_t n = std::min(room_, body.size());
-        if (n > 0) std::memcpy(out_, body.data(), n);
-        out_ += n;
-        room_ -= n;
-        if (n < body.size()) ec = boost::beast::http::error::need_buffer;
-        return n;
-    }
-
-    // Bodies announced larger than this grow as they arrive instead of being reserved up front.
-    static constexpr std::uint64_t max_reserve = 1024 * 1024;
-
-    response* target_;
-    body_mode mode_ = body_mode::string;
-    char* out_ = nullptr;
-    std::size_t room_ = 0;
-    state state_ = state::start;
-    std::uint32_t header_limit_ = 8192; // basic_parser's default
-    bool skip_ = false;
-    bool got_some_ = false;
-    bool keep_alive_ = false;
-    std::optional<std::uint64_t> content_length_;
-    std::uint64_t remaining_ = 0;
-};
-
-} // namespace takeoff::http::detail
-// end of <takeoff/http/detail/response_parser.hpp>
+// #include <takeoff/http/detail/response_parser.hpp> (already inlined above)
 // #include <takeoff/http/fields.hpp> (already inlined above)
 // #include <takeoff/http/message.hpp> (already inlined above)
 // #include <takeoff/http/options.hpp> (already inlined above)
@@ -5097,9 +5509,9 @@ namespace detail {
 // closed otherwise), the response head and the parser positioned after it, writing into the
 // reader's buffers.
 struct body_stream_state {
-    body_stream_state(std::shared_ptr<connection_pool> p, bool s, request_options o,
+    body_stream_state(std::shared_ptr<connection_pool> p, bool s, const request_settings& settings,
                       std::chrono::steady_clock::time_point d)
-        : pool(std::move(p)), serialised(s), options(std::move(o)), deadline(d) {}
+        : pool(std::move(p)), serialised(s), body_read(settings.timeouts.body_read), deadline(d) {}
 
     body_stream_state(const body_stream_state&) = delete;
     body_stream_state& operator=(const body_stream_state&) = delete;
@@ -5113,17 +5525,17 @@ struct body_stream_state {
     std::unique_ptr<connection> conn; // set once the 2xx header has arrived
     response head;                    // status and headers; the body goes to the reader's buffers
     response_parser parser{head};
-    request_options options;
-    std::chrono::steady_clock::time_point deadline; // time_point::max() when none
+    std::chrono::milliseconds body_read; // the longest silence (timeouts.body_read)
+    std::chrono::steady_clock::time_point deadline; // the request's; time_point::max() when none
     bool failed = false;
     bool reading = false;
 };
 
 } // namespace detail
 
-/// A response body read incrementally. Move-only. Not thread-safe: one async_read_some at a time
-/// (a second one completes with errc::operation_in_progress). Destroying it before the end closes
-/// the connection; reading to the end returns it to the pool.
+/// A response body read incrementally. Move-only. Not thread-safe: one read at a time (a second
+/// one completes with errc::operation_in_progress). Destroying it before the end closes the
+/// connection; reading to the end returns it to the pool.
 class body_stream {
 public:
     body_stream() = default;
@@ -5140,49 +5552,94 @@ public:
     /// True once the whole body was read.
     bool done() const noexcept { return !state_ || state_->parser.is_done(); }
 
-    /// Reads some body bytes into buffer: completes with void(error_code, std::size_t). At the end
-    /// of the body: asio::error::eof with 0 bytes. Errors: the body_read timeout (silence longer
-    /// than timeouts.body_read) is beast::error::timeout; the request deadline is
-    /// errc::request_timeout; a connection closed before the end is errc::stream_truncated.
-    /// Cancellation: terminal, partial and total; the connection is then closed.
-    template <class CompletionToken = boost::asio::deferred_t>
+    /// Reads some body bytes into buffer: completes with void(error_code, std::size_t n).
+    ///
+    /// As with Asio's read_some, a read can complete with n > 0 *and* an error: the n bytes
+    /// arrived before the error and are in the buffer. A reader that loses no byte uses the n
+    /// bytes first, then looks at the error (with as_tuple(deferred)):
+    ///
+    ///     for (;;) {
+    ///         auto [ec, n] = co_await stream.async_read_some(buffer, as_tuple(deferred));
+    ///         consume(buffer.data(), n);
+    ///         if (ec == asio::error::eof) break; // the whole body was read
+    ///         if (ec) fail(ec);
+    ///     }
+    ///
+    /// With the default token an error is thrown as takeoff::error, and the n bytes of that read
+    /// are lost to the caller: use an error_code token where a partial body matters.
+    ///
+    /// At the end of the body: asio::error::eof with 0 bytes. Errors: the body_read timeout
+    /// (silence longer than timeouts.body_read) is beast::error::timeout; the request deadline is
+    /// errc::request_timeout; a connection closed before the end is errc::stream_truncated; after
+    /// an error every read fails with errc::stream_truncated. Cancellation: terminal and partial
+    /// end the read (the stream then fails as after an error); total is not honoured (bytes may
+    /// already have been taken off the connection).
+    template <class CompletionToken = default_token>
     auto async_read_some(boost::asio::mutable_buffer buffer, CompletionToken&& token = {}) {
-        auto state = state_;
         // A default-constructed stream has no connection: it completes at once with eof.
         boost::asio::any_io_executor executor = boost::asio::system_executor();
-        if (state) executor = state->conn->get_executor();
-        const auto remaining = state && state->deadline != std::chrono::steady_clock::time_point::max()
-                                   ? std::max(state->deadline - std::chrono::steady_clock::now(),
-                                              std::chrono::steady_clock::duration(std::chrono::nanoseconds(1)))
-                                   : std::chrono::steady_clock::duration::zero();
+        if (state_ && state_->conn) executor = state_->conn->get_executor();
         return takeoff::detail::async_run<std::size_t>(
-            executor, state && state->serialised, remaining, [state, buffer] { return read_some(state, buffer); },
-            std::forward<CompletionToken>(token));
+            executor, state_ && state_->serialised, std::chrono::steady_clock::duration::zero(), nullptr,
+            [](diagnostics* diag, std::shared_ptr<detail::body_stream_state>& state, boost::asio::mutable_buffer& b) {
+                return read_some(state, b, diag);
+            },
+            std::forward<CompletionToken>(token), state_, buffer);
+    }
+
+    /// For the library's own composed operations: the read as a step of the calling task (on its
+    /// executor and under its cancellation). The stream must outlive the task.
+    takeoff::detail::task<takeoff::detail::op_result<std::size_t>> read_some_task(boost::asio::mutable_buffer buffer,
+                                                                                diagnostics* diag = nullptr) {
+        return read_some(state_, buffer, diag);
     }
 
 private:
     static takeoff::detail::task<takeoff::detail::op_result<std::size_t>> read_some(
-        std::shared_ptr<detail::body_stream_state> state, boost::asio::mutable_buffer buffer) {
+        std::shared_ptr<detail::body_stream_state> state, boost::asio::mutable_buffer buffer, diagnostics* diag) {
         using result = takeoff::detail::op_result<std::size_t>;
+        auto fail = [&](boost::system::error_code ec, std::size_t n, const char* why) {
+            if (diag) diag->set_client_message(std::string("cannot read the response body: ") + why);
+            return result{ec, n};
+        };
         if (!state || state->parser.is_done()) co_return result{boost::asio::error::eof, 0};
-        if (state->failed || !state->conn) co_return result{make_error_code(errc::stream_truncated), 0};
-        if (state->reading) co_return result{make_error_code(errc::operation_in_progress), 0};
+        if (state->failed || !state->conn)
+            co_return fail(make_error_code(errc::stream_truncated), 0, "an earlier read failed");
+        if (state->reading)
+            co_return fail(make_error_code(errc::operation_in_progress), 0, "another read is in progress");
         if (buffer.size() == 0) co_return result{{}, 0};
         state->reading = true;
+        co_await takeoff::detail::this_task::side_effects;
 
         for (;;) {
+            // The step's limit: the body_read silence, or what is left of the request's deadline.
+            auto limit = state->body_read;
+            bool deadline_binds = false;
+            if (state->deadline != std::chrono::steady_clock::time_point::max()) {
+                const auto left = std::chrono::ceil<std::chrono::milliseconds>(state->deadline -
+                                                                                std::chrono::steady_clock::now());
+                if (left.count() <= 0 || limit.count() == 0 || left < limit) {
+                    limit = std::max(left, std::chrono::milliseconds(1));
+                    deadline_binds = true;
+                }
+            }
             state->parser.set_buffer(buffer);
-            auto ec = co_await state->conn->async_read_some(state->parser, state->options.timeouts.body_read);
+            auto ec = co_await state->conn->async_read_some(state->parser, limit);
             state->conn->unwatch();
             const std::size_t n = buffer.size() - state->parser.buffer_room();
             if (ec == boost::beast::http::error::need_buffer) ec = {};
             if (ec) {
                 state->failed = true;
                 state->reading = false;
+                if (ec == boost::beast::error::timeout && deadline_binds)
+                    co_return fail(make_error_code(errc::request_timeout), n, "the request deadline passed");
+                if (ec == boost::beast::error::timeout)
+                    co_return fail(ec, n, "the server sent nothing for longer than timeouts.body_read");
                 if (ec == boost::beast::http::error::partial_message || ec == boost::asio::error::eof ||
                     ec == boost::asio::error::connection_reset)
-                    ec = make_error_code(errc::stream_truncated);
-                co_return result{ec, n};
+                    co_return fail(make_error_code(errc::stream_truncated), n,
+                                   "the connection closed before the end of the body");
+                co_return fail(ec, n, "the connection failed");
             }
             if (n > 0 || state->parser.is_done()) {
                 state->reading = false;
@@ -5204,12 +5661,13 @@ private:
 //
 // Thread safety: a client may be used by many coroutines and threads at once; its pool is
 // thread-safe, and each operation runs on a strand of its own unless the client's executor is
-// already serialised (a strand, or an io_context made with concurrency hint 1: see
+// already serialised (a strand, or client_options::single_threaded_executor: see
 // detail/async_op.hpp). A body_stream is not thread-safe.
 
 // #include <takeoff/core/config.hpp> (already inlined above)
 // #include <takeoff/core/diagnostics.hpp> (already inlined above)
 // #include <takeoff/core/error.hpp> (already inlined above)
+// #include <takeoff/core/with_diagnostics.hpp> (already inlined above)
 // #include <takeoff/detail/async_op.hpp> (already inlined above)
 // #include <takeoff/detail/task.hpp> (already inlined above)
 // #include <takeoff/http/body_stream.hpp> (already inlined above)
@@ -5276,15 +5734,30 @@ inline bool needs_content_length(boost::beast::http::verb method, std::size_t bo
     return body_size > 0 || method == verb::post || method == verb::put || method == verb::patch;
 }
 
-/// Appends the head of a request to out: the request line, Host, the caller's headers (minus the
-/// framing ones: Host, Content-Length, Transfer-Encoding, Connection), User-Agent when the caller
-/// gave none, Content-Length when needed, and the empty line. On a header or target that cannot
-/// be sent, out is left as it was and errc::invalid_argument is returned, with diag naming it.
+/// True for the header fields that carry credentials, which are sent only to the origin of a
+/// request's URL: Authorization, Proxy-Authorization, Cookie and the SPCS ingress's
+/// X-SF-SPCS-Authorization.
+inline bool is_credential_field(std::string_view name) noexcept {
+    switch (name.size()) {
+    case 6: return iequals(name, "cookie");
+    case 13: return iequals(name, "authorization");
+    case 19: return iequals(name, "proxy-authorization");
+    case 23: return iequals(name, "x-sf-spcs-authorization");
+    default: return false;
+    }
+}
+
+/// Appends the head of a request to out: the request line, Host, the caller's headers and then
+/// the `extra` ones of this attempt (minus the framing ones: Host, Content-Length,
+/// Transfer-Encoding, Connection; minus credential fields when `strip_credentials`), User-Agent
+/// when neither gave one, Content-Length when needed, and the empty line. On a header or target
+/// that cannot be sent, out is left as it was and errc::invalid_argument is returned, with diag
+/// naming it.
 inline boost::system::error_code append_request_head(std::string& out, boost::beast::http::verb method,
                                                      std::string_view target, std::string_view host,
-                                                     const http::fields& headers,
-                                                     std::string_view default_user_agent, std::size_t body_size,
-                                                     diagnostics& diag) {
+                                                     const http::fields& headers, const http::fields& extra,
+                                                     bool strip_credentials, std::string_view default_user_agent,
+                                                     std::size_t body_size, diagnostics& diag) {
     if (!is_safe_target(target)) {
         diag.set_client_message("the request target cannot be sent (it must start with '/' and hold no spaces or "
                                 "control characters)");
@@ -5296,13 +5769,13 @@ inline boost::system::error_code append_request_head(std::string& out, boost::be
     }
     // Two passes: check and measure every piece, then copy them into place (one resize; the
     // connection's buffer keeps its capacity, so a request normally allocates nothing here).
-    auto framing = [](std::string_view name) {
+    auto left_out = [strip_credentials](std::string_view name) {
         switch (name.size()) { // most names are none of these: their length tells at once
         case 4: return iequals(name, "host");
         case 10: return iequals(name, "connection");
         case 14: return iequals(name, "content-length");
         case 17: return iequals(name, "transfer-encoding");
-        default: return false;
+        default: return strip_credentials && is_credential_field(name);
         }
     };
     const std::string_view method_name = boost::beast::http::to_string(method);
@@ -5311,16 +5784,18 @@ inline boost::system::error_code append_request_head(std::string& out, boost::be
     constexpr std::string_view content_length_name = "Content-Length: ";
     std::size_t size = method_name.size() + 1 + target.size() + version_and_host.size() + host.size() + 2 + 2;
     bool has_user_agent = false;
-    for (const auto [name, value] : headers) {
-        if (framing(name)) continue;
-        if (!is_token(name) || !is_safe_field_value(value)) {
-            diag.set_client_message(is_token(name) ? "the value of the request header '" + std::string(name) +
-                                                         "' holds CR, LF or NUL"
-                                                   : "a request header name is not a valid HTTP token");
-            return make_error_code(errc::invalid_argument);
+    for (const http::fields* set : {&headers, &extra}) {
+        for (const auto [name, value] : *set) {
+            if (left_out(name)) continue;
+            if (!is_token(name) || !is_safe_field_value(value)) {
+                diag.set_client_message(is_token(name) ? "the value of the request header '" + std::string(name) +
+                                                             "' holds CR, LF or NUL"
+                                                       : "a request header name is not a valid HTTP token");
+                return make_error_code(errc::invalid_argument);
+            }
+            has_user_agent = has_user_agent || (name.size() == 10 && iequals(name, "user-agent"));
+            size += name.size() + value.size() + 4;
         }
-        has_user_agent = has_user_agent || (name.size() == 10 && iequals(name, "user-agent"));
-        size += name.size() + value.size() + 4;
     }
     const bool add_user_agent = !has_user_agent && !default_user_agent.empty();
     if (add_user_agent) size += user_agent_name.size() + default_user_agent.size() + 2;
@@ -5344,12 +5819,14 @@ inline boost::system::error_code append_request_head(std::string& out, boost::be
     put(version_and_host);
     put(host);
     put("\r\n");
-    for (const auto [name, value] : headers) {
-        if (framing(name)) continue;
-        put(name);
-        put(": ");
-        put(value);
-        put("\r\n");
+    for (const http::fields* set : {&headers, &extra}) {
+        for (const auto [name, value] : *set) {
+            if (left_out(name)) continue;
+            put(name);
+            put(": ");
+            put(value);
+            put("\r\n");
+        }
     }
     if (add_user_agent) {
         put(user_agent_name);
@@ -5365,10 +5842,20 @@ inline boost::system::error_code append_request_head(std::string& out, boost::be
     return {};
 }
 
+/// As above, with no extra fields and every credential field sent.
+inline boost::system::error_code append_request_head(std::string& out, boost::beast::http::verb method,
+                                                     std::string_view target, std::string_view host,
+                                                     const http::fields& headers, std::string_view default_user_agent,
+                                                     std::size_t body_size, diagnostics& diag) {
+    static const http::fields none;
+    return append_request_head(out, method, target, host, headers, none, false, default_user_agent, body_size, diag);
+}
+
 } // namespace takeoff::http::detail
 // end of <takeoff/http/detail/request_head.hpp>
 // #include <takeoff/http/detail/response_parser.hpp> (already inlined above)
 // #include <takeoff/http/fields.hpp> (already inlined above)
+// #include <takeoff/http/hooks.hpp> (already inlined above)
 // #include <takeoff/http/message.hpp> (already inlined above)
 // #include <takeoff/http/options.hpp> (already inlined above)
 // #include <takeoff/http/origin.hpp> (already inlined above)
@@ -5542,7 +6029,12 @@ inline std::optional<std::chrono::seconds> parse_retry_after(std::string_view va
 // #include <takeoff/http/retry_policy.hpp> (already inlined above)
 // #include <takeoff/http/tls.hpp> (already inlined above)
 
+#include <boost/asio/any_completion_handler.hpp>
+#include <boost/asio/append.hpp>
+#include <boost/asio/associated_cancellation_slot.hpp>
+#include <boost/asio/associated_executor.hpp>
 #include <boost/asio/deferred.hpp>
+#include <boost/asio/dispatch.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/http/error.hpp>
 
@@ -5557,15 +6049,17 @@ inline std::optional<std::chrono::seconds> parse_retry_after(std::string_view va
 
 namespace takeoff::http {
 
+class client;
+
 namespace detail {
 
 // What every operation of a client shares; kept alive by the operations in flight.
 struct client_state {
-    client_state(asio::any_io_executor ex, client_options o, std::shared_ptr<asio::ssl::context> tls)
+    client_state(asio::any_io_executor ex, client_options o)
         : executor(std::move(ex)),
           options(std::move(o)),
-          serialised(takeoff::detail::is_serialised(executor)),
-          pool(std::make_shared<connection_pool>(executor, options.pool, std::move(tls), effective_proxies(options))) {}
+          serialised(options.single_threaded_executor || takeoff::detail::is_serialised(executor)),
+          pool(std::make_shared<connection_pool>(executor, options.pool, options.tls, effective_proxies(options))) {}
 
     static proxy_config effective_proxies(const client_options& o) {
         if (o.proxy) return *o.proxy;
@@ -5574,17 +6068,15 @@ struct client_state {
     }
 
     // The retry jitter source is shared by all operations, which may run on different threads.
-    std::chrono::milliseconds next_delay(const retry_policy& policy, unsigned attempts, beast::http::verb method,
-                                         const attempt_outcome& outcome, bool& retry) {
+    std::optional<std::chrono::milliseconds> next_delay(const retry_policy& policy, unsigned attempts,
+                                                        beast::http::verb method, const attempt_outcome& outcome) {
         std::lock_guard lock(random_mutex);
-        auto delay = next_retry_delay(policy, attempts, method, outcome, random);
-        retry = delay.has_value();
-        return delay.value_or(std::chrono::milliseconds(0));
+        return next_retry_delay(policy, attempts, method, outcome, random);
     }
 
     asio::any_io_executor executor;
     client_options options;
-    bool serialised; // is_serialised(executor), decided once
+    bool serialised; // handlers on executor never run concurrently, decided once
     std::shared_ptr<connection_pool> pool;
     std::mutex random_mutex;
     random_source random = default_random_source();
@@ -5619,21 +6111,51 @@ inline std::string printable_url(const boost::urls::url_view& url) {
     return std::string(url.scheme()) + "://" + std::string(url.encoded_host_and_port()) + std::string(url.encoded_path());
 }
 
+// The handler a request decorator gets: completes on the handler's executor whichever thread the
+// decorator calls it from, and keeps the operation's cancellation slot.
+template <class Handler>
+struct decorate_completion {
+    Handler handler;
+
+    using executor_type = asio::associated_executor_t<Handler>;
+    using cancellation_slot_type = asio::associated_cancellation_slot_t<Handler>;
+    executor_type get_executor() const noexcept { return asio::get_associated_executor(handler); }
+    cancellation_slot_type get_cancellation_slot() const noexcept {
+        return asio::get_associated_cancellation_slot(handler);
+    }
+
+    void operator()(boost::system::error_code ec) {
+        const executor_type executor = get_executor();
+        asio::dispatch(executor, asio::append(std::move(handler), ec));
+    }
+};
+
+// Runs the decorator as an operation the task awaits.
+inline auto async_decorate(const request_decorator& decorate, attempt_context& context) {
+    return asio::async_initiate<const asio::deferred_t&, void(boost::system::error_code)>(
+        [&decorate, &context](auto handler) {
+            decorate(context, decorate_handler(decorate_completion<decltype(handler)>{std::move(handler)}));
+        },
+        asio::deferred);
+}
+
 } // namespace detail
 
 /// Sends HTTP requests. See the file comment for thread safety.
+///
+/// Every async_* completes with void(error_code, T). With the default completion token
+/// (takeoff::default_token: deferred, with_diagnostics) `co_await` gives T and a failure throws
+/// takeoff::error carrying the diagnostics; tokens such as as_tuple(deferred) give the error_code
+/// and T. Operations take request_options: overrides of the client's defaults ({} changes nothing).
 class client {
 public:
     using executor_type = boost::asio::any_io_executor;
 
-    /// Makes a client. Throws takeoff::error when the TLS settings cannot be applied (a CA file
-    /// that does not load, for example).
-    explicit client(executor_type executor, client_options options = {}) {
-        diagnostics diag;
-        auto tls = make_tls_context(options.tls, diag);
-        if (!tls) throw error(tls.error(), diag);
-        state_ = std::make_shared<detail::client_state>(std::move(executor), std::move(options), std::move(*tls));
-    }
+    /// Makes a client. Nothing is loaded or connected yet: the TLS context is made when the first
+    /// HTTPS connection is opened (a CA file that does not load then fails that request, and every
+    /// later HTTPS one, with the file's name in the diagnostics).
+    explicit client(executor_type executor, client_options options = {})
+        : state_(std::make_shared<detail::client_state>(std::move(executor), std::move(options))) {}
 
     executor_type get_executor() const noexcept { return state_->executor; }
     const client_options& options() const noexcept { return state_->options; }
@@ -5646,36 +6168,80 @@ public:
     /// Sends req and reads the whole response: completes with void(error_code, response).
     /// A non-2xx final status completes with the errc for it (errc_from_http_status) *and* the
     /// response; diag then has the status, an excerpt of the body, the request id and Retry-After.
-    /// Cancellation: terminal, partial and total (the connection in use is closed).
-    template <class CompletionToken = boost::asio::deferred_t>
-    auto async_request(request req, request_options options, diagnostics& diag, CompletionToken&& token = {}) {
-        const auto deadline = options.deadline;
-        return start<false>(deadline, std::forward<CompletionToken>(token), std::move(req), std::move(options), &diag);
+    /// Interim (1xx) responses are read and dropped. Cancellation: see "Cancellation" in
+    /// docs/http.md (terminal and partial end the request and close its connection; total only
+    /// until the request has started to be written).
+    template <class CompletionToken = default_token>
+    auto async_request(request req, const request_options& options, diagnostics& diag, CompletionToken&& token = {}) {
+        return start<false>(std::forward<CompletionToken>(token), std::move(req), options.apply_to(defaults()), &diag);
     }
 
-    /// As above, with the client's default options and no diagnostics.
-    template <class CompletionToken = boost::asio::deferred_t>
+    /// As above, with the client's defaults.
+    template <class CompletionToken = default_token>
+    auto async_request(request req, diagnostics& diag, CompletionToken&& token = {}) {
+        return start<false>(std::forward<CompletionToken>(token), std::move(req), defaults(), &diag);
+    }
+
+    /// As above, with the diagnostics only in the exception of the default token.
+    template <class CompletionToken = default_token>
+    auto async_request(request req, const request_options& options, CompletionToken&& token = {}) {
+        return start<false>(std::forward<CompletionToken>(token), std::move(req), options.apply_to(defaults()), nullptr);
+    }
+
+    /// As above, with the client's defaults.
+    template <class CompletionToken = default_token>
     auto async_request(request req, CompletionToken&& token = {}) {
-        return start<false>(state_->options.defaults.deadline, std::forward<CompletionToken>(token), std::move(req),
-                            request_options(state_->options.defaults), nullptr);
+        return start<false>(std::forward<CompletionToken>(token), std::move(req), defaults(), nullptr);
     }
 
     /// Sends req and completes, once a 2xx header has arrived, with void(error_code, body_stream)
     /// for reading the body as it comes. Redirects and retries apply until then; a non-2xx status
     /// completes with its errc (the error body, bounded, is in diag). The deadline, if any, also
     /// bounds the reading of the body.
-    template <class CompletionToken = boost::asio::deferred_t>
-    auto async_open(request req, request_options options, diagnostics& diag, CompletionToken&& token = {}) {
-        const auto deadline = options.deadline;
-        return start<true>(deadline, std::forward<CompletionToken>(token), std::move(req), std::move(options), &diag);
+    template <class CompletionToken = default_token>
+    auto async_open(request req, const request_options& options, diagnostics& diag, CompletionToken&& token = {}) {
+        return start<true>(std::forward<CompletionToken>(token), std::move(req), options.apply_to(defaults()), &diag);
     }
 
-    /// As above, with the client's default options and no diagnostics.
-    template <class CompletionToken = boost::asio::deferred_t>
-    auto async_open(request req, CompletionToken&& token = {}) {
-        return start<true>(state_->options.defaults.deadline, std::forward<CompletionToken>(token), std::move(req),
-                           request_options(state_->options.defaults), nullptr);
+    /// As above, with the client's defaults.
+    template <class CompletionToken = default_token>
+    auto async_open(request req, diagnostics& diag, CompletionToken&& token = {}) {
+        return start<true>(std::forward<CompletionToken>(token), std::move(req), defaults(), &diag);
     }
+
+    /// As above, with the diagnostics only in the exception of the default token.
+    template <class CompletionToken = default_token>
+    auto async_open(request req, const request_options& options, CompletionToken&& token = {}) {
+        return start<true>(std::forward<CompletionToken>(token), std::move(req), options.apply_to(defaults()), nullptr);
+    }
+
+    /// As above, with the client's defaults.
+    template <class CompletionToken = default_token>
+    auto async_open(request req, CompletionToken&& token = {}) {
+        return start<true>(std::forward<CompletionToken>(token), std::move(req), defaults(), nullptr);
+    }
+
+    /// For the library's own composed operations (the layers above, which run as detail::tasks):
+    /// the request as a step of the calling task, on its executor and under its cancellation, not
+    /// an operation of its own. req and settings are used by reference until the task ends (so the
+    /// same request can be sent again without a copy). settings.deadline is not applied here, except
+    /// to the Retry-After rule and to a body_stream's reads: the enclosing operation's async_run
+    /// bounds the whole call.
+    takeoff::detail::task<takeoff::detail::op_result<response>> request_task(const request& req,
+                                                                           const request_settings& settings,
+                                                                           diagnostics& diag) const {
+        return run<false>(state_, req, settings, diag);
+    }
+
+    /// As request_task, completing with a body_stream once a 2xx header has arrived.
+    takeoff::detail::task<takeoff::detail::op_result<body_stream>> open_task(const request& req,
+                                                                           const request_settings& settings,
+                                                                           diagnostics& diag) const {
+        return run<true>(state_, req, settings, diag);
+    }
+
+    /// The client's defaults (client_options::defaults), which request_options override.
+    const request_settings& defaults() const noexcept { return state_->options.defaults; }
 
 private:
     // Bodies up to this size are copied behind the head and sent with it in one write.
@@ -5683,21 +6249,31 @@ private:
     // The most of an error or redirect body kept when the caller streams.
     static constexpr std::size_t streamed_error_body_limit = 64 * 1024;
 
+    // Where an attempt goes and what it carries besides the request.
+    struct attempt_target {
+        const boost::urls::url& url;
+        const origin& at;
+        const http::fields& extra; // the decorator's fields for this attempt
+        bool strip_credentials;    // `at` is not the origin of the request's URL
+        bool fresh;                // on a new connection, not a pooled one
+    };
+
     // One attempt, in one coroutine (its steps are awaited without frames of their own): a
-    // connection, the request written, the response header read into parser and, unless the caller
-    // streams a 2xx body, the body too, after which the connection goes back to the pool.
+    // connection, the request written, the response header read into parser (interim 1xx
+    // responses dropped) and, unless the caller streams a 2xx body, the body too, after which the
+    // connection goes back to the pool.
     static takeoff::detail::task<detail::attempt_result> exchange(detail::client_state& state, const request& req,
-                                                                  const origin& target, const request_options& options,
-                                                                  bool streaming, detail::response_parser& parser,
-                                                                  diagnostics& diag) {
+                                                                  const attempt_target& to,
+                                                                  const request_settings& settings, bool streaming,
+                                                                  detail::response_parser& parser, diagnostics& diag) {
         namespace bhttp = boost::beast::http;
         detail::attempt_result r;
         const auto& executor = co_await takeoff::detail::this_task::executor;
 
         bool reused = true;
-        r.conn = state.pool->take_idle(target);
+        if (!to.fresh) r.conn = state.pool->take_idle(to.at);
         if (!r.conn) {
-            auto [acquire_ec, lease] = co_await state.pool->acquire(target, options.timeouts, diag);
+            auto [acquire_ec, lease] = co_await state.pool->acquire(to.at, settings.timeouts, to.fresh, diag);
             if (acquire_ec) {
                 r.ec = acquire_ec;
                 co_return r;
@@ -5710,14 +6286,15 @@ private:
         std::string& head = conn.head_buffer();
         head.clear();
         // Origin form: "http://host" and "http://host?q" have an empty path, sent as "/".
-        std::string_view path = req.url.encoded_target();
+        std::string_view path = to.url.encoded_target();
         std::string rooted;
         if (path.empty() || path.front() != '/') {
             rooted = "/" + std::string(path);
             path = rooted;
         }
-        if (auto ec = detail::append_request_head(head, req.method, path, conn.host_header(), req.headers,
-                                                  state.options.user_agent, req.body.size(), diag)) {
+        if (auto ec = detail::append_request_head(head, req.method, path, conn.host_header(), req.headers, to.extra,
+                                                  to.strip_credentials, state.options.user_agent, req.body.size(),
+                                                  diag)) {
             state.pool->release(std::move(r.conn), true); // nothing was sent on it
             r.ec = ec;
             co_return r;
@@ -5730,24 +6307,27 @@ private:
         }
 
         r.outcome.request_sent = true;
-        conn.watch(options.timeouts.write, executor);
+        co_await takeoff::detail::this_task::side_effects;
+        conn.watch(settings.timeouts.write, executor);
         auto [write_ec, written] = co_await conn.async_send(buffers, detail::nothrow_awaitable);
         if (write_ec) {
             r.ec = conn.step_result(write_ec);
             r.stale_reuse = reused && r.ec != boost::asio::error::operation_aborted;
-            diag.set_client_message("cannot send the request to " + detail::printable_url(req.url) + ": " +
+            diag.set_client_message("cannot send the request to " + detail::printable_url(to.url) + ": " +
                                     r.ec.message());
             state.pool->release(std::move(r.conn), false);
             co_return r;
         }
 
-        parser.header_limit(options.header_limit);
+        parser.header_limit(settings.header_limit);
         parser.body_limit(boost::none); // set below, once the status tells which limit applies
         if (req.method == bhttp::verb::head) parser.skip(true);
-        conn.watch(options.timeouts.header_read, executor);
+        conn.watch(settings.timeouts.header_read, executor);
+        std::size_t interim_budget = settings.header_limit;
         boost::system::error_code ec;
         while (!parser.is_header_done()) {
-            ec = conn.feed(parser);
+            if (!parser.got_some()) ec = conn.skip_interim(interim_budget);
+            if (!ec) ec = conn.feed(parser);
             if (ec == bhttp::error::need_more) {
                 auto [read_ec, n] = co_await conn.async_fill(detail::nothrow_awaitable);
                 ec = conn.filled(parser, read_ec, n);
@@ -5757,13 +6337,13 @@ private:
         }
         if (ec) {
             r.ec = ec;
-            r.outcome.response_started = parser.got_some();
+            r.outcome.response_started = parser.got_some() || interim_budget != settings.header_limit;
             r.stale_reuse = reused && !r.outcome.response_started && ec != boost::asio::error::operation_aborted &&
                             ec != boost::beast::error::timeout;
             if (ec == bhttp::error::header_limit) r.ec = make_error_code(errc::invalid_response);
             diag.set_client_message(
                 (r.outcome.response_started ? "bad or incomplete response header from " : "no response from ") +
-                detail::printable_url(req.url) + ": " + ec.message());
+                detail::printable_url(to.url) + ": " + r.ec.message());
             state.pool->release(std::move(r.conn), false);
             co_return r;
         }
@@ -5778,14 +6358,14 @@ private:
         // The body, into the response. The header was parsed without a limit; a Content-Length
         // over it fails here, a chunked or close-delimited body as it grows past it.
         const std::size_t limit =
-            streaming ? std::min(options.body_limit, streamed_error_body_limit) : options.body_limit;
+            streaming ? std::min(settings.body_limit, streamed_error_body_limit) : settings.body_limit;
         if (!parser.is_done() && parser.content_length() && *parser.content_length() > limit)
             ec = bhttp::error::body_limit;
         parser.body_limit(limit);
         while (!ec && !parser.is_done()) {
             ec = conn.feed(parser);
             if (ec == bhttp::error::need_more) {
-                conn.watch(options.timeouts.body_read, executor); // the longest silence
+                conn.watch(settings.timeouts.body_read, executor); // the longest silence
                 auto [read_ec, n] = co_await conn.async_fill(detail::nothrow_awaitable);
                 ec = conn.filled(parser, read_ec, n);
                 if (ec == bhttp::error::need_more) ec = {};
@@ -5799,33 +6379,46 @@ private:
     template <bool Streaming>
     using result_type = std::conditional_t<Streaming, body_stream, response>;
 
-    // The request, its options and the diagnostics pointer live in the operation (async_run's
+    // The request, its settings and the diagnostics pointer live in the operation (async_run's
     // payload) for as long as it runs; run() works on them by reference.
+    // The request, its settings and the diagnostics (the caller's, or one of the operation's own)
+    // live in the operation (async_run's payload) for as long as it runs; run() works on them by
+    // reference.
     template <bool Streaming, class CompletionToken>
-    auto start(std::chrono::milliseconds deadline, CompletionToken&& token, request&& req, request_options&& options,
-               diagnostics* diag) {
+    auto start(CompletionToken&& token, request&& req, request_settings settings, diagnostics* diag) {
+        const auto deadline = settings.deadline;
         return takeoff::detail::async_run<result_type<Streaming>>(
-            state_->executor, state_->serialised, deadline,
-            [](std::shared_ptr<detail::client_state>& state, request& r, request_options& o, diagnostics* d) {
-                return run<Streaming>(*state, r, o, d);
-            },
-            std::forward<CompletionToken>(token), state_, std::move(req), std::move(options), diag);
+            state_->executor, state_->serialised, deadline, diag,
+            [](diagnostics* d, std::shared_ptr<detail::client_state>& state, request& r, request_settings& s,
+               diagnostics& own) { return run<Streaming>(state, r, s, d ? *d : own); },
+            std::forward<CompletionToken>(token), state_, std::move(req), std::move(settings), diagnostics{});
     }
 
     template <bool Streaming>
     static takeoff::detail::task<takeoff::detail::op_result<result_type<Streaming>>> run(
-        detail::client_state& state, request& req, const request_options& options, diagnostics* diag_out) {
+        std::shared_ptr<detail::client_state> state_ptr, const request& req, const request_settings& settings,
+        diagnostics& diag) {
         using result = takeoff::detail::op_result<result_type<Streaming>>;
-        diagnostics local;
-        diagnostics& diag = diag_out ? *diag_out : local;
+        detail::client_state& state = *state_ptr;
         diag.clear();
         const auto started = std::chrono::steady_clock::now();
+        const auto deadline = settings.deadline.count() > 0 ? started + settings.deadline
+                                                            : std::chrono::steady_clock::time_point::max();
 
+        const auto home = origin_of(req.url); // credentials go to this origin only
+        if (!home) {
+            diag.set_client_message("the URL is not an absolute http or https URL");
+            co_return result{home.error(), {}};
+        }
+        boost::urls::url redirected; // the URL of this attempt when a redirect was followed
+        const boost::urls::url* url = &req.url;
         unsigned attempts = 0;
         unsigned redirects = 0;
         bool stale_retried = false;
+        bool fresh = false;
+        http::fields extra;
         for (;;) {
-            auto target = origin_of(req.url);
+            auto target = origin_of(*url);
             if (!target) {
                 diag.set_client_message("the URL is not an absolute http or https URL");
                 co_return result{target.error(), {}};
@@ -5833,40 +6426,59 @@ private:
             ++attempts;
             diag.clear();
 
+            extra.clear();
+            if (settings.decorate) {
+                attempt_context context{*url, attempts, redirects, extra, diag};
+                if (auto ec = co_await detail::async_decorate(settings.decorate, context)) co_return result{ec, {}};
+            }
+
             // Where this attempt's response goes: a body_stream's state when streaming (it takes
             // the connection over on a 2xx), a response in this frame otherwise.
             std::shared_ptr<detail::body_stream_state> stream;
             std::optional<detail::buffered_response> buffered;
             if constexpr (Streaming) {
-                const auto deadline = options.deadline.count() > 0 ? started + options.deadline
-                                                                   : std::chrono::steady_clock::time_point::max();
-                stream = std::make_shared<detail::body_stream_state>(state.pool, state.serialised, options, deadline);
+                stream = std::make_shared<detail::body_stream_state>(state.pool, state.serialised, settings, deadline);
             } else {
                 buffered.emplace();
             }
             response& resp = Streaming ? stream->head : buffered->resp;
             detail::response_parser& parser = Streaming ? stream->parser : buffered->parser;
 
-            auto attempt = co_await exchange(state, req, *target, options, Streaming, parser, diag);
+            const attempt_target to{*url, *target, extra, *target != *home, std::exchange(fresh, false)};
+            auto attempt = co_await exchange(state, req, to, settings, Streaming, parser, diag);
 
             if (attempt.ec) {
                 if (attempt.ec == boost::asio::error::operation_aborted) co_return result{attempt.ec, {}};
                 // A pooled connection the server had closed: try once more at once, on a new one.
                 if (attempt.stale_reuse && !stale_retried) {
                     stale_retried = true;
+                    fresh = true;
                     --attempts;
                     continue;
                 }
                 attempt.outcome.ec = attempt.ec;
-                bool retry = false;
-                auto delay = state.next_delay(options.retries, attempts, req.method, attempt.outcome, retry);
-                if (!retry) co_return result{attempt.ec, {}};
-                if (auto ec = co_await wait(delay)) co_return result{ec, {}};
+                auto delay = state.next_delay(settings.retries, attempts, req.method, attempt.outcome);
+                if (!delay) co_return result{attempt.ec, {}};
+                if (ends_after(deadline, *delay)) {
+                    diag.set_client_message(diag.client_message() + "; not retried: the request deadline comes first");
+                    co_return result{attempt.ec, {}};
+                }
+                if (auto ec = co_await wait(*delay)) co_return result{ec, {}};
                 continue;
             }
 
             const unsigned status = resp.status;
             const bool success = status / 100 == 2;
+
+            if (settings.classify) {
+                if (auto ec = settings.classify(response_view{req.method, *url, status, resp.headers}, diag)) {
+                    if (attempt.conn) state.pool->release(std::move(attempt.conn), false); // its body is unread
+                    if constexpr (Streaming)
+                        co_return result{ec, {}};
+                    else
+                        co_return result{ec, std::move(resp)};
+                }
+            }
 
             if constexpr (Streaming) {
                 if (success) {
@@ -5883,23 +6495,23 @@ private:
                 diag.set_http_status(status);
                 diag.set_client_message(
                     body_ec == errc::body_too_large
-                        ? "the response body from " + detail::printable_url(req.url) + " exceeds the limit of " +
-                              std::to_string(Streaming ? std::min(options.body_limit, streamed_error_body_limit)
-                                                       : options.body_limit) +
+                        ? "the response body from " + detail::printable_url(*url) + " exceeds the limit of " +
+                              std::to_string(Streaming ? std::min(settings.body_limit, streamed_error_body_limit)
+                                                       : settings.body_limit) +
                               " bytes"
-                        : "cannot read the response body from " + detail::printable_url(req.url) + ": " +
+                        : "cannot read the response body from " + detail::printable_url(*url) + ": " +
                               body_ec.message());
                 co_return result{body_ec, {}};
             }
 
             if (status / 100 == 3) {
                 const std::string_view where = resp.headers[boost::beast::http::field::location];
-                redirect_decision decision = decide_redirect(options.redirects, req.method, status, req.url, where, redirects);
+                redirect_decision decision = decide_redirect(settings.redirects, req.method, status, *url, where, redirects);
                 if (decision.action == redirect_action::follow) {
                     ++redirects;
                     attempts = 0;
-                    req.url = std::move(decision.target);
-                    if (!decision.keep_authorization) req.headers.erase(boost::beast::http::field::authorization);
+                    redirected = std::move(decision.target);
+                    url = &redirected;
                     continue;
                 }
                 if (decision.action == redirect_action::fail) {
@@ -5920,7 +6532,7 @@ private:
             const boost::system::error_code ec =
                 status_error == errc{} ? make_error_code(errc::http_status) : make_error_code(status_error);
             diag.set_http_status(status);
-            diag.set_client_message("HTTP " + std::to_string(status) + " from " + detail::printable_url(req.url));
+            diag.set_client_message("HTTP " + std::to_string(status) + " from " + detail::printable_url(*url));
             diag.set_server_message(resp.body);
             diag.set_request_id(detail::request_id_of(resp.headers));
             auto retry_after_field = resp.headers.find(boost::beast::http::field::retry_after);
@@ -5933,16 +6545,25 @@ private:
             outcome.retry_after = diag.retry_after();
             outcome.request_sent = true;
             outcome.response_started = true;
-            bool retry = false;
-            auto delay = state.next_delay(options.retries, attempts, req.method, outcome, retry);
-            if (!retry) {
+            auto delay = state.next_delay(settings.retries, attempts, req.method, outcome);
+            if (delay && ends_after(deadline, *delay)) {
+                diag.set_client_message(diag.client_message() + "; not retried: the request deadline comes first");
+                delay.reset();
+            }
+            if (!delay) {
                 if constexpr (Streaming)
                     co_return result{ec, {}};
                 else
                     co_return result{ec, std::move(resp)};
             }
-            if (auto wait_ec = co_await wait(delay)) co_return result{wait_ec, {}};
+            if (auto wait_ec = co_await wait(*delay)) co_return result{wait_ec, {}};
         }
+    }
+
+    // Whether waiting `delay` from now would end past the deadline (time_point::max(): none).
+    static bool ends_after(std::chrono::steady_clock::time_point deadline, std::chrono::milliseconds delay) {
+        return deadline != std::chrono::steady_clock::time_point::max() &&
+               std::chrono::steady_clock::now() + delay >= deadline;
     }
 
     // Waits between attempts; cancellation ends the wait with operation_aborted.
@@ -5957,6 +6578,7 @@ private:
 
 } // namespace takeoff::http
 // end of <takeoff/http/client.hpp>
+// #include <takeoff/http/hooks.hpp> (already inlined above)
 // #include <takeoff/http/message.hpp> (already inlined above)
 // #include <takeoff/http/options.hpp> (already inlined above)
 // #include <takeoff/http/origin.hpp> (already inlined above)
@@ -6528,6 +7150,89 @@ private:
 
 } // namespace takeoff::sse
 // end of <takeoff/sse/parser.hpp>
+// begin of <takeoff/snowflake/ingress.hpp>
+// The SPCS ingress's answer to a request without a valid credential: a redirect to its login host
+// (`https://sfc-endpoint-login.snowflakecomputing.app/sfc-oauth-begin?...`), meant for a browser.
+// A program must not follow it (it would get a sign-in page): it is an error of its own,
+// errc::ingress_unauthenticated, which the auth layer answers with a new credential.
+//
+// Sans-io: the rule is a function of the response header, installed into the transport as a
+// response classifier (http/hooks.hpp), so that the transport itself knows nothing of Snowflake.
+
+// #include <takeoff/core/config.hpp> (already inlined above)
+// #include <takeoff/core/diagnostics.hpp> (already inlined above)
+// #include <takeoff/core/error.hpp> (already inlined above)
+// #include <takeoff/http/detail/syntax.hpp> (already inlined above)
+// #include <takeoff/http/hooks.hpp> (already inlined above)
+// #include <takeoff/http/redirect_policy.hpp> (already inlined above)
+
+#include <boost/url/parse.hpp>
+#include <boost/url/url_view.hpp>
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+namespace takeoff::snowflake {
+
+/// The first label of the SPCS ingress login host.
+inline constexpr std::string_view ingress_login_host_prefix = "sfc-endpoint-login";
+
+/// True when `host` (any case) is the SPCS ingress login host: it starts with
+/// ingress_login_host_prefix.
+inline bool is_ingress_login_host(std::string_view host) noexcept {
+    if (host.size() < ingress_login_host_prefix.size()) return false;
+    for (std::size_t i = 0; i < ingress_login_host_prefix.size(); ++i)
+        if (http::detail::ascii_lower(host[i]) != ingress_login_host_prefix[i]) return false;
+    return true;
+}
+
+namespace detail {
+
+// The host a Location points at. Parsed with Boost.URL when it is a valid URI reference, else read
+// textually (after "//", up to the path, without userinfo and port) so that a malformed login
+// redirect is still recognised. A relative reference keeps the current host.
+inline std::string location_host(std::string_view location, boost::urls::url_view current) {
+    if (auto ref = boost::urls::parse_uri_reference(location)) {
+        if (ref->has_authority()) return std::string(ref->encoded_host().data(), ref->encoded_host().size());
+        return std::string(current.encoded_host().data(), current.encoded_host().size());
+    }
+    const std::size_t slashes = location.find("//");
+    if (slashes == std::string_view::npos) return {};
+    std::string_view authority = location.substr(slashes + 2);
+    authority = authority.substr(0, authority.find_first_of("/?#\\"));
+    if (const std::size_t at = authority.rfind('@'); at != std::string_view::npos) authority.remove_prefix(at + 1);
+    return std::string(authority.substr(0, authority.find(':')));
+}
+
+} // namespace detail
+
+/// True when a response is the ingress's login redirect: a redirect status (301, 302, 303, 307,
+/// 308) whose Location (white space around it ignored) points at the login host, whatever the
+/// method.
+inline bool is_ingress_login_redirect(unsigned status, std::string_view location_header,
+                                      boost::urls::url_view current) {
+    if (!http::is_redirect_status(status)) return false;
+    const std::string_view location = http::detail::trim_ows(location_header);
+    return !location.empty() && is_ingress_login_host(detail::location_host(location, current));
+}
+
+/// The response classifier (http::request_settings::classify) of requests to an SPCS ingress:
+/// the login redirect fails the request with errc::ingress_unauthenticated (never followed,
+/// whatever the redirect policy).
+inline boost::system::error_code classify_ingress_response(const http::response_view& response, diagnostics& diag) {
+    if (!is_ingress_login_redirect(response.status, response.headers[boost::beast::http::field::location],
+                                   response.url))
+        return {};
+    diag.set_http_status(response.status);
+    diag.set_client_message("the Snowflake ingress redirected to its login host: the request needs a valid "
+                            "Snowflake credential (HTTP " +
+                            std::to_string(response.status) + ")");
+    return make_error_code(errc::ingress_unauthenticated);
+}
+
+} // namespace takeoff::snowflake
+// end of <takeoff/snowflake/ingress.hpp>
 
 #if defined(TAKEOFF_BOOST_SOURCES)
 #include <boost/json/src.hpp>

@@ -116,7 +116,7 @@ TEST_CASE("async_run: nested tasks and Asio operations, with the result on the c
     asio::io_context io(1);
     std::optional<std::string> got;
     error_code got_ec = asio::error::would_block;
-    async_run<std::string>(io.get_executor(), true, {}, [] { return nested(); }, [&](error_code ec, std::string v) {
+    async_run<std::string>(io.get_executor(), true, {}, nullptr, [] { return nested(); }, [&](error_code ec, std::string v) {
         got_ec = ec;
         got = std::move(v);
     });
@@ -130,7 +130,7 @@ TEST_CASE("async_run: an exception thrown in a task completes the operation with
     asio::io_context io(1);
     error_code got = {};
     bool called = false;
-    async_run<int>(io.get_executor(), true, {}, [] { return throws_after_a_wait(); }, [&](error_code ec, int) {
+    async_run<int>(io.get_executor(), true, {}, nullptr, [] { return throws_after_a_wait(); }, [&](error_code ec, int) {
         called = true;
         got = ec;
     });
@@ -145,7 +145,7 @@ TEST_CASE("async_run: a task that finishes without suspending completes after th
     bool returned = false;
     asio::post(io, [&] {
         // On the io_context's own thread: the task starts in place and is done at once.
-        async_run<int>(io.get_executor(), true, {}, [] { return at_once(); },
+        async_run<int>(io.get_executor(), true, {}, nullptr, [] { return at_once(); },
                        [&](error_code ec, int v) {
                            CHECK(returned);
                            CHECK_FALSE(ec);
@@ -161,7 +161,7 @@ TEST_CASE("async_run: a task that finishes without suspending completes after th
     // Started later (the io_context was not running the caller) and done at once: dispatched.
     io.restart();
     int calls = 0;
-    async_run<int>(io.get_executor(), true, {}, [] { return at_once(); }, [&](error_code ec, int v) {
+    async_run<int>(io.get_executor(), true, {}, nullptr, [] { return at_once(); }, [&](error_code ec, int v) {
         CHECK_FALSE(ec);
         CHECK(v == 7);
         ++calls;
@@ -175,7 +175,7 @@ TEST_CASE("async_run: a cancellation between two awaited operations is not lost"
     asio::io_context io(1);
     asio::cancellation_signal signal;
     error_code got = {};
-    async_run<int>(io.get_executor(), true, {}, [&signal] { return cancelled_in_between(signal); },
+    async_run<int>(io.get_executor(), true, {}, nullptr, [&signal] { return cancelled_in_between(signal); },
                    asio::bind_cancellation_slot(signal.slot(), [&](error_code ec, int) { got = ec; }));
     io.run_for(10s);
     CHECK(io.stopped());
@@ -188,7 +188,7 @@ TEST_CASE("async_run: a cancellation while an operation is pending ends it; the 
         asio::io_context io(1);
         asio::cancellation_signal signal;
         error_code got = {};
-        async_run<int>(io.get_executor(), true, with_deadline ? std::chrono::steady_clock::duration(20ms) : 0ms,
+        async_run<int>(io.get_executor(), true, with_deadline ? std::chrono::steady_clock::duration(20ms) : 0ms, nullptr,
                        [] { return waits_an_hour(); },
                        asio::bind_cancellation_slot(signal.slot(), [&](error_code ec, int) { got = ec; }));
         if (!with_deadline) asio::post(io, [&] { signal.emit(asio::cancellation_type::terminal); });
@@ -208,7 +208,7 @@ TEST_CASE("async_run: destroying the io_context with an operation pending destro
     bool called = false;
     {
         asio::io_context io(1);
-        async_run<int>(io.get_executor(), true, {}, [destroyed] { return holds_then_waits(destroyed); },
+        async_run<int>(io.get_executor(), true, {}, nullptr, [destroyed] { return holds_then_waits(destroyed); },
                        [&called, handler_state](error_code, int) { called = true; });
         CHECK(handler_state.use_count() == 2);
         io.poll(); // started: suspended in the timer's wait
@@ -223,7 +223,7 @@ TEST_CASE("async_run: an operation never started (its io_context destroyed first
     auto handler_state = std::make_shared<int>(0);
     {
         asio::io_context io(1);
-        async_run<int>(io.get_executor(), true, {}, [] { return waits_an_hour(); },
+        async_run<int>(io.get_executor(), true, {}, nullptr, [] { return waits_an_hour(); },
                        [handler_state](error_code, int) {});
         CHECK(handler_state.use_count() == 2);
     }
@@ -234,8 +234,8 @@ TEST_CASE("async_run: on an executor that is not serialised, tasks run on a stra
     asio::thread_pool pool(2);
     auto ex = asio::any_io_executor(pool.get_executor());
     auto work = [] { return runs_on_its_strand(); };
-    auto a = async_run<bool>(ex, false, {}, work, asio::use_future);
-    auto b = async_run<bool>(ex, false, {}, work, asio::use_future);
+    auto a = async_run<bool>(ex, false, {}, nullptr, work, asio::use_future);
+    auto b = async_run<bool>(ex, false, {}, nullptr, work, asio::use_future);
     CHECK(a.get());
     CHECK(b.get());
     pool.join();
@@ -247,7 +247,7 @@ TEST_CASE("async_run works with co_await from an asio::awaitable (the deferred d
     asio::co_spawn(
         io,
         [&]() -> asio::awaitable<void> {
-            auto [ec, v] = co_await async_run<std::string>(io.get_executor(), true, {}, [] { return nested(); },
+            auto [ec, v] = co_await async_run<std::string>(io.get_executor(), true, {}, nullptr, [] { return nested(); },
                                                          asio::as_tuple(asio::deferred));
             CHECK_FALSE(ec);
             got = v;

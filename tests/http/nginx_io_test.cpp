@@ -91,7 +91,7 @@ struct outcome {
 outcome request(asio::io_context& io, http::client& client, http::request req) {
     return run<outcome>(io, [&]() -> asio::awaitable<outcome> {
         outcome out;
-        auto [ec, response] = co_await client.async_request(std::move(req), client.options().defaults, out.diag,
+        auto [ec, response] = co_await client.async_request(std::move(req), out.diag,
                                                             asio::as_tuple(asio::deferred));
         out.ec = ec;
         out.response = std::move(response);
@@ -163,7 +163,7 @@ TEST_CASE("nginx: a chunked SSE response passes through unbuffered and is read a
         takeoff::diagnostics diag;
         // Were nginx to buffer, nothing (a buffering nginx sends not even the header) would come
         // before the gate opens: these timeouts then fail the test in seconds instead of a minute.
-        http::request_options options = client.options().defaults;
+        http::request_options options;
         options.timeouts.header_read = std::chrono::seconds(10);
         options.timeouts.body_read = std::chrono::seconds(10);
         auto [ec, body] = co_await client.async_open(http::request::get(boost::urls::url(nginx.url("/events"))),

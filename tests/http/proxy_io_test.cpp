@@ -45,7 +45,7 @@ outcome fetch(asio::io_context& io, http::client& client, const std::string& url
         [&]() -> asio::awaitable<outcome> {
             outcome out;
             auto [ec, response] = co_await client.async_request(http::request::get(boost::urls::url(url)),
-                                                                client.options().defaults, out.diag,
+                                                                out.diag,
                                                                 asio::as_tuple(asio::deferred));
             out.ec = ec;
             out.response = std::move(response);

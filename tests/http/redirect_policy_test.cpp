@@ -17,18 +17,15 @@ using takeoff::http::redirect_policy;
 namespace {
 
 constexpr std::string_view current_url = "https://api.example.com/v1/generate?x=1";
-constexpr std::string_view login_location =
-    "https://sfc-endpoint-login.snowflakecomputing.app/sfc-oauth-begin?redirect_uri=https%3A%2F%2Fabc-org.snowflakecomputing.app";
 
 redirect_decision decide(verb method, unsigned status, std::string_view location, unsigned so_far = 0,
                          redirect_policy policy = {}, std::string_view current = current_url) {
     return decide_redirect(policy, method, status, boost::urls::url_view(current), location, so_far);
 }
 
-void check_follow(const redirect_decision& d, std::string_view target, bool keep_authorization) {
+void check_follow(const redirect_decision& d, std::string_view target) {
     REQUIRE(d.action == redirect_action::follow);
     CHECK(d.target.buffer() == target);
-    CHECK(d.keep_authorization == keep_authorization);
     CHECK_FALSE(d.error);
 }
 
@@ -67,35 +64,35 @@ TEST_CASE("a non-redirect status or a missing Location returns the response") {
 TEST_CASE("GET and HEAD follow every redirect status within the origin, keeping Authorization") {
     for (unsigned status : {301u, 302u, 303u, 307u, 308u}) {
         CAPTURE(status);
-        check_follow(decide(verb::get, status, "/v2/next"), "https://api.example.com/v2/next", true);
-        check_follow(decide(verb::head, status, "/v2/next"), "https://api.example.com/v2/next", true);
+        check_follow(decide(verb::get, status, "/v2/next"), "https://api.example.com/v2/next");
+        check_follow(decide(verb::head, status, "/v2/next"), "https://api.example.com/v2/next");
     }
 }
 
 TEST_CASE("relative Locations are resolved against the current URL") {
-    check_follow(decide(verb::get, 302, "next"), "https://api.example.com/v1/next", true);
-    check_follow(decide(verb::get, 302, "../x?y=2"), "https://api.example.com/x?y=2", true);
-    check_follow(decide(verb::get, 302, "?page=2"), "https://api.example.com/v1/generate?page=2", true);
-    check_follow(decide(verb::get, 302, "/a/./b/../c"), "https://api.example.com/a/c", true);
-    check_follow(decide(verb::get, 302, "//cdn.example.com/a"), "https://cdn.example.com/a", false);
-    check_follow(decide(verb::get, 302, "  /padded\t"), "https://api.example.com/padded", true);
-    check_follow(decide(verb::get, 302, "/a#section"), "https://api.example.com/a", true); // fragment dropped
+    check_follow(decide(verb::get, 302, "next"), "https://api.example.com/v1/next");
+    check_follow(decide(verb::get, 302, "../x?y=2"), "https://api.example.com/x?y=2");
+    check_follow(decide(verb::get, 302, "?page=2"), "https://api.example.com/v1/generate?page=2");
+    check_follow(decide(verb::get, 302, "/a/./b/../c"), "https://api.example.com/a/c");
+    check_follow(decide(verb::get, 302, "//cdn.example.com/a"), "https://cdn.example.com/a");
+    check_follow(decide(verb::get, 302, "  /padded\t"), "https://api.example.com/padded");
+    check_follow(decide(verb::get, 302, "/a#section"), "https://api.example.com/a"); // fragment dropped
 }
 
 TEST_CASE("GET and HEAD follow to other origins without Authorization") {
     for (unsigned status : {301u, 302u, 303u, 307u, 308u}) {
         CAPTURE(status);
-        check_follow(decide(verb::get, status, "https://other.example.com/x"), "https://other.example.com/x", false);
-        check_follow(decide(verb::head, status, "https://other.example.com/x"), "https://other.example.com/x", false);
+        check_follow(decide(verb::get, status, "https://other.example.com/x"), "https://other.example.com/x");
+        check_follow(decide(verb::head, status, "https://other.example.com/x"), "https://other.example.com/x");
     }
     // Another port, or http -> https, is another origin.
-    check_follow(decide(verb::get, 302, "https://api.example.com:8443/x"), "https://api.example.com:8443/x", false);
+    check_follow(decide(verb::get, 302, "https://api.example.com:8443/x"), "https://api.example.com:8443/x");
     check_follow(decide(verb::get, 301, "https://api.example.com/a", 0, {}, "http://api.example.com/a"),
-                 "https://api.example.com/a", false);
+                 "https://api.example.com/a");
     // The same origin spelled differently keeps it.
-    check_follow(decide(verb::get, 302, "HTTPS://API.Example.com:443/x"), "HTTPS://API.Example.com:443/x", true);
+    check_follow(decide(verb::get, 302, "HTTPS://API.Example.com:443/x"), "HTTPS://API.Example.com:443/x");
     check_follow(decide(verb::get, 302, "http://api.example.com/b", 0, {}, "http://api.example.com:80/a"),
-                 "http://api.example.com/b", true);
+                 "http://api.example.com/b");
 }
 
 TEST_CASE("https to http is refused") {
@@ -106,13 +103,13 @@ TEST_CASE("https to http is refused") {
     check_fail(decide(verb::get, 302, "http://api.example.com/"), errc::insecure_redirect);
     // A scheme-relative Location keeps the current scheme: no downgrade.
     check_follow(decide(verb::get, 302, "//api.example.com/x", 0, {}, "http://api.example.com/"),
-                 "http://api.example.com/x", true);
+                 "http://api.example.com/x");
 }
 
 TEST_CASE("POST and other methods follow 307/308 within the origin, keeping method, body and Authorization") {
     for (verb m : {verb::post, verb::put, verb::patch, verb::delete_}) {
-        check_follow(decide(m, 307, "/v1/generate_stream"), "https://api.example.com/v1/generate_stream", true);
-        check_follow(decide(m, 308, "https://API.example.com:443/v2"), "https://API.example.com:443/v2", true);
+        check_follow(decide(m, 307, "/v1/generate_stream"), "https://api.example.com/v1/generate_stream");
+        check_follow(decide(m, 308, "https://API.example.com:443/v2"), "https://API.example.com:443/v2");
     }
 }
 
@@ -139,45 +136,10 @@ TEST_CASE("POST and other methods return 301/302/303 unchanged") {
     }
 }
 
-TEST_CASE("a redirect to the SPCS ingress login host is ingress_unauthenticated, before anything else") {
-    for (verb m : {verb::get, verb::head, verb::post, verb::put, verb::delete_}) {
-        for (unsigned status : {301u, 302u, 303u, 307u, 308u}) {
-            CAPTURE(status);
-            check_fail(decide(m, status, login_location), errc::ingress_unauthenticated);
-        }
-    }
-    redirect_policy no_follow;
-    no_follow.follow = false;
-    check_fail(decide(verb::get, 302, login_location, 0, no_follow), errc::ingress_unauthenticated);
-    check_fail(decide(verb::get, 302, login_location, 99), errc::ingress_unauthenticated);
-    // http:// (a downgrade) and odd spellings are still the login host.
-    check_fail(decide(verb::get, 302, "http://sfc-endpoint-login.snowflakecomputing.app/x"),
-               errc::ingress_unauthenticated);
-    check_fail(decide(verb::get, 302, "HTTPS://SFC-ENDPOINT-LOGIN.snowflakecomputing.app/sfc-oauth-begin"),
-               errc::ingress_unauthenticated);
-    check_fail(decide(verb::get, 302, "//sfc-endpoint-login.snowflakecomputing.app/x"),
-               errc::ingress_unauthenticated);
-    check_fail(decide(verb::get, 302, "https://sfc-endpoint-login.snowflakecomputing.app:443/x"),
-               errc::ingress_unauthenticated);
-    // Even when the Location is not a valid URL.
-    check_fail(decide(verb::post, 302, "https://sfc-endpoint-login.snowflakecomputing.app/sfc-oauth-begin?a=b c|d"),
-               errc::ingress_unauthenticated);
-    check_fail(decide(verb::post, 302, "https://user@sfc-endpoint-login.snowflakecomputing.app:443/a b"),
-               errc::ingress_unauthenticated);
-
-    const auto d = decide(verb::get, 302, login_location);
-    CHECK(d.message.find("login host") != std::string::npos);
-    CHECK(d.message.find("redirect_uri") == std::string::npos); // the Location is not repeated
-    CHECK(d.message.find("HTTP 302") != std::string::npos);
-    CHECK(takeoff::http::is_ingress_login_host("sfc-endpoint-login.snowflakecomputing.app"));
-    CHECK(takeoff::http::is_ingress_login_host("SFC-Endpoint-Login.example"));
-    CHECK_FALSE(takeoff::http::is_ingress_login_host("abc-org.snowflakecomputing.app"));
-    CHECK_FALSE(takeoff::http::is_ingress_login_host("x.sfc-endpoint-login.snowflakecomputing.app"));
-    CHECK_FALSE(takeoff::http::is_ingress_login_host("sfc-endpoint"));
-    // The path alone does not make the login host.
-    check_follow(decide(verb::get, 302, "/sfc-endpoint-login/x"), "https://api.example.com/sfc-endpoint-login/x", true);
+TEST_CASE("the policy knows no service's login host: a path or query naming it changes nothing") {
+    check_follow(decide(verb::get, 302, "/sfc-endpoint-login/x"), "https://api.example.com/sfc-endpoint-login/x");
     check_follow(decide(verb::get, 302, "https://other.example/?h=sfc-endpoint-login"),
-                 "https://other.example/?h=sfc-endpoint-login", false);
+                 "https://other.example/?h=sfc-endpoint-login");
 }
 
 TEST_CASE("follow == false returns every redirect unchanged") {
@@ -190,7 +152,7 @@ TEST_CASE("follow == false returns every redirect unchanged") {
 }
 
 TEST_CASE("the redirect limit") {
-    check_follow(decide(verb::get, 302, "/next", 4), "https://api.example.com/next", true);
+    check_follow(decide(verb::get, 302, "/next", 4), "https://api.example.com/next");
     check_fail(decide(verb::get, 302, "/next", 5), errc::redirect_limit);
     check_fail(decide(verb::post, 307, "/next", 6), errc::redirect_limit);
     CHECK(decide(verb::get, 302, "/next", 5).message == "stopped after 5 redirects (redirect_policy::max_redirects)");
@@ -199,7 +161,7 @@ TEST_CASE("the redirect limit") {
     check_fail(decide(verb::get, 301, "/next", 0, none), errc::redirect_limit);
     redirect_policy many;
     many.max_redirects = 20;
-    check_follow(decide(verb::get, 301, "/next", 19, many), "https://api.example.com/next", true);
+    check_follow(decide(verb::get, 301, "/next", 19, many), "https://api.example.com/next");
 }
 
 TEST_CASE("an invalid Location is invalid_response") {
@@ -223,8 +185,8 @@ TEST_CASE("a current URL that is not http(s) is invalid_url") {
 
 TEST_CASE("redirect_decision factories") {
     check_returned(redirect_decision::return_response());
-    const auto f = redirect_decision::follow_to(boost::urls::url("https://a.example/"), true);
-    check_follow(f, "https://a.example/", true);
+    const auto f = redirect_decision::follow_to(boost::urls::url("https://a.example/"));
+    check_follow(f, "https://a.example/");
     const auto e = redirect_decision::fail_with(errc::redirect_limit, "why");
     check_fail(e, errc::redirect_limit);
     CHECK(e.message == "why");

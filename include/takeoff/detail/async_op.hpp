@@ -8,15 +8,20 @@
 // finished before the initiating function returned).
 //
 // The task runs on a strand of its own, so that operations may be started from any thread and the
-// timers they own never race with them, unless the executor is already serialised: a strand, or an
-// io_context made for one thread (concurrency hint 1, or a hint that turns the scheduler's locking
-// off). A strand costs about a quarter of the CPU time of a small request on keep-alive
-// (bench/http_rps), so `asio::io_context io{1};` is the way to tell the library that one thread
-// runs it. On a serialised executor that is running the caller, the task starts inside the
-// initiating function; otherwise it is posted to its executor.
+// timers they own never race with them, unless the executor is already serialised: a strand, or
+// an executor the user said only one thread runs (http::client_options::single_threaded_executor;
+// a strand costs about a quarter of the CPU time of a small request on keep-alive, bench/http_rps).
+// On a serialised executor that is running the caller, the task starts inside the initiating
+// function; otherwise it is posted to its executor.
+//
+// Diagnostics: the operation's task gets a diagnostics* to write into: the caller's, or, when the
+// completion token is with_diagnostics (the default), the adapter's own, so that the exception it
+// throws carries them.
 
 #include <takeoff/core/config.hpp>
+#include <takeoff/core/diagnostics.hpp>
 #include <takeoff/core/error.hpp>
+#include <takeoff/core/with_diagnostics.hpp>
 #include <takeoff/detail/task.hpp>
 
 #include <boost/asio/associated_cancellation_slot.hpp>
@@ -63,19 +68,11 @@ inline boost::system::error_code error_from_exception(const std::exception_ptr& 
     }
 }
 
-/// True when handlers given to executor can never run concurrently: a strand, or an io_context
-/// whose concurrency hint promises a single thread.
-inline bool is_serialised(const asio::any_io_executor& executor) {
-    if (executor.target<asio::strand<asio::io_context::executor_type>>() != nullptr ||
-        executor.target<asio::strand<asio::any_io_executor>>() != nullptr)
-        return true;
-#if !defined(BOOST_ASIO_HAS_IOCP)
-    if (const auto* io = executor.target<asio::io_context::executor_type>()) {
-        const int hint = asio::use_service<asio::detail::scheduler>(io->context()).concurrency_hint();
-        return hint == 1 || !BOOST_ASIO_CONCURRENCY_HINT_IS_LOCKING(SCHEDULER, hint);
-    }
-#endif
-    return false;
+/// True when handlers given to executor can never run concurrently as far as its type tells: a
+/// strand. (An io_context run by one thread is serialised too, but only its user knows that.)
+inline bool is_serialised(const asio::any_io_executor& executor) noexcept {
+    return executor.target<asio::strand<asio::io_context::executor_type>>() != nullptr ||
+           executor.target<asio::strand<asio::any_io_executor>>() != nullptr;
 }
 
 /// The executor an operation's task runs on (see the file comment); serialised: is_serialised(executor).
@@ -109,11 +106,18 @@ public:
 
     template <class Factory, class... Args>
     root_operation(Handler handler, const asio::any_io_executor& client_executor, asio::any_io_executor executor,
-                   std::chrono::steady_clock::duration deadline, Factory& make, Args&&... args)
+                   std::chrono::steady_clock::duration deadline, diagnostics* diag, Factory& make, Args&&... args)
         : handler_(std::move(handler)),
           work_guard_(asio::get_associated_executor(handler_, client_executor)),
           payload_(std::forward<Args>(args)...),
-          task_(std::apply(make, payload_)) {
+          task_(std::apply(
+              [&make, diag = diagnostics_for(handler_, diag)](auto&... p) {
+                  if constexpr (std::is_invocable_v<Factory&, diagnostics*, decltype(p)...>)
+                      return make(diag, p...);
+                  else
+                      return make(p...); // a task that reports no diagnostics
+              },
+              payload_)) {
         context_.executor = std::move(executor);
         context_.owner = this;
         task_.promise().context = &context_;
@@ -125,8 +129,8 @@ public:
         context_.cancellation = cancellation_.get();
         if (slot_.is_connected()) {
             // The caller may cancel from its own executor: hop onto the operation's first.
-            slot_.assign([state = cancellation_, executor = context_.executor](asio::cancellation_type) {
-                asio::dispatch(executor, [state] { state->cancel(); });
+            slot_.assign([state = cancellation_, executor = context_.executor](asio::cancellation_type type) {
+                asio::dispatch(executor, [state, type] { state->cancel(type); });
             });
         }
         if (timed) {
@@ -136,7 +140,7 @@ public:
                 auto state = weak.lock();
                 if (ec || !state) return;
                 state->deadline_passed = true;
-                state->cancel();
+                state->cancel(asio::cancellation_type::terminal);
             });
         }
     }
@@ -172,6 +176,19 @@ public:
     };
 
 private:
+    // The diagnostics the task writes into: the caller's, else the with_diagnostics adapter's own.
+    static diagnostics* diagnostics_for(Handler& handler, diagnostics* caller) noexcept {
+        if constexpr (is_diagnostics_handler<Handler>::value) {
+            if (caller) {
+                handler.use_diagnostics(caller);
+                return caller;
+            }
+            return handler.own_diagnostics();
+        } else {
+            return caller;
+        }
+    }
+
     void finish() override {
         op_result<T> result;
         try {
@@ -222,24 +239,27 @@ private:
     bool in_initiation_ = false; // start() was called by the initiating function
 };
 
-/// Starts `make(args...)` (returning task<op_result<T>>) and completes token with
-/// void(error_code, T). The args are moved (or copied) into the operation, which keeps them until
-/// it completes: make gets lvalue references to them, and the task may keep those references (a
-/// request is not moved again into a coroutine frame). make itself is called once, in the
-/// initiating function, and is not kept: it must call a coroutine function, not be a coroutine
-/// lambda itself (whose frame would refer to the lambda's captures).
-/// `serialised`: is_serialised(executor), decided once by the caller (it looks up a service). A
-/// zero deadline means none. Supported cancellation: terminal, partial and total; any of them ends
-/// the operation with operation_aborted (request_timeout when it was the deadline). The task starts
-/// at once when the caller already runs on the operation's executor, otherwise it is posted there.
+/// Starts `make(diag, args...)` (or `make(args...)`, for a task that reports no diagnostics),
+/// which returns task<op_result<T>>, and completes token with void(error_code, T). `diag` is the
+/// caller's diagnostics, or, when the token is with_diagnostics
+/// and the caller gave none, the adapter's (null otherwise). The args are moved (or copied) into
+/// the operation, which keeps them until it completes: make gets lvalue references to them, and
+/// the task may keep those references (a request is not moved again into a coroutine frame). make
+/// itself is called once, in the initiating function, and is not kept: it must call a coroutine
+/// function, not be a coroutine lambda itself (whose frame would refer to the lambda's captures).
+/// `serialised`: handlers on executor never run concurrently (see the file comment). A zero
+/// deadline means none. Cancellation: see task_cancellation (terminal and partial end the
+/// operation with operation_aborted, request_timeout when it was the deadline; total only until
+/// the operation has had side effects). The task starts at once when the caller already runs on
+/// the operation's executor, otherwise it is posted there.
 template <class T, class Factory, class CompletionToken, class... Args>
 auto async_run(const asio::any_io_executor& executor, bool serialised, std::chrono::steady_clock::duration deadline,
-               Factory make, CompletionToken&& token, Args&&... args) {
-    auto initiation = [executor, serialised, deadline](auto handler, Factory factory, auto&&... payload) {
+               diagnostics* diag, Factory make, CompletionToken&& token, Args&&... args) {
+    auto initiation = [executor, serialised, deadline, diag](auto handler, Factory factory, auto&&... payload) {
         using operation = root_operation<T, decltype(handler), std::decay_t<decltype(payload)>...>;
         asio::any_io_executor ex = operation_executor(executor, serialised);
         const bool here = serialised && running_in(ex);
-        auto* op = new operation(std::move(handler), executor, std::move(ex), deadline, factory,
+        auto* op = new operation(std::move(handler), executor, std::move(ex), deadline, diag, factory,
                                  std::forward<decltype(payload)>(payload)...);
         if (here)
             op->start(true);

@@ -127,16 +127,27 @@ struct frame_allocated {
     static void operator delete(void* block, std::size_t size) noexcept { frame_cache::deallocate(block, size); }
 };
 
-/// Cancellation of one operation: the signal its awaited Asio operations are bound to, and
-/// whether it was emitted (a cancellation between two awaited operations is not lost).
+/// Cancellation of one operation: the signal its awaited Asio operations are bound to, whether it
+/// was emitted (a cancellation between two awaited operations is not lost), and whether the
+/// operation has had effects that cancelling cannot undo.
+///
+/// Asio's cancellation types, as the library honours them: terminal and partial always end the
+/// operation (the connection in use is closed; the client stays usable, which is what partial
+/// promises); total ("as if it never started") only until the operation has had effects
+/// (this_task::side_effects: a request written, body bytes consumed), after which a total-only
+/// cancellation is ignored, because it could no longer be honoured.
 struct task_cancellation {
     asio::cancellation_signal signal;
     bool cancelled = false;
+    bool side_effects = false;
 
-    void cancel() {
+    void cancel(asio::cancellation_type type) {
+        using ct = asio::cancellation_type;
+        if ((type & (ct::terminal | ct::partial)) == ct::none && (side_effects || (type & ct::total) == ct::none))
+            return;
         cancelled = true;
-        // Every type ends the operation the same way: the connection in use is closed.
-        signal.emit(asio::cancellation_type::terminal);
+        // Every accepted type ends the operation the same way: the connection in use is closed.
+        signal.emit(ct::terminal);
     }
 };
 
@@ -172,6 +183,10 @@ namespace this_task {
 /// `co_await this_task::executor` in a task: the operation's executor.
 struct executor_t {};
 inline constexpr executor_t executor{};
+/// `co_await this_task::side_effects` in a task: from now on the operation has had effects that
+/// a cancellation cannot undo (see task_cancellation).
+struct side_effects_t {};
+inline constexpr side_effects_t side_effects{};
 } // namespace this_task
 
 template <class Signature>
@@ -297,6 +312,11 @@ struct promise_base : frame_allocated {
             const asio::any_io_executor& await_resume() const noexcept { return executor; }
         };
         return ready{context->executor};
+    }
+
+    std::suspend_never await_transform(this_task::side_effects_t) const noexcept {
+        if (context->cancellation) context->cancellation->side_effects = true;
+        return {};
     }
 
     template <class Op, class Signature = typename deferred_signature<std::decay_t<Op>>::type>

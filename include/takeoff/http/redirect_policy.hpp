@@ -5,9 +5,9 @@
 // The rules are those of boost-requests and the Azure SDK narrowed for bearer-token traffic: GET
 // and HEAD follow any redirect to an http(s) origin; other methods follow only 307/308 (which keep
 // the method and body) and only within the origin; HTTPS is never downgraded; Authorization never
-// crosses origins. A redirect to the Snowflake SPCS ingress login host is an error of its own: the
-// ingress sends it when the credential is missing or rejected, and following it would hand the
-// request to a browser sign-in page.
+// crosses origins (the client's rule: credential headers go only to the origin of the request's
+// URL). Redirects that are errors of a particular service (the Snowflake SPCS ingress's login
+// redirect) are recognised by a response classifier (hooks.hpp) before this policy is asked.
 
 #include <takeoff/core/config.hpp>
 #include <takeoff/core/error.hpp>
@@ -30,7 +30,7 @@ namespace takeoff::http {
 struct redirect_policy {
     /// The most redirects followed for one request; one more gives errc::redirect_limit.
     unsigned max_redirects = 5;
-    /// false: every 3xx goes back to the caller as it is (the ingress check still applies).
+    /// false: every 3xx goes back to the caller as it is.
     bool follow = true;
 };
 
@@ -48,9 +48,7 @@ struct redirect_decision {
     /// follow: the absolute http(s) URL to request next (Location resolved against the current
     /// URL, dot segments removed, fragment dropped as it is never sent).
     boost::urls::url target;
-    /// follow: whether the Authorization header may be sent to target (true only within the origin).
-    bool keep_authorization = false;
-    /// fail: errc::ingress_unauthenticated, redirect_limit, insecure_redirect, invalid_response or
+    /// fail: errc::redirect_limit, insecure_redirect, invalid_response or
     /// invalid_url.
     boost::system::error_code error;
     /// fail: our explanation for diagnostics::set_client_message (never contains the Location).
@@ -59,11 +57,10 @@ struct redirect_decision {
     /// A decision to hand the response back unchanged.
     static redirect_decision return_response() { return {}; }
     /// A decision to follow to `target`.
-    static redirect_decision follow_to(boost::urls::url target, bool keep_authorization) {
+    static redirect_decision follow_to(boost::urls::url target) {
         redirect_decision d;
         d.action = redirect_action::follow;
         d.target = std::move(target);
-        d.keep_authorization = keep_authorization;
         return d;
     }
     /// A decision to fail with `e`.
@@ -75,19 +72,6 @@ struct redirect_decision {
         return d;
     }
 };
-
-/// The first label of the Snowflake SPCS ingress login host, e.g.
-/// `https://sfc-endpoint-login.snowflakecomputing.app/sfc-oauth-begin?...`.
-inline constexpr std::string_view ingress_login_host_prefix = "sfc-endpoint-login";
-
-/// True when `host` (any case) is the SPCS ingress login host: it starts with
-/// ingress_login_host_prefix.
-inline bool is_ingress_login_host(std::string_view host) noexcept {
-    if (host.size() < ingress_login_host_prefix.size()) return false;
-    for (std::size_t i = 0; i < ingress_login_host_prefix.size(); ++i)
-        if (detail::ascii_lower(host[i]) != ingress_login_host_prefix[i]) return false;
-    return true;
-}
 
 /// True for the statuses that carry a Location to follow: 301, 302, 303, 307, 308.
 constexpr bool is_redirect_status(unsigned status) noexcept {
@@ -102,40 +86,22 @@ inline std::string_view trim_ows(std::string_view v) noexcept {
     return v;
 }
 
-// The host a Location points at. Parsed with Boost.URL when it is a valid URI reference, else read
-// textually (after "//", up to the path, without userinfo and port) so that a malformed login
-// redirect is still recognised. A relative reference keeps the current host.
-inline std::string location_host(std::string_view location, boost::urls::url_view current) {
-    if (auto ref = boost::urls::parse_uri_reference(location)) {
-        if (ref->has_authority()) return std::string(ref->encoded_host().data(), ref->encoded_host().size());
-        return std::string(current.encoded_host().data(), current.encoded_host().size());
-    }
-    const std::size_t slashes = location.find("//");
-    if (slashes == std::string_view::npos) return {};
-    std::string_view authority = location.substr(slashes + 2);
-    authority = authority.substr(0, authority.find_first_of("/?#\\"));
-    if (const std::size_t at = authority.rfind('@'); at != std::string_view::npos) authority.remove_prefix(at + 1);
-    return std::string(authority.substr(0, authority.find(':')));
-}
-
 } // namespace detail
 
 /// Decides what to do with a response to `method current` that has `status` and (maybe) a Location,
 /// after `redirects_so_far` redirects were followed for this request. In this order:
 ///
 /// 1. not 301/302/303/307/308, or no Location (empty or blank) -> return_response;
-/// 2. the Location's host is the SPCS ingress login host (is_ingress_login_host) -> fail with
-///    errc::ingress_unauthenticated, for every method and redirect status, whatever the policy;
-/// 3. policy.follow is false -> return_response;
-/// 4. a method other than GET/HEAD with 301/302/303 -> return_response (following would change the
+/// 2. policy.follow is false -> return_response;
+/// 3. a method other than GET/HEAD with 301/302/303 -> return_response (following would change the
 ///    method or drop the body, which is the caller's call);
-/// 5. redirects_so_far >= policy.max_redirects -> errc::redirect_limit;
-/// 6. a current URL that is not an http(s) origin -> errc::invalid_url; a Location that is not a
+/// 4. redirects_so_far >= policy.max_redirects -> errc::redirect_limit;
+/// 5. a current URL that is not an http(s) origin -> errc::invalid_url; a Location that is not a
 ///    URI reference, or resolves to no valid http(s) host -> errc::invalid_response; a target
 ///    scheme other than http(s) -> errc::insecure_redirect;
-/// 7. https -> http -> errc::insecure_redirect;
-/// 8. a method other than GET/HEAD (307/308 here) to another origin -> errc::insecure_redirect;
-/// 9. otherwise follow, keeping Authorization only when the target's origin equals the current one.
+/// 6. https -> http -> errc::insecure_redirect;
+/// 7. a method other than GET/HEAD (307/308 here) to another origin -> errc::insecure_redirect;
+/// 8. otherwise follow.
 ///
 /// The method is never changed (a GET or HEAD stays one on 303; 307/308 keep method and body).
 inline redirect_decision decide_redirect(const redirect_policy& policy, boost::beast::http::verb method,
@@ -146,11 +112,6 @@ inline redirect_decision decide_redirect(const redirect_policy& policy, boost::b
     const std::string_view location = detail::trim_ows(location_header);
     if (location.empty()) return redirect_decision::return_response();
 
-    if (is_ingress_login_host(detail::location_host(location, current)))
-        return redirect_decision::fail_with(errc::ingress_unauthenticated,
-                                            "the Snowflake ingress redirected to its login host: the request "
-                                            "needs a valid Snowflake credential (HTTP " +
-                                                std::to_string(status) + ")");
 
     if (!policy.follow) return redirect_decision::return_response();
     const bool get_or_head = method == bh::verb::get || method == bh::verb::head;
@@ -184,7 +145,7 @@ inline redirect_decision decide_redirect(const redirect_policy& policy, boost::b
                                                 std::string(method_name.data(), method_name.size()) +
                                                 " request to another origin");
     }
-    return redirect_decision::follow_to(std::move(target), same_origin);
+    return redirect_decision::follow_to(std::move(target));
 }
 
 } // namespace takeoff::http

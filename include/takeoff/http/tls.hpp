@@ -16,7 +16,9 @@
 #include <openssl/x509_vfy.h>
 
 #include <memory>
+#include <mutex>
 #include <string>
+#include <utility>
 
 namespace takeoff::http {
 
@@ -54,6 +56,58 @@ inline boost::system::result<std::shared_ptr<boost::asio::ssl::context>> make_tl
     SSL_CTX_set_mode(ctx->native_handle(), SSL_MODE_RELEASE_BUFFERS);
     return ctx;
 }
+
+/// The TLS context of a client, made when its first HTTPS connection is opened (loading the system
+/// store takes about a quarter of a second, which a client that speaks plain HTTP only should not
+/// pay). Clients that trust the system store alone share one context per process. A context that
+/// cannot be made (a CA file that does not load) fails every HTTPS request with the same error and
+/// message. Thread-safe.
+class tls_context_source {
+public:
+    explicit tls_context_source(tls_options options) : options_(std::move(options)) {}
+
+    tls_context_source(const tls_context_source&) = delete;
+    tls_context_source& operator=(const tls_context_source&) = delete;
+
+    boost::system::result<std::shared_ptr<boost::asio::ssl::context>> get(diagnostics& diag) {
+        std::lock_guard lock(mutex_);
+        if (!context_ && !failure_) {
+            diagnostics made;
+            auto context = system_trust_only() ? shared_system_context(made) : make_tls_context(options_, made);
+            if (context) {
+                context_ = std::move(*context);
+            } else {
+                failure_ = context.error();
+                failure_message_ = made.client_message();
+            }
+        }
+        if (failure_) {
+            diag.set_client_message(failure_message_);
+            return failure_;
+        }
+        return context_;
+    }
+
+private:
+    bool system_trust_only() const noexcept { return options_.use_system_trust && !options_.ca_file && !options_.ca_pem; }
+
+    // One context for every client that trusts the system store alone, kept while one uses it.
+    static boost::system::result<std::shared_ptr<boost::asio::ssl::context>> shared_system_context(diagnostics& diag) {
+        static std::mutex mutex;
+        static std::weak_ptr<boost::asio::ssl::context> shared;
+        std::lock_guard lock(mutex);
+        if (auto context = shared.lock()) return context;
+        auto context = make_tls_context(tls_options{}, diag);
+        if (context) shared = *context;
+        return context;
+    }
+
+    std::mutex mutex_;
+    tls_options options_;
+    std::shared_ptr<boost::asio::ssl::context> context_;
+    boost::system::error_code failure_;
+    std::string failure_message_;
+};
 
 /// Prepares one TLS connection to host: SNI (for names, not IP literals) and the name or address
 /// the certificate must match.

@@ -16,6 +16,7 @@
 #include <takeoff/http/options.hpp>
 #include <takeoff/http/origin.hpp>
 #include <takeoff/http/detail/deadline_monitor.hpp>
+#include <takeoff/http/detail/response_parser.hpp>
 #include <takeoff/http/detail/tls_stream.hpp>
 #include <takeoff/http/proxy.hpp>
 #include <takeoff/http/tls.hpp>
@@ -227,6 +228,28 @@ public:
         buffer_.consume(used);
         if (!ec && used == 0 && !parser.is_done()) return beast::http::error::need_more;
         return ec;
+    }
+
+    /// Drops the interim (1xx) responses at the front of the bytes read, before the final
+    /// response's head is fed to the parser: need_more while nothing else has arrived (or an
+    /// interim head is incomplete), {} when the next bytes are the final response's,
+    /// errc::invalid_response for a 101 or interim heads longer than `budget` bytes in all (what
+    /// they use is taken off budget).
+    boost::system::error_code skip_interim(std::size_t& budget) {
+        for (;;) {
+            const std::string_view in(static_cast<const char*>(buffer_.data().data()), buffer_.size());
+            if (in.empty()) return beast::http::error::need_more;
+            std::size_t size = 0;
+            switch (find_interim_head(in, budget, size)) {
+            case interim_head_result::none: return {};
+            case interim_head_result::incomplete: return beast::http::error::need_more;
+            case interim_head_result::invalid: return make_error_code(errc::invalid_response);
+            case interim_head_result::complete:
+                buffer_.consume(size);
+                budget -= size;
+                break;
+            }
+        }
     }
 
     /// Reads what the peer sent into the connection's buffer: completes with

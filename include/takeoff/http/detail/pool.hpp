@@ -16,6 +16,7 @@
 #include <takeoff/http/options.hpp>
 #include <takeoff/http/origin.hpp>
 #include <takeoff/http/proxy.hpp>
+#include <takeoff/http/tls.hpp>
 
 #include <boost/asio/experimental/concurrent_channel.hpp>
 
@@ -39,11 +40,10 @@ public:
         bool reused = false;
     };
 
-    connection_pool(asio::any_io_executor executor, pool_options options,
-                    std::shared_ptr<asio::ssl::context> tls_context, proxy_config proxies)
+    connection_pool(asio::any_io_executor executor, pool_options options, tls_options tls, proxy_config proxies)
         : executor_(std::move(executor)),
           options_(options),
-          tls_context_(std::move(tls_context)),
+          tls_(std::move(tls)),
           proxies_(std::move(proxies)),
           monitor_(std::make_shared<deadline_monitor>(executor_)),
           mutex_(monitor_->mutex()) {
@@ -55,16 +55,20 @@ public:
     connection_pool(const connection_pool&) = delete;
     connection_pool& operator=(const connection_pool&) = delete;
 
-    /// An idle connection to origin, a new one, or, at the limit, the next one released.
+    /// An idle connection to origin, a new one, or, at the limit, the next one released. `fresh`:
+    /// a new connection in any case (an idle or released one is closed and its place used).
     /// Cancellation: any type; a connection received at the same moment goes back to the pool.
     takeoff::detail::task<takeoff::detail::op_result<lease>> acquire(const origin& target, const timeouts& limits,
-                                                                      diagnostics& diag) {
+                                                                      bool fresh, diagnostics& diag) {
         const auto& executor = co_await takeoff::detail::this_task::executor;
         std::shared_ptr<waiter> wait_for;
         {
             std::lock_guard lock(mutex_);
             origin_pool& pool = pools_[target];
-            if (auto conn = take_idle_locked(pool)) co_return takeoff::detail::op_result<lease>{{}, lease{std::move(conn), true}};
+            if (!fresh) {
+                if (auto conn = take_idle_locked(pool))
+                    co_return takeoff::detail::op_result<lease>{{}, lease{std::move(conn), true}};
+            }
             if (pool.open < options_.max_connections_per_origin) {
                 ++pool.open; // reserved for the connection opened below
             } else {
@@ -79,11 +83,21 @@ public:
                 give_back_abandoned(target, wait_for);
                 co_return takeoff::detail::op_result<lease>{asio::error::operation_aborted, {}};
             }
-            if (handed) co_return takeoff::detail::op_result<lease>{{}, lease{std::move(handed), true}};
+            if (handed && !fresh) co_return takeoff::detail::op_result<lease>{{}, lease{std::move(handed), true}};
+            if (handed) drop_in_use(std::move(handed)); // its place is ours
             // Otherwise a slot was handed over: open a connection in it.
         }
 
-        auto conn = std::make_unique<connection>(executor_, target, tls_context_, monitor_);
+        std::shared_ptr<asio::ssl::context> tls_context;
+        if (target.scheme == scheme::https) {
+            auto made = tls_.get(diag);
+            if (!made) {
+                release_slot(target);
+                co_return takeoff::detail::op_result<lease>{made.error(), {}};
+            }
+            tls_context = std::move(*made);
+        }
+        auto conn = std::make_unique<connection>(executor_, target, std::move(tls_context), monitor_);
         const std::optional<proxy_settings> proxy = proxy_for(proxies_, target);
         auto ec = co_await conn->async_connect(limits, proxy ? &*proxy : nullptr, diag);
         if (ec) {
@@ -206,6 +220,13 @@ private:
         return false;
     }
 
+    // Closes a connection handed over while in use, keeping its place in the origin's count.
+    void drop_in_use(std::unique_ptr<connection> conn) {
+        conn->close();
+        std::lock_guard lock(mutex_);
+        monitor_->remove_locked(*conn->watch_entry());
+    }
+
     // Gives up the place of a connection that is closed (conn: the one closed, to take off the
     // monitor's list while the mutex is held).
     void release_slot(const origin& target, connection* conn = nullptr) {
@@ -243,7 +264,7 @@ private:
 
     asio::any_io_executor executor_;
     pool_options options_;
-    std::shared_ptr<asio::ssl::context> tls_context_;
+    tls_context_source tls_;
     proxy_config proxies_;
     std::shared_ptr<deadline_monitor> monitor_; // its mutex guards the pool's state too
     std::mutex& mutex_;

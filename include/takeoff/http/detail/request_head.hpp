@@ -59,15 +59,30 @@ inline bool needs_content_length(boost::beast::http::verb method, std::size_t bo
     return body_size > 0 || method == verb::post || method == verb::put || method == verb::patch;
 }
 
-/// Appends the head of a request to out: the request line, Host, the caller's headers (minus the
-/// framing ones: Host, Content-Length, Transfer-Encoding, Connection), User-Agent when the caller
-/// gave none, Content-Length when needed, and the empty line. On a header or target that cannot
-/// be sent, out is left as it was and errc::invalid_argument is returned, with diag naming it.
+/// True for the header fields that carry credentials, which are sent only to the origin of a
+/// request's URL: Authorization, Proxy-Authorization, Cookie and the SPCS ingress's
+/// X-SF-SPCS-Authorization.
+inline bool is_credential_field(std::string_view name) noexcept {
+    switch (name.size()) {
+    case 6: return iequals(name, "cookie");
+    case 13: return iequals(name, "authorization");
+    case 19: return iequals(name, "proxy-authorization");
+    case 23: return iequals(name, "x-sf-spcs-authorization");
+    default: return false;
+    }
+}
+
+/// Appends the head of a request to out: the request line, Host, the caller's headers and then
+/// the `extra` ones of this attempt (minus the framing ones: Host, Content-Length,
+/// Transfer-Encoding, Connection; minus credential fields when `strip_credentials`), User-Agent
+/// when neither gave one, Content-Length when needed, and the empty line. On a header or target
+/// that cannot be sent, out is left as it was and errc::invalid_argument is returned, with diag
+/// naming it.
 inline boost::system::error_code append_request_head(std::string& out, boost::beast::http::verb method,
                                                      std::string_view target, std::string_view host,
-                                                     const http::fields& headers,
-                                                     std::string_view default_user_agent, std::size_t body_size,
-                                                     diagnostics& diag) {
+                                                     const http::fields& headers, const http::fields& extra,
+                                                     bool strip_credentials, std::string_view default_user_agent,
+                                                     std::size_t body_size, diagnostics& diag) {
     if (!is_safe_target(target)) {
         diag.set_client_message("the request target cannot be sent (it must start with '/' and hold no spaces or "
                                 "control characters)");
@@ -79,13 +94,13 @@ inline boost::system::error_code append_request_head(std::string& out, boost::be
     }
     // Two passes: check and measure every piece, then copy them into place (one resize; the
     // connection's buffer keeps its capacity, so a request normally allocates nothing here).
-    auto framing = [](std::string_view name) {
+    auto left_out = [strip_credentials](std::string_view name) {
         switch (name.size()) { // most names are none of these: their length tells at once
         case 4: return iequals(name, "host");
         case 10: return iequals(name, "connection");
         case 14: return iequals(name, "content-length");
         case 17: return iequals(name, "transfer-encoding");
-        default: return false;
+        default: return strip_credentials && is_credential_field(name);
         }
     };
     const std::string_view method_name = boost::beast::http::to_string(method);
@@ -94,16 +109,18 @@ inline boost::system::error_code append_request_head(std::string& out, boost::be
     constexpr std::string_view content_length_name = "Content-Length: ";
     std::size_t size = method_name.size() + 1 + target.size() + version_and_host.size() + host.size() + 2 + 2;
     bool has_user_agent = false;
-    for (const auto [name, value] : headers) {
-        if (framing(name)) continue;
-        if (!is_token(name) || !is_safe_field_value(value)) {
-            diag.set_client_message(is_token(name) ? "the value of the request header '" + std::string(name) +
-                                                         "' holds CR, LF or NUL"
-                                                   : "a request header name is not a valid HTTP token");
-            return make_error_code(errc::invalid_argument);
+    for (const http::fields* set : {&headers, &extra}) {
+        for (const auto [name, value] : *set) {
+            if (left_out(name)) continue;
+            if (!is_token(name) || !is_safe_field_value(value)) {
+                diag.set_client_message(is_token(name) ? "the value of the request header '" + std::string(name) +
+                                                             "' holds CR, LF or NUL"
+                                                       : "a request header name is not a valid HTTP token");
+                return make_error_code(errc::invalid_argument);
+            }
+            has_user_agent = has_user_agent || (name.size() == 10 && iequals(name, "user-agent"));
+            size += name.size() + value.size() + 4;
         }
-        has_user_agent = has_user_agent || (name.size() == 10 && iequals(name, "user-agent"));
-        size += name.size() + value.size() + 4;
     }
     const bool add_user_agent = !has_user_agent && !default_user_agent.empty();
     if (add_user_agent) size += user_agent_name.size() + default_user_agent.size() + 2;
@@ -127,12 +144,14 @@ inline boost::system::error_code append_request_head(std::string& out, boost::be
     put(version_and_host);
     put(host);
     put("\r\n");
-    for (const auto [name, value] : headers) {
-        if (framing(name)) continue;
-        put(name);
-        put(": ");
-        put(value);
-        put("\r\n");
+    for (const http::fields* set : {&headers, &extra}) {
+        for (const auto [name, value] : *set) {
+            if (left_out(name)) continue;
+            put(name);
+            put(": ");
+            put(value);
+            put("\r\n");
+        }
     }
     if (add_user_agent) {
         put(user_agent_name);
@@ -146,6 +165,15 @@ inline boost::system::error_code append_request_head(std::string& out, boost::be
     }
     put("\r\n");
     return {};
+}
+
+/// As above, with no extra fields and every credential field sent.
+inline boost::system::error_code append_request_head(std::string& out, boost::beast::http::verb method,
+                                                     std::string_view target, std::string_view host,
+                                                     const http::fields& headers, std::string_view default_user_agent,
+                                                     std::size_t body_size, diagnostics& diag) {
+    static const http::fields none;
+    return append_request_head(out, method, target, host, headers, none, false, default_user_agent, body_size, diag);
 }
 
 } // namespace takeoff::http::detail

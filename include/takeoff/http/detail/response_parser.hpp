@@ -190,6 +190,36 @@ inline simple_head_result parse_simple_head(std::string_view in, std::size_t hea
     return simple_head_result::parsed;
 }
 
+/// What find_interim_head saw at the start of the bytes read.
+enum class interim_head_result {
+    none,       // the next response is not an interim one (or not HTTP: the parser will say)
+    incomplete, // it may be an interim one that has not fully arrived
+    complete,   // an interim (1xx, not 101) head of `size` bytes, empty line included
+    invalid,    // 101 Switching Protocols (never asked for), or an interim head over the limit
+};
+
+/// Recognises an interim response (RFC 9110 section 15.2: 100 Continue, 103 Early Hints, ...) at
+/// the start of `in`, which a client reads and drops before the final response. Its head must end
+/// with CRLF CRLF within `limit` bytes.
+inline interim_head_result find_interim_head(std::string_view in, std::size_t limit, std::size_t& size) noexcept {
+    // "HTTP/1.x 1dd " at least, before anything is decided.
+    constexpr std::string_view prefix = "HTTP/1.";
+    const std::size_t known = std::min(in.size(), prefix.size());
+    if (in.substr(0, known) != prefix.substr(0, known)) return interim_head_result::none;
+    if (in.size() > 7 && in[7] != '0' && in[7] != '1') return interim_head_result::none;
+    if (in.size() > 8 && in[8] != ' ') return interim_head_result::none;
+    if (in.size() > 9 && in[9] != '1') return interim_head_result::none;
+    if (in.size() < 12) return interim_head_result::incomplete;
+    if (in[10] < '0' || in[10] > '9' || in[11] < '0' || in[11] > '9') return interim_head_result::none;
+    if (in[10] == '0' && in[11] == '1') return interim_head_result::invalid;
+    const std::size_t end = in.substr(0, limit).find("\r\n\r\n");
+    if (end == std::string_view::npos)
+        return in.size() < limit ? interim_head_result::incomplete : interim_head_result::invalid;
+    size = end + 4;
+    return interim_head_result::complete;
+}
+
+
 /// The parser the transport feeds (connection::feed). Its interface is the part of
 /// beast::http::basic_parser the transport uses; it hides basic_parser's functions of the same
 /// names so that both ways through a response (file comment) look the same.
