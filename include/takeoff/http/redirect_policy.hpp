@@ -96,12 +96,6 @@ constexpr bool is_redirect_status(unsigned status) noexcept {
 
 namespace detail {
 
-inline std::string_view trim_ows(std::string_view v) noexcept {
-    while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
-    while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
-    return v;
-}
-
 // The host a Location points at. Parsed with Boost.URL when it is a valid URI reference, else read
 // textually (after "//", up to the path, without userinfo and port) so that a malformed login
 // redirect is still recognised. A relative reference keeps the current host.

@@ -73,6 +73,13 @@ inline constexpr auto field_value_chars = [] {
     return table;
 }();
 
+/// v without the optional white space (RFC 9110 section 5.6.3: SP and HTAB) at either end.
+constexpr std::string_view trim_ows(std::string_view v) noexcept {
+    while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+    while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
+    return v;
+}
+
 /// True for an RFC 9110 token (a valid header name).
 inline bool is_token(std::string_view s) noexcept {
     if (s.empty()) return false;
