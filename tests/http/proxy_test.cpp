@@ -249,6 +249,8 @@ TEST_CASE("NO_PROXY host:port entries match that port only") {
     CHECK_FALSE(bypassed({"[::1]:8080"}, http_target("::1", 8081)));
     CHECK_FALSE(bypassed({"example.com:http"}, http_target("example.com"))); // invalid entries match nothing
     CHECK_FALSE(bypassed({"example.com:0"}, http_target("example.com")));
+    CHECK_FALSE(bypassed({"example.com:65616"}, http_target("example.com", 80))); // 65536 + 80: no wrap
+    CHECK(bypassed({"example.com:0080"}, http_target("example.com"))); // leading zeros, as in URLs
     CHECK_FALSE(bypassed({"[::1"}, http_target("::1")));
     CHECK_FALSE(bypassed({"[::1]x"}, http_target("::1")));
 }

@@ -112,3 +112,17 @@ TEST_CASE("request head checks: one bad byte anywhere in a value or target is fo
     CHECK_FALSE(is_safe_target("generate"));
     CHECK_FALSE(is_safe_target(""));
 }
+
+TEST_CASE("trim_ows removes spaces and tabs at both ends, nothing else") {
+    static_assert(trim_ows(" \t a b \t ") == "a b");
+    CHECK(trim_ows("value") == "value");
+    CHECK(trim_ows("\t\tvalue") == "value");
+    CHECK(trim_ows("value  ") == "value");
+    CHECK(trim_ows(" a \t b ") == "a \t b"); // inside is kept
+    CHECK(trim_ows(" \t ").empty());
+    CHECK(trim_ows("").empty());
+    CHECK(trim_ows("\r\nvalue\n") == "\r\nvalue\n"); // CR, LF and other controls are not OWS
+    CHECK(trim_ows("\v\fvalue\x0b") == "\v\fvalue\x0b");
+    const std::string_view text = "  x  ";
+    CHECK(trim_ows(text).data() == text.data() + 2); // a view into the same characters
+}

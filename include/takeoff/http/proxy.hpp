@@ -85,28 +85,10 @@ struct proxy_config {
 
 namespace detail {
 
-inline std::string_view trim_spaces(std::string_view v) noexcept {
-    while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
-    while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
-    return v;
-}
-
 inline std::string to_lower_copy(std::string_view v) {
     std::string out(v);
     for (char& c : out) c = ascii_lower(c);
     return out;
-}
-
-// A decimal port 1..65535, nothing else.
-inline std::optional<std::uint16_t> parse_port(std::string_view v) noexcept {
-    if (v.empty() || v.size() > 5) return std::nullopt;
-    std::uint32_t n = 0;
-    for (char c : v) {
-        if (c < '0' || c > '9') return std::nullopt;
-        n = n * 10 + static_cast<std::uint32_t>(c - '0');
-    }
-    if (n == 0 || n > 65535) return std::nullopt;
-    return static_cast<std::uint16_t>(n);
 }
 
 inline boost::system::result<proxy_settings> proxy_error(diagnostics* diag, const char* why) {
@@ -221,7 +203,7 @@ inline bool no_proxy_entry_matches(std::string_view raw_entry, const origin& tar
 namespace detail {
 
 inline boost::system::result<proxy_settings> parse_proxy_url_impl(std::string_view value, diagnostics* diag) {
-    value = trim_spaces(value);
+    value = trim_ows(value);
     if (value.empty()) return proxy_error(diag, "the proxy URL is empty");
     // Held in a secret so that the copy of the password is wiped on return; url views into it.
     const takeoff::secret text(std::string(value.find("://") == std::string_view::npos ? "http://" : "") +
@@ -270,7 +252,7 @@ inline std::vector<std::string> split_no_proxy(std::string_view value) {
     std::vector<std::string> entries;
     while (!value.empty()) {
         const std::size_t comma = value.find(',');
-        const std::string_view entry = detail::trim_spaces(value.substr(0, comma));
+        const std::string_view entry = detail::trim_ows(value.substr(0, comma));
         if (!entry.empty()) entries.emplace_back(entry);
         if (comma == std::string_view::npos) break;
         value.remove_prefix(comma + 1);
@@ -299,7 +281,7 @@ inline proxy_config proxy_config_from_environment(const getenv_function& getenv)
     const auto lookup = [&](std::initializer_list<const char*> names) -> std::optional<std::pair<const char*, std::string>> {
         for (const char* name : names) {
             std::optional<std::string> value = getenv(name);
-            if (value && !detail::trim_spaces(*value).empty()) return std::pair{name, std::move(*value)};
+            if (value && !detail::trim_ows(*value).empty()) return std::pair{name, std::move(*value)};
         }
         return std::nullopt;
     };
@@ -350,7 +332,7 @@ inline proxy_config proxy_config_from_environment() {
 /// on loopback, and curl does the same.
 inline bool bypasses_proxy(const std::vector<std::string>& no_proxy, const origin& target) {
     for (const std::string& entry : no_proxy)
-        if (detail::no_proxy_entry_matches(detail::trim_spaces(entry), target)) return true;
+        if (detail::no_proxy_entry_matches(detail::trim_ows(entry), target)) return true;
     return false;
 }
 
