@@ -11,7 +11,10 @@
 // - RSS: resident memory from /proc/self/statm (includes allocator overhead and fragmentation).
 //
 // Prints `BENCH http_idle_conn_bytes <n> bytes` (heap), `BENCH http_idle_conn_rss_bytes <n> bytes`,
-// and the heap split into `..._openssl_bytes` and `..._cxx_bytes`. Target: <= 64 KiB.
+// and the heap split into `..._openssl_bytes` and `..._cxx_bytes`.
+//
+// Run: `bash tools/bench.sh http_idle_conn`. The latest figures and the target are in
+// docs/benchmarks.md, not here, where they would go stale.
 
 #include <takeoff/http/client.hpp>
 #include <takeoff_emulator/certificates.hpp>

@@ -8,6 +8,12 @@
 // Prints `BENCH http_rps_c1 <n> req/s`, `BENCH http_rps_c1_wrk ...`, `BENCH http_rps_c1_ratio_vs_wrk
 // <x> ratio`, and the same for c64: the best of 5 rounds, each a client run (3 s measured after a
 // 0.5 s warm-up) then a wrk run (3 s). Exits non-zero when a request fails or wrk cannot be run.
+// `bench_http_rps --client-only N` runs the client alone at concurrency N, one round, and adds its
+// CPU time and operator new calls per request; under callgrind (--collect-atstart=no) it collects
+// the measured window only.
+//
+// Run: `bash tools/bench.sh http_rps` (needs nginx and wrk). The latest figures are in
+// docs/benchmarks.md, not here, where they would go stale.
 
 #include <takeoff/http/client.hpp>
 

@@ -5,6 +5,9 @@
 //
 // Prints only `BENCH <name> <value> <unit>` lines (MB = 1e6 bytes). Exits non-zero if the parser
 // dispatched the wrong number of events or the wrong data.
+//
+// Run: `bash tools/bench.sh sse_parse`. The latest figures are in docs/benchmarks.md, not here,
+// where they would go stale.
 
 #include <takeoff/sse/parser.hpp>
 

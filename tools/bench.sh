@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the release preset and runs every benchmark (build/release/bench/bench_*), printing the
 # `BENCH <name> <value> <unit>` lines they produce (their other output goes to stderr).
-# The HTTP benchmarks need nginx and wrk (Debian: nginx-light, wrk). See docs/benchmarks.md.
+# The HTTP benchmarks need nginx and wrk (Debian: nginx-light, wrk). docs/benchmarks.md says what
+# each one measures and holds the latest figures (kept there only, so that no copy goes stale).
 #
 #   bash tools/bench.sh            # build, then run all benchmarks
 #   bash tools/bench.sh http_rps   # build, then run only the benchmarks whose name contains "http_rps"

@@ -408,14 +408,33 @@ inline std::string redact(std::string_view secret) {
     return secret.empty() ? std::string("[redacted, empty]") : std::string(redacted_marker);
 }
 
+namespace detail {
+
+// Zeroes every byte of the string's buffer, not only its size(): bytes past the end still hold
+// what a longer earlier value or a move left there (a move of a short string copies it out of the
+// small-string buffer and leaves the bytes behind). Resizing to the capacity never reallocates and
+// makes the whole buffer part of the string, so the stores below are to memory it owns.
+inline void wipe_string(std::string& s) noexcept {
+    s.resize(s.capacity());
+    // volatile stops the compiler from dropping stores to memory that is about to be freed
+    volatile char* p = s.data();
+    for (std::size_t i = 0; i < s.size(); ++i) p[i] = 0;
+    s.clear();
+}
+
+} // namespace detail
+
 /// A string that holds a secret (access token, refresh token, client secret, PKCE verifier).
 /// Printing it, streaming it or converting it with to_string shows "[redacted]"; the value is
 /// reachable only through reveal(), so every use of the plain text is explicit in the code. The
-/// memory is wiped when the value is replaced or destroyed.
+/// whole buffer (up to its capacity) is wiped when the value is replaced, moved out or destroyed,
+/// and so is the buffer of a std::string moved in. An lvalue std::string is copied (through
+/// std::string_view): the caller's copy is the caller's to wipe.
 class secret {
 public:
     secret() = default;
-    explicit secret(std::string value) noexcept : value_(std::move(value)) {}
+    /// Takes the value and wipes what the move left in `value` (its small-string buffer).
+    explicit secret(std::string&& value) noexcept : value_(std::move(value)) { detail::wipe_string(value); }
     explicit secret(std::string_view value) : value_(value) {}
     explicit secret(const char* value) : value_(value) {}
 
@@ -456,12 +475,7 @@ public:
     friend std::string to_string(const secret& s) { return redact(s.value_); }
 
 private:
-    void wipe() noexcept {
-        // volatile stops the compiler from dropping stores to memory that is about to be freed
-        volatile char* p = value_.data();
-        for (std::size_t i = 0; i < value_.size(); ++i) p[i] = 0;
-        value_.clear();
-    }
+    void wipe() noexcept { detail::wipe_string(value_); }
 
     std::string value_;
 };
@@ -2160,6 +2174,8 @@ inline std::uint64_t load(const char* p) noexcept {
 constexpr bool has_less(std::uint64_t w, std::uint8_t n) noexcept { return ((w - ones * n) & ~w & highs) != 0; }
 /// Some byte of w equals b.
 constexpr bool has_byte(std::uint64_t w, std::uint8_t b) noexcept { return has_less(w ^ (ones * b), 1); }
+/// Some byte of w is a control character: below 0x20 (HTAB among them) or DEL (0x7f).
+constexpr bool has_control(std::uint64_t w) noexcept { return has_less(w, 0x20) || has_byte(w, 0x7f); }
 /// w with the ASCII capitals of each byte lowered (bytes 0x80 and above unchanged).
 constexpr std::uint64_t lower(std::uint64_t w) noexcept {
     const std::uint64_t low7 = w & ~highs;                   // no carry can cross a byte below
@@ -2194,7 +2210,8 @@ inline constexpr auto token_chars = [] {
     return table;
 }();
 
-// What a received field value may hold (RFC 9110 section 5.5): VCHAR, SP, HTAB and obs-text.
+// What a field value may hold (RFC 9110 section 5.5): VCHAR, SP, HTAB and obs-text; no other
+// control character and no DEL.
 inline constexpr auto field_value_chars = [] {
     std::array<bool, 256> table{};
     for (unsigned c = 0x20; c < 0x7f; ++c) table[c] = true;
@@ -2202,6 +2219,13 @@ inline constexpr auto field_value_chars = [] {
     table['\t'] = true;
     return table;
 }();
+
+/// v without the optional white space (RFC 9110 section 5.6.3: SP and HTAB) at either end.
+constexpr std::string_view trim_ows(std::string_view v) noexcept {
+    while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+    while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
+    return v;
+}
 
 /// True for an RFC 9110 token (a valid header name).
 inline bool is_token(std::string_view s) noexcept {
@@ -2496,6 +2520,7 @@ using response_classifier = std::function<boost::system::error_code(const respon
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <ostream>
 #include <string>
 #include <string_view>
@@ -2580,6 +2605,20 @@ inline bool is_host_name_char(char c) noexcept {
            c == '.' || c == '_' || c == '~';
 }
 
+// A port as a URL or a NO_PROXY entry writes it: decimal digits only (at least one, leading
+// zeros allowed as RFC 3986 port = *DIGIT does), value 1..65535.
+constexpr std::optional<std::uint16_t> parse_port(std::string_view v) noexcept {
+    if (v.empty()) return std::nullopt;
+    std::uint32_t n = 0;
+    for (const char c : v) {
+        if (c < '0' || c > '9') return std::nullopt;
+        n = n * 10 + static_cast<std::uint32_t>(c - '0');
+        if (n > 65535) return std::nullopt; // before it can overflow
+    }
+    if (n == 0) return std::nullopt;
+    return static_cast<std::uint16_t>(n);
+}
+
 } // namespace detail
 
 /// The origin of an absolute http or https URL. Errors (errc::invalid_url): another scheme or none,
@@ -2617,14 +2656,9 @@ inline boost::system::result<origin> origin_of(boost::urls::url_view url) {
 
     o.port = default_port(o.scheme);
     if (url.has_port() && !url.port().empty()) {
-        std::uint32_t value = 0;
-        for (char c : url.port()) {
-            if (c < '0' || c > '9') return make_error_code(errc::invalid_url);
-            value = value * 10 + static_cast<std::uint32_t>(c - '0');
-            if (value > 65535) return make_error_code(errc::invalid_url);
-        }
-        if (value == 0) return make_error_code(errc::invalid_url);
-        o.port = static_cast<std::uint16_t>(value);
+        const std::optional<std::uint16_t> port = detail::parse_port(url.port());
+        if (!port) return make_error_code(errc::invalid_url);
+        o.port = *port;
     }
     return o;
 }
@@ -2701,6 +2735,13 @@ struct proxy_settings {
 };
 
 /// Which proxy serves which target scheme, and which hosts bypass proxies.
+///
+/// A config read from the environment (proxy_config_from_environment sets from_environment) never
+/// sends loopback targets through a proxy: 127.0.0.0/8, ::1 (and IPv4-mapped 127.x), "localhost"
+/// and names ending in ".localhost", in any case, go direct whatever NO_PROXY says, as Go's
+/// ProxyFromEnvironment does: a proxy elsewhere cannot reach this machine's loopback services (a
+/// local Takeoff server, the OAuth redirect listener). A config given explicitly applies to
+/// loopback targets like any other, so a proxy on loopback can be tested.
 struct proxy_config {
     /// The proxy for http:// targets.
     std::optional<proxy_settings> http_proxy;
@@ -2711,32 +2752,16 @@ struct proxy_config {
     /// What proxy_config_from_environment ignored and why: variable names and reasons, never
     /// values (they may hold passwords). Worth logging: an ignored proxy means a direct connection.
     std::vector<std::string> warnings;
+    /// True when the config came from the environment: loopback targets then go direct.
+    bool from_environment = false;
 };
 
 namespace detail {
-
-inline std::string_view trim_spaces(std::string_view v) noexcept {
-    while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
-    while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
-    return v;
-}
 
 inline std::string to_lower_copy(std::string_view v) {
     std::string out(v);
     for (char& c : out) c = ascii_lower(c);
     return out;
-}
-
-// A decimal port 1..65535, nothing else.
-inline std::optional<std::uint16_t> parse_port(std::string_view v) noexcept {
-    if (v.empty() || v.size() > 5) return std::nullopt;
-    std::uint32_t n = 0;
-    for (char c : v) {
-        if (c < '0' || c > '9') return std::nullopt;
-        n = n * 10 + static_cast<std::uint32_t>(c - '0');
-    }
-    if (n == 0 || n > 65535) return std::nullopt;
-    return static_cast<std::uint16_t>(n);
 }
 
 inline boost::system::result<proxy_settings> proxy_error(diagnostics* diag, const char* why) {
@@ -2846,12 +2871,31 @@ inline bool no_proxy_entry_matches(std::string_view raw_entry, const origin& tar
            name[name.size() - domain.size() - 1] == '.';
 }
 
+// A loopback target as proxy_config documents it: host as an origin holds it, or with brackets
+// around an IPv6 literal, in any case, with or without a trailing dot.
+inline bool is_loopback_host(std::string_view host) {
+    if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+    if (const std::optional<ip_bytes> ip = parse_ip(host)) {
+        const auto& b = ip->bytes;
+        if (ip->size == 4) return b[0] == 127;
+        bool zeros_then_one = b[15] == 1, v4_mapped = b[10] == 0xff && b[11] == 0xff && b[12] == 127;
+        for (std::size_t i = 0; i < 15; ++i) zeros_then_one = zeros_then_one && b[i] == 0;
+        for (std::size_t i = 0; i < 10; ++i) v4_mapped = v4_mapped && b[i] == 0;
+        return zeros_then_one || v4_mapped;
+    }
+    std::string name = to_lower_copy(host);
+    if (!name.empty() && name.back() == '.') name.pop_back();
+    constexpr std::string_view suffix = ".localhost"; // RFC 6761 section 6.3
+    return name == "localhost" ||
+           (name.size() > suffix.size() && std::string_view(name).substr(name.size() - suffix.size()) == suffix);
+}
+
 } // namespace detail
 
 namespace detail {
 
 inline boost::system::result<proxy_settings> parse_proxy_url_impl(std::string_view value, diagnostics* diag) {
-    value = trim_spaces(value);
+    value = trim_ows(value);
     if (value.empty()) return proxy_error(diag, "the proxy URL is empty");
     // Held in a secret so that the copy of the password is wiped on return; url views into it.
     const takeoff::secret text(std::string(value.find("://") == std::string_view::npos ? "http://" : "") +
@@ -2900,7 +2944,7 @@ inline std::vector<std::string> split_no_proxy(std::string_view value) {
     std::vector<std::string> entries;
     while (!value.empty()) {
         const std::size_t comma = value.find(',');
-        const std::string_view entry = detail::trim_spaces(value.substr(0, comma));
+        const std::string_view entry = detail::trim_ows(value.substr(0, comma));
         if (!entry.empty()) entries.emplace_back(entry);
         if (comma == std::string_view::npos) break;
         value.remove_prefix(comma + 1);
@@ -2921,15 +2965,17 @@ using getenv_function = std::function<std::optional<std::string>(const char*)>;
 /// - ALL_PROXY and proxies other than http:// are not supported.
 /// A value that parse_proxy_url rejects is ignored (that scheme goes direct) and reported in
 /// proxy_config::warnings with the variable's name and the reason; nothing fails.
+/// The result has from_environment set: loopback targets go direct (see proxy_config).
 inline proxy_config proxy_config_from_environment(const getenv_function& getenv) {
     proxy_config config;
+    config.from_environment = true;
     if (!getenv) return config;
 
     // Returns the name and value of the first of the variables that is set and not blank.
     const auto lookup = [&](std::initializer_list<const char*> names) -> std::optional<std::pair<const char*, std::string>> {
         for (const char* name : names) {
             std::optional<std::string> value = getenv(name);
-            if (value && !detail::trim_spaces(*value).empty()) return std::pair{name, std::move(*value)};
+            if (value && !detail::trim_ows(*value).empty()) return std::pair{name, std::move(*value)};
         }
         return std::nullopt;
     };
@@ -2976,20 +3022,23 @@ inline proxy_config proxy_config_from_environment() {
 ///   range (`10.0.0.0/8`, `fd00::/8`, `[fd00::]/8`) every address in it;
 /// - `host:port` (`[v6]:port`) matches that port only;
 /// - matching is case-insensitive.
-/// Loopback targets (localhost, 127.0.0.1, ::1) are not bypassed unless listed: tests run a proxy
-/// on loopback, and curl does the same.
+/// Loopback targets (localhost, 127.0.0.1, ::1) match only when listed, as in curl; proxy_for
+/// sends them direct anyway when the config came from the environment.
 inline bool bypasses_proxy(const std::vector<std::string>& no_proxy, const origin& target) {
     for (const std::string& entry : no_proxy)
-        if (detail::no_proxy_entry_matches(detail::trim_spaces(entry), target)) return true;
+        if (detail::no_proxy_entry_matches(detail::trim_ows(entry), target)) return true;
     return false;
 }
 
 /// The proxy to use for `target`, or nullopt for a direct connection: the proxy configured for the
-/// target's scheme, unless bypasses_proxy(config.no_proxy, target).
+/// target's scheme, unless bypasses_proxy(config.no_proxy, target), or the config came from the
+/// environment and the target is loopback (see proxy_config).
 inline std::optional<proxy_settings> proxy_for(const proxy_config& config, const origin& target) {
     const std::optional<proxy_settings>& proxy =
         target.scheme == scheme::https ? config.https_proxy : config.http_proxy;
-    if (!proxy || bypasses_proxy(config.no_proxy, target)) return std::nullopt;
+    if (!proxy || (config.from_environment && detail::is_loopback_host(target.host)) ||
+        bypasses_proxy(config.no_proxy, target))
+        return std::nullopt;
     return proxy;
 }
 
@@ -3100,15 +3149,6 @@ constexpr bool is_redirect_status(unsigned status) noexcept {
     return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
 }
 
-namespace detail {
-
-inline std::string_view trim_ows(std::string_view v) noexcept {
-    while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
-    while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
-    return v;
-}
-
-} // namespace detail
 
 /// Decides what to do with a response to `method current` that has `status` and (maybe) a Location,
 /// after `redirects_so_far` redirects were followed for this request. In this order:
@@ -3758,10 +3798,7 @@ struct response {
 
 namespace detail {
 inline std::string media_type_of(std::string_view content_type) {
-    std::string_view v = content_type.substr(0, content_type.find(';'));
-    while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
-    while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
-    std::string out(v);
+    std::string out(trim_ows(content_type.substr(0, content_type.find(';'))));
     for (char& c : out) c = ascii_lower(c);
     return out;
 }
@@ -5678,8 +5715,9 @@ private:
 // a connection's reusable buffer: one contiguous block that goes out with the body in a single
 // write, without building a Beast message (whose field list allocates per header). Sans-io.
 //
-// Header names must be tokens and values must not hold CR, LF or NUL (RFC 9110 section 5): a
-// request breaking that is refused before anything is sent, so that no header can be injected.
+// Header names must be tokens and values only VCHAR, obs-text, SP and HTAB (RFC 9110 section 5.5):
+// a request breaking that is refused before anything is sent, so that no header can be injected
+// (CR, LF), and no server or proxy is left to guess what another control character means.
 
 // #include <takeoff/core/config.hpp> (already inlined above)
 // #include <takeoff/core/diagnostics.hpp> (already inlined above)
@@ -5698,17 +5736,19 @@ private:
 
 namespace takeoff::http::detail {
 
-/// True when a header value can be sent as is: no CR, LF or NUL.
+/// True when a header value can be sent as is: no control character other than HTAB, no DEL.
 inline bool is_safe_field_value(std::string_view s) noexcept {
+    const auto allowed = [](char c) { return field_value_chars[static_cast<unsigned char>(c)]; };
     std::size_t i = 0;
-    // Words without a byte below 0x0e hold none of the three; a word with one (a tab, say) is
-    // checked byte by byte below.
-    for (; i + 8 <= s.size() && !swar::has_less(swar::load(s.data() + i), 0x0e); i += 8) {
+    for (; i + 8 <= s.size(); i += 8) {
+        // A word without a control character is fine as a whole; one with a control character may
+        // only hold tabs, which the bytes tell.
+        if (!swar::has_control(swar::load(s.data() + i))) continue;
+        for (std::size_t j = i; j < i + 8; ++j)
+            if (!allowed(s[j])) return false;
     }
-    for (; i < s.size(); ++i) {
-        const char c = s[i];
-        if (static_cast<unsigned char>(c) <= '\r' && (c == '\r' || c == '\n' || c == '\0')) return false;
-    }
+    for (; i < s.size(); ++i)
+        if (!allowed(s[i])) return false;
     return true;
 }
 
@@ -5764,7 +5804,7 @@ inline boost::system::error_code append_request_head(std::string& out, boost::be
         return make_error_code(errc::invalid_argument);
     }
     if (!is_safe_field_value(host) || !is_safe_field_value(default_user_agent)) {
-        diag.set_client_message("the Host or User-Agent value holds CR, LF or NUL");
+        diag.set_client_message("the Host or User-Agent value holds a control character");
         return make_error_code(errc::invalid_argument);
     }
     // Two passes: check and measure every piece, then copy them into place (one resize; the
@@ -5789,7 +5829,7 @@ inline boost::system::error_code append_request_head(std::string& out, boost::be
             if (left_out(name)) continue;
             if (!is_token(name) || !is_safe_field_value(value)) {
                 diag.set_client_message(is_token(name) ? "the value of the request header '" + std::string(name) +
-                                                             "' holds CR, LF or NUL"
+                                                             "' holds a control character"
                                                        : "a request header name is not a valid HTTP token");
                 return make_error_code(errc::invalid_argument);
             }
@@ -5866,6 +5906,7 @@ inline boost::system::error_code append_request_head(std::string& out, boost::be
 // from now, whichever of its two forms (delta-seconds or an HTTP-date) the server used.
 
 // #include <takeoff/core/config.hpp> (already inlined above)
+// #include <takeoff/http/detail/syntax.hpp> (already inlined above)
 
 #include <chrono>
 #include <cstddef>
@@ -6000,8 +6041,7 @@ inline std::optional<std::chrono::sys_seconds> parse_asctime_date(std::string_vi
 /// with their own clock get exact results.
 inline std::optional<std::chrono::seconds> parse_retry_after(std::string_view value,
                                                              std::chrono::system_clock::time_point now) noexcept {
-    while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
-    while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
+    value = detail::trim_ows(value);
     if (value.empty()) return std::nullopt;
 
     if (value.front() >= '0' && value.front() <= '9') {

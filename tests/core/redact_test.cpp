@@ -45,3 +45,60 @@ TEST_CASE("redact_secrets_in masks JSON, form and header credentials") {
     CHECK(redact_secrets_in("nothing secret here") == "nothing secret here");
     CHECK(redact_secrets_in("") == "");
 }
+
+namespace {
+
+// Whether the `count` bytes from p are all zero. The tests read the buffer of a string past its
+// size(), up to its capacity(): where a short string's bytes stay after a move (libstdc++ keeps up to
+// 15 characters in the string object itself and copies them out on a move).
+bool all_zero(const char* p, std::size_t count) {
+    for (std::size_t i = 0; i < count; ++i)
+        if (p[i] != '\0') return false;
+    return true;
+}
+
+} // namespace
+
+TEST_CASE("secret from an rvalue std::string zeroes the source's whole buffer") {
+    std::string source = "short-secret"; // in the small-string buffer
+    REQUIRE(source.size() < source.capacity());
+    const takeoff::secret s(std::move(source));
+    CHECK(s.reveal() == "short-secret");
+    CHECK(source.empty()); // NOLINT(bugprone-use-after-move): its buffer is what is checked
+    CHECK(all_zero(source.data(), source.capacity()));
+}
+
+TEST_CASE("a moved-from secret's small-string buffer is zeroed, by move construction and move assignment") {
+    const std::size_t small_capacity = std::string().capacity();
+    takeoff::secret a("short-secret");
+    REQUIRE(std::string_view("short-secret").size() <= small_capacity);
+    const char* a_buffer = a.reveal().data();
+    const takeoff::secret b(std::move(a));
+    CHECK(b.reveal() == "short-secret");
+    REQUIRE(a.reveal().data() == a_buffer); // NOLINT(bugprone-use-after-move): still its own small buffer
+    CHECK(all_zero(a_buffer, small_capacity));
+
+    takeoff::secret c("other-secret");
+    takeoff::secret d("short-secret");
+    const char* d_buffer = d.reveal().data();
+    c = std::move(d);
+    CHECK(c.reveal() == "short-secret");
+    REQUIRE(d.reveal().data() == d_buffer); // NOLINT(bugprone-use-after-move)
+    CHECK(all_zero(d_buffer, small_capacity));
+}
+
+TEST_CASE("replacing a secret zeroes its buffer up to the capacity, past the old size") {
+    // A string shortened in place keeps the rest of its value past size(); the secret takes over
+    // that buffer.
+    std::string source = "a-long-secret-token-with-more-than-15-characters";
+    const std::size_t length = source.size();
+    source.resize(5);
+    takeoff::secret s(std::move(source));
+    CHECK(s.reveal() == "a-lon");
+    const char* buffer = s.reveal().data();
+    const takeoff::secret replacement("y");
+    s = replacement; // copied into the same buffer, which is large enough
+    REQUIRE(s.reveal().data() == buffer);
+    CHECK(s.reveal() == "y");
+    CHECK(all_zero(buffer + 1, length - 1)); // the terminator, then what was left past size()
+}

@@ -5,6 +5,7 @@
 #include <boost/url/parse.hpp>
 #include <boost/url/url_view.hpp>
 
+#include <cstdint>
 #include <functional>
 #include <sstream>
 #include <string_view>
@@ -103,6 +104,38 @@ TEST_CASE("origin_of rejects what is not an http(s) origin") {
         REQUIRE(o.has_error());
         CHECK(o.error() == invalid);
     }
+}
+
+TEST_CASE("parse_port: decimal 1..65535, leading zeros allowed, nothing else") {
+    using takeoff::http::detail::parse_port;
+    static_assert(parse_port("443") == std::uint16_t{443});
+    CHECK(parse_port("1") == std::uint16_t{1});
+    CHECK(parse_port("8080") == std::uint16_t{8080});
+    CHECK(parse_port("65535") == std::uint16_t{65535});
+    CHECK(parse_port("00080") == std::uint16_t{80});
+    CHECK(parse_port("0000000000000000000443") == std::uint16_t{443});
+    CHECK_FALSE(parse_port("").has_value());
+    CHECK_FALSE(parse_port("0").has_value());
+    CHECK_FALSE(parse_port("000").has_value());
+    CHECK_FALSE(parse_port("65536").has_value());
+    CHECK_FALSE(parse_port("99999999999999999999").has_value()); // no wrap-around back into range
+    CHECK_FALSE(parse_port("4294967376").has_value());           // 2^32 + 80
+    CHECK_FALSE(parse_port("+80").has_value());
+    CHECK_FALSE(parse_port("-1").has_value());
+    CHECK_FALSE(parse_port(" 80").has_value());
+    CHECK_FALSE(parse_port("80 ").has_value());
+    CHECK_FALSE(parse_port("8o").has_value());
+    CHECK_FALSE(parse_port("http").has_value());
+}
+
+TEST_CASE("std::hash<origin>: equal origins hash equal; scheme and port change the hash") {
+    const std::hash<origin> hash;
+    const origin base{scheme::https, "example.com", 443};
+    CHECK(hash(must_parse("https://EXAMPLE.com:443/x")) == hash(base));
+    // For a fixed host the hash is one-to-one in (scheme, port), so these cannot collide.
+    CHECK(hash(origin{scheme::http, "example.com", 443}) != hash(base));
+    CHECK(hash(origin{scheme::https, "example.com", 444}) != hash(base));
+    CHECK(hash(origin{scheme::http, "example.com", 80}) != hash(origin{scheme::https, "example.com", 80}));
 }
 
 TEST_CASE("origins hash, order and print") {

@@ -231,7 +231,7 @@ TEST_CASE("proxy: plain http targets go through the proxy in a CONNECT tunnel to
     CHECK(proxy.count("): CONNECT ") == 1);
 }
 
-TEST_CASE("proxy: HTTPS_PROXY from the environment is used when no proxy is configured") {
+TEST_CASE("proxy: HTTPS_PROXY from the environment is not used for a loopback target") {
     emu::certificate_authority ca;
     emu::server server(https(ca));
     server.route(verb::get, "/env", emu::behaviours::respond(status::ok, "from env"));
@@ -245,6 +245,6 @@ TEST_CASE("proxy: HTTPS_PROXY from the environment is used when no proxy is conf
     auto got = request(base_options(ca), server.url() + "/env");
     REQUIRE_FALSE(got.ec);
     CHECK(got.response.body == "from env");
-    REQUIRE(proxy.wait_for(connect_line(server)));
-    CHECK(proxy.count("): CONNECT ") == 1);
+    CHECK(server.request_count() == 1);
+    CHECK(proxy.count("): CONNECT ") == 0); // tinyproxy logs a CONNECT before it answers it
 }

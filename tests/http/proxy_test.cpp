@@ -249,6 +249,8 @@ TEST_CASE("NO_PROXY host:port entries match that port only") {
     CHECK_FALSE(bypassed({"[::1]:8080"}, http_target("::1", 8081)));
     CHECK_FALSE(bypassed({"example.com:http"}, http_target("example.com"))); // invalid entries match nothing
     CHECK_FALSE(bypassed({"example.com:0"}, http_target("example.com")));
+    CHECK_FALSE(bypassed({"example.com:65616"}, http_target("example.com", 80))); // 65536 + 80: no wrap
+    CHECK(bypassed({"example.com:0080"}, http_target("example.com"))); // leading zeros, as in URLs
     CHECK_FALSE(bypassed({"[::1"}, http_target("::1")));
     CHECK_FALSE(bypassed({"[::1]x"}, http_target("::1")));
 }
@@ -289,7 +291,36 @@ TEST_CASE("NO_PROXY IP literals match exactly, CIDR ranges by prefix") {
     CHECK(bypassed({"::/0"}, https_target("2001:db8::1")));
 }
 
-TEST_CASE("loopback targets use the proxy unless NO_PROXY lists them") {
+TEST_CASE("a proxy from the environment is never used for loopback targets") {
+    const proxy_config c = from({{"HTTPS_PROXY", "http://proxy.corp:3128"}, {"HTTP_PROXY", "http://proxy.corp:3128"}});
+    CHECK(c.from_environment);
+    CHECK(c.no_proxy.empty());
+    for (const char* host : {"127.0.0.1", "127.5.6.7", "127.255.255.255", "::1", "[::1]", "::ffff:127.0.0.1",
+                             "localhost", "LOCALHOST", "LocalHost.", "a.localhost", "api.dev.LOCALHOST"}) {
+        CAPTURE(host);
+        CHECK_FALSE(proxy_for(c, https_target(host)).has_value());
+        CHECK_FALSE(proxy_for(c, http_target(host, 8080)).has_value());
+    }
+    for (const char* host : {"128.0.0.1", "126.255.255.255", "10.127.0.1", "::2", "::ffff:128.0.0.1",
+                             "example.com", "localhost.example.com", "mylocalhost", "localhostx", "127.0.0.1.nip.io"}) {
+        CAPTURE(host);
+        REQUIRE(proxy_for(c, https_target(host)).has_value());
+        CHECK(proxy_for(c, https_target(host))->proxy == origin{scheme::http, "proxy.corp", 3128});
+    }
+    // Even with no environment function: the origin of the config is what counts.
+    CHECK(proxy_config_from_environment(takeoff::http::getenv_function{}).from_environment);
+}
+
+TEST_CASE("an explicit proxy_config applies to loopback targets") {
+    const proxy_config c = with_no_proxy({});
+    CHECK_FALSE(c.from_environment);
+    REQUIRE(proxy_for(c, http_target("127.0.0.1", 8080)).has_value());
+    CHECK(proxy_for(c, http_target("127.0.0.1", 8080))->proxy == origin{scheme::http, "proxy.corp", 3128});
+    CHECK(proxy_for(c, https_target("localhost")).has_value());
+    CHECK(proxy_for(c, https_target("a.localhost")).has_value());
+}
+
+TEST_CASE("an explicit proxy_config: loopback targets use the proxy unless NO_PROXY lists them") {
     const proxy_config c = with_no_proxy({});
     CHECK(proxy_for(c, http_target("127.0.0.1", 8080)).has_value());
     CHECK(proxy_for(c, http_target("localhost")).has_value());

@@ -6,6 +6,8 @@
 #include <boost/beast/http/string_body.hpp>
 
 #include <string>
+#include <string_view>
+#include <utility>
 
 using takeoff::diagnostics;
 using takeoff::errc;
@@ -113,6 +115,43 @@ TEST_CASE("request head: header injection and unsendable targets are refused, le
     CHECK(refused(none, "/a b"));
     CHECK(refused(none, "/a\r\nb"));
     CHECK(refused(none, "/", "h\r\nX: y"));
+}
+
+TEST_CASE("request head: a header value with a control character other than HTAB, or DEL, is refused") {
+    for (unsigned value = 0; value < 0x100; ++value) {
+        CAPTURE(value);
+        takeoff::http::fields headers;
+        // (no string concatenation: g++ 12 -O3 warns on it, bug 105329)
+        std::string field = "a?b";
+        field[1] = static_cast<char>(value);
+        headers.set("X-Value", field);
+        diagnostics diag;
+        std::string out = "kept";
+        const auto ec = append_request_head(out, bhttp::verb::get, "/", "h", headers, "", 0, diag);
+        if ((value < 0x20 && value != 0x09) || value == 0x7f) {
+            CHECK(ec == errc::invalid_argument);
+            CHECK(diag.client_message() == "the value of the request header 'X-Value' holds a control character");
+            CHECK(out == "kept");
+        } else { // HTAB, SP, VCHAR and obs-text (0x80-0xff) go out as they are
+            REQUIRE_FALSE(ec);
+            std::string expected = "keptGET / HTTP/1.1\r\nHost: h\r\nX-Value: a?b\r\n\r\n";
+            expected[expected.size() - 6] = static_cast<char>(value);
+            CHECK(out == expected);
+        }
+    }
+}
+
+TEST_CASE("request head: a Host or User-Agent with a control character is refused") {
+    const takeoff::http::fields none;
+    for (const auto& [host, user_agent] : {std::pair<std::string_view, std::string_view>{"h\x01", "ua"},
+                                           std::pair<std::string_view, std::string_view>{"h", "ua\x7f"}}) {
+        diagnostics diag;
+        std::string out;
+        CHECK(append_request_head(out, bhttp::verb::get, "/", host, none, user_agent, 0, diag) ==
+              errc::invalid_argument);
+        CHECK(diag.client_message() == "the Host or User-Agent value holds a control character");
+        CHECK(out.empty());
+    }
 }
 
 TEST_CASE("request head: tokens and field values") {

@@ -27,7 +27,7 @@ bool reference_iequals(std::string_view a, std::string_view b) {
 
 } // namespace
 
-TEST_CASE("swar: has_less, has_byte and lower agree with a byte loop for every byte in every position") {
+TEST_CASE("swar: has_less, has_byte, has_control and lower agree with a byte loop for every byte in every position") {
     for (unsigned position = 0; position < 8; ++position) {
         for (unsigned value = 0; value < 256; ++value) {
             // The other bytes: letters, high bytes and controls, so that borrows and carries between
@@ -36,12 +36,13 @@ TEST_CASE("swar: has_less, has_byte and lower agree with a byte loop for every b
             bytes[position] = static_cast<unsigned char>(value);
             std::uint64_t w;
             std::memcpy(&w, bytes, 8);
-            bool less_0e = false, less_21 = false, has_7f = false;
+            bool less_0e = false, less_21 = false, has_7f = false, control = false;
             unsigned char lowered[8];
             for (unsigned i = 0; i < 8; ++i) {
                 less_0e = less_0e || bytes[i] < 0x0e;
                 less_21 = less_21 || bytes[i] < 0x21;
                 has_7f = has_7f || bytes[i] == 0x7f;
+                control = control || bytes[i] < 0x20 || bytes[i] == 0x7f;
                 lowered[i] = static_cast<unsigned char>(reference_lower(static_cast<char>(bytes[i])));
             }
             std::uint64_t expected_lower;
@@ -51,6 +52,7 @@ TEST_CASE("swar: has_less, has_byte and lower agree with a byte loop for every b
             CHECK(swar::has_less(w, 0x0e) == less_0e);
             CHECK(swar::has_less(w, 0x21) == less_21);
             CHECK(swar::has_byte(w, 0x7f) == has_7f);
+            CHECK(swar::has_control(w) == control);
             CHECK(swar::lower(w) == expected_lower);
         }
     }
@@ -87,11 +89,14 @@ TEST_CASE("request head checks: one bad byte anywhere in a value or target is fo
                 const char c = static_cast<char>(value);
                 std::string field(length, 'v');
                 field[position] = c;
+                std::string tabs(length, '\t'); // every word a control character: the byte-by-byte path
+                tabs[position] = c;
                 CAPTURE(length);
                 CAPTURE(position);
                 CAPTURE(value);
-                const bool bad_in_value = c == '\r' || c == '\n' || c == '\0';
+                const bool bad_in_value = (value < 0x20 && value != '\t') || value == 0x7f;
                 CHECK(is_safe_field_value(field) == !bad_in_value);
+                CHECK(is_safe_field_value(tabs) == !bad_in_value);
 
                 std::string target(length + 1, 'p'); // (not "/" + string: g++ 12 -O3 warns, bug 105329)
                 target[0] = '/';
@@ -101,7 +106,23 @@ TEST_CASE("request head checks: one bad byte anywhere in a value or target is fo
             }
         }
     }
-    CHECK(is_safe_field_value("a\tb")); // a tab is allowed (and takes the byte-by-byte path)
+    CHECK(is_safe_field_value("a\tb"));
+    CHECK(is_safe_field_value("eight ch\tand a tab"));
+    CHECK_FALSE(is_safe_field_value("a\tb\tc\td\x01"));
     CHECK_FALSE(is_safe_target("generate"));
     CHECK_FALSE(is_safe_target(""));
+}
+
+TEST_CASE("trim_ows removes spaces and tabs at both ends, nothing else") {
+    static_assert(trim_ows(" \t a b \t ") == "a b");
+    CHECK(trim_ows("value") == "value");
+    CHECK(trim_ows("\t\tvalue") == "value");
+    CHECK(trim_ows("value  ") == "value");
+    CHECK(trim_ows(" a \t b ") == "a \t b"); // inside is kept
+    CHECK(trim_ows(" \t ").empty());
+    CHECK(trim_ows("").empty());
+    CHECK(trim_ows("\r\nvalue\n") == "\r\nvalue\n"); // CR, LF and other controls are not OWS
+    CHECK(trim_ows("\v\fvalue\x0b") == "\v\fvalue\x0b");
+    const std::string_view text = "  x  ";
+    CHECK(trim_ows(text).data() == text.data() + 2); // a view into the same characters
 }

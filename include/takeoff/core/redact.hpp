@@ -23,14 +23,33 @@ inline std::string redact(std::string_view secret) {
     return secret.empty() ? std::string("[redacted, empty]") : std::string(redacted_marker);
 }
 
+namespace detail {
+
+// Zeroes every byte of the string's buffer, not only its size(): bytes past the end still hold
+// what a longer earlier value or a move left there (a move of a short string copies it out of the
+// small-string buffer and leaves the bytes behind). Resizing to the capacity never reallocates and
+// makes the whole buffer part of the string, so the stores below are to memory it owns.
+inline void wipe_string(std::string& s) noexcept {
+    s.resize(s.capacity());
+    // volatile stops the compiler from dropping stores to memory that is about to be freed
+    volatile char* p = s.data();
+    for (std::size_t i = 0; i < s.size(); ++i) p[i] = 0;
+    s.clear();
+}
+
+} // namespace detail
+
 /// A string that holds a secret (access token, refresh token, client secret, PKCE verifier).
 /// Printing it, streaming it or converting it with to_string shows "[redacted]"; the value is
 /// reachable only through reveal(), so every use of the plain text is explicit in the code. The
-/// memory is wiped when the value is replaced or destroyed.
+/// whole buffer (up to its capacity) is wiped when the value is replaced, moved out or destroyed,
+/// and so is the buffer of a std::string moved in. An lvalue std::string is copied (through
+/// std::string_view): the caller's copy is the caller's to wipe.
 class secret {
 public:
     secret() = default;
-    explicit secret(std::string value) noexcept : value_(std::move(value)) {}
+    /// Takes the value and wipes what the move left in `value` (its small-string buffer).
+    explicit secret(std::string&& value) noexcept : value_(std::move(value)) { detail::wipe_string(value); }
     explicit secret(std::string_view value) : value_(value) {}
     explicit secret(const char* value) : value_(value) {}
 
@@ -71,12 +90,7 @@ public:
     friend std::string to_string(const secret& s) { return redact(s.value_); }
 
 private:
-    void wipe() noexcept {
-        // volatile stops the compiler from dropping stores to memory that is about to be freed
-        volatile char* p = value_.data();
-        for (std::size_t i = 0; i < value_.size(); ++i) p[i] = 0;
-        value_.clear();
-    }
+    void wipe() noexcept { detail::wipe_string(value_); }
 
     std::string value_;
 };

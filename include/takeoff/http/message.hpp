@@ -48,10 +48,7 @@ struct response {
 
 namespace detail {
 inline std::string media_type_of(std::string_view content_type) {
-    std::string_view v = content_type.substr(0, content_type.find(';'));
-    while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
-    while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
-    std::string out(v);
+    std::string out(trim_ows(content_type.substr(0, content_type.find(';'))));
     for (char& c : out) c = ascii_lower(c);
     return out;
 }

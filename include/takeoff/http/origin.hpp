@@ -19,6 +19,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <ostream>
 #include <string>
 #include <string_view>
@@ -103,6 +104,20 @@ inline bool is_host_name_char(char c) noexcept {
            c == '.' || c == '_' || c == '~';
 }
 
+// A port as a URL or a NO_PROXY entry writes it: decimal digits only (at least one, leading
+// zeros allowed as RFC 3986 port = *DIGIT does), value 1..65535.
+constexpr std::optional<std::uint16_t> parse_port(std::string_view v) noexcept {
+    if (v.empty()) return std::nullopt;
+    std::uint32_t n = 0;
+    for (const char c : v) {
+        if (c < '0' || c > '9') return std::nullopt;
+        n = n * 10 + static_cast<std::uint32_t>(c - '0');
+        if (n > 65535) return std::nullopt; // before it can overflow
+    }
+    if (n == 0) return std::nullopt;
+    return static_cast<std::uint16_t>(n);
+}
+
 } // namespace detail
 
 /// The origin of an absolute http or https URL. Errors (errc::invalid_url): another scheme or none,
@@ -140,14 +155,9 @@ inline boost::system::result<origin> origin_of(boost::urls::url_view url) {
 
     o.port = default_port(o.scheme);
     if (url.has_port() && !url.port().empty()) {
-        std::uint32_t value = 0;
-        for (char c : url.port()) {
-            if (c < '0' || c > '9') return make_error_code(errc::invalid_url);
-            value = value * 10 + static_cast<std::uint32_t>(c - '0');
-            if (value > 65535) return make_error_code(errc::invalid_url);
-        }
-        if (value == 0) return make_error_code(errc::invalid_url);
-        o.port = static_cast<std::uint16_t>(value);
+        const std::optional<std::uint16_t> port = detail::parse_port(url.port());
+        if (!port) return make_error_code(errc::invalid_url);
+        o.port = *port;
     }
     return o;
 }

@@ -71,6 +71,13 @@ struct proxy_settings {
 };
 
 /// Which proxy serves which target scheme, and which hosts bypass proxies.
+///
+/// A config read from the environment (proxy_config_from_environment sets from_environment) never
+/// sends loopback targets through a proxy: 127.0.0.0/8, ::1 (and IPv4-mapped 127.x), "localhost"
+/// and names ending in ".localhost", in any case, go direct whatever NO_PROXY says, as Go's
+/// ProxyFromEnvironment does: a proxy elsewhere cannot reach this machine's loopback services (a
+/// local Takeoff server, the OAuth redirect listener). A config given explicitly applies to
+/// loopback targets like any other, so a proxy on loopback can be tested.
 struct proxy_config {
     /// The proxy for http:// targets.
     std::optional<proxy_settings> http_proxy;
@@ -81,32 +88,16 @@ struct proxy_config {
     /// What proxy_config_from_environment ignored and why: variable names and reasons, never
     /// values (they may hold passwords). Worth logging: an ignored proxy means a direct connection.
     std::vector<std::string> warnings;
+    /// True when the config came from the environment: loopback targets then go direct.
+    bool from_environment = false;
 };
 
 namespace detail {
-
-inline std::string_view trim_spaces(std::string_view v) noexcept {
-    while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
-    while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
-    return v;
-}
 
 inline std::string to_lower_copy(std::string_view v) {
     std::string out(v);
     for (char& c : out) c = ascii_lower(c);
     return out;
-}
-
-// A decimal port 1..65535, nothing else.
-inline std::optional<std::uint16_t> parse_port(std::string_view v) noexcept {
-    if (v.empty() || v.size() > 5) return std::nullopt;
-    std::uint32_t n = 0;
-    for (char c : v) {
-        if (c < '0' || c > '9') return std::nullopt;
-        n = n * 10 + static_cast<std::uint32_t>(c - '0');
-    }
-    if (n == 0 || n > 65535) return std::nullopt;
-    return static_cast<std::uint16_t>(n);
 }
 
 inline boost::system::result<proxy_settings> proxy_error(diagnostics* diag, const char* why) {
@@ -216,12 +207,31 @@ inline bool no_proxy_entry_matches(std::string_view raw_entry, const origin& tar
            name[name.size() - domain.size() - 1] == '.';
 }
 
+// A loopback target as proxy_config documents it: host as an origin holds it, or with brackets
+// around an IPv6 literal, in any case, with or without a trailing dot.
+inline bool is_loopback_host(std::string_view host) {
+    if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+    if (const std::optional<ip_bytes> ip = parse_ip(host)) {
+        const auto& b = ip->bytes;
+        if (ip->size == 4) return b[0] == 127;
+        bool zeros_then_one = b[15] == 1, v4_mapped = b[10] == 0xff && b[11] == 0xff && b[12] == 127;
+        for (std::size_t i = 0; i < 15; ++i) zeros_then_one = zeros_then_one && b[i] == 0;
+        for (std::size_t i = 0; i < 10; ++i) v4_mapped = v4_mapped && b[i] == 0;
+        return zeros_then_one || v4_mapped;
+    }
+    std::string name = to_lower_copy(host);
+    if (!name.empty() && name.back() == '.') name.pop_back();
+    constexpr std::string_view suffix = ".localhost"; // RFC 6761 section 6.3
+    return name == "localhost" ||
+           (name.size() > suffix.size() && std::string_view(name).substr(name.size() - suffix.size()) == suffix);
+}
+
 } // namespace detail
 
 namespace detail {
 
 inline boost::system::result<proxy_settings> parse_proxy_url_impl(std::string_view value, diagnostics* diag) {
-    value = trim_spaces(value);
+    value = trim_ows(value);
     if (value.empty()) return proxy_error(diag, "the proxy URL is empty");
     // Held in a secret so that the copy of the password is wiped on return; url views into it.
     const takeoff::secret text(std::string(value.find("://") == std::string_view::npos ? "http://" : "") +
@@ -270,7 +280,7 @@ inline std::vector<std::string> split_no_proxy(std::string_view value) {
     std::vector<std::string> entries;
     while (!value.empty()) {
         const std::size_t comma = value.find(',');
-        const std::string_view entry = detail::trim_spaces(value.substr(0, comma));
+        const std::string_view entry = detail::trim_ows(value.substr(0, comma));
         if (!entry.empty()) entries.emplace_back(entry);
         if (comma == std::string_view::npos) break;
         value.remove_prefix(comma + 1);
@@ -291,15 +301,17 @@ using getenv_function = std::function<std::optional<std::string>(const char*)>;
 /// - ALL_PROXY and proxies other than http:// are not supported.
 /// A value that parse_proxy_url rejects is ignored (that scheme goes direct) and reported in
 /// proxy_config::warnings with the variable's name and the reason; nothing fails.
+/// The result has from_environment set: loopback targets go direct (see proxy_config).
 inline proxy_config proxy_config_from_environment(const getenv_function& getenv) {
     proxy_config config;
+    config.from_environment = true;
     if (!getenv) return config;
 
     // Returns the name and value of the first of the variables that is set and not blank.
     const auto lookup = [&](std::initializer_list<const char*> names) -> std::optional<std::pair<const char*, std::string>> {
         for (const char* name : names) {
             std::optional<std::string> value = getenv(name);
-            if (value && !detail::trim_spaces(*value).empty()) return std::pair{name, std::move(*value)};
+            if (value && !detail::trim_ows(*value).empty()) return std::pair{name, std::move(*value)};
         }
         return std::nullopt;
     };
@@ -346,20 +358,23 @@ inline proxy_config proxy_config_from_environment() {
 ///   range (`10.0.0.0/8`, `fd00::/8`, `[fd00::]/8`) every address in it;
 /// - `host:port` (`[v6]:port`) matches that port only;
 /// - matching is case-insensitive.
-/// Loopback targets (localhost, 127.0.0.1, ::1) are not bypassed unless listed: tests run a proxy
-/// on loopback, and curl does the same.
+/// Loopback targets (localhost, 127.0.0.1, ::1) match only when listed, as in curl; proxy_for
+/// sends them direct anyway when the config came from the environment.
 inline bool bypasses_proxy(const std::vector<std::string>& no_proxy, const origin& target) {
     for (const std::string& entry : no_proxy)
-        if (detail::no_proxy_entry_matches(detail::trim_spaces(entry), target)) return true;
+        if (detail::no_proxy_entry_matches(detail::trim_ows(entry), target)) return true;
     return false;
 }
 
 /// The proxy to use for `target`, or nullopt for a direct connection: the proxy configured for the
-/// target's scheme, unless bypasses_proxy(config.no_proxy, target).
+/// target's scheme, unless bypasses_proxy(config.no_proxy, target), or the config came from the
+/// environment and the target is loopback (see proxy_config).
 inline std::optional<proxy_settings> proxy_for(const proxy_config& config, const origin& target) {
     const std::optional<proxy_settings>& proxy =
         target.scheme == scheme::https ? config.https_proxy : config.http_proxy;
-    if (!proxy || bypasses_proxy(config.no_proxy, target)) return std::nullopt;
+    if (!proxy || (config.from_environment && detail::is_loopback_host(target.host)) ||
+        bypasses_proxy(config.no_proxy, target))
+        return std::nullopt;
     return proxy;
 }
 

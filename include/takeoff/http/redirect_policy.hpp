@@ -78,15 +78,6 @@ constexpr bool is_redirect_status(unsigned status) noexcept {
     return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
 }
 
-namespace detail {
-
-inline std::string_view trim_ows(std::string_view v) noexcept {
-    while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
-    while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
-    return v;
-}
-
-} // namespace detail
 
 /// Decides what to do with a response to `method current` that has `status` and (maybe) a Location,
 /// after `redirects_so_far` redirects were followed for this request. In this order:

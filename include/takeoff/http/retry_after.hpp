@@ -3,6 +3,7 @@
 // from now, whichever of its two forms (delta-seconds or an HTTP-date) the server used.
 
 #include <takeoff/core/config.hpp>
+#include <takeoff/http/detail/syntax.hpp>
 
 #include <chrono>
 #include <cstddef>
@@ -137,8 +138,7 @@ inline std::optional<std::chrono::sys_seconds> parse_asctime_date(std::string_vi
 /// with their own clock get exact results.
 inline std::optional<std::chrono::seconds> parse_retry_after(std::string_view value,
                                                              std::chrono::system_clock::time_point now) noexcept {
-    while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
-    while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
+    value = detail::trim_ows(value);
     if (value.empty()) return std::nullopt;
 
     if (value.front() >= '0' && value.front() <= '9') {

@@ -3,8 +3,9 @@
 // a connection's reusable buffer: one contiguous block that goes out with the body in a single
 // write, without building a Beast message (whose field list allocates per header). Sans-io.
 //
-// Header names must be tokens and values must not hold CR, LF or NUL (RFC 9110 section 5): a
-// request breaking that is refused before anything is sent, so that no header can be injected.
+// Header names must be tokens and values only VCHAR, obs-text, SP and HTAB (RFC 9110 section 5.5):
+// a request breaking that is refused before anything is sent, so that no header can be injected
+// (CR, LF), and no server or proxy is left to guess what another control character means.
 
 #include <takeoff/core/config.hpp>
 #include <takeoff/core/diagnostics.hpp>
@@ -23,17 +24,19 @@
 
 namespace takeoff::http::detail {
 
-/// True when a header value can be sent as is: no CR, LF or NUL.
+/// True when a header value can be sent as is: no control character other than HTAB, no DEL.
 inline bool is_safe_field_value(std::string_view s) noexcept {
+    const auto allowed = [](char c) { return field_value_chars[static_cast<unsigned char>(c)]; };
     std::size_t i = 0;
-    // Words without a byte below 0x0e hold none of the three; a word with one (a tab, say) is
-    // checked byte by byte below.
-    for (; i + 8 <= s.size() && !swar::has_less(swar::load(s.data() + i), 0x0e); i += 8) {
+    for (; i + 8 <= s.size(); i += 8) {
+        // A word without a control character is fine as a whole; one with a control character may
+        // only hold tabs, which the bytes tell.
+        if (!swar::has_control(swar::load(s.data() + i))) continue;
+        for (std::size_t j = i; j < i + 8; ++j)
+            if (!allowed(s[j])) return false;
     }
-    for (; i < s.size(); ++i) {
-        const char c = s[i];
-        if (static_cast<unsigned char>(c) <= '\r' && (c == '\r' || c == '\n' || c == '\0')) return false;
-    }
+    for (; i < s.size(); ++i)
+        if (!allowed(s[i])) return false;
     return true;
 }
 
@@ -89,7 +92,7 @@ inline boost::system::error_code append_request_head(std::string& out, boost::be
         return make_error_code(errc::invalid_argument);
     }
     if (!is_safe_field_value(host) || !is_safe_field_value(default_user_agent)) {
-        diag.set_client_message("the Host or User-Agent value holds CR, LF or NUL");
+        diag.set_client_message("the Host or User-Agent value holds a control character");
         return make_error_code(errc::invalid_argument);
     }
     // Two passes: check and measure every piece, then copy them into place (one resize; the
@@ -114,7 +117,7 @@ inline boost::system::error_code append_request_head(std::string& out, boost::be
             if (left_out(name)) continue;
             if (!is_token(name) || !is_safe_field_value(value)) {
                 diag.set_client_message(is_token(name) ? "the value of the request header '" + std::string(name) +
-                                                             "' holds CR, LF or NUL"
+                                                             "' holds a control character"
                                                        : "a request header name is not a valid HTTP token");
                 return make_error_code(errc::invalid_argument);
             }

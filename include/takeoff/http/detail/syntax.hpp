@@ -30,6 +30,8 @@ inline std::uint64_t load(const char* p) noexcept {
 constexpr bool has_less(std::uint64_t w, std::uint8_t n) noexcept { return ((w - ones * n) & ~w & highs) != 0; }
 /// Some byte of w equals b.
 constexpr bool has_byte(std::uint64_t w, std::uint8_t b) noexcept { return has_less(w ^ (ones * b), 1); }
+/// Some byte of w is a control character: below 0x20 (HTAB among them) or DEL (0x7f).
+constexpr bool has_control(std::uint64_t w) noexcept { return has_less(w, 0x20) || has_byte(w, 0x7f); }
 /// w with the ASCII capitals of each byte lowered (bytes 0x80 and above unchanged).
 constexpr std::uint64_t lower(std::uint64_t w) noexcept {
     const std::uint64_t low7 = w & ~highs;                   // no carry can cross a byte below
@@ -64,7 +66,8 @@ inline constexpr auto token_chars = [] {
     return table;
 }();
 
-// What a received field value may hold (RFC 9110 section 5.5): VCHAR, SP, HTAB and obs-text.
+// What a field value may hold (RFC 9110 section 5.5): VCHAR, SP, HTAB and obs-text; no other
+// control character and no DEL.
 inline constexpr auto field_value_chars = [] {
     std::array<bool, 256> table{};
     for (unsigned c = 0x20; c < 0x7f; ++c) table[c] = true;
@@ -72,6 +75,13 @@ inline constexpr auto field_value_chars = [] {
     table['\t'] = true;
     return table;
 }();
+
+/// v without the optional white space (RFC 9110 section 5.6.3: SP and HTAB) at either end.
+constexpr std::string_view trim_ows(std::string_view v) noexcept {
+    while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+    while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
+    return v;
+}
 
 /// True for an RFC 9110 token (a valid header name).
 inline bool is_token(std::string_view s) noexcept {
