@@ -3730,6 +3730,41 @@ private:
 
 } // namespace takeoff::http::detail
 // end of <takeoff/http/detail/deadline_monitor.hpp>
+// begin of <takeoff/http/detail/fault_injection.hpp>
+// Fault injection for tests, in the manner of Beast's test::fail_count: the n-th I/O operation of a
+// client's connections (counting from 0: connect, TLS handshake, each write, each read) fails with
+// a given error instead of starting, so that a test can fail every operation in turn and check
+// that each failure is reported with that error and leaves nothing behind. Nothing is injected
+// unless a test installs an injector with inject_faults().
+
+// #include <takeoff/core/config.hpp> (already inlined above)
+
+#include <boost/system/error_code.hpp>
+
+#include <atomic>
+#include <cstddef>
+#include <memory>
+
+namespace takeoff::http::detail {
+
+class fault_injector {
+public:
+    fault_injector(std::size_t fail_at, boost::system::error_code error) : fail_at_(fail_at), error_(error) {}
+
+    /// Counts an operation: true (and error() is its result) when it is the one to fail.
+    bool fail_now() noexcept { return count_.fetch_add(1, std::memory_order_relaxed) == fail_at_; }
+    const boost::system::error_code& error() const noexcept { return error_; }
+    /// Operations counted so far.
+    std::size_t count() const noexcept { return count_.load(std::memory_order_relaxed); }
+
+private:
+    std::size_t fail_at_;
+    boost::system::error_code error_;
+    std::atomic<std::size_t> count_{0};
+};
+
+} // namespace takeoff::http::detail
+// end of <takeoff/http/detail/fault_injection.hpp>
 // begin of <takeoff/http/detail/response_parser.hpp>
 // The transport's HTTP/1.1 response parser, writing into an http::response of ours: the fields go
 // into one flat http::fields and the body either into the response's string or into a caller's
@@ -4865,6 +4900,7 @@ inline std::string describe_tls_failure(SSL* ssl, const boost::system::error_cod
 #include <memory>
 #include <optional>
 #include <string>
+#include <tuple>
 
 namespace takeoff::http::detail {
 
@@ -4970,6 +5006,7 @@ public:
         ec = asio::error::host_not_found;
         for (const auto& endpoint : endpoints) {
             timed_out_ = false;
+            if (injected(ec)) break;
             watch(limits.connect, co_await takeoff::detail::this_task::executor);
             auto [connect_ec] = co_await socket_.async_connect(endpoint, nothrow_awaitable);
             ec = step_result(connect_ec);
@@ -4993,7 +5030,8 @@ public:
                 co_return ec;
             }
             watch(limits.tls_handshake, co_await takeoff::detail::this_task::executor);
-            auto [handshake_ec] = co_await tls_->async_handshake(nothrow_awaitable);
+            boost::system::error_code handshake_ec;
+            if (!injected(handshake_ec)) std::tie(handshake_ec) = co_await tls_->async_handshake(nothrow_awaitable);
             if (handshake_ec) {
                 handshake_ec = step_result(handshake_ec);
                 diag.set_client_message(describe_tls_failure(tls_->native_handle(), handshake_ec) + " (" +
@@ -5023,6 +5061,10 @@ public:
     auto async_send(std::array<asio::const_buffer, 2> buffers, Token&& token) {
         return asio::async_initiate<Token, void(boost::system::error_code, std::size_t)>(
             [this](auto handler, std::array<asio::const_buffer, 2> b) {
+                if (boost::system::error_code ec; injected(ec)) {
+                    asio::post(socket_.get_executor(), asio::append(std::move(handler), ec, std::size_t{0}));
+                    return;
+                }
                 if (b[1].size() == 0) {
                     if (secure_)
                         asio::async_write(*tls_, b[0], std::move(handler));
@@ -5078,6 +5120,10 @@ public:
     auto async_fill(Token&& token) {
         return asio::async_initiate<Token, void(boost::system::error_code, std::size_t)>(
             [this](auto handler) {
+                if (boost::system::error_code ec; injected(ec)) {
+                    asio::post(socket_.get_executor(), asio::append(std::move(handler), ec, std::size_t{0}));
+                    return;
+                }
                 const std::size_t room = beast::read_size(buffer_, 65536);
                 if (room == 0) { // the parser holds on to a full buffer
                     asio::post(socket_.get_executor(),
@@ -5142,6 +5188,9 @@ public:
         monitor_->unwatch(*watch_);
     }
 
+    /// Tests only (fault_injection.hpp): every later I/O operation is counted by injector.
+    void inject_faults(std::shared_ptr<fault_injector> injector) noexcept { faults_ = std::move(injector); }
+
     /// Closes the socket at once (no TLS close_notify: the connection is being dropped).
     void close() noexcept {
         boost::system::error_code ignored;
@@ -5150,6 +5199,13 @@ public:
     }
 
 private:
+    // Whether a test's fault injector makes this operation fail (with ec set to its error).
+    bool injected(boost::system::error_code& ec) noexcept {
+        if (!faults_ || !faults_->fail_now()) return false;
+        ec = faults_->error();
+        return true;
+    }
+
     // The monitor saw the step's deadline pass (the step may have moved on since: check again).
     void on_deadline() override {
         const auto deadline = watch_->deadline.load(std::memory_order_seq_cst);
@@ -5245,6 +5301,7 @@ private:
     std::string head_;
     std::size_t exchanges_ = 0;
     clock::time_point idle_since_{};
+    std::shared_ptr<fault_injector> faults_; // tests only
 };
 
 } // namespace takeoff::http::detail
@@ -5349,6 +5406,7 @@ public:
             tls_context = std::move(*made);
         }
         auto conn = std::make_unique<connection>(executor_, target, std::move(tls_context), monitor_);
+        if (auto faults = injector()) conn->inject_faults(std::move(faults));
         const std::optional<proxy_settings> proxy = proxy_for(proxies_, target);
         auto ec = co_await conn->async_connect(limits, proxy ? &*proxy : nullptr, diag);
         if (ec) {
@@ -5387,6 +5445,13 @@ public:
         monitor_->remove_locked(*conn->watch_entry());
         pool.idle.push_back(std::move(conn));
         drop_expired(pool);
+    }
+
+    /// Tests only (fault_injection.hpp): connections opened from now on count their operations
+    /// with injector (null: none).
+    void inject_faults(std::shared_ptr<fault_injector> injector) {
+        std::lock_guard lock(mutex_);
+        faults_ = std::move(injector);
     }
 
     /// Connections opened so far (for statistics and tests).
@@ -5471,6 +5536,11 @@ private:
         return false;
     }
 
+    std::shared_ptr<fault_injector> injector() {
+        std::lock_guard lock(mutex_);
+        return faults_;
+    }
+
     // Closes a connection handed over while in use, keeping its place in the origin's count.
     void drop_in_use(std::unique_ptr<connection> conn) {
         conn->close();
@@ -5521,6 +5591,7 @@ private:
     std::mutex& mutex_;
     std::unordered_map<origin, origin_pool, origin_hash> pools_;
     std::atomic<std::size_t> connections_opened_{0};
+    std::shared_ptr<fault_injector> faults_; // tests only; guarded by mutex_
 };
 
 } // namespace takeoff::http::detail
@@ -5613,15 +5684,13 @@ public:
     /// already have been taken off the connection).
     template <class CompletionToken = default_token>
     auto async_read_some(boost::asio::mutable_buffer buffer, CompletionToken&& token = {}) {
-        // A default-constructed stream has no connection: it completes at once with eof.
-        boost::asio::any_io_executor executor = boost::asio::system_executor();
-        if (state_ && state_->conn) executor = state_->conn->get_executor();
-        return takeoff::detail::async_run<std::size_t>(
-            executor, state_ && state_->serialised, std::chrono::steady_clock::duration::zero(), nullptr,
-            [](diagnostics* diag, std::shared_ptr<detail::body_stream_state>& state, boost::asio::mutable_buffer& b) {
-                return read_some(state, b, diag);
-            },
-            std::forward<CompletionToken>(token), state_, buffer);
+        return start_read(buffer, nullptr, std::forward<CompletionToken>(token));
+    }
+
+    /// As above; a failure's explanation goes into diag (cleared by a read that fails).
+    template <class CompletionToken = default_token>
+    auto async_read_some(boost::asio::mutable_buffer buffer, diagnostics& diag, CompletionToken&& token = {}) {
+        return start_read(buffer, &diag, std::forward<CompletionToken>(token));
     }
 
     /// For the library's own composed operations: the read as a step of the calling task (on its
@@ -5632,11 +5701,27 @@ public:
     }
 
 private:
+    template <class CompletionToken>
+    auto start_read(boost::asio::mutable_buffer buffer, diagnostics* diag, CompletionToken&& token) {
+        // A default-constructed stream has no connection: it completes at once with eof.
+        boost::asio::any_io_executor executor = boost::asio::system_executor();
+        if (state_ && state_->conn) executor = state_->conn->get_executor();
+        return takeoff::detail::async_run<std::size_t>(
+            executor, state_ && state_->serialised, std::chrono::steady_clock::duration::zero(), diag,
+            [](diagnostics* diag, std::shared_ptr<detail::body_stream_state>& state, boost::asio::mutable_buffer& b) {
+                return read_some(state, b, diag);
+            },
+            std::forward<CompletionToken>(token), state_, buffer);
+    }
+
     static takeoff::detail::task<takeoff::detail::op_result<std::size_t>> read_some(
         std::shared_ptr<detail::body_stream_state> state, boost::asio::mutable_buffer buffer, diagnostics* diag) {
         using result = takeoff::detail::op_result<std::size_t>;
         auto fail = [&](boost::system::error_code ec, std::size_t n, const char* why) {
-            if (diag) diag->set_client_message(std::string("cannot read the response body: ") + why);
+            if (diag) {
+                diag->clear();
+                diag->set_client_message(std::string("cannot read the response body: ") + why);
+            }
             return result{ec, n};
         };
         if (!state || state->parser.is_done()) co_return result{boost::asio::error::eof, 0};
@@ -6092,6 +6177,7 @@ namespace takeoff::http {
 class client;
 
 namespace detail {
+void inject_faults(client& c, std::shared_ptr<fault_injector> injector);
 
 // What every operation of a client shares; kept alive by the operations in flight.
 struct client_state {
@@ -6613,8 +6699,18 @@ private:
         co_return ec;
     }
 
+    friend void detail::inject_faults(client&, std::shared_ptr<detail::fault_injector>);
+
     std::shared_ptr<detail::client_state> state_;
 };
+
+namespace detail {
+/// Tests only (fault_injection.hpp): the connections c opens from now on count their I/O
+/// operations with injector, which fails the one it was made for.
+inline void inject_faults(client& c, std::shared_ptr<fault_injector> injector) {
+    c.state_->pool->inject_faults(std::move(injector));
+}
+} // namespace detail
 
 } // namespace takeoff::http
 // end of <takeoff/http/client.hpp>

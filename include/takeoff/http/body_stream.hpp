@@ -97,15 +97,13 @@ public:
     /// already have been taken off the connection).
     template <class CompletionToken = default_token>
     auto async_read_some(boost::asio::mutable_buffer buffer, CompletionToken&& token = {}) {
-        // A default-constructed stream has no connection: it completes at once with eof.
-        boost::asio::any_io_executor executor = boost::asio::system_executor();
-        if (state_ && state_->conn) executor = state_->conn->get_executor();
-        return takeoff::detail::async_run<std::size_t>(
-            executor, state_ && state_->serialised, std::chrono::steady_clock::duration::zero(), nullptr,
-            [](diagnostics* diag, std::shared_ptr<detail::body_stream_state>& state, boost::asio::mutable_buffer& b) {
-                return read_some(state, b, diag);
-            },
-            std::forward<CompletionToken>(token), state_, buffer);
+        return start_read(buffer, nullptr, std::forward<CompletionToken>(token));
+    }
+
+    /// As above; a failure's explanation goes into diag (cleared by a read that fails).
+    template <class CompletionToken = default_token>
+    auto async_read_some(boost::asio::mutable_buffer buffer, diagnostics& diag, CompletionToken&& token = {}) {
+        return start_read(buffer, &diag, std::forward<CompletionToken>(token));
     }
 
     /// For the library's own composed operations: the read as a step of the calling task (on its
@@ -116,11 +114,27 @@ public:
     }
 
 private:
+    template <class CompletionToken>
+    auto start_read(boost::asio::mutable_buffer buffer, diagnostics* diag, CompletionToken&& token) {
+        // A default-constructed stream has no connection: it completes at once with eof.
+        boost::asio::any_io_executor executor = boost::asio::system_executor();
+        if (state_ && state_->conn) executor = state_->conn->get_executor();
+        return takeoff::detail::async_run<std::size_t>(
+            executor, state_ && state_->serialised, std::chrono::steady_clock::duration::zero(), diag,
+            [](diagnostics* diag, std::shared_ptr<detail::body_stream_state>& state, boost::asio::mutable_buffer& b) {
+                return read_some(state, b, diag);
+            },
+            std::forward<CompletionToken>(token), state_, buffer);
+    }
+
     static takeoff::detail::task<takeoff::detail::op_result<std::size_t>> read_some(
         std::shared_ptr<detail::body_stream_state> state, boost::asio::mutable_buffer buffer, diagnostics* diag) {
         using result = takeoff::detail::op_result<std::size_t>;
         auto fail = [&](boost::system::error_code ec, std::size_t n, const char* why) {
-            if (diag) diag->set_client_message(std::string("cannot read the response body: ") + why);
+            if (diag) {
+                diag->clear();
+                diag->set_client_message(std::string("cannot read the response body: ") + why);
+            }
             return result{ec, n};
         };
         if (!state || state->parser.is_done()) co_return result{boost::asio::error::eof, 0};

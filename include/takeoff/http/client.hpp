@@ -52,6 +52,7 @@ namespace takeoff::http {
 class client;
 
 namespace detail {
+void inject_faults(client& c, std::shared_ptr<fault_injector> injector);
 
 // What every operation of a client shares; kept alive by the operations in flight.
 struct client_state {
@@ -573,7 +574,17 @@ private:
         co_return ec;
     }
 
+    friend void detail::inject_faults(client&, std::shared_ptr<detail::fault_injector>);
+
     std::shared_ptr<detail::client_state> state_;
 };
+
+namespace detail {
+/// Tests only (fault_injection.hpp): the connections c opens from now on count their I/O
+/// operations with injector, which fails the one it was made for.
+inline void inject_faults(client& c, std::shared_ptr<fault_injector> injector) {
+    c.state_->pool->inject_faults(std::move(injector));
+}
+} // namespace detail
 
 } // namespace takeoff::http

@@ -16,6 +16,7 @@
 #include <takeoff/http/options.hpp>
 #include <takeoff/http/origin.hpp>
 #include <takeoff/http/detail/deadline_monitor.hpp>
+#include <takeoff/http/detail/fault_injection.hpp>
 #include <takeoff/http/detail/response_parser.hpp>
 #include <takeoff/http/detail/tls_stream.hpp>
 #include <takeoff/http/proxy.hpp>
@@ -45,6 +46,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <tuple>
 
 namespace takeoff::http::detail {
 
@@ -150,6 +152,7 @@ public:
         ec = asio::error::host_not_found;
         for (const auto& endpoint : endpoints) {
             timed_out_ = false;
+            if (injected(ec)) break;
             watch(limits.connect, co_await takeoff::detail::this_task::executor);
             auto [connect_ec] = co_await socket_.async_connect(endpoint, nothrow_awaitable);
             ec = step_result(connect_ec);
@@ -173,7 +176,8 @@ public:
                 co_return ec;
             }
             watch(limits.tls_handshake, co_await takeoff::detail::this_task::executor);
-            auto [handshake_ec] = co_await tls_->async_handshake(nothrow_awaitable);
+            boost::system::error_code handshake_ec;
+            if (!injected(handshake_ec)) std::tie(handshake_ec) = co_await tls_->async_handshake(nothrow_awaitable);
             if (handshake_ec) {
                 handshake_ec = step_result(handshake_ec);
                 diag.set_client_message(describe_tls_failure(tls_->native_handle(), handshake_ec) + " (" +
@@ -203,6 +207,10 @@ public:
     auto async_send(std::array<asio::const_buffer, 2> buffers, Token&& token) {
         return asio::async_initiate<Token, void(boost::system::error_code, std::size_t)>(
             [this](auto handler, std::array<asio::const_buffer, 2> b) {
+                if (boost::system::error_code ec; injected(ec)) {
+                    asio::post(socket_.get_executor(), asio::append(std::move(handler), ec, std::size_t{0}));
+                    return;
+                }
                 if (b[1].size() == 0) {
                     if (secure_)
                         asio::async_write(*tls_, b[0], std::move(handler));
@@ -258,6 +266,10 @@ public:
     auto async_fill(Token&& token) {
         return asio::async_initiate<Token, void(boost::system::error_code, std::size_t)>(
             [this](auto handler) {
+                if (boost::system::error_code ec; injected(ec)) {
+                    asio::post(socket_.get_executor(), asio::append(std::move(handler), ec, std::size_t{0}));
+                    return;
+                }
                 const std::size_t room = beast::read_size(buffer_, 65536);
                 if (room == 0) { // the parser holds on to a full buffer
                     asio::post(socket_.get_executor(),
@@ -322,6 +334,9 @@ public:
         monitor_->unwatch(*watch_);
     }
 
+    /// Tests only (fault_injection.hpp): every later I/O operation is counted by injector.
+    void inject_faults(std::shared_ptr<fault_injector> injector) noexcept { faults_ = std::move(injector); }
+
     /// Closes the socket at once (no TLS close_notify: the connection is being dropped).
     void close() noexcept {
         boost::system::error_code ignored;
@@ -330,6 +345,13 @@ public:
     }
 
 private:
+    // Whether a test's fault injector makes this operation fail (with ec set to its error).
+    bool injected(boost::system::error_code& ec) noexcept {
+        if (!faults_ || !faults_->fail_now()) return false;
+        ec = faults_->error();
+        return true;
+    }
+
     // The monitor saw the step's deadline pass (the step may have moved on since: check again).
     void on_deadline() override {
         const auto deadline = watch_->deadline.load(std::memory_order_seq_cst);
@@ -425,6 +447,7 @@ private:
     std::string head_;
     std::size_t exchanges_ = 0;
     clock::time_point idle_since_{};
+    std::shared_ptr<fault_injector> faults_; // tests only
 };
 
 } // namespace takeoff::http::detail

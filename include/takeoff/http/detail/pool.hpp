@@ -98,6 +98,7 @@ public:
             tls_context = std::move(*made);
         }
         auto conn = std::make_unique<connection>(executor_, target, std::move(tls_context), monitor_);
+        if (auto faults = injector()) conn->inject_faults(std::move(faults));
         const std::optional<proxy_settings> proxy = proxy_for(proxies_, target);
         auto ec = co_await conn->async_connect(limits, proxy ? &*proxy : nullptr, diag);
         if (ec) {
@@ -136,6 +137,13 @@ public:
         monitor_->remove_locked(*conn->watch_entry());
         pool.idle.push_back(std::move(conn));
         drop_expired(pool);
+    }
+
+    /// Tests only (fault_injection.hpp): connections opened from now on count their operations
+    /// with injector (null: none).
+    void inject_faults(std::shared_ptr<fault_injector> injector) {
+        std::lock_guard lock(mutex_);
+        faults_ = std::move(injector);
     }
 
     /// Connections opened so far (for statistics and tests).
@@ -220,6 +228,11 @@ private:
         return false;
     }
 
+    std::shared_ptr<fault_injector> injector() {
+        std::lock_guard lock(mutex_);
+        return faults_;
+    }
+
     // Closes a connection handed over while in use, keeping its place in the origin's count.
     void drop_in_use(std::unique_ptr<connection> conn) {
         conn->close();
@@ -270,6 +283,7 @@ private:
     std::mutex& mutex_;
     std::unordered_map<origin, origin_pool, origin_hash> pools_;
     std::atomic<std::size_t> connections_opened_{0};
+    std::shared_ptr<fault_injector> faults_; // tests only; guarded by mutex_
 };
 
 } // namespace takeoff::http::detail
