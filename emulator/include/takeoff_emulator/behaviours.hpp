@@ -1,8 +1,9 @@
 #pragma once
 // takeoff::emulator::behaviours — ready-made route handlers: fixed answers and the scripted
 // misbehaviours transport tests need (chunk drips, cuts mid-header or mid-body, garbage, slow
-// bytes, hanging, holding until the gate opens).
+// bytes, hanging, holding until the gate opens, interim 1xx responses before the answer).
 
+#include <takeoff_emulator/detail/wire.hpp>
 #include <takeoff_emulator/exchange.hpp>
 #include <takeoff_emulator/message.hpp>
 #include <takeoff_emulator/router.hpp>
@@ -64,6 +65,14 @@ inline asio::awaitable<void> behaviour_hang(exchange& ex)
 inline asio::awaitable<void> behaviour_hold(exchange& ex, http_response response)
 {
     co_await ex.async_wait_released();
+    co_await ex.async_respond(std::move(response));
+}
+
+inline asio::awaitable<void> behaviour_interim_then(exchange& ex, std::vector<interim_response> interim,
+                                                   http_response response)
+{
+    for (interim_response& each : interim)
+        co_await ex.async_send_interim(std::move(each));
     co_await ex.async_respond(std::move(response));
 }
 
@@ -145,6 +154,19 @@ inline handler hang()
 inline handler hold(http_response response)
 {
     return [response = std::move(response)](exchange& ex) { return detail::behaviour_hold(ex, response); };
+}
+
+/// Sends these interim (1xx) responses in order, then the final response, e.g.
+/// `interim_then({{emulator::early_hints, {{"Link", "</a.css>; rel=preload"}}}}, response)`.
+/// Throws std::invalid_argument at once for a status that is not 1xx or is 101. Keep-alive is
+/// honoured; an HTTP/1.0 request gets a 500 instead, as 1xx must not be sent to it.
+inline handler interim_then(std::vector<interim_response> interim, http_response response)
+{
+    for (const interim_response& each : interim)
+        detail::check_interim_status(static_cast<unsigned>(each.status));
+    return [interim = std::move(interim), response = std::move(response)](exchange& ex) {
+        return detail::behaviour_interim_then(ex, interim, response);
+    };
 }
 
 } // namespace behaviours

@@ -1,8 +1,8 @@
 #pragma once
 // takeoff::emulator::exchange — one request and its answer on a connection, as a route handler
-// sees it: the parsed request, ways to answer properly (keep-alive honoured), ways to misbehave on
-// purpose (raw bytes, chunk-by-chunk or byte-by-byte writes, abrupt close) and ways to wait (hold
-// gate, peer close, server-side timer).
+// sees it: the parsed request, ways to answer properly (keep-alive honoured, interim 1xx responses
+// first if wanted), ways to misbehave on purpose (raw bytes, chunk-by-chunk or byte-by-byte writes,
+// abrupt close) and ways to wait (hold gate, peer close, server-side timer).
 
 #include <takeoff_emulator/detail/connection_io.hpp>
 #include <takeoff_emulator/detail/wire.hpp>
@@ -42,6 +42,7 @@ class server;
 /// with exactly one of: async_respond / async_respond_slowly; async_write_chunked_header +
 /// async_write_chunk... + async_write_last_chunk; async_write_raw (any bytes; the connection is
 /// closed after the handler); close(). If it returns without answering, the client gets a 500.
+/// Any number of async_send_interim calls may come before that answer.
 /// Write operations throw boost::system::system_error when the client has gone away.
 class exchange {
 public:
@@ -80,6 +81,28 @@ public:
     response_state state() const noexcept { return state_; }
     /// True when the connection will serve another request after this handler.
     bool keep_alive_after() const noexcept { return state_ == response_state::complete && keep_alive_ && is_open(); }
+
+    /// Sends an interim response (RFC 9110 §15.2), `HTTP/1.1 1xx Reason` and these fields (as given),
+    /// before the final answer, which is then sent as usual; clients must skip it. Throws
+    /// std::invalid_argument for a status that is not 1xx or is 101, and std::logic_error once the
+    /// final answer has begun or when the request is HTTP/1.0 (a server must not send it 1xx).
+    asio::awaitable<void> async_send_interim(http::status status, field_list fields = {})
+    {
+        const auto code = static_cast<unsigned>(status);
+        detail::check_interim_status(code);
+        expect_state(response_state::none, "async_send_interim");
+        if (request_.version() < 11)
+            throw std::logic_error("takeoff-emulator: exchange::async_send_interim on an HTTP/1.0 request");
+        std::string wire = detail::serialize_interim(code, fields);
+        std::vector<asio::const_buffer> buffers{asio::buffer(wire)};
+        co_await io_->async_write(std::move(buffers));
+    }
+
+    /// Sends an interim response given as a status and its fields.
+    asio::awaitable<void> async_send_interim(interim_response interim)
+    {
+        co_await async_send_interim(interim.status, std::move(interim.fields));
+    }
 
     /// Sends a whole response. Content-Length is set from the body unless the response already has
     /// Content-Length or chunked framing (so a test may lie on purpose). Keep-alive follows the

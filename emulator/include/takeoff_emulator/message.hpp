@@ -1,7 +1,7 @@
 #pragma once
-// The HTTP messages of takeoff-emulator: the request and response types handlers see, helpers that
-// build responses (make_response, make_json_response, json_quote), and recorded_request, the log
-// entry tests assert on.
+// The HTTP messages of takeoff-emulator: the request and response types handlers see, interim (1xx)
+// responses, helpers that build responses (make_response, make_json_response, json_quote), and
+// recorded_request, the log entry tests assert on.
 
 #include <takeoff/core/config.hpp>
 
@@ -28,6 +28,23 @@ using http_request = http::request<http::string_body>;
 /// The response type handlers send with exchange::async_respond.
 using http_response = http::response<http::string_body>;
 
+/// Header fields as name/value pairs, written in this order and exactly as given.
+using field_list = std::vector<std::pair<std::string, std::string>>;
+
+/// 103 Early Hints (RFC 8297), which Beast 1.81's http::status has no enumerator for.
+inline constexpr http::status early_hints = static_cast<http::status>(103);
+
+/// An interim (1xx) response: a status and its fields, never a body (RFC 9110 §15.2). Converts
+/// from a bare status, so `{http::status::continue_, {emulator::early_hints, {{"Link", "..."}}}}`
+/// is a list of two.
+struct interim_response {
+    http::status status;
+    field_list fields;
+
+    interim_response(http::status interim_status, field_list interim_fields = {}) // NOLINT: implicit on purpose
+        : status(interim_status), fields(std::move(interim_fields)) {}
+};
+
 /// One request as the server received it, for assertions in tests.
 struct recorded_request {
     std::uint64_t connection_id = 0; ///< 1 for the first accepted connection, 2 for the next, ...
@@ -36,6 +53,9 @@ struct recorded_request {
     unsigned version = 11; ///< 11 for HTTP/1.1, 10 for HTTP/1.0
     std::vector<std::pair<std::string, std::string>> headers; ///< in received order, names as sent
     std::string body;
+    /// True when the server answered `Expect: 100-continue` with `100 Continue` before reading the
+    /// body (server_options::expect_continue); false when the request did not ask or it was ignored.
+    bool sent_continue = false;
 
     /// The first header with this name (case-insensitive), if any.
     std::optional<std::string> header(std::string_view name) const

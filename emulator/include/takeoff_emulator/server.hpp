@@ -86,11 +86,18 @@ struct tls_credentials {
         : certificate_chain_pem(certificate.certificate_pem), private_key_pem(certificate.private_key_pem) {}
 };
 
+/// What the server does with `Expect: 100-continue` (RFC 9110 §10.1.1) on an HTTP/1.1 request.
+enum class continue_policy {
+    answer, ///< send `100 Continue` after the header, before reading the body, as real servers do
+    ignore, ///< send nothing and read the body (a client must then stop waiting and send it anyway)
+};
+
 /// How a server is set up. Without `tls` it speaks plain HTTP.
 struct server_options {
     std::optional<tls_credentials> tls;
     std::uint64_t body_limit = 64ull * 1024 * 1024; ///< larger request bodies get 413
     std::uint32_t header_limit = 64u * 1024;        ///< larger request headers get 431
+    continue_policy expect_continue = continue_policy::answer;
 };
 
 namespace detail {
@@ -346,10 +353,12 @@ private:
             auto header_result =
                 co_await http::async_read_header(stream, buffer, parser, asio::as_tuple(asio::use_awaitable));
             boost::system::error_code ec = std::get<0>(header_result);
-            if (!ec && expects_continue(parser.get())) {
+            bool sent_continue = false;
+            if (!ec && options_.expect_continue == continue_policy::answer && expects_continue(parser.get())) {
                 static constexpr std::string_view interim = "HTTP/1.1 100 Continue\r\n\r\n";
                 std::vector<asio::const_buffer> buffers{asio::buffer(interim)};
                 co_await io.async_write(std::move(buffers));
+                sent_continue = true;
             }
             if (!ec && !parser.is_done()) {
                 auto body_result = co_await http::async_read(stream, buffer, parser, asio::as_tuple(asio::use_awaitable));
@@ -367,7 +376,7 @@ private:
             }
 
             exchange ex(io, hold_gate_, parser.release(), id);
-            record(ex);
+            record(ex, sent_continue);
             const bool keep_alive = co_await dispatch(ex);
             if (stopping_ || !io.is_open())
                 break;
@@ -451,7 +460,7 @@ private:
         co_await io.async_write(std::move(buffers));
     }
 
-    void record(const exchange& ex)
+    void record(const exchange& ex, bool sent_continue)
     {
         const http_request& request = ex.request();
         recorded_request entry;
@@ -464,6 +473,7 @@ private:
                                        std::string(field.value().data(), field.value().size()));
         }
         entry.body = request.body();
+        entry.sent_continue = sent_continue;
         {
             std::lock_guard lock(log_mutex_);
             log_.push_back(std::move(entry));

@@ -1,7 +1,7 @@
 #pragma once
 // takeoff::emulator::detail wire helpers — the bytes of HTTP/1.1 response framing that the
-// exchange writes itself (status line and fields, chunk-size lines) and the Connection check that
-// decides keep-alive.
+// exchange writes itself (status line and fields, interim 1xx responses, chunk-size lines) and the
+// Connection check that decides keep-alive.
 
 #include <takeoff/core/config.hpp>
 
@@ -11,7 +11,11 @@
 #include <boost/beast/http/rfc7230.hpp>
 
 #include <cstddef>
+#include <stdexcept>
 #include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
 
 namespace takeoff::emulator {
 
@@ -42,6 +46,42 @@ std::string serialize_header(const http::header<false, Fields>& header)
         out.append(name.data(), name.size());
         out += ": ";
         out.append(value.data(), value.size());
+        out += "\r\n";
+    }
+    out += "\r\n";
+    return out;
+}
+
+// Rejects what is not an interim response: only 1xx, and not 101 (a protocol switch ends HTTP/1.1
+// on the connection, so it is no interim answer to a request).
+inline void check_interim_status(unsigned code)
+{
+    if (code < 100 || code > 199 || code == 101)
+        throw std::invalid_argument("takeoff-emulator: " + std::to_string(code) +
+                                    " is not an interim status (1xx other than 101)");
+}
+
+// The reason phrase of the 1xx statuses in use; others get an empty one, which RFC 9112 allows.
+inline std::string_view interim_reason(unsigned code) noexcept
+{
+    switch (code) {
+    case 100: return "Continue";
+    case 102: return "Processing";
+    case 103: return "Early Hints";
+    default: return {};
+    }
+}
+
+// `HTTP/1.1 1xx Reason\r\n`, the fields as given, then the empty line.
+inline std::string serialize_interim(unsigned code, const std::vector<std::pair<std::string, std::string>>& fields)
+{
+    std::string out = "HTTP/1.1 " + std::to_string(code) + ' ';
+    out += interim_reason(code);
+    out += "\r\n";
+    for (const auto& [name, value] : fields) {
+        out += name;
+        out += ": ";
+        out += value;
         out += "\r\n";
     }
     out += "\r\n";
