@@ -117,14 +117,17 @@ struct tls_client {
     beast::flat_buffer buffer;
     const emu::server& server;
 
-    tls_client(const emu::server& target, const std::string& trusted_ca_pem, const std::string& host = "127.0.0.1")
+    // send_sni = false leaves the server name out of the hello (host is still verified).
+    tls_client(const emu::server& target, const std::string& trusted_ca_pem, const std::string& host = "127.0.0.1",
+               bool send_sni = true)
         : server(target)
     {
         context.set_verify_mode(ssl::verify_peer);
         if (!trusted_ca_pem.empty())
             context.add_certificate_authority(asio::buffer(trusted_ca_pem));
         stream.emplace(io, context);
-        REQUIRE(SSL_set_tlsext_host_name(stream->native_handle(), host.c_str()) == 1);
+        if (send_sni)
+            REQUIRE(SSL_set_tlsext_host_name(stream->native_handle(), host.c_str()) == 1);
         stream->set_verify_callback(ssl::host_name_verification(host));
         beast::get_lowest_layer(*stream).connect(target.endpoint());
     }
@@ -757,6 +760,36 @@ TEST_CASE("interim responses: a status that is not 1xx, or 101, is rejected; so 
 } // TEST_SUITE
 
 TEST_SUITE("emulator.tls") {
+
+TEST_CASE("TLS: the request log and the exchange hold the SNI name the client sent, empty without SNI")
+{
+    emu::certificate_authority authority;
+    emu::server server(emu::server_options{authority.issue()});
+    server.route(http::verb::get, "/sni", [](emu::exchange& ex) -> asio::awaitable<void> {
+        auto response = emu::make_response(http::status::ok, "[" + std::string(ex.tls_server_name()) + "]");
+        co_await ex.async_respond(std::move(response));
+    });
+    {
+        tls_client client(server, authority.certificate_pem(), "localhost");
+        REQUIRE(client.handshake() == error_code{});
+        CHECK(client.request(http::verb::get, "/sni").body() == "[localhost]");
+    }
+    {
+        tls_client client(server, authority.certificate_pem(), "127.0.0.1", /*send_sni=*/false);
+        REQUIRE(client.handshake() == error_code{});
+        CHECK(client.request(http::verb::get, "/sni").body() == "[]");
+    }
+    auto log = server.requests();
+    REQUIRE(log.size() == 2);
+    CHECK(log[0].tls_server_name == "localhost");
+    CHECK(log[1].tls_server_name == "");
+
+    emu::server plain;
+    plain.route(http::verb::get, "/hello", hello_handler());
+    plain_client client(plain);
+    CHECK(client.request(http::verb::get, "/hello").body() == "hello");
+    CHECK(plain.requests().at(0).tls_server_name == "");
+}
 
 TEST_CASE("HTTPS with the generated CA trusted, verify_peer, host name verification and SNI")
 {

@@ -76,6 +76,8 @@ public:
     std::uint64_t connection_id() const noexcept { return connection_id_; }
     /// True when the connection is TLS.
     bool is_tls() const noexcept { return io_->is_tls(); }
+    /// The SNI host name the client sent in its TLS hello; empty without SNI or over plain HTTP.
+    std::string_view tls_server_name() const noexcept { return io_->tls_server_name(); }
     /// True until close() or a transport failure closed the connection.
     bool is_open() const noexcept { return io_->is_open(); }
     response_state state() const noexcept { return state_; }

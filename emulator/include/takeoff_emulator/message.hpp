@@ -56,6 +56,8 @@ struct recorded_request {
     /// True when the server answered `Expect: 100-continue` with `100 Continue` before reading the
     /// body (server_options::expect_continue); false when the request did not ask or it was ignored.
     bool sent_continue = false;
+    /// The SNI host name the client sent in its TLS ClientHello; empty without SNI or over plain HTTP.
+    std::string tls_server_name;
 
     /// The first header with this name (case-insensitive), if any.
     std::optional<std::string> header(std::string_view name) const

@@ -474,6 +474,7 @@ private:
         }
         entry.body = request.body();
         entry.sent_continue = sent_continue;
+        entry.tls_server_name = std::string(ex.tls_server_name());
         {
             std::lock_guard lock(log_mutex_);
             log_.push_back(std::move(entry));

@@ -1,7 +1,7 @@
 #pragma once
 // takeoff::emulator::detail::connection_io — the byte-level view of one accepted connection
 // (plain TCP or TLS) that an exchange writes to and the server closes, so the exchange is not a
-// template over the stream type.
+// template over the stream type; it also tells what the TLS handshake learnt (the SNI name).
 
 #include <takeoff/core/config.hpp>
 
@@ -16,8 +16,11 @@
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/system/error_code.hpp>
 
+#include <openssl/ssl.h>
+
 #include <chrono>
 #include <cstddef>
+#include <string_view>
 #include <tuple>
 #include <type_traits>
 #include <vector>
@@ -40,6 +43,8 @@ public:
     virtual void close() noexcept = 0;
     virtual bool is_open() const noexcept = 0;
     virtual bool is_tls() const noexcept = 0;
+    // The SNI host name from the client's hello; empty before the handshake, without SNI, or plain.
+    virtual std::string_view tls_server_name() const noexcept = 0;
 };
 
 template <class Stream>
@@ -89,6 +94,17 @@ public:
     }
 
     bool is_tls() const noexcept override { return tls; }
+
+    std::string_view tls_server_name() const noexcept override
+    {
+        if constexpr (tls) {
+            // OpenSSL owns the string for as long as the SSL object, i.e. the connection.
+            const char* name = SSL_get_servername(stream_.native_handle(), TLSEXT_NAMETYPE_host_name);
+            return name ? std::string_view(name) : std::string_view{};
+        } else {
+            return {};
+        }
+    }
 
 private:
     Stream& stream_;
