@@ -1,6 +1,7 @@
-// Tests of the emulator core (takeoff_emulator/server.hpp, certificates.hpp) from the client side,
-// with plain synchronous Beast clients. Loopback only; no sleeps: every wait is a socket read, a
-// Beast timeout or server::wait_for_requests.
+// Tests of the emulator core (takeoff_emulator/server.hpp and the headers it includes,
+// certificates.hpp) from the client side, with plain synchronous Beast clients and raw Asio reads
+// where exact bytes matter. Loopback only; no sleeps: every wait is a socket read, a Beast timeout
+// or server::wait_for_requests.
 
 #include <takeoff_emulator/certificates.hpp>
 #include <takeoff_emulator/server.hpp>
@@ -8,6 +9,7 @@
 #include <doctest/doctest.h>
 
 #include <boost/asio/connect.hpp>
+#include <boost/asio/read.hpp>
 #include <boost/asio/ssl/host_name_verification.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/error.hpp>
@@ -25,8 +27,11 @@
 #include <iterator>
 #include <memory>
 #include <optional>
-#include <vector>
+#include <stdexcept>
 #include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
 #include <unistd.h>
 
 namespace {
@@ -112,14 +117,17 @@ struct tls_client {
     beast::flat_buffer buffer;
     const emu::server& server;
 
-    tls_client(const emu::server& target, const std::string& trusted_ca_pem, const std::string& host = "127.0.0.1")
+    // send_sni = false leaves the server name out of the hello (host is still verified).
+    tls_client(const emu::server& target, const std::string& trusted_ca_pem, const std::string& host = "127.0.0.1",
+               bool send_sni = true)
         : server(target)
     {
         context.set_verify_mode(ssl::verify_peer);
         if (!trusted_ca_pem.empty())
             context.add_certificate_authority(asio::buffer(trusted_ca_pem));
         stream.emplace(io, context);
-        REQUIRE(SSL_set_tlsext_host_name(stream->native_handle(), host.c_str()) == 1);
+        if (send_sni)
+            REQUIRE(SSL_set_tlsext_host_name(stream->native_handle(), host.c_str()) == 1);
         stream->set_verify_callback(ssl::host_name_verification(host));
         beast::get_lowest_layer(*stream).connect(target.endpoint());
     }
@@ -142,6 +150,43 @@ struct tls_client {
         return response;
     }
 };
+
+// Reads exactly `size` raw bytes (the client's flat_buffer must be empty), giving up after `timeout`.
+std::pair<error_code, std::string> read_exactly(plain_client& client, std::size_t size, std::chrono::milliseconds timeout)
+{
+    REQUIRE(client.buffer.size() == 0);
+    std::string bytes(size, '\0');
+    error_code result;
+    client.stream.expires_after(timeout);
+    asio::async_read(client.stream, asio::buffer(bytes), [&result](error_code ec, std::size_t) { result = ec; });
+    client.io.restart();
+    client.io.run();
+    client.stream.expires_never();
+    return {result, bytes};
+}
+
+// Reads raw bytes until the server closes the connection (end of file), giving up after `timeout`.
+std::pair<error_code, std::string> read_to_end(plain_client& client, std::chrono::milliseconds timeout)
+{
+    REQUIRE(client.buffer.size() == 0);
+    std::string bytes;
+    error_code result;
+    client.stream.expires_after(timeout);
+    asio::async_read(client.stream, asio::dynamic_buffer(bytes), [&result](error_code ec, std::size_t) { result = ec; });
+    client.io.restart();
+    client.io.run();
+    client.stream.expires_never();
+    return {result, bytes};
+}
+
+// Answers with the request body, so a test sees that the body arrived.
+emu::handler echo_handler()
+{
+    return [](emu::exchange& ex) -> asio::awaitable<void> {
+        auto response = emu::make_response(http::status::ok, ex.request().body());
+        co_await ex.async_respond(std::move(response));
+    };
+}
 
 bool is_certificate_verify_failure(const error_code& ec)
 {
@@ -602,9 +647,149 @@ TEST_CASE("server_options::body_limit: a larger request body gets 413")
     CHECK(response.result() == http::status::payload_too_large);
 }
 
+TEST_CASE("Expect: 100-continue is answered with exactly 100 Continue before the body is read")
+{
+    emu::server server; // expect_continue = answer by default
+    server.route(http::verb::post, "/echo", echo_handler());
+    std::string header;
+    SUBCASE("as usually spelt") { header = "Expect: 100-continue\r\n"; }
+    SUBCASE("in other letter case") { header = "expect: 100-Continue\r\n"; }
+    plain_client client(server);
+    client.send_raw("POST /echo HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 4\r\n" + header + "\r\n");
+    // the body is not sent yet, so an answer that waited for it would time out here
+    auto [ec, interim] = read_exactly(client, std::string_view("HTTP/1.1 100 Continue\r\n\r\n").size(), 5s);
+    REQUIRE(ec == error_code{});
+    CHECK(interim == "HTTP/1.1 100 Continue\r\n\r\n");
+    client.send_raw("data");
+    string_response response = client.receive(); // the next message is the final one
+    CHECK(response.result() == http::status::ok);
+    CHECK(response.body() == "data");
+    auto log = server.requests();
+    REQUIRE(log.size() == 1);
+    CHECK(log[0].sent_continue);
+    CHECK(log[0].body == "data");
+}
+
+TEST_CASE("100 Continue is not sent when expect_continue is ignore, without the header, or to HTTP/1.0")
+{
+    emu::server_options options;
+    std::string request;
+    SUBCASE("server_options::expect_continue = ignore")
+    {
+        options.expect_continue = emu::continue_policy::ignore;
+        request = "POST /echo HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\ndata";
+    }
+    SUBCASE("no Expect header")
+    {
+        request = "POST /echo HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 4\r\n\r\ndata";
+    }
+    SUBCASE("an HTTP/1.0 request, whose expectation a server must ignore")
+    {
+        request = "POST /echo HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\ndata";
+    }
+    emu::server server(options);
+    server.route(http::verb::post, "/echo", echo_handler());
+    plain_client client(server);
+    client.send_raw(request);
+    string_response response = client.receive(); // a 100 would be read here as the first message
+    CHECK(response.result() == http::status::ok);
+    CHECK(response.body() == "data");
+    auto log = server.requests();
+    REQUIRE(log.size() == 1);
+    CHECK_FALSE(log[0].sent_continue);
+    CHECK(log[0].body == "data");
+}
+
+TEST_CASE("behaviours::interim_then writes exactly the interim responses, then the final one, and keeps the connection")
+{
+    emu::server server;
+    server.route(http::verb::get, "/hints",
+                 emu::behaviours::interim_then({http::status::processing,
+                                                {emu::early_hints, {{"Link", "</style.css>; rel=preload; as=style"},
+                                                                    {"Link", "</app.js>; rel=preload; as=script"}}}},
+                                               emu::make_response(http::status::ok, "ok")));
+    const std::string interims = "HTTP/1.1 102 Processing\r\n\r\n"
+                                 "HTTP/1.1 103 Early Hints\r\n"
+                                 "Link: </style.css>; rel=preload; as=style\r\n"
+                                 "Link: </app.js>; rel=preload; as=script\r\n"
+                                 "\r\n";
+    const std::string final_keep_alive = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok";
+    plain_client client(server);
+    client.send_raw("GET /hints HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+    auto [first_ec, first] = read_exactly(client, interims.size() + final_keep_alive.size(), 5s);
+    REQUIRE(first_ec == error_code{});
+    CHECK(first == interims + final_keep_alive);
+
+    client.send_raw("GET /hints HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+    auto [second_ec, second] = read_to_end(client, 5s);
+    CHECK(second_ec == asio::error::eof);
+    CHECK(second == interims +
+                        "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
+    CHECK(server.connection_count() == 1);
+}
+
+TEST_CASE("interim responses: a status that is not 1xx, or 101, is rejected; so is HTTP/1.0")
+{
+    CHECK_THROWS_AS(emu::behaviours::interim_then({http::status::ok}, emu::make_response(http::status::ok, "")),
+                    std::invalid_argument);
+    CHECK_THROWS_AS(emu::behaviours::interim_then({http::status::switching_protocols}, emu::make_response(http::status::ok, "")),
+                    std::invalid_argument);
+
+    emu::server server;
+    server.route(http::verb::get, "/final-status", [](emu::exchange& ex) -> asio::awaitable<void> {
+        co_await ex.async_send_interim(http::status::no_content);
+    });
+    server.route(http::verb::get, "/hints", emu::behaviours::interim_then({emu::early_hints}, emu::make_response(http::status::ok, "ok")));
+    {
+        plain_client client(server);
+        auto response = client.request(http::verb::get, "/final-status");
+        CHECK(response.result() == http::status::internal_server_error);
+        CHECK(response.body() ==
+              R"x({"detail":"handler failed: takeoff-emulator: 204 is not an interim status (1xx other than 101)"})x");
+    }
+    {
+        plain_client client(server);
+        client.send_raw("GET /hints HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n");
+        auto response = client.receive(); // the 500 comes first: no 103 precedes it
+        CHECK(response.result() == http::status::internal_server_error);
+        CHECK(response.body() ==
+              R"({"detail":"handler failed: takeoff-emulator: exchange::async_send_interim on an HTTP/1.0 request"})");
+    }
+}
+
 } // TEST_SUITE
 
 TEST_SUITE("emulator.tls") {
+
+TEST_CASE("TLS: the request log and the exchange hold the SNI name the client sent, empty without SNI")
+{
+    emu::certificate_authority authority;
+    emu::server server(emu::server_options{authority.issue()});
+    server.route(http::verb::get, "/sni", [](emu::exchange& ex) -> asio::awaitable<void> {
+        auto response = emu::make_response(http::status::ok, "[" + std::string(ex.tls_server_name()) + "]");
+        co_await ex.async_respond(std::move(response));
+    });
+    {
+        tls_client client(server, authority.certificate_pem(), "localhost");
+        REQUIRE(client.handshake() == error_code{});
+        CHECK(client.request(http::verb::get, "/sni").body() == "[localhost]");
+    }
+    {
+        tls_client client(server, authority.certificate_pem(), "127.0.0.1", /*send_sni=*/false);
+        REQUIRE(client.handshake() == error_code{});
+        CHECK(client.request(http::verb::get, "/sni").body() == "[]");
+    }
+    auto log = server.requests();
+    REQUIRE(log.size() == 2);
+    CHECK(log[0].tls_server_name == "localhost");
+    CHECK(log[1].tls_server_name == "");
+
+    emu::server plain;
+    plain.route(http::verb::get, "/hello", hello_handler());
+    plain_client client(plain);
+    CHECK(client.request(http::verb::get, "/hello").body() == "hello");
+    CHECK(plain.requests().at(0).tls_server_name == "");
+}
 
 TEST_CASE("HTTPS with the generated CA trusted, verify_peer, host name verification and SNI")
 {
