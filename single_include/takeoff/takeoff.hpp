@@ -3169,14 +3169,14 @@ constexpr bool is_redirect_status(unsigned status) noexcept {
 inline redirect_decision decide_redirect(const redirect_policy& policy, boost::beast::http::verb method,
                                          unsigned status, boost::urls::url_view current,
                                          std::string_view location_header, unsigned redirects_so_far) {
-    namespace bh = boost::beast::http;
+    namespace beast = boost::beast;
     if (!is_redirect_status(status)) return redirect_decision::return_response();
     const std::string_view location = detail::trim_ows(location_header);
     if (location.empty()) return redirect_decision::return_response();
 
 
     if (!policy.follow) return redirect_decision::return_response();
-    const bool get_or_head = method == bh::verb::get || method == bh::verb::head;
+    const bool get_or_head = method == beast::http::verb::get || method == beast::http::verb::head;
     if (!get_or_head && status != 307 && status != 308) return redirect_decision::return_response();
     if (redirects_so_far >= policy.max_redirects)
         return redirect_decision::fail_with(errc::redirect_limit, "stopped after " + std::to_string(redirects_so_far) +
@@ -3201,7 +3201,7 @@ inline redirect_decision decide_redirect(const redirect_policy& policy, boost::b
         return redirect_decision::fail_with(errc::insecure_redirect, "refused a redirect from https to http");
     const bool same_origin = *from == *to;
     if (!get_or_head && !same_origin) {
-        const auto method_name = bh::to_string(method);
+        const auto method_name = beast::http::to_string(method);
         return redirect_decision::fail_with(errc::insecure_redirect,
                                             "refused a " + std::to_string(status) + " redirect of a " +
                                                 std::string(method_name.data(), method_name.size()) +
@@ -3799,24 +3799,22 @@ private:
 
 namespace takeoff::http {
 
-namespace beast_http = boost::beast::http;
-
 /// An HTTP request: method, absolute http(s) URL, extra headers and an already encoded body.
 /// Host, Content-Length, Transfer-Encoding and Connection are set by the transport (such headers
 /// given here are ignored); User-Agent is the client's unless given here.
 struct request {
-    beast_http::verb method = beast_http::verb::get;
+    boost::beast::http::verb method = boost::beast::http::verb::get;
     boost::urls::url url;
     http::fields headers;
     std::string body;
 
     /// A GET of url.
-    static request get(boost::urls::url url) { return request{beast_http::verb::get, std::move(url), {}, {}}; }
+    static request get(boost::urls::url url) { return request{boost::beast::http::verb::get, std::move(url), {}, {}}; }
 
     /// A POST of body with the given Content-Type.
     static request post(boost::urls::url url, std::string body, std::string_view content_type) {
-        request r{beast_http::verb::post, std::move(url), {}, std::move(body)};
-        r.headers.set(beast_http::field::content_type, content_type);
+        request r{boost::beast::http::verb::post, std::move(url), {}, std::move(body)};
+        r.headers.set(boost::beast::http::field::content_type, content_type);
         return r;
     }
 };
@@ -3840,7 +3838,7 @@ inline std::string media_type_of(std::string_view content_type) {
 } // namespace detail
 
 inline std::string response::media_type() const {
-    auto it = headers.find(beast_http::field::content_type);
+    auto it = headers.find(boost::beast::http::field::content_type);
     return it == headers.end() ? std::string() : detail::media_type_of(it->value);
 }
 
@@ -4910,7 +4908,7 @@ using tcp = asio::ip::tcp;
 
 // The completion token for co_await inside the transport's tasks (takeoff/detail/task.hpp): a
 // deferred operation, awaited without a frame of its own, its completion arguments as a tuple.
-inline constexpr auto nothrow_awaitable = asio::as_tuple(asio::deferred);
+inline constexpr auto as_tuple_deferred = asio::as_tuple(asio::deferred);
 
 class connection final : private deadline_target {
 public:
@@ -5008,7 +5006,7 @@ public:
             timed_out_ = false;
             if (injected(ec)) break;
             watch(limits.connect, co_await takeoff::detail::this_task::executor);
-            auto [connect_ec] = co_await socket_.async_connect(endpoint, nothrow_awaitable);
+            auto [connect_ec] = co_await socket_.async_connect(endpoint, as_tuple_deferred);
             ec = step_result(connect_ec);
             if (!ec) break;
             boost::system::error_code ignored;
@@ -5031,7 +5029,7 @@ public:
             }
             watch(limits.tls_handshake, co_await takeoff::detail::this_task::executor);
             boost::system::error_code handshake_ec;
-            if (!injected(handshake_ec)) std::tie(handshake_ec) = co_await tls_->async_handshake(nothrow_awaitable);
+            if (!injected(handshake_ec)) std::tie(handshake_ec) = co_await tls_->async_handshake(as_tuple_deferred);
             if (handshake_ec) {
                 handshake_ec = step_result(handshake_ec);
                 diag.set_client_message(describe_tls_failure(tls_->native_handle(), handshake_ec) + " (" +
@@ -5221,7 +5219,7 @@ private:
         for (;;) {
             auto ec = feed(parser);
             if (ec != beast::http::error::need_more) co_return ec;
-            auto [read_ec, n] = co_await async_fill(nothrow_awaitable);
+            auto [read_ec, n] = co_await async_fill(as_tuple_deferred);
             ec = filled(parser, read_ec, n);
             if (ec != beast::http::error::need_more) co_return ec;
         }
@@ -5248,7 +5246,7 @@ private:
                 s->resolver.cancel(); // the resolve completes with operation_aborted
             });
         }
-        auto [ec, results] = co_await state->resolver.async_resolve(host, std::to_string(port), nothrow_awaitable);
+        auto [ec, results] = co_await state->resolver.async_resolve(host, std::to_string(port), as_tuple_deferred);
         state->timer.cancel();
         std::vector<tcp::endpoint> endpoints;
         if (ec && state->timed_out) co_return std::pair{make_error_code(beast::error::timeout), std::move(endpoints)};
@@ -5260,7 +5258,7 @@ private:
                                                            diagnostics& diag) {
         const std::string head = connect_request(origin_, proxy);
         watch(limits.write, co_await takeoff::detail::this_task::executor);
-        auto [write_ec, written] = co_await asio::async_write(socket_, asio::buffer(head), nothrow_awaitable);
+        auto [write_ec, written] = co_await asio::async_write(socket_, asio::buffer(head), as_tuple_deferred);
         if (write_ec) {
             write_ec = step_result(write_ec);
             diag.set_client_message("cannot send CONNECT to the proxy " + proxy.proxy.to_string() + ": " +
@@ -5386,7 +5384,7 @@ public:
         }
 
         if (wait_for) {
-            auto [ec, handed] = co_await wait_for->channel.async_receive(nothrow_awaitable);
+            auto [ec, handed] = co_await wait_for->channel.async_receive(as_tuple_deferred);
             if (ec) {
                 give_back_abandoned(target, wait_for);
                 co_return takeoff::detail::op_result<lease>{asio::error::operation_aborted, {}};
@@ -5478,13 +5476,6 @@ private:
         std::deque<std::unique_ptr<connection>> idle;
         std::size_t open = 0; // idle + in use + being opened
         std::list<std::shared_ptr<waiter>> waiters;
-    };
-
-    struct origin_hash {
-        std::size_t operator()(const origin& o) const noexcept {
-            return std::hash<std::string>{}(o.host) ^ (static_cast<std::size_t>(o.port) << 1) ^
-                   (o.scheme == scheme::https ? 0x9e3779b9u : 0u);
-        }
     };
 
     // The most recently used idle connection still fit for reuse; the unfit ones found on the
@@ -5589,7 +5580,7 @@ private:
     proxy_config proxies_;
     std::shared_ptr<deadline_monitor> monitor_; // its mutex guards the pool's state too
     std::mutex& mutex_;
-    std::unordered_map<origin, origin_pool, origin_hash> pools_;
+    std::unordered_map<origin, origin_pool> pools_;
     std::atomic<std::size_t> connections_opened_{0};
     std::shared_ptr<fault_injector> faults_; // tests only; guarded by mutex_
 };
@@ -6392,7 +6383,7 @@ private:
                                                                   const attempt_target& to,
                                                                   const request_settings& settings, bool streaming,
                                                                   detail::response_parser& parser, diagnostics& diag) {
-        namespace bhttp = boost::beast::http;
+        namespace beast = boost::beast;
         detail::attempt_result r;
         const auto& executor = co_await takeoff::detail::this_task::executor;
 
@@ -6435,7 +6426,7 @@ private:
         r.outcome.request_sent = true;
         co_await takeoff::detail::this_task::side_effects;
         conn.watch(settings.timeouts.write, executor);
-        auto [write_ec, written] = co_await conn.async_send(buffers, detail::nothrow_awaitable);
+        auto [write_ec, written] = co_await conn.async_send(buffers, detail::as_tuple_deferred);
         if (write_ec) {
             r.ec = conn.step_result(write_ec);
             r.stale_reuse = reused && r.ec != boost::asio::error::operation_aborted;
@@ -6447,17 +6438,17 @@ private:
 
         parser.header_limit(settings.header_limit);
         parser.body_limit(boost::none); // set below, once the status tells which limit applies
-        if (req.method == bhttp::verb::head) parser.skip(true);
+        if (req.method == beast::http::verb::head) parser.skip(true);
         conn.watch(settings.timeouts.header_read, executor);
         std::size_t interim_budget = settings.header_limit;
         boost::system::error_code ec;
         while (!parser.is_header_done()) {
             if (!parser.got_some()) ec = conn.skip_interim(interim_budget);
             if (!ec) ec = conn.feed(parser);
-            if (ec == bhttp::error::need_more) {
-                auto [read_ec, n] = co_await conn.async_fill(detail::nothrow_awaitable);
+            if (ec == beast::http::error::need_more) {
+                auto [read_ec, n] = co_await conn.async_fill(detail::as_tuple_deferred);
                 ec = conn.filled(parser, read_ec, n);
-                if (ec == bhttp::error::need_more) ec = {};
+                if (ec == beast::http::error::need_more) ec = {};
             }
             if (ec) break;
         }
@@ -6466,7 +6457,7 @@ private:
             r.outcome.response_started = parser.got_some() || interim_budget != settings.header_limit;
             r.stale_reuse = reused && !r.outcome.response_started && ec != boost::asio::error::operation_aborted &&
                             ec != boost::beast::error::timeout;
-            if (ec == bhttp::error::header_limit) r.ec = make_error_code(errc::invalid_response);
+            if (ec == beast::http::error::header_limit) r.ec = make_error_code(errc::invalid_response);
             diag.set_client_message(
                 (r.outcome.response_started ? "bad or incomplete response header from " : "no response from ") +
                 detail::printable_url(to.url) + ": " + r.ec.message());
@@ -6486,19 +6477,19 @@ private:
         const std::size_t limit =
             streaming ? std::min(settings.body_limit, streamed_error_body_limit) : settings.body_limit;
         if (!parser.is_done() && parser.content_length() && *parser.content_length() > limit)
-            ec = bhttp::error::body_limit;
+            ec = beast::http::error::body_limit;
         parser.body_limit(limit);
         while (!ec && !parser.is_done()) {
             ec = conn.feed(parser);
-            if (ec == bhttp::error::need_more) {
+            if (ec == beast::http::error::need_more) {
                 conn.watch(settings.timeouts.body_read, executor); // the longest silence
-                auto [read_ec, n] = co_await conn.async_fill(detail::nothrow_awaitable);
+                auto [read_ec, n] = co_await conn.async_fill(detail::as_tuple_deferred);
                 ec = conn.filled(parser, read_ec, n);
-                if (ec == bhttp::error::need_more) ec = {};
+                if (ec == beast::http::error::need_more) ec = {};
             }
         }
         state.pool->release(std::move(r.conn), !ec && parser.keep_alive());
-        r.body_ec = ec == bhttp::error::body_limit ? make_error_code(errc::body_too_large) : ec;
+        r.body_ec = ec == beast::http::error::body_limit ? make_error_code(errc::body_too_large) : ec;
         co_return r;
     }
 
@@ -6695,7 +6686,7 @@ private:
     // Waits between attempts; cancellation ends the wait with operation_aborted.
     static takeoff::detail::task<boost::system::error_code> wait(std::chrono::milliseconds delay) {
         boost::asio::steady_timer timer(co_await takeoff::detail::this_task::executor, delay);
-        auto [ec] = co_await timer.async_wait(detail::nothrow_awaitable);
+        auto [ec] = co_await timer.async_wait(detail::as_tuple_deferred);
         co_return ec;
     }
 

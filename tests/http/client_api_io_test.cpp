@@ -406,6 +406,23 @@ TEST_CASE("api: interim 1xx responses are skipped; the pooled connection stays i
 
     auto [ec4, r4] = send(io, client, get(server, "/switch"), {}, diag);
     CHECK(ec4 == errc::invalid_response); // never asked for an upgrade
+
+    // 102 and 103 on a kept-alive connection, then the final response; the next request on the
+    // same connection gets its own answer.
+    emu::server keep;
+    keep.route(verb::get, "/early",
+               emu::behaviours::interim_then({bhttp_status::processing, {emu::early_hints, {{"Link", "</a.css>"}}}},
+                                             emu::make_response(bhttp_status::ok, "after hints")));
+    keep.route(verb::get, "/next", emu::behaviours::respond(bhttp_status::ok, "next"));
+    http::client keep_client(io.get_executor(), client_defaults());
+    for (const char* path : {"/early", "/next", "/early", "/next"}) {
+        CAPTURE(path);
+        auto [e, resp] = send(io, keep_client, get(keep, path), {}, diag);
+        REQUIRE_FALSE(e);
+        CHECK(resp.body == (std::string_view(path) == "/early" ? "after hints" : "next"));
+    }
+    CHECK(keep_client.connections_opened() == 1);
+    CHECK(keep.connection_count() == 1);
 }
 
 TEST_CASE("api: a stale pooled connection is retried on a new connection, not on another idle one") {

@@ -166,3 +166,39 @@ TEST_CASE("request head: tokens and field values") {
     CHECK(is_safe_field_value(""));
     CHECK_FALSE(is_safe_field_value("a\rb"));
 }
+
+TEST_CASE("request head: an attempt's extra fields follow the request's; credentials are left out when asked") {
+    takeoff::http::fields headers;
+    headers.set("Authorization", "Bearer a");
+    headers.set("X-Trace", "1");
+    headers.set("Cookie", "c=1");
+    takeoff::http::fields extra;
+    extra.set("X-SF-SPCS-Authorization", "Snowflake Token=\"t\"");
+    extra.set("Proxy-Authorization", "Basic eDp5");
+    extra.set("X-Extra", "2");
+    extra.set("Content-Length", "99"); // framing fields are the transport's, from either set
+    diagnostics diag;
+    std::string kept;
+    REQUIRE_FALSE(append_request_head(kept, bhttp::verb::get, "/", "h", headers, extra, false, "", 0, diag));
+    CHECK(kept == "GET / HTTP/1.1\r\nHost: h\r\nAuthorization: Bearer a\r\nX-Trace: 1\r\nCookie: c=1\r\n"
+                  "X-SF-SPCS-Authorization: Snowflake Token=\"t\"\r\nProxy-Authorization: Basic eDp5\r\n"
+                  "X-Extra: 2\r\n\r\n");
+    std::string stripped;
+    REQUIRE_FALSE(append_request_head(stripped, bhttp::verb::get, "/", "h", headers, extra, true, "", 0, diag));
+    CHECK(stripped == "GET / HTTP/1.1\r\nHost: h\r\nX-Trace: 1\r\nX-Extra: 2\r\n\r\n");
+    // An extra field that cannot be sent is refused like the request's own.
+    takeoff::http::fields bad;
+    bad.set("X-Bad", std::string("a\x01") + "b");
+    std::string out = "kept";
+    CHECK(append_request_head(out, bhttp::verb::get, "/", "h", headers, bad, false, "", 0, diag) == errc::invalid_argument);
+    CHECK(out == "kept");
+}
+
+TEST_CASE("request head: the credential fields, in any case") {
+    using takeoff::http::detail::is_credential_field;
+    for (std::string_view name : {"Authorization", "authorization", "PROXY-AUTHORIZATION", "Cookie",
+                                  "x-sf-spcs-authorization", "X-SF-SPCS-Authorization"})
+        CHECK(is_credential_field(name));
+    for (std::string_view name : {"X-Authorization", "Set-Cookie", "Cookies", "x-sf-spcs-authorizatio", ""})
+        CHECK_FALSE(is_credential_field(name));
+}

@@ -59,7 +59,7 @@ namespace {
 
 using client_stream = tls_stream<tcp::socket>;
 using server_stream = ssl::stream<tcp::socket>;
-constexpr auto nothrow_awaitable = asio::as_tuple(asio::use_awaitable);
+constexpr auto as_tuple_deferred = asio::as_tuple(asio::use_awaitable);
 
 static_assert(beast::is_async_read_stream<client_stream>::value);
 static_assert(beast::is_async_write_stream<client_stream>::value);
@@ -205,9 +205,9 @@ void ping_pong(tls_fixture& f, Client& client, server_stream& server, const std:
                const std::string& down) {
     std::string received(up.size(), '\0');
     spawn(f.io, [&]() -> asio::awaitable<void> {
-        auto [ec, n] = co_await asio::async_read(server, asio::buffer(received), nothrow_awaitable);
+        auto [ec, n] = co_await asio::async_read(server, asio::buffer(received), as_tuple_deferred);
         REQUIRE_FALSE(ec);
-        auto [write_ec, written] = co_await asio::async_write(server, asio::buffer(down), nothrow_awaitable);
+        auto [write_ec, written] = co_await asio::async_write(server, asio::buffer(down), as_tuple_deferred);
         REQUIRE_FALSE(write_ec);
     });
     auto [ec, n] = run_op(f.io, [&](auto handler) { asio::async_write(client, asio::buffer(up), handler); });
@@ -249,7 +249,7 @@ TEST_CASE("tls_stream: handshake, HTTP/1.1 exchanges through Beast, then close_n
         beast::flat_buffer buffer;
         for (;;) {
             bhttp::request<bhttp::string_body> request;
-            auto [ec, n] = co_await bhttp::async_read(server, buffer, request, nothrow_awaitable);
+            auto [ec, n] = co_await bhttp::async_read(server, buffer, request, as_tuple_deferred);
             if (ec) {
                 server_end = ec;
                 co_return;
@@ -259,7 +259,7 @@ TEST_CASE("tls_stream: handshake, HTTP/1.1 exchanges through Beast, then close_n
             response.set(bhttp::field::content_type, "application/json");
             response.body() = R"({"echo":")" + std::string(request.target()) + R"("})";
             response.prepare_payload();
-            auto [write_ec, written] = co_await bhttp::async_write(server, response, nothrow_awaitable);
+            auto [write_ec, written] = co_await bhttp::async_write(server, response, as_tuple_deferred);
             REQUIRE_FALSE(write_ec);
         }
     });
@@ -274,31 +274,31 @@ TEST_CASE("tls_stream: handshake, HTTP/1.1 exchanges through Beast, then close_n
         request.set(bhttp::field::content_type, "application/json");
         request.body() = R"({"text":"hello"})";
         request.prepare_payload();
-        auto [ec, n] = co_await bhttp::async_write(client, request, nothrow_awaitable);
+        auto [ec, n] = co_await bhttp::async_write(client, request, as_tuple_deferred);
         REQUIRE_FALSE(ec);
         bhttp::response_parser<bhttp::string_body> parser;
-        std::tie(ec, n) = co_await bhttp::async_read_header(client, buffer, parser, nothrow_awaitable);
+        std::tie(ec, n) = co_await bhttp::async_read_header(client, buffer, parser, as_tuple_deferred);
         REQUIRE_FALSE(ec);
         CHECK(parser.get().result_int() == 200);
         CHECK(parser.get()[bhttp::field::content_type] == "application/json");
-        std::tie(ec, n) = co_await bhttp::async_read(client, buffer, parser, nothrow_awaitable);
+        std::tie(ec, n) = co_await bhttp::async_read(client, buffer, parser, as_tuple_deferred);
         REQUIRE_FALSE(ec);
         response_bodies.push_back(parser.get().body());
 
         // 2: the same connection again, the body read with async_read_some until done.
         bhttp::request<bhttp::string_body> second{bhttp::verb::get, "/status", 11};
         second.set(bhttp::field::host, "localhost");
-        std::tie(ec, n) = co_await bhttp::async_write(client, second, nothrow_awaitable);
+        std::tie(ec, n) = co_await bhttp::async_write(client, second, as_tuple_deferred);
         REQUIRE_FALSE(ec);
         bhttp::response_parser<bhttp::string_body> parser2;
         while (!parser2.is_done()) {
-            std::tie(ec, n) = co_await bhttp::async_read_some(client, buffer, parser2, nothrow_awaitable);
+            std::tie(ec, n) = co_await bhttp::async_read_some(client, buffer, parser2, as_tuple_deferred);
             REQUIRE_FALSE(ec);
         }
         response_bodies.push_back(parser2.get().body());
         CHECK(client.buffered_bytes() == 0);
 
-        auto [shutdown_ec] = co_await client.async_shutdown(nothrow_awaitable);
+        auto [shutdown_ec] = co_await client.async_shutdown(as_tuple_deferred);
         CHECK_FALSE(shutdown_ec);
         client_finished = true;
     });
@@ -328,12 +328,12 @@ TEST_CASE("tls_stream: 1 MiB each way in odd-sized pieces arrives intact") {
 
     std::vector<unsigned char> server_received(total);
     spawn(f.io, [&]() -> asio::awaitable<void> {
-        auto [ec, n] = co_await asio::async_read(server, asio::buffer(server_received), nothrow_awaitable);
+        auto [ec, n] = co_await asio::async_read(server, asio::buffer(server_received), as_tuple_deferred);
         REQUIRE_FALSE(ec);
         for (std::size_t offset = 0, i = 0; offset < total; ++i) {
             const std::size_t size = std::min(pieces[(i + 4) % pieces.size()], total - offset);
             auto [write_ec, written] =
-                co_await asio::async_write(server, asio::buffer(down.data() + offset, size), nothrow_awaitable);
+                co_await asio::async_write(server, asio::buffer(down.data() + offset, size), as_tuple_deferred);
             REQUIRE_FALSE(write_ec);
             offset += written;
         }
@@ -347,7 +347,7 @@ TEST_CASE("tls_stream: 1 MiB each way in odd-sized pieces arrives intact") {
             const std::size_t size = std::min(pieces[i % pieces.size()], total - offset);
             if (i % 2 == 0) { // asio::async_write over our async_write_some
                 auto [ec, n] = co_await asio::async_write(client, asio::buffer(up.data() + offset, size),
-                                                          nothrow_awaitable);
+                                                          as_tuple_deferred);
                 REQUIRE_FALSE(ec);
                 REQUIRE(n == size);
                 offset += n;
@@ -359,7 +359,7 @@ TEST_CASE("tls_stream: 1 MiB each way in odd-sized pieces arrives intact") {
                     const std::array<asio::const_buffer, 3> buffers{
                         asio::buffer(p, left / 3), asio::buffer(p + left / 3, left / 3),
                         asio::buffer(p + 2 * (left / 3), left - 2 * (left / 3))};
-                    auto [ec, n] = co_await client.async_write_some(buffers, nothrow_awaitable);
+                    auto [ec, n] = co_await client.async_write_some(buffers, as_tuple_deferred);
                     REQUIRE_FALSE(ec);
                     REQUIRE(n > 0);
                     largest_write = std::max(largest_write, n);
@@ -372,7 +372,7 @@ TEST_CASE("tls_stream: 1 MiB each way in odd-sized pieces arrives intact") {
         for (std::size_t offset = 0, i = 0; offset < total; ++i) {
             const std::size_t size = std::min(pieces[(i + 2) % pieces.size()], total - offset);
             auto [ec, n] =
-                co_await client.async_read_some(asio::buffer(client_received.data() + offset, size), nothrow_awaitable);
+                co_await client.async_read_some(asio::buffer(client_received.data() + offset, size), as_tuple_deferred);
             REQUIRE_FALSE(ec);
             REQUIRE(n > 0);
             REQUIRE(n <= size);
@@ -399,9 +399,9 @@ TEST_CASE("tls_stream: the server's close_notify ends reads with eof; our shutdo
     std::optional<error_code> server_shutdown;
     spawn(f.io, [&]() -> asio::awaitable<void> {
         const std::string bye = "bye";
-        auto [ec, n] = co_await asio::async_write(server, asio::buffer(bye), nothrow_awaitable);
+        auto [ec, n] = co_await asio::async_write(server, asio::buffer(bye), as_tuple_deferred);
         REQUIRE_FALSE(ec);
-        auto [shutdown_ec] = co_await server.async_shutdown(nothrow_awaitable); // waits for ours
+        auto [shutdown_ec] = co_await server.async_shutdown(as_tuple_deferred); // waits for ours
         server_shutdown = shutdown_ec;
     });
     CHECK(client_read(f, client, 3) == "bye");
@@ -621,10 +621,10 @@ TEST_CASE("tls_stream over beast::tcp_stream: a moved stream keeps working; Beas
     CHECK(original.native_handle() == nullptr);
     std::string received(4, '\0');
     spawn(f.io, [&]() -> asio::awaitable<void> {
-        auto [ec, n] = co_await asio::async_read(server, asio::buffer(received), nothrow_awaitable);
+        auto [ec, n] = co_await asio::async_read(server, asio::buffer(received), as_tuple_deferred);
         REQUIRE_FALSE(ec);
         const std::string pong = "pong";
-        auto [write_ec, written] = co_await asio::async_write(server, asio::buffer(pong), nothrow_awaitable);
+        auto [write_ec, written] = co_await asio::async_write(server, asio::buffer(pong), as_tuple_deferred);
         REQUIRE_FALSE(write_ec);
     });
     const std::string ping = "ping";

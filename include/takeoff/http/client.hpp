@@ -267,7 +267,7 @@ private:
                                                                   const attempt_target& to,
                                                                   const request_settings& settings, bool streaming,
                                                                   detail::response_parser& parser, diagnostics& diag) {
-        namespace bhttp = boost::beast::http;
+        namespace beast = boost::beast;
         detail::attempt_result r;
         const auto& executor = co_await takeoff::detail::this_task::executor;
 
@@ -310,7 +310,7 @@ private:
         r.outcome.request_sent = true;
         co_await takeoff::detail::this_task::side_effects;
         conn.watch(settings.timeouts.write, executor);
-        auto [write_ec, written] = co_await conn.async_send(buffers, detail::nothrow_awaitable);
+        auto [write_ec, written] = co_await conn.async_send(buffers, detail::as_tuple_deferred);
         if (write_ec) {
             r.ec = conn.step_result(write_ec);
             r.stale_reuse = reused && r.ec != boost::asio::error::operation_aborted;
@@ -322,17 +322,17 @@ private:
 
         parser.header_limit(settings.header_limit);
         parser.body_limit(boost::none); // set below, once the status tells which limit applies
-        if (req.method == bhttp::verb::head) parser.skip(true);
+        if (req.method == beast::http::verb::head) parser.skip(true);
         conn.watch(settings.timeouts.header_read, executor);
         std::size_t interim_budget = settings.header_limit;
         boost::system::error_code ec;
         while (!parser.is_header_done()) {
             if (!parser.got_some()) ec = conn.skip_interim(interim_budget);
             if (!ec) ec = conn.feed(parser);
-            if (ec == bhttp::error::need_more) {
-                auto [read_ec, n] = co_await conn.async_fill(detail::nothrow_awaitable);
+            if (ec == beast::http::error::need_more) {
+                auto [read_ec, n] = co_await conn.async_fill(detail::as_tuple_deferred);
                 ec = conn.filled(parser, read_ec, n);
-                if (ec == bhttp::error::need_more) ec = {};
+                if (ec == beast::http::error::need_more) ec = {};
             }
             if (ec) break;
         }
@@ -341,7 +341,7 @@ private:
             r.outcome.response_started = parser.got_some() || interim_budget != settings.header_limit;
             r.stale_reuse = reused && !r.outcome.response_started && ec != boost::asio::error::operation_aborted &&
                             ec != boost::beast::error::timeout;
-            if (ec == bhttp::error::header_limit) r.ec = make_error_code(errc::invalid_response);
+            if (ec == beast::http::error::header_limit) r.ec = make_error_code(errc::invalid_response);
             diag.set_client_message(
                 (r.outcome.response_started ? "bad or incomplete response header from " : "no response from ") +
                 detail::printable_url(to.url) + ": " + r.ec.message());
@@ -361,19 +361,19 @@ private:
         const std::size_t limit =
             streaming ? std::min(settings.body_limit, streamed_error_body_limit) : settings.body_limit;
         if (!parser.is_done() && parser.content_length() && *parser.content_length() > limit)
-            ec = bhttp::error::body_limit;
+            ec = beast::http::error::body_limit;
         parser.body_limit(limit);
         while (!ec && !parser.is_done()) {
             ec = conn.feed(parser);
-            if (ec == bhttp::error::need_more) {
+            if (ec == beast::http::error::need_more) {
                 conn.watch(settings.timeouts.body_read, executor); // the longest silence
-                auto [read_ec, n] = co_await conn.async_fill(detail::nothrow_awaitable);
+                auto [read_ec, n] = co_await conn.async_fill(detail::as_tuple_deferred);
                 ec = conn.filled(parser, read_ec, n);
-                if (ec == bhttp::error::need_more) ec = {};
+                if (ec == beast::http::error::need_more) ec = {};
             }
         }
         state.pool->release(std::move(r.conn), !ec && parser.keep_alive());
-        r.body_ec = ec == bhttp::error::body_limit ? make_error_code(errc::body_too_large) : ec;
+        r.body_ec = ec == beast::http::error::body_limit ? make_error_code(errc::body_too_large) : ec;
         co_return r;
     }
 
@@ -570,7 +570,7 @@ private:
     // Waits between attempts; cancellation ends the wait with operation_aborted.
     static takeoff::detail::task<boost::system::error_code> wait(std::chrono::milliseconds delay) {
         boost::asio::steady_timer timer(co_await takeoff::detail::this_task::executor, delay);
-        auto [ec] = co_await timer.async_wait(detail::nothrow_awaitable);
+        auto [ec] = co_await timer.async_wait(detail::as_tuple_deferred);
         co_return ec;
     }
 

@@ -14,24 +14,22 @@
 
 namespace takeoff::http {
 
-namespace beast_http = boost::beast::http;
-
 /// An HTTP request: method, absolute http(s) URL, extra headers and an already encoded body.
 /// Host, Content-Length, Transfer-Encoding and Connection are set by the transport (such headers
 /// given here are ignored); User-Agent is the client's unless given here.
 struct request {
-    beast_http::verb method = beast_http::verb::get;
+    boost::beast::http::verb method = boost::beast::http::verb::get;
     boost::urls::url url;
     http::fields headers;
     std::string body;
 
     /// A GET of url.
-    static request get(boost::urls::url url) { return request{beast_http::verb::get, std::move(url), {}, {}}; }
+    static request get(boost::urls::url url) { return request{boost::beast::http::verb::get, std::move(url), {}, {}}; }
 
     /// A POST of body with the given Content-Type.
     static request post(boost::urls::url url, std::string body, std::string_view content_type) {
-        request r{beast_http::verb::post, std::move(url), {}, std::move(body)};
-        r.headers.set(beast_http::field::content_type, content_type);
+        request r{boost::beast::http::verb::post, std::move(url), {}, std::move(body)};
+        r.headers.set(boost::beast::http::field::content_type, content_type);
         return r;
     }
 };
@@ -55,7 +53,7 @@ inline std::string media_type_of(std::string_view content_type) {
 } // namespace detail
 
 inline std::string response::media_type() const {
-    auto it = headers.find(beast_http::field::content_type);
+    auto it = headers.find(boost::beast::http::field::content_type);
     return it == headers.end() ? std::string() : detail::media_type_of(it->value);
 }
 

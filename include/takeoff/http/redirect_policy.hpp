@@ -98,14 +98,14 @@ constexpr bool is_redirect_status(unsigned status) noexcept {
 inline redirect_decision decide_redirect(const redirect_policy& policy, boost::beast::http::verb method,
                                          unsigned status, boost::urls::url_view current,
                                          std::string_view location_header, unsigned redirects_so_far) {
-    namespace bh = boost::beast::http;
+    namespace beast = boost::beast;
     if (!is_redirect_status(status)) return redirect_decision::return_response();
     const std::string_view location = detail::trim_ows(location_header);
     if (location.empty()) return redirect_decision::return_response();
 
 
     if (!policy.follow) return redirect_decision::return_response();
-    const bool get_or_head = method == bh::verb::get || method == bh::verb::head;
+    const bool get_or_head = method == beast::http::verb::get || method == beast::http::verb::head;
     if (!get_or_head && status != 307 && status != 308) return redirect_decision::return_response();
     if (redirects_so_far >= policy.max_redirects)
         return redirect_decision::fail_with(errc::redirect_limit, "stopped after " + std::to_string(redirects_so_far) +
@@ -130,7 +130,7 @@ inline redirect_decision decide_redirect(const redirect_policy& policy, boost::b
         return redirect_decision::fail_with(errc::insecure_redirect, "refused a redirect from https to http");
     const bool same_origin = *from == *to;
     if (!get_or_head && !same_origin) {
-        const auto method_name = bh::to_string(method);
+        const auto method_name = beast::http::to_string(method);
         return redirect_decision::fail_with(errc::insecure_redirect,
                                             "refused a " + std::to_string(status) + " redirect of a " +
                                                 std::string(method_name.data(), method_name.size()) +

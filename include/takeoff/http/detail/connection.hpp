@@ -56,7 +56,7 @@ using tcp = asio::ip::tcp;
 
 // The completion token for co_await inside the transport's tasks (takeoff/detail/task.hpp): a
 // deferred operation, awaited without a frame of its own, its completion arguments as a tuple.
-inline constexpr auto nothrow_awaitable = asio::as_tuple(asio::deferred);
+inline constexpr auto as_tuple_deferred = asio::as_tuple(asio::deferred);
 
 class connection final : private deadline_target {
 public:
@@ -154,7 +154,7 @@ public:
             timed_out_ = false;
             if (injected(ec)) break;
             watch(limits.connect, co_await takeoff::detail::this_task::executor);
-            auto [connect_ec] = co_await socket_.async_connect(endpoint, nothrow_awaitable);
+            auto [connect_ec] = co_await socket_.async_connect(endpoint, as_tuple_deferred);
             ec = step_result(connect_ec);
             if (!ec) break;
             boost::system::error_code ignored;
@@ -177,7 +177,7 @@ public:
             }
             watch(limits.tls_handshake, co_await takeoff::detail::this_task::executor);
             boost::system::error_code handshake_ec;
-            if (!injected(handshake_ec)) std::tie(handshake_ec) = co_await tls_->async_handshake(nothrow_awaitable);
+            if (!injected(handshake_ec)) std::tie(handshake_ec) = co_await tls_->async_handshake(as_tuple_deferred);
             if (handshake_ec) {
                 handshake_ec = step_result(handshake_ec);
                 diag.set_client_message(describe_tls_failure(tls_->native_handle(), handshake_ec) + " (" +
@@ -367,7 +367,7 @@ private:
         for (;;) {
             auto ec = feed(parser);
             if (ec != beast::http::error::need_more) co_return ec;
-            auto [read_ec, n] = co_await async_fill(nothrow_awaitable);
+            auto [read_ec, n] = co_await async_fill(as_tuple_deferred);
             ec = filled(parser, read_ec, n);
             if (ec != beast::http::error::need_more) co_return ec;
         }
@@ -394,7 +394,7 @@ private:
                 s->resolver.cancel(); // the resolve completes with operation_aborted
             });
         }
-        auto [ec, results] = co_await state->resolver.async_resolve(host, std::to_string(port), nothrow_awaitable);
+        auto [ec, results] = co_await state->resolver.async_resolve(host, std::to_string(port), as_tuple_deferred);
         state->timer.cancel();
         std::vector<tcp::endpoint> endpoints;
         if (ec && state->timed_out) co_return std::pair{make_error_code(beast::error::timeout), std::move(endpoints)};
@@ -406,7 +406,7 @@ private:
                                                            diagnostics& diag) {
         const std::string head = connect_request(origin_, proxy);
         watch(limits.write, co_await takeoff::detail::this_task::executor);
-        auto [write_ec, written] = co_await asio::async_write(socket_, asio::buffer(head), nothrow_awaitable);
+        auto [write_ec, written] = co_await asio::async_write(socket_, asio::buffer(head), as_tuple_deferred);
         if (write_ec) {
             write_ec = step_result(write_ec);
             diag.set_client_message("cannot send CONNECT to the proxy " + proxy.proxy.to_string() + ": " +

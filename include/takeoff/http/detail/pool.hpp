@@ -78,7 +78,7 @@ public:
         }
 
         if (wait_for) {
-            auto [ec, handed] = co_await wait_for->channel.async_receive(nothrow_awaitable);
+            auto [ec, handed] = co_await wait_for->channel.async_receive(as_tuple_deferred);
             if (ec) {
                 give_back_abandoned(target, wait_for);
                 co_return takeoff::detail::op_result<lease>{asio::error::operation_aborted, {}};
@@ -170,13 +170,6 @@ private:
         std::deque<std::unique_ptr<connection>> idle;
         std::size_t open = 0; // idle + in use + being opened
         std::list<std::shared_ptr<waiter>> waiters;
-    };
-
-    struct origin_hash {
-        std::size_t operator()(const origin& o) const noexcept {
-            return std::hash<std::string>{}(o.host) ^ (static_cast<std::size_t>(o.port) << 1) ^
-                   (o.scheme == scheme::https ? 0x9e3779b9u : 0u);
-        }
     };
 
     // The most recently used idle connection still fit for reuse; the unfit ones found on the
@@ -281,7 +274,7 @@ private:
     proxy_config proxies_;
     std::shared_ptr<deadline_monitor> monitor_; // its mutex guards the pool's state too
     std::mutex& mutex_;
-    std::unordered_map<origin, origin_pool, origin_hash> pools_;
+    std::unordered_map<origin, origin_pool> pools_;
     std::atomic<std::size_t> connections_opened_{0};
     std::shared_ptr<fault_injector> faults_; // tests only; guarded by mutex_
 };
