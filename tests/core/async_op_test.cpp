@@ -85,6 +85,52 @@ task<op_result<int>> cancelled_in_between(asio::cancellation_signal& signal) {
     co_return op_result<int>{second, 0};
 }
 
+// Completes inside its initiating function, as a composed operation may: the handler runs before
+// async_initiate returns. Multiples of 3 fail. `frame`: where on the stack the initiation ran.
+template <class Token>
+auto async_done_inline(int n, const void*& frame, Token&& token) {
+    return asio::async_initiate<Token, void(error_code, int)>(
+        [&frame](auto handler, int i) {
+            frame = __builtin_frame_address(0);
+            if (i % 3 == 0)
+                std::move(handler)(make_error_code(asio::error::invalid_argument), -i);
+            else
+                std::move(handler)(error_code{}, 2 * i);
+        },
+        token, n);
+}
+
+struct inline_tally {
+    long sum = 0;     // of the values of the successes
+    long failed = 0;  // failures with invalid_argument and -i
+    int nested = 0;   // initiations that ran at another stack depth than the one before them
+    int waits = 0;    // asynchronous waits in between
+};
+
+// Awaits n operations done inline, with a timer wait (a completion from the io_context) every 500,
+// the last ones inline (the task ends right after one). A task resumed inside the initiating call
+// would run each next initiation deeper in the stack, and end while the calls below still run.
+task<op_result<inline_tally>> awaits_inline_completions(int n) {
+    inline_tally t;
+    const void* previous = nullptr;
+    for (int i = 0; i < n; ++i) {
+        const void* frame = nullptr;
+        auto [ec, v] = co_await async_done_inline(i, frame, as_values);
+        if (previous && frame != previous) ++t.nested;
+        previous = frame;
+        if (!ec)
+            t.sum += v;
+        else if (ec == asio::error::invalid_argument && v == -i)
+            t.failed += 1;
+        if (i % 500 == 250) {
+            co_await add_after(0, 0, 0ms);
+            ++t.waits;
+            previous = nullptr; // resumed from the io_context's loop: another stack depth
+        }
+    }
+    co_return op_result<inline_tally>{{}, t};
+}
+
 // Counts destructions: shows that frames are destroyed.
 struct tracked {
     std::shared_ptr<int> destroyed;
@@ -200,6 +246,48 @@ TEST_CASE("async_run: a cancellation while an operation is pending ends it; the 
         else
             CHECK(got == asio::error::operation_aborted);
     }
+}
+
+TEST_CASE("async_run: an awaited operation that completes inside its initiating call gives its results and the "
+          "task goes on without resuming inside it") {
+    constexpr int n = 3000;
+    long sum = 0;
+    for (int i = 0; i < n; ++i)
+        if (i % 3 != 0) sum += 2 * i;
+    auto check = [&](const inline_tally& t) {
+        CHECK(t.sum == sum);
+        CHECK(t.failed == n / 3);
+        CHECK(t.nested == 0);
+        CHECK(t.waits == n / 500);
+    };
+
+    // A serialised io_context; the task started in place (start(true)) and started later.
+    for (const bool in_place : {false, true}) {
+        CAPTURE(in_place);
+        asio::io_context io(1);
+        int calls = 0;
+        auto run = [&] {
+            async_run<inline_tally>(io.get_executor(), true, {}, [] { return awaits_inline_completions(n); },
+                                    [&](error_code ec, inline_tally t) {
+                                        CHECK_FALSE(ec);
+                                        check(t);
+                                        ++calls;
+                                    });
+        };
+        if (in_place)
+            asio::post(io, run);
+        else
+            run();
+        io.run();
+        CHECK(calls == 1);
+    }
+
+    // On its own strand of a thread pool.
+    asio::thread_pool pool(2);
+    auto done = async_run<inline_tally>(asio::any_io_executor(pool.get_executor()), false, {},
+                                        [] { return awaits_inline_completions(n); }, asio::use_future);
+    check(done.get());
+    pool.join();
 }
 
 TEST_CASE("async_run: destroying the io_context with an operation pending destroys its frames and handler") {

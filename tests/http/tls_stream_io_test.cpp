@@ -65,10 +65,12 @@ static_assert(beast::is_async_read_stream<client_stream>::value);
 static_assert(beast::is_async_write_stream<client_stream>::value);
 static_assert(beast::is_async_stream<tls_stream<beast::tcp_stream>>::value);
 
-#if defined(__SANITIZE_ADDRESS__)
-constexpr bool malloc_counts_are_real = false; // ASan's allocator bypasses glibc's mallinfo2
+// The sanitizers' allocators bypass glibc's, whose figures mallinfo2 reports (ThreadSanitizer's
+// leave them at zero).
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+constexpr bool malloc_counts_are_real = false;
 #elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
 constexpr bool malloc_counts_are_real = false;
 #else
 constexpr bool malloc_counts_are_real = true;

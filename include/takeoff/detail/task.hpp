@@ -9,7 +9,8 @@
 // - a task awaits another task by symmetric transfer (no scheduler round trip);
 // - it awaits an Asio operation made with asio::deferred (or as_tuple(deferred)) directly: the
 //   operation gets a handler that resumes the task, bound to the operation's executor and
-//   cancellation slot; co_await gives its completion arguments (one as itself, several as a tuple);
+//   cancellation slot (one that completes inside its initiating call lets the task go on without
+//   suspending); co_await gives its completion arguments (one as itself, several as a tuple);
 // - frames come from a small per-thread cache (frame_cache), not from malloc each time;
 // - an operation of one top-level task (its "context") carries the executor everything runs on and
 //   the cancellation signal, if the operation can be cancelled. A cancellation that arrives
@@ -243,7 +244,9 @@ public:
     void operator()(Args&&... args) {
         Awaiter* awaiter = std::exchange(awaiter_, nullptr);
         awaiter->result_.emplace(std::forward<Args>(args)...);
-        awaiter->waiting_.resume();
+        // Called inside the initiating call (a composed operation done at once): the task is not
+        // suspended yet; await_suspend sees the result and does not suspend.
+        if (awaiter->started_) awaiter->waiting_.resume();
     }
 
 private:
@@ -264,8 +267,10 @@ public:
         }
         waiting_ = waiting;
         std::move(op_)(resume_handler<async_awaiter>(this));
-        // The handler cannot run before this returns: it runs on the operation's executor, which
+        // The handler ran already only if the operation called it inside its initiating call.
+        // Otherwise it cannot run before this returns: it runs on the operation's executor, which
         // runs this code now and is serialised (see async_op.hpp).
+        if (result_) return false;
         started_ = true;
         return true;
     }

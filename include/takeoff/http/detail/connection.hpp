@@ -82,8 +82,9 @@ public:
 
     ~connection() {
         unwatch();
+        watch_->detach();
         // In use still (an operation ended by an exception): the pool could not take it back.
-        if (watch_->index != watch_state::npos) monitor_->remove(*watch_);
+        if (watch_->registered) monitor_->remove(*watch_);
     }
 
     /// The connection's entry with the pool's deadline monitor.
@@ -326,13 +327,10 @@ public:
         co_return step_result(co_await parse_some(parser));
     }
 
-    /// Ends the operation's use of the connection: no step limit any more, and a timeout notice
-    /// still on its way is ignored. Called before the connection goes back to the pool or to
-    /// another operation.
-    void unwatch() {
-        watch_->generation.fetch_add(1, std::memory_order_acq_rel);
-        monitor_->unwatch(*watch_);
-    }
+    /// Ends the operation's use of the connection: no step limit any more, a timeout notice still
+    /// on its way is ignored, and one being handled (on another thread) is done. Called before the
+    /// connection goes back to the pool or to another operation.
+    void unwatch() { monitor_->unwatch(*watch_); }
 
     /// Tests only (fault_injection.hpp): every later I/O operation is counted by injector.
     void inject_faults(std::shared_ptr<fault_injector> injector) noexcept { faults_ = std::move(injector); }
