@@ -1473,7 +1473,8 @@ struct associator<Associator, takeoff::detail::diagnostics_handler<Handler>, Def
 // - a task awaits another task by symmetric transfer (no scheduler round trip);
 // - it awaits an Asio operation made with asio::deferred (or as_tuple(deferred)) directly: the
 //   operation gets a handler that resumes the task, bound to the operation's executor and
-//   cancellation slot; co_await gives its completion arguments (one as itself, several as a tuple);
+//   cancellation slot (one that completes inside its initiating call lets the task go on without
+//   suspending); co_await gives its completion arguments (one as itself, several as a tuple);
 // - frames come from a small per-thread cache (frame_cache), not from malloc each time;
 // - an operation of one top-level task (its "context") carries the executor everything runs on and
 //   the cancellation signal, if the operation can be cancelled. A cancellation that arrives
@@ -1707,7 +1708,9 @@ public:
     void operator()(Args&&... args) {
         Awaiter* awaiter = std::exchange(awaiter_, nullptr);
         awaiter->result_.emplace(std::forward<Args>(args)...);
-        awaiter->waiting_.resume();
+        // Called inside the initiating call (a composed operation done at once): the task is not
+        // suspended yet; await_suspend sees the result and does not suspend.
+        if (awaiter->started_) awaiter->waiting_.resume();
     }
 
 private:
@@ -1728,8 +1731,10 @@ public:
         }
         waiting_ = waiting;
         std::move(op_)(resume_handler<async_awaiter>(this));
-        // The handler cannot run before this returns: it runs on the operation's executor, which
+        // The handler ran already only if the operation called it inside its initiating call.
+        // Otherwise it cannot run before this returns: it runs on the operation's executor, which
         // runs this code now and is serialised (see async_op.hpp).
+        if (result_) return false;
         started_ = true;
         return true;
     }
@@ -3545,6 +3550,13 @@ struct client_options {
 // executor changed. A step's deadline and the timer's expiry are read across threads with
 // sequentially consistent atomics: either a step sees that the timer stopped waiting, or the
 // timer's scan sees the step's deadline.
+//
+// A notice runs on the operation's executor, but the operation may end, and its connection be
+// destroyed, on another thread (a body_stream dropped by its owner). So a notice checks that its
+// operation is still the current one and calls on_deadline() under the entry's own mutex, and the
+// end of an operation waits for a notice in that section. The end takes the mutex only when a
+// notice is on its way (a counter); otherwise its ordering with the timer's scan makes any later
+// notice see that the operation has ended (see unwatch()).
 
 // #include <takeoff/core/config.hpp> (already inlined above)
 
@@ -3581,17 +3593,44 @@ protected:
 struct watch_state {
     using clock = std::chrono::steady_clock;
     static constexpr clock::rep none = std::numeric_limits<clock::rep>::max();
+    static constexpr std::size_t npos = std::numeric_limits<std::size_t>::max();
 
-    explicit watch_state(deadline_target* t) : target(t) {}
+    explicit watch_state(deadline_target* t) : target_(t) {}
 
     std::atomic<clock::rep> deadline{none}; // of the current step, in clock ticks; `none`: no limit
-    std::atomic<std::uint64_t> generation{0}; // moves on when an operation ends: stale notifications do nothing
-    deadline_target* target;
     // Guarded by the pool's mutex:
     asio::any_io_executor executor; // the current operation's, where on_deadline() runs
     clock::rep notified = none;     // the deadline a notification was last posted for
-    std::size_t index = npos;       // position in the monitor's list; npos when not registered
-    static constexpr std::size_t npos = std::numeric_limits<std::size_t>::max();
+    std::size_t index = npos;       // position in the monitor's list (another entry's removal moves it)
+    // In the monitor's list. The thread using the connection reads this without the mutex, which
+    // it may not do with `index`: only this entry's own registration and removal write it, done
+    // by that thread (or by the one handing it the connection, before the hand-over).
+    bool registered = false;
+
+    /// The connection is going away: a notice still queued finds no target. After unwatch().
+    void detach() noexcept {
+        std::lock_guard lock(notice_mutex_);
+        target_ = nullptr;
+    }
+
+private:
+    friend class deadline_monitor;
+
+    // Runs a notice posted for the operation numbered posted_generation.
+    void notify(std::uint64_t posted_generation) {
+        {
+            std::lock_guard lock(notice_mutex_);
+            if (target_ && generation_.load(std::memory_order_seq_cst) == posted_generation) target_->on_deadline();
+        }
+        notices_.fetch_sub(1, std::memory_order_seq_cst);
+    }
+
+    std::atomic<std::uint64_t> generation_{0}; // moves on when an operation ends: stale notices do nothing
+    // Notices posted and not finished. One destroyed unrun (its io_context going away) leaves the
+    // count up: the end of each operation then takes the mutex needlessly, nothing worse.
+    std::atomic<std::uint32_t> notices_{0};
+    std::mutex notice_mutex_;   // held by a notice from its generation check to on_deadline()'s return
+    deadline_target* target_;   // guarded by notice_mutex_; null once the connection is gone
 };
 
 class deadline_monitor : public std::enable_shared_from_this<deadline_monitor> {
@@ -3608,7 +3647,8 @@ public:
 
     /// A connection goes into use. Called with the mutex held.
     void add_locked(const std::shared_ptr<watch_state>& w) {
-        if (w->index != watch_state::npos) return;
+        if (w->registered) return;
+        w->registered = true;
         w->index = active_.size();
         active_.push_back(w);
     }
@@ -3616,8 +3656,9 @@ public:
     /// A connection is no longer in use: its operation has ended. Called with the mutex held.
     void remove_locked(watch_state& w) {
         set_deadline(w, watch_state::none);
-        if (w.index == watch_state::npos) return;
+        if (!w.registered) return;
         const std::size_t i = w.index;
+        w.registered = false;
         w.index = watch_state::npos; // the executor stays: the next operation most likely has the same
         if (i + 1 != active_.size()) {
             active_[i] = std::move(active_.back());
@@ -3629,18 +3670,33 @@ public:
     /// Records the deadline of a step of w's operation (watch_state::none: no limit), to be
     /// notified on `executor`. Lock-free unless the timer must move or the executor changed.
     void watch(const std::shared_ptr<watch_state>& w, clock::rep deadline, const asio::any_io_executor& executor) {
+        // Read without the lock: only the thread using the connection changes them.
+        if (!w->registered || w->executor != executor) [[unlikely]] {
+            watch_locked(w, deadline, executor);
+            return;
+        }
         set_deadline(*w, deadline);
-        // Read without the lock: the executor is only written by the thread using the connection.
-        const bool same_executor = w->executor == executor;
-        if (same_executor && w->index != watch_state::npos && deadline >= armed_until()) return;
-        std::lock_guard lock(mutex_);
-        if (!same_executor) w->executor = executor;
-        add_locked(w);
-        if (deadline < armed_until()) arm_locked(deadline);
+        if (deadline < armed_until()) [[unlikely]] {
+            std::lock_guard lock(mutex_);
+            if (deadline < armed_until()) arm_locked(deadline);
+        }
     }
 
-    /// The step of w's operation has ended: no limit until the next one.
-    void unwatch(watch_state& w) { set_deadline(w, watch_state::none); }
+    /// The operation using w has ended: no limit until the next one's first step, a notice posted
+    /// for it does nothing, and one calling on_deadline() has returned.
+    void unwatch(watch_state& w) {
+        // No deadline, then the next generation; the scan (on_timer) reads them in the other order.
+        // So a scan that reads the new generation reads no deadline (or the next operation's), and
+        // a notice for a deadline of this operation carries the old generation.
+        set_deadline(w, watch_state::none);
+        w.generation_.fetch_add(1, std::memory_order_seq_cst);
+        // A notice not counted yet when this load runs reads the new generation (it is counted
+        // before it is posted); one counted may be in its section: wait for it.
+        if (w.notices_.load(std::memory_order_seq_cst) != 0) [[unlikely]] {
+            w.notice_mutex_.lock();
+            w.notice_mutex_.unlock();
+        }
+    }
 
     /// A connection destroyed while in use (an operation that ended by an exception).
     void remove(watch_state& w) {
@@ -3657,6 +3713,16 @@ public:
     }
 
 private:
+    // watch() for an entry not registered yet or an operation on another executor.
+    void watch_locked(const std::shared_ptr<watch_state>& w, clock::rep deadline, const asio::any_io_executor& executor) {
+        std::lock_guard lock(mutex_);
+        // The executor before the deadline: a scan that sees this deadline posts to this executor.
+        if (w->executor != executor) w->executor = executor;
+        add_locked(w);
+        set_deadline(*w, deadline);
+        if (deadline < armed_until()) arm_locked(deadline);
+    }
+
     clock::rep armed_until() const noexcept { return armed_until_.load(std::memory_order_seq_cst); }
 
     void arm_locked(clock::rep when) {
@@ -3673,6 +3739,7 @@ private:
         const clock::rep now = clock::now().time_since_epoch().count();
         clock::rep next = watch_state::none;
         for (const auto& w : active_) {
+            const std::uint64_t generation = w->generation_.load(std::memory_order_seq_cst); // see unwatch()
             const clock::rep deadline = w->deadline.load(std::memory_order_seq_cst);
             if (deadline == watch_state::none) continue;
             if (deadline > now) {
@@ -3681,9 +3748,8 @@ private:
             }
             if (w->notified == deadline) continue; // told already; its operation is ending
             w->notified = deadline;
-            asio::post(w->executor, [w, generation = w->generation.load(std::memory_order_acquire)] {
-                if (w->generation.load(std::memory_order_acquire) == generation) w->target->on_deadline();
-            });
+            w->notices_.fetch_add(1, std::memory_order_seq_cst);
+            asio::post(w->executor, [w, generation] { w->notify(generation); });
         }
         if (next != watch_state::none) arm_locked(next);
     }
@@ -3696,10 +3762,14 @@ private:
         if (previous == watch_state::none && deadline != watch_state::none) {
             watching_.fetch_add(1, std::memory_order_seq_cst);
         } else if (previous != watch_state::none && deadline == watch_state::none) {
-            if (watching_.fetch_sub(1, std::memory_order_seq_cst) == 1 && armed_until() != watch_state::none &&
-                !idle_check_posted_.exchange(true, std::memory_order_acq_rel))
-                asio::post(timer_.get_executor(), [self = shared_from_this()] { self->on_idle_check(); });
+            if (watching_.fetch_sub(1, std::memory_order_seq_cst) == 1) post_idle_check();
         }
+    }
+
+    // Kept out of set_deadline(), which the steps inline.
+    void post_idle_check() {
+        if (armed_until() != watch_state::none && !idle_check_posted_.exchange(true, std::memory_order_acq_rel))
+            asio::post(timer_.get_executor(), [self = shared_from_this()] { self->on_idle_check(); });
     }
 
     void on_idle_check() {
@@ -4934,8 +5004,9 @@ public:
 
     ~connection() {
         unwatch();
+        watch_->detach();
         // In use still (an operation ended by an exception): the pool could not take it back.
-        if (watch_->index != watch_state::npos) monitor_->remove(*watch_);
+        if (watch_->registered) monitor_->remove(*watch_);
     }
 
     /// The connection's entry with the pool's deadline monitor.
@@ -5178,13 +5249,10 @@ public:
         co_return step_result(co_await parse_some(parser));
     }
 
-    /// Ends the operation's use of the connection: no step limit any more, and a timeout notice
-    /// still on its way is ignored. Called before the connection goes back to the pool or to
-    /// another operation.
-    void unwatch() {
-        watch_->generation.fetch_add(1, std::memory_order_acq_rel);
-        monitor_->unwatch(*watch_);
-    }
+    /// Ends the operation's use of the connection: no step limit any more, a timeout notice still
+    /// on its way is ignored, and one being handled (on another thread) is done. Called before the
+    /// connection goes back to the pool or to another operation.
+    void unwatch() { monitor_->unwatch(*watch_); }
 
     /// Tests only (fault_injection.hpp): every later I/O operation is counted by injector.
     void inject_faults(std::shared_ptr<fault_injector> injector) noexcept { faults_ = std::move(injector); }

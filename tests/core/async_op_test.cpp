@@ -267,7 +267,7 @@ TEST_CASE("async_run: an awaited operation that completes inside its initiating 
         asio::io_context io(1);
         int calls = 0;
         auto run = [&] {
-            async_run<inline_tally>(io.get_executor(), true, {}, [] { return awaits_inline_completions(n); },
+            async_run<inline_tally>(io.get_executor(), true, {}, nullptr, [] { return awaits_inline_completions(n); },
                                     [&](error_code ec, inline_tally t) {
                                         CHECK_FALSE(ec);
                                         check(t);
@@ -284,7 +284,7 @@ TEST_CASE("async_run: an awaited operation that completes inside its initiating 
 
     // On its own strand of a thread pool.
     asio::thread_pool pool(2);
-    auto done = async_run<inline_tally>(asio::any_io_executor(pool.get_executor()), false, {},
+    auto done = async_run<inline_tally>(asio::any_io_executor(pool.get_executor()), false, {}, nullptr,
                                         [] { return awaits_inline_completions(n); }, asio::use_future);
     check(done.get());
     pool.join();
