@@ -7,6 +7,7 @@
 #include <takeoff_emulator/certificates.hpp>
 #include <takeoff_emulator/server.hpp>
 
+#include "../support/client_helpers.hpp"
 #include "../support/doctest_helpers.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -38,26 +39,11 @@ using namespace std::chrono_literals;
 
 namespace {
 
-// Runs io until the request completes; (error_code, response).
-std::tuple<boost::system::error_code, http::response> send(asio::io_context& io, http::client& client,
-                                                          http::request req, const http::request_options& options,
-                                                          takeoff::diagnostics& diag) {
-    std::optional<std::tuple<boost::system::error_code, http::response>> out;
-    client.async_request(std::move(req), options, diag,
-                         [&](boost::system::error_code ec, http::response r) { out.emplace(ec, std::move(r)); });
-    io.restart();
-    io.run();
-    REQUIRE(out.has_value());
-    return std::move(*out);
-}
-
-http::request get(const emu::server& server, const std::string& path) {
-    return http::request::get(boost::urls::url(server.url() + path));
-}
+using takeoff::test::get;
+using takeoff::test::send;
 
 http::client_options client_defaults() {
-    http::client_options options;
-    options.proxy_from_environment = false;
+    auto options = takeoff::test::direct_client_options();
     options.defaults.retries = http::retry_policy::none();
     return options;
 }

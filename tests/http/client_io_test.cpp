@@ -6,6 +6,7 @@
 #include <takeoff_emulator/certificates.hpp>
 #include <takeoff_emulator/server.hpp>
 
+#include "../support/client_helpers.hpp"
 #include "../support/doctest_helpers.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -55,9 +56,7 @@ auto complete(asio::io_context& io, Start start) {
     return std::move(*out);
 }
 
-http::request get(const emu::server& server, const std::string& path) {
-    return http::request::get(boost::urls::url(server.url() + path));
-}
+using takeoff::test::get;
 
 emu::server_options tls_options(emu::server_certificate certificate) {
     emu::server_options options;

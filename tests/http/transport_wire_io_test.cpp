@@ -9,6 +9,7 @@
 #include <takeoff_emulator/certificates.hpp>
 #include <takeoff_emulator/server.hpp>
 
+#include "../support/client_helpers.hpp"
 #include "../support/doctest_helpers.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -53,43 +54,13 @@ using namespace std::chrono_literals;
 
 namespace {
 
-// ---- The two places that start requests (the request_options API is changing: adapt here). ----
-
-using request_result = std::tuple<boost::system::error_code, http::response>;
-using open_result = std::tuple<boost::system::error_code, http::body_stream>;
-
-// Sends req and runs io until everything on it (the request, and any raw server in the test) is done.
-request_result send(asio::io_context& io, http::client& client, http::request req, http::request_options options,
-                    takeoff::diagnostics& diag) {
-    std::optional<request_result> out;
-    client.async_request(std::move(req), std::move(options), diag,
-                         [&out](boost::system::error_code ec, http::response resp) { out.emplace(ec, std::move(resp)); });
-    io.restart();
-    io.run();
-    REQUIRE(out.has_value());
-    return std::move(*out);
-}
-
-// async_open, run as send() runs.
-open_result open(asio::io_context& io, http::client& client, http::request req, http::request_options options,
-                 takeoff::diagnostics& diag) {
-    std::optional<open_result> out;
-    client.async_open(std::move(req), std::move(options), diag,
-                      [&out](boost::system::error_code ec, http::body_stream s) { out.emplace(ec, std::move(s)); });
-    io.restart();
-    io.run();
-    REQUIRE(out.has_value());
-    return std::move(*out);
-}
-
-// ---- Options and requests. ----
+using takeoff::test::open;
+using takeoff::test::open_result;
+using takeoff::test::request_result;
+using takeoff::test::send;
 
 // The environment's proxy variables must not decide where a loopback test connects.
-http::client_options client_defaults() {
-    http::client_options o;
-    o.proxy_from_environment = false;
-    return o;
-}
+http::client_options client_defaults() { return takeoff::test::direct_client_options(); }
 
 http::request_options no_retries() {
     http::request_options o;
