@@ -3971,9 +3971,7 @@ inline bool scan_connection(std::string_view value, bool& close, bool& keep_aliv
     }
     while (!value.empty()) {
         const std::size_t comma = value.find(',');
-        std::string_view item = value.substr(0, comma);
-        while (!item.empty() && is_ows(item.front())) item.remove_prefix(1);
-        while (!item.empty() && is_ows(item.back())) item.remove_suffix(1);
+        const std::string_view item = trim_ows(value.substr(0, comma));
         if (!item.empty() && !is_token(item)) return false;
         if (iequals(item, "close")) close = true;
         if (iequals(item, "keep-alive")) keep_alive = true;
@@ -6595,19 +6593,17 @@ private:
             diag.set_client_message("the URL is not an absolute http or https URL");
             co_return result{home.error(), {}};
         }
-        boost::urls::url redirected; // the URL of this attempt when a redirect was followed
+        // Where this attempt goes: the request's URL, or where redirects led.
         const boost::urls::url* url = &req.url;
+        const origin* target = &*home;
+        boost::urls::url redirected;
+        std::optional<origin> redirected_origin;
         unsigned attempts = 0;
         unsigned redirects = 0;
         bool stale_retried = false;
         bool fresh = false;
         http::fields extra;
         for (;;) {
-            auto target = origin_of(*url);
-            if (!target) {
-                diag.set_client_message("the URL is not an absolute http or https URL");
-                co_return result{target.error(), {}};
-            }
             ++attempts;
             diag.clear();
 
@@ -6629,7 +6625,8 @@ private:
             response& resp = Streaming ? stream->head : buffered->resp;
             detail::response_parser& parser = Streaming ? stream->parser : buffered->parser;
 
-            const attempt_target to{*url, *target, extra, *target != *home, std::exchange(fresh, false)};
+            const attempt_target to{*url, *target, extra, target != &*home && *target != *home,
+                                    std::exchange(fresh, false)};
             auto attempt = co_await exchange(state, req, to, settings, Streaming, parser, diag);
 
             if (attempt.ec) {
@@ -6693,10 +6690,17 @@ private:
                 const std::string_view where = resp.headers[boost::beast::http::field::location];
                 redirect_decision decision = decide_redirect(settings.redirects, req.method, status, *url, where, redirects);
                 if (decision.action == redirect_action::follow) {
+                    auto next = origin_of(decision.target); // decide_redirect checked it is an http(s) origin
+                    if (!next) {
+                        diag.set_client_message("the Location header has no valid host");
+                        co_return result{make_error_code(errc::invalid_response), {}};
+                    }
                     ++redirects;
                     attempts = 0;
                     redirected = std::move(decision.target);
+                    redirected_origin = std::move(*next);
                     url = &redirected;
+                    target = &*redirected_origin;
                     continue;
                 }
                 if (decision.action == redirect_action::fail) {

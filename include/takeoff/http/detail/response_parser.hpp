@@ -74,9 +74,7 @@ inline bool scan_connection(std::string_view value, bool& close, bool& keep_aliv
     }
     while (!value.empty()) {
         const std::size_t comma = value.find(',');
-        std::string_view item = value.substr(0, comma);
-        while (!item.empty() && is_ows(item.front())) item.remove_prefix(1);
-        while (!item.empty() && is_ows(item.back())) item.remove_suffix(1);
+        const std::string_view item = trim_ows(value.substr(0, comma));
         if (!item.empty() && !is_token(item)) return false;
         if (iequals(item, "close")) close = true;
         if (iequals(item, "keep-alive")) keep_alive = true;
