@@ -28,9 +28,13 @@
 #include <takeoff/http/retry_after.hpp>
 #include <takeoff/http/retry_policy.hpp>
 #include <takeoff/http/tls.hpp>
+#include <takeoff/oauth/authorization.hpp>
+#include <takeoff/oauth/pkce.hpp>
 #include <takeoff/sse/event.hpp>
 #include <takeoff/sse/parser.hpp>
+#include <takeoff/snowflake/identifier.hpp>
 #include <takeoff/snowflake/ingress.hpp>
+#include <takeoff/snowflake/scope.hpp>
 
 #if defined(TAKEOFF_BOOST_SOURCES)
 #include <boost/json/src.hpp>

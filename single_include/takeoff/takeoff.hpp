@@ -6786,6 +6786,395 @@ inline void inject_faults(client& c, std::shared_ptr<fault_injector> injector) {
 // #include <takeoff/http/retry_after.hpp> (already inlined above)
 // #include <takeoff/http/retry_policy.hpp> (already inlined above)
 // #include <takeoff/http/tls.hpp> (already inlined above)
+// begin of <takeoff/oauth/authorization.hpp>
+// The browser half of the OAuth authorization code flow (RFC 6749 section 4.1): the URL that sends
+// the user to the authorization endpoint, and the checks on the redirect that comes back.
+//
+// Sans-io: the URL is built and the callback parsed as values; the auth layer opens the browser and
+// runs the loopback listener. Nothing secret (the state, the code) is ever put in a message.
+
+// #include <takeoff/core/config.hpp> (already inlined above)
+// #include <takeoff/core/diagnostics.hpp> (already inlined above)
+// #include <takeoff/core/error.hpp> (already inlined above)
+// #include <takeoff/core/redact.hpp> (already inlined above)
+// begin of <takeoff/oauth/pkce.hpp>
+// PKCE (RFC 7636) with the S256 method, the only one Snowflake accepts, and the CSPRNG source that
+// makes verifiers and `state` values.
+//
+// Sans-io: nothing here touches a socket. The randomness comes through a random_source, so that
+// tests can make OpenSSL's generator fail and check that a failure is an error code, not a crash.
+
+// #include <takeoff/core/base64.hpp> (already inlined above)
+// #include <takeoff/core/config.hpp> (already inlined above)
+// #include <takeoff/core/error.hpp> (already inlined above)
+// #include <takeoff/core/redact.hpp> (already inlined above)
+
+#include <boost/asio/ssl/error.hpp>
+#include <boost/system/error_code.hpp>
+#include <boost/system/result.hpp>
+
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include <array>
+#include <climits>
+#include <cstddef>
+#include <ostream>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+
+namespace takeoff::oauth {
+
+/// Fills a buffer with cryptographically strong random bytes, or returns why it could not.
+using random_source = boost::system::error_code (*)(std::span<unsigned char>);
+
+/// OpenSSL's CSPRNG (RAND_bytes). A failure (an unseeded generator, for example) comes back as the
+/// OpenSSL error, so that the caller can report it instead of using weak bytes.
+inline boost::system::error_code openssl_random_bytes(std::span<unsigned char> out) noexcept {
+    if (out.size() > static_cast<std::size_t>(INT_MAX))
+        return make_error_code(errc::invalid_argument);
+    if (RAND_bytes(out.data(), static_cast<int>(out.size())) == 1) return {};
+    const unsigned long openssl_error = ERR_get_error();
+    ERR_clear_error();
+    // RAND_bytes can fail without queueing an error; the caller still needs a non-zero code.
+    if (openssl_error == 0)
+        return make_error_code(boost::system::errc::resource_unavailable_try_again);
+    return {static_cast<int>(openssl_error), boost::asio::error::get_ssl_category()};
+}
+
+/// Compares two strings in time that depends only on their lengths, not on where they differ, so
+/// that a value checked against an attacker's guesses (the OAuth `state`) leaks nothing through
+/// timing. Lengths are not secret here: every value this library makes has a fixed length.
+inline bool constant_time_equal(std::string_view a, std::string_view b) noexcept {
+    if (a.size() != b.size()) return false;
+    if (a.empty()) return true;
+    return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+namespace detail {
+
+// Random bytes, base64url-encoded without padding. The raw bytes are wiped before returning:
+// they are as secret as the text made from them.
+inline boost::system::result<secret> random_base64url(std::size_t bytes, random_source source) {
+    std::string raw(bytes, '\0');
+    const boost::system::error_code ec =
+        source(std::span<unsigned char>(reinterpret_cast<unsigned char*>(raw.data()), raw.size()));
+    if (ec) {
+        takeoff::detail::wipe_string(raw);
+        return ec;
+    }
+    secret encoded(base64url_encode(raw));
+    takeoff::detail::wipe_string(raw);
+    return encoded;
+}
+
+// RFC 7636 section 4.1: unreserved = ALPHA / DIGIT / "-" / "." / "_" / "~".
+constexpr bool is_verifier_char(char c) noexcept {
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '.' || c == '_' || c == '~';
+}
+
+} // namespace detail
+
+/// The shortest and longest code_verifier RFC 7636 section 4.1 allows.
+inline constexpr std::size_t pkce_verifier_min_length = 43;
+inline constexpr std::size_t pkce_verifier_max_length = 128;
+/// Random bytes behind a generated verifier: 32 bytes (256 bits), as RFC 7636 section 7.1
+/// recommends, which base64url makes exactly 43 characters.
+inline constexpr std::size_t pkce_verifier_random_bytes = 32;
+/// The only code_challenge_method sent (Snowflake supports no other).
+inline constexpr std::string_view pkce_method_s256 = "S256";
+
+/// True when `verifier` is 43 to 128 characters of the RFC 7636 unreserved set.
+constexpr bool is_valid_pkce_verifier(std::string_view verifier) noexcept {
+    if (verifier.size() < pkce_verifier_min_length || verifier.size() > pkce_verifier_max_length)
+        return false;
+    for (char c : verifier)
+        if (!detail::is_verifier_char(c)) return false;
+    return true;
+}
+
+/// BASE64URL(SHA-256(ASCII(verifier))) without padding: the S256 code_challenge. Fails only when
+/// OpenSSL cannot compute the digest.
+inline boost::system::result<std::string> pkce_s256_challenge(std::string_view verifier) {
+    std::array<unsigned char, 32> digest{};
+    unsigned int length = 0;
+    if (EVP_Digest(verifier.data(), verifier.size(), digest.data(), &length, EVP_sha256(), nullptr) != 1 ||
+        length != digest.size()) {
+        const unsigned long openssl_error = ERR_get_error();
+        ERR_clear_error();
+        if (openssl_error == 0) return make_error_code(errc::invalid_argument);
+        return boost::system::error_code(static_cast<int>(openssl_error),
+                                         boost::asio::error::get_ssl_category());
+    }
+    return base64url_encode(std::string_view(reinterpret_cast<const char*>(digest.data()), digest.size()));
+}
+
+/// A PKCE pair for one authorization request. The verifier is a secret (it turns a stolen code
+/// into tokens) and goes only into the token request; the challenge goes into the authorization URL.
+class pkce {
+public:
+    /// A new pair from `source` (OpenSSL's CSPRNG unless a test passes another).
+    static boost::system::result<pkce> generate(random_source source = openssl_random_bytes) {
+        auto verifier = detail::random_base64url(pkce_verifier_random_bytes, source);
+        if (!verifier) return verifier.error();
+        return from_verifier(std::move(*verifier));
+    }
+
+    /// The pair for a known verifier (a stored one, or a test vector). A verifier outside RFC 7636's
+    /// length or character set gives errc::invalid_argument.
+    static boost::system::result<pkce> from_verifier(secret verifier) {
+        if (!is_valid_pkce_verifier(verifier.reveal())) return make_error_code(errc::invalid_argument);
+        auto challenge = pkce_s256_challenge(verifier.reveal());
+        if (!challenge) return challenge.error();
+        return pkce(std::move(verifier), std::move(*challenge));
+    }
+
+    /// The code_verifier for the token request.
+    const secret& verifier() const noexcept { return verifier_; }
+    /// The code_challenge for the authorization URL (not secret: it is sent through the browser).
+    const std::string& challenge() const noexcept { return challenge_; }
+    /// Always "S256".
+    static constexpr std::string_view method() noexcept { return pkce_method_s256; }
+
+    /// Prints the method and challenge; the verifier shows as "[redacted]".
+    friend std::ostream& operator<<(std::ostream& os, const pkce& p) {
+        return os << "pkce{method=" << pkce_method_s256 << ", challenge=" << p.challenge_
+                  << ", verifier=" << p.verifier_ << '}';
+    }
+
+private:
+    pkce(secret verifier, std::string challenge)
+        : verifier_(std::move(verifier)), challenge_(std::move(challenge)) {}
+
+    secret verifier_;
+    std::string challenge_;
+};
+
+} // namespace takeoff::oauth
+// end of <takeoff/oauth/pkce.hpp>
+
+#include <boost/system/result.hpp>
+#include <boost/url/encode.hpp>
+#include <boost/url/parse.hpp>
+#include <boost/url/rfc/unreserved_chars.hpp>
+#include <boost/url/url.hpp>
+#include <boost/url/url_view.hpp>
+
+#include <array>
+#include <cstddef>
+#include <optional>
+#include <ostream>
+#include <string>
+#include <string_view>
+#include <utility>
+
+namespace takeoff::oauth {
+
+/// Random bytes behind a generated `state`: 32 bytes (256 bits, more than the 128 bits an attacker
+/// would have to guess to forge a redirect), 43 base64url characters, far below Snowflake's
+/// 2048-character limit.
+inline constexpr std::size_t state_random_bytes = 32;
+
+/// A new `state` value for one authorization request, from `source` (OpenSSL's CSPRNG unless a
+/// test passes another). It is held as a secret: whoever knows it can forge the redirect.
+inline boost::system::result<secret> generate_state(random_source source = openssl_random_bytes) {
+    return detail::random_base64url(state_random_bytes, source);
+}
+
+/// What the authorization URL carries besides the endpoint.
+struct authorization_parameters {
+    std::string_view client_id;    ///< the integration's OAUTH_CLIENT_ID
+    std::string_view redirect_uri; ///< exactly as the token request will send it again
+    std::string_view scope;        ///< space-separated scopes; empty leaves `scope` out
+};
+
+namespace detail {
+
+// Percent-encodes everything outside RFC 3986's unreserved set. Boost.URL's own query encoding
+// leaves ':' '/' '?' '@' as they are (they are legal in a query), but Snowflake's docs ask for the
+// values to be URL-encoded and the drivers encode them fully, so an encoded redirect_uri matches
+// what the server compares byte for byte.
+inline std::string encode_query_value(std::string_view value) {
+    return boost::urls::encode(value, boost::urls::unreserved_chars);
+}
+
+// The parameters this library adds to the authorization URL, in Snowflake's documented order.
+inline constexpr std::array<std::string_view, 7> authorization_keys = {
+    "response_type", "client_id", "redirect_uri", "state", "scope", "code_challenge", "code_challenge_method"};
+
+} // namespace detail
+
+/// The URL to open in the browser: the endpoint's own URL (its existing query kept, in front) plus
+/// response_type=code, client_id, redirect_uri, state, scope, code_challenge and
+/// code_challenge_method=S256, in the order of Snowflake's documentation, each value fully
+/// percent-encoded (a space as %20). Errors (errc::invalid_argument, with a client message): an
+/// empty client_id or redirect_uri, an empty state, or an endpoint that has a fragment or already
+/// carries one of these parameters (two values would leave it to the server which one counts).
+inline boost::system::result<boost::urls::url>
+make_authorization_url(boost::urls::url_view endpoint, const authorization_parameters& parameters,
+                       const secret& state, const pkce& challenge, diagnostics& diag) {
+    diag.clear();
+    auto fail = [&diag](std::string message) -> boost::system::result<boost::urls::url> {
+        diag.set_client_message(std::move(message));
+        return make_error_code(errc::invalid_argument);
+    };
+    if (parameters.client_id.empty()) return fail("the authorization request needs a client_id");
+    if (parameters.redirect_uri.empty()) return fail("the authorization request needs a redirect_uri");
+    if (state.empty()) return fail("the authorization request needs a state");
+    if (endpoint.has_fragment()) return fail("the authorization endpoint must not have a fragment");
+    for (auto param : endpoint.params())
+        for (std::string_view key : detail::authorization_keys)
+            if (param.key == key)
+                return fail("the authorization endpoint already has the query parameter '" +
+                            std::string(key) + "'");
+
+    boost::urls::url url(endpoint);
+    auto query = url.encoded_params();
+    auto add = [&query](std::string_view key, std::string_view value) {
+        const std::string encoded = detail::encode_query_value(value);
+        query.append({boost::urls::pct_string_view(key), boost::urls::pct_string_view(encoded)});
+    };
+    add("response_type", "code");
+    add("client_id", parameters.client_id);
+    add("redirect_uri", parameters.redirect_uri);
+    add("state", state.reveal());
+    if (!parameters.scope.empty()) add("scope", parameters.scope);
+    add("code_challenge", challenge.challenge());
+    add("code_challenge_method", pkce::method());
+    return url;
+}
+
+/// What a successful redirect carries.
+struct authorization_response {
+    secret code;                      ///< the authorization code, for the token request only
+    std::optional<std::string> scope; ///< the granted scope, when the server sent one
+
+    /// Prints the scope; the code shows as "[redacted]".
+    friend std::ostream& operator<<(std::ostream& os, const authorization_response& r) {
+        os << "authorization_response{code=" << r.code << ", scope=";
+        if (r.scope) return os << '"' << *r.scope << "\"}";
+        return os << "(none)}";
+    }
+};
+
+/// The errc for an OAuth `error` value (RFC 6749 sections 4.1.2.1 and 5.2); an unknown value is
+/// errc::oauth_error (the server's string is then in diagnostics::server_error_code).
+inline errc errc_from_oauth_error(std::string_view error) noexcept {
+    struct entry {
+        std::string_view name;
+        errc code;
+    };
+    static constexpr std::array<entry, 10> table{{
+        {"invalid_request", errc::invalid_request},
+        {"invalid_client", errc::invalid_client},
+        {"invalid_grant", errc::invalid_grant},
+        {"unauthorized_client", errc::unauthorized_client},
+        {"unsupported_grant_type", errc::unsupported_grant_type},
+        {"invalid_scope", errc::invalid_scope},
+        {"access_denied", errc::access_denied},
+        {"unsupported_response_type", errc::unsupported_response_type},
+        {"server_error", errc::server_error},
+        {"temporarily_unavailable", errc::temporarily_unavailable},
+    }};
+    for (const entry& e : table)
+        if (e.name == error) return e.code;
+    return errc::oauth_error;
+}
+
+namespace detail {
+
+// The callback parameters this library reads. Each may appear at most once (RFC 6749 section 3.1:
+// "parameters MUST NOT be included more than once"); a second value could be an injected one, and
+// which value counts would otherwise depend on the parser. Other parameters are ignored.
+inline constexpr std::array<std::string_view, 5> callback_keys = {"code", "state", "scope", "error",
+                                                                  "error_description"};
+
+} // namespace detail
+
+/// Checks the redirect to redirect_uri and returns its code. `redirected` is the whole URL or the
+/// request target ("/path?query"); values are decoded with '+' as a space, as browsers and
+/// Snowflake send them. The checks, in order, each failing with a client message that names the
+/// rule and never a value:
+/// - the URL must parse, and code, state, scope, error and error_description must each appear at
+///   most once: errc::invalid_request;
+/// - state must be present and equal `expected_state` (compared in constant time):
+///   errc::state_mismatch. It is checked before `error`, so a forged redirect cannot pass off an
+///   error as the server's;
+/// - an `error` becomes its errc (errc_from_oauth_error), with the error string in
+///   server_error_code and error_description in server_message (untrusted server text);
+/// - a missing or empty code: errc::invalid_request.
+inline boost::system::result<authorization_response>
+parse_authorization_callback(std::string_view redirected, const secret& expected_state, diagnostics& diag) {
+    diag.clear();
+    auto fail = [&diag](errc code, std::string message) -> boost::system::result<authorization_response> {
+        diag.set_client_message(std::move(message));
+        return make_error_code(code);
+    };
+
+    auto parsed = boost::urls::parse_uri_reference(redirected);
+    if (!parsed) return fail(errc::invalid_request, "the authorization callback URL cannot be parsed");
+
+    std::array<std::optional<std::string>, detail::callback_keys.size()> values;
+    // The decoded copies of the code and state are wiped on every way out, early returns included.
+    struct wipe_on_exit {
+        std::optional<std::string>& code;
+        std::optional<std::string>& state;
+        ~wipe_on_exit() {
+            if (code) takeoff::detail::wipe_string(*code);
+            if (state) takeoff::detail::wipe_string(*state);
+        }
+    } wipe{values[0], values[1]};
+
+    boost::urls::encoding_opts opts;
+    opts.space_as_plus = true;
+    for (auto param : parsed->params(opts)) {
+        for (std::size_t i = 0; i < detail::callback_keys.size(); ++i) {
+            if (param.key != detail::callback_keys[i]) continue;
+            if (values[i])
+                return fail(errc::invalid_request, "the authorization callback repeats the parameter '" +
+                                                       std::string(detail::callback_keys[i]) + "'");
+            values[i] = param.has_value ? std::string(param.value) : std::string();
+            takeoff::detail::wipe_string(param.value); // the iterator's decoded copy
+        }
+    }
+    auto& code = values[0];
+    auto& state = values[1];
+    auto& scope = values[2];
+    auto& error = values[3];
+    auto& error_description = values[4];
+
+    if (!state) return fail(errc::state_mismatch, "the authorization callback has no state");
+    if (!constant_time_equal(*state, expected_state.reveal()))
+        return fail(errc::state_mismatch,
+                    "the authorization callback's state does not match the one sent");
+
+    if (error) {
+        const errc mapped = errc_from_oauth_error(*error);
+        diag.set_server_error_code(*error);
+        if (error_description) diag.set_server_message(*error_description);
+        diag.set_client_message(mapped == errc::oauth_error
+                                    ? "the authorization server returned an unrecognised error"
+                                    : "the authorization server refused the request");
+        return make_error_code(mapped);
+    }
+
+    if (!code || code->empty())
+        return fail(errc::invalid_request, "the authorization callback has neither a code nor an error");
+
+    authorization_response response;
+    response.code = secret(std::move(*code));
+    response.scope = std::move(scope);
+    return response;
+}
+
+} // namespace takeoff::oauth
+// end of <takeoff/oauth/authorization.hpp>
+// #include <takeoff/oauth/pkce.hpp> (already inlined above)
 // begin of <takeoff/sse/event.hpp>
 // One dispatched server-sent event. It is a set of views so that handing an event to the caller
 // costs no copy; the parser that produced it owns the bytes (see sse::parser for how long).
@@ -7349,6 +7738,97 @@ private:
 
 } // namespace takeoff::sse
 // end of <takeoff/sse/parser.hpp>
+// begin of <takeoff/snowflake/identifier.hpp>
+// Snowflake object identifiers (role names, mostly), as rules usable while compiling and at run
+// time. Snowflake has two spellings of a name in SQL: unquoted (letters, digits, `_`, `$`, starting
+// with a letter or `_`; SQL resolves it in uppercase) and double-quoted (any character, kept as
+// written). What OAuth scopes carry is the name as stored, so a name that only the quoted spelling
+// can produce (lowercase, spaces, `-`, ...) is still a valid name; it merely needs quoting in SQL
+// and percent-encoding in a scope (scope.hpp).
+//
+// Rules from Snowflake's "Identifier requirements" page: both spellings are at most 255
+// characters; a quoted identifier may hold any character, but we refuse control characters (no
+// role is meant to contain them and they would be invisible in logs and consent screens).
+
+// #include <takeoff/core/checked_literal.hpp> (already inlined above)
+// #include <takeoff/core/config.hpp> (already inlined above)
+// #include <takeoff/core/error.hpp> (already inlined above)
+
+#include <cstddef>
+#include <string_view>
+
+namespace takeoff::snowflake {
+
+/// Longest identifier Snowflake accepts, quoted or not, in characters.
+inline constexpr std::size_t max_identifier_length = 255;
+
+namespace detail {
+constexpr bool is_ascii_letter(char c) noexcept { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z'); }
+constexpr bool is_ascii_digit(char c) noexcept { return c >= '0' && c <= '9'; }
+constexpr bool is_control(char c) noexcept {
+    const auto u = static_cast<unsigned char>(c);
+    return u < 0x20 || u == 0x7f;
+}
+} // namespace detail
+
+/// True when `name` is an unquoted identifier: 1 to 255 characters, letters, digits, `_` and `$`,
+/// starting with a letter or `_`.
+constexpr bool is_unquoted_identifier(std::string_view name) noexcept {
+    if (name.empty() || name.size() > max_identifier_length) return false;
+    if (!detail::is_ascii_letter(name[0]) && name[0] != '_') return false;
+    for (char c : name)
+        if (!detail::is_ascii_letter(c) && !detail::is_ascii_digit(c) && c != '_' && c != '$') return false;
+    return true;
+}
+
+/// True when the stored name `name` can be written in SQL only as a quoted identifier: it is not
+/// an unquoted identifier, or it has lowercase letters (unquoted, SQL would turn them uppercase
+/// and name another object).
+constexpr bool needs_quoting(std::string_view name) noexcept {
+    if (!is_unquoted_identifier(name)) return true;
+    for (char c : name)
+        if (c >= 'a' && c <= 'z') return true;
+    return false;
+}
+
+/// The rules of a stored object name (quoted or not): 1 to 255 characters, no control characters.
+struct identifier_rules {
+    static constexpr errc error = errc::invalid_identifier;
+    static constexpr bool check(std::string_view name, literal_check& check) {
+        if (name.empty()) return check.fail("a Snowflake identifier must not be empty");
+        if (name.size() > max_identifier_length)
+            return check.fail("a Snowflake identifier has at most 255 characters");
+        for (char c : name)
+            if (detail::is_control(c)) return check.fail("a Snowflake identifier has no control characters");
+        return true;
+    }
+};
+
+/// The rules of an unquoted identifier (see is_unquoted_identifier), for names that must be
+/// usable in SQL as written.
+struct unquoted_identifier_rules {
+    static constexpr errc error = errc::invalid_identifier;
+    static constexpr bool check(std::string_view name, literal_check& check) {
+        if (name.empty()) return check.fail("a Snowflake identifier must not be empty");
+        if (name.size() > max_identifier_length)
+            return check.fail("a Snowflake identifier has at most 255 characters");
+        if (!detail::is_ascii_letter(name[0]) && name[0] != '_')
+            return check.fail("an unquoted Snowflake identifier starts with a letter or _");
+        for (char c : name)
+            if (!detail::is_ascii_letter(c) && !detail::is_ascii_digit(c) && c != '_' && c != '$')
+                return check.fail("an unquoted Snowflake identifier has only letters, digits, _ and $");
+        return true;
+    }
+};
+
+/// A stored object name (e.g. a role created as `"analyst"`), checked by identifier_rules.
+using identifier = checked_string<identifier_rules>;
+
+/// A name usable unquoted in SQL, checked by unquoted_identifier_rules.
+using unquoted_identifier = checked_string<unquoted_identifier_rules>;
+
+} // namespace takeoff::snowflake
+// end of <takeoff/snowflake/identifier.hpp>
 // begin of <takeoff/snowflake/ingress.hpp>
 // The SPCS ingress's answer to a request without a valid credential: a redirect to its login host
 // (`https://sfc-endpoint-login.snowflakecomputing.app/sfc-oauth-begin?...`), meant for a browser.
@@ -7432,6 +7912,371 @@ inline boost::system::error_code classify_ingress_response(const http::response_
 
 } // namespace takeoff::snowflake
 // end of <takeoff/snowflake/ingress.hpp>
+// begin of <takeoff/snowflake/scope.hpp>
+// Snowflake OAuth scopes (reference: snowflake-auth.md section 3), checked twice over:
+//
+// * Composed from typed parts, `scope::refresh_token | scope::role<"ANALYST">`: the scope string
+//   is a compile-time constant, and a second role, a duplicate or an invalid role name does not
+//   compile. A role name that SQL could not write unquoted (lowercase, spaces, `-`, ...) or that
+//   holds `$` (reserved in a query string) becomes `session:role-encoded:<percent-encoded>`, as
+//   the docs ask; plain uppercase names stay `session:role:NAME`.
+// * Read from text, `scopes s = "refresh_token session:role:ANALYST";` (a literal, checked while
+//   compiling) or `parse_scope(text)` (config, checked at run time): the same constexpr grammar
+//   serves both, so a string accepted by one is accepted by the other.
+//
+// The grammar is strict, because Snowflake rejects a syntactically bad scope before login with a
+// bare "invalid_scope" and we would rather say which rule was broken:
+//   scopes  = scope *( " " scope )        ; single spaces, no leading or trailing space
+//   scope   = "refresh_token" / "session:role-any"
+//           / "session:role:" 1*255( ALPHA / DIGIT / "_" / "-" )
+//           / "session:role-encoded:" 1*( unreserved / "%" HEXDIG HEXDIG )   ; decodes to an identifier
+// At most one refresh_token, one role scope (role: or role-encoded:) and one role-any.
+// session:role-any may be combined with a role scope: the docs say the role then picks the
+// starting role. `offline_access` (OIDC) is refused by name: Snowflake answers it with
+// invalid_scope, and refresh_token is what asks for a refresh token.
+
+// #include <takeoff/core/checked_literal.hpp> (already inlined above)
+// #include <takeoff/core/config.hpp> (already inlined above)
+// #include <takeoff/core/diagnostics.hpp> (already inlined above)
+// #include <takeoff/core/error.hpp> (already inlined above)
+// #include <takeoff/core/fixed_string.hpp> (already inlined above)
+// #include <takeoff/snowflake/identifier.hpp> (already inlined above)
+
+#include <boost/system/result.hpp>
+
+#include <cstddef>
+#include <memory>
+#include <optional>
+#include <ostream>
+#include <string>
+#include <string_view>
+#include <utility>
+
+namespace takeoff::snowflake {
+
+namespace detail {
+
+inline constexpr std::string_view role_prefix = "session:role:";
+inline constexpr std::string_view role_encoded_prefix = "session:role-encoded:";
+inline constexpr std::string_view role_any_text = "session:role-any";
+inline constexpr std::string_view refresh_token_text = "refresh_token";
+
+// RFC 3986 unreserved characters: the only ones percent-encoding leaves alone.
+constexpr bool is_unreserved(char c) noexcept {
+    return is_ascii_letter(c) || is_ascii_digit(c) || c == '-' || c == '.' || c == '_' || c == '~';
+}
+
+constexpr int hex_value(char c) noexcept {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    return -1;
+}
+
+// Whether a role goes in session:role-encoded: rather than session:role:.
+constexpr bool needs_role_encoding(std::string_view name) noexcept {
+    return needs_quoting(name) || name.find('$') != std::string_view::npos;
+}
+
+constexpr std::size_t percent_encoded_size(std::string_view s) noexcept {
+    std::size_t n = 0;
+    for (char c : s) n += is_unreserved(c) ? 1 : 3;
+    return n;
+}
+
+// Writes the percent-encoding of `s` (uppercase hex digits) through `put`.
+template <class Put>
+constexpr void percent_encode(std::string_view s, Put put) {
+    constexpr const char* digits = "0123456789ABCDEF";
+    for (char c : s) {
+        if (is_unreserved(c)) {
+            put(c);
+        } else {
+            const auto u = static_cast<unsigned char>(c);
+            put('%');
+            put(digits[u >> 4]);
+            put(digits[u & 0xf]);
+        }
+    }
+}
+
+// What a valid scope string holds. `role` views the text after the role prefix (still encoded
+// when role_encoded).
+struct parsed_scopes {
+    bool refresh_token = false;
+    bool role_any = false;
+    bool has_role = false;
+    bool role_encoded = false;
+    std::string_view role;
+};
+
+constexpr bool check_plain_role(std::string_view name, literal_check& check) {
+    if (!identifier_rules::check(name, check)) return false;
+    for (char c : name)
+        if (!is_ascii_letter(c) && !is_ascii_digit(c) && c != '_' && c != '-')
+            return check.fail("session:role: takes letters, digits, _ and - only; "
+                              "other role names go in session:role-encoded:");
+    return true;
+}
+
+// Checks the percent-encoded name, then the decoded name by identifier_rules (length in bytes,
+// no control characters) without building it, so that this also runs while compiling.
+constexpr bool check_encoded_role(std::string_view encoded, literal_check& check) {
+    if (encoded.empty()) return check.fail("a Snowflake identifier must not be empty");
+    std::size_t length = 0;
+    for (std::size_t i = 0; i < encoded.size(); ++i, ++length) {
+        char c = encoded[i];
+        if (c == '%') {
+            if (i + 2 >= encoded.size())
+                return check.fail("a % in session:role-encoded: is followed by two hex digits");
+            const int high = hex_value(encoded[i + 1]);
+            const int low = hex_value(encoded[i + 2]);
+            if (high < 0 || low < 0) return check.fail("a % in session:role-encoded: is followed by two hex digits");
+            c = static_cast<char>(high * 16 + low);
+            i += 2;
+        } else if (!is_unreserved(c)) {
+            return check.fail("session:role-encoded: takes unreserved characters and %XX escapes only");
+        }
+        if (is_control(c)) return check.fail("a Snowflake identifier has no control characters");
+    }
+    if (length > max_identifier_length) return check.fail("a Snowflake identifier has at most 255 characters");
+    return true;
+}
+
+constexpr bool parse_one_scope(std::string_view token, parsed_scopes& out, literal_check& check) {
+    if (token == refresh_token_text) {
+        if (out.refresh_token) return check.fail("refresh_token appears twice");
+        out.refresh_token = true;
+        return true;
+    }
+    if (token == role_any_text) {
+        if (out.role_any) return check.fail("session:role-any appears twice");
+        out.role_any = true;
+        return true;
+    }
+    const bool encoded = token.starts_with(role_encoded_prefix);
+    if (encoded || token.starts_with(role_prefix)) {
+        if (out.has_role) return check.fail("only one session:role scope is allowed");
+        const std::string_view name = token.substr(encoded ? role_encoded_prefix.size() : role_prefix.size());
+        if (!(encoded ? check_encoded_role(name, check) : check_plain_role(name, check))) return false;
+        out.has_role = true;
+        out.role_encoded = encoded;
+        out.role = name;
+        return true;
+    }
+    if (token == "offline_access")
+        return check.fail("offline_access is not a Snowflake scope (Snowflake answers invalid_scope); "
+                          "ask for refresh_token");
+    return check.fail("unknown Snowflake scope: expected refresh_token, session:role:NAME, "
+                      "session:role-encoded:NAME or session:role-any");
+}
+
+// The grammar of the file comment. Fills `out` when the text is valid.
+constexpr bool parse_scopes(std::string_view text, parsed_scopes& out, literal_check& check) {
+    out = parsed_scopes{};
+    if (text.empty()) return check.fail("the scope string is empty (send no scope instead)");
+    for (char c : text)
+        if (c == '\t' || c == '\r' || c == '\n' || c == '\f' || c == '\v')
+            return check.fail("scopes are separated by single spaces");
+    std::size_t pos = 0;
+    for (;;) {
+        const std::size_t end = text.find(' ', pos);
+        const std::string_view token = text.substr(pos, end == std::string_view::npos ? text.size() - pos : end - pos);
+        if (token.empty()) return check.fail("scopes are separated by single spaces");
+        if (!parse_one_scope(token, out, check)) return false;
+        if (end == std::string_view::npos) return true;
+        pos = end + 1;
+    }
+}
+
+// Rejects, while compiling, a role name that breaks identifier_rules; the reason is in the error.
+consteval bool require_role_name(std::string_view name) {
+    literal_check check;
+    identifier_rules::check(name, check);
+    return true;
+}
+
+} // namespace detail
+
+namespace scope {
+/// What a scope part asks for; a scope set holds at most one of each.
+enum class kind { refresh_token, role, role_any };
+} // namespace scope
+
+/// The `refresh_token` scope part: a refresh token at code exchange.
+struct refresh_token_scope {
+    static constexpr scope::kind category = scope::kind::refresh_token;
+    static constexpr fixed_string text{"refresh_token"};
+};
+
+/// The `session:role-any` scope part (preview): `USE ROLE` allowed in the session.
+struct role_any_scope {
+    static constexpr scope::kind category = scope::kind::role_any;
+    static constexpr fixed_string text{"session:role-any"};
+};
+
+namespace detail {
+template <fixed_string Name>
+consteval auto role_scope_text() {
+    constexpr bool encode = needs_role_encoding(Name.view());
+    constexpr std::string_view prefix = encode ? role_encoded_prefix : role_prefix;
+    constexpr std::size_t size = prefix.size() + (encode ? percent_encoded_size(Name.view()) : Name.size());
+    fixed_string<size> out;
+    std::size_t pos = 0;
+    for (char c : prefix) out.chars[pos++] = c;
+    if constexpr (encode)
+        percent_encode(Name.view(), [&](char c) { out.chars[pos++] = c; });
+    else
+        for (char c : Name.view()) out.chars[pos++] = c;
+    return out;
+}
+} // namespace detail
+
+/// The scope part of the session role Name (the name as stored: `"ANALYST"`, or `"analyst"` for a
+/// role created quoted), spelled session:role: or session:role-encoded: as the name requires.
+template <fixed_string Name>
+struct role_scope {
+    static_assert(detail::require_role_name(Name.view()));
+    static constexpr scope::kind category = scope::kind::role;
+    static constexpr auto text = detail::role_scope_text<Name>();
+};
+
+namespace detail {
+template <scope::kind K, class... Parts>
+inline constexpr std::size_t count_kind = ((Parts::category == K ? 1 : 0) + ... + 0);
+
+template <class... Parts>
+consteval auto join_scope_texts() {
+    constexpr std::size_t size = (Parts::text.size() + ... + 0) + sizeof...(Parts) - 1;
+    fixed_string<size> out;
+    std::size_t pos = 0;
+    auto append = [&](std::string_view part) {
+        if (pos != 0) out.chars[pos++] = ' ';
+        for (char c : part) out.chars[pos++] = c;
+    };
+    (append(Parts::text.view()), ...);
+    return out;
+}
+} // namespace detail
+
+/// Scope parts composed with `|`, in that order. The rules hold by type: composing a second role,
+/// or a part twice, does not compile.
+template <class... Parts>
+class scope_set {
+    static_assert(sizeof...(Parts) > 0, "a scope set has at least one scope");
+    static_assert(detail::count_kind<scope::kind::refresh_token, Parts...> <= 1, "refresh_token appears twice");
+    static_assert(detail::count_kind<scope::kind::role, Parts...> <= 1, "only one session:role scope is allowed");
+    static_assert(detail::count_kind<scope::kind::role_any, Parts...> <= 1, "session:role-any appears twice");
+
+    static constexpr auto text_ = detail::join_scope_texts<Parts...>();
+
+public:
+    /// The scope string, space-separated (a compile-time constant).
+    static constexpr std::string_view str() noexcept { return text_.view(); }
+
+    /// This set followed by `other`'s parts.
+    template <class... Others>
+    constexpr scope_set<Parts..., Others...> operator|(scope_set<Others...>) const noexcept {
+        return {};
+    }
+};
+
+namespace scope {
+/// `refresh_token`.
+inline constexpr scope_set<refresh_token_scope> refresh_token{};
+/// `session:role:NAME`, or `session:role-encoded:...` when NAME needs it.
+template <fixed_string Name>
+inline constexpr scope_set<role_scope<Name>> role{};
+/// `session:role-any`.
+inline constexpr scope_set<role_any_scope> role_any{};
+} // namespace scope
+
+/// The rules of a scope string (the grammar of the file comment), for checked literals.
+struct scope_string_rules {
+    static constexpr errc error = errc::invalid_scope_string;
+    static constexpr bool check(std::string_view text, literal_check& check) {
+        detail::parsed_scopes parsed;
+        return detail::parse_scopes(text, parsed, check);
+    }
+};
+
+/// A valid scope string and what it asks for, whatever its origin: a literal (checked while
+/// compiling), a scope_set, or text from config (parse_scope). What the OAuth layer takes.
+class scopes {
+public:
+    /// From a literal, checked while compiling.
+    template <std::size_t N>
+    consteval scopes(const char (&literal)[N]) : text_(literal, N - 1) {
+        literal_check check;
+        detail::parse_scopes(text_, parsed_, check);
+    }
+
+    /// From a composed set (valid by construction).
+    template <class... Parts>
+    scopes(scope_set<Parts...> set) : text_(set.str()) {
+        literal_check check;
+        detail::parse_scopes(text_, parsed_, check);
+    }
+
+    /// Checks text known only at run time (see parse_scope).
+    static boost::system::result<scopes> runtime(std::string_view text) { return runtime(text, nullptr); }
+    static boost::system::result<scopes> runtime(std::string_view text, diagnostics& diag) {
+        diag.clear();
+        return runtime(text, &diag);
+    }
+
+    /// The scope string, as given.
+    std::string_view str() const noexcept { return text_; }
+    bool has_refresh_token() const noexcept { return parsed_.refresh_token; }
+    bool has_role_any() const noexcept { return parsed_.role_any; }
+    /// The session role's name, decoded (`AUTH SNOWFLAKE` for session:role-encoded:AUTH%20SNOWFLAKE),
+    /// or nothing when the scope names no role (Snowflake then uses the user's default role).
+    std::optional<std::string> role() const {
+        if (!parsed_.has_role) return std::nullopt;
+        if (!parsed_.role_encoded) return std::string(parsed_.role);
+        std::string name;
+        const std::string_view in = parsed_.role;
+        for (std::size_t i = 0; i < in.size(); ++i) {
+            if (in[i] == '%') {
+                name += static_cast<char>(detail::hex_value(in[i + 1]) * 16 + detail::hex_value(in[i + 2]));
+                i += 2;
+            } else {
+                name += in[i];
+            }
+        }
+        return name;
+    }
+
+    friend bool operator==(const scopes& a, const scopes& b) noexcept { return a.text_ == b.text_; }
+    friend std::ostream& operator<<(std::ostream& os, const scopes& s) { return os << s.text_; }
+
+private:
+    scopes() = default;
+
+    static boost::system::result<scopes> runtime(std::string_view text, diagnostics* diag) {
+        if (auto ok = takeoff::detail::run_rules<scope_string_rules>(text, diag); !ok) return ok.error();
+        scopes out;
+        out.owned_ = std::make_shared<const std::string>(text);
+        out.text_ = *out.owned_;
+        literal_check check;
+        detail::parse_scopes(out.text_, out.parsed_, check); // again, so that parsed_ views owned_
+        return out;
+    }
+
+    std::shared_ptr<const std::string> owned_;
+    std::string_view text_;
+    detail::parsed_scopes parsed_;
+};
+
+/// Parses a scope string read at run time (config, environment) by the grammar of the file
+/// comment. Fails with errc::invalid_scope_string; the diagnostics overload says which rule.
+inline boost::system::result<scopes> parse_scope(std::string_view text) { return scopes::runtime(text); }
+inline boost::system::result<scopes> parse_scope(std::string_view text, diagnostics& diag) {
+    return scopes::runtime(text, diag);
+}
+
+} // namespace takeoff::snowflake
+// end of <takeoff/snowflake/scope.hpp>
 
 #if defined(TAKEOFF_BOOST_SOURCES)
 #include <boost/json/src.hpp>
