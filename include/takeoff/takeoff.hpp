@@ -29,9 +29,11 @@
 #include <takeoff/http/retry_policy.hpp>
 #include <takeoff/http/tls.hpp>
 #include <takeoff/oauth/authorization.hpp>
+#include <takeoff/oauth/endpoint.hpp>
 #include <takeoff/oauth/pkce.hpp>
 #include <takeoff/sse/event.hpp>
 #include <takeoff/sse/parser.hpp>
+#include <takeoff/snowflake/account_url.hpp>
 #include <takeoff/snowflake/identifier.hpp>
 #include <takeoff/snowflake/ingress.hpp>
 #include <takeoff/snowflake/scope.hpp>

@@ -7174,6 +7174,162 @@ parse_authorization_callback(std::string_view redirected, const secret& expected
 
 } // namespace takeoff::oauth
 // end of <takeoff/oauth/authorization.hpp>
+// begin of <takeoff/oauth/endpoint.hpp>
+// OAuth endpoints as checked types: an authorization endpoint and a token endpoint are different
+// types, so a token request cannot be sent to the authorization URL by mistake, and a URL literal
+// that breaks a rule (plain http to a remote host, userinfo, a fragment, no host) does not compile.
+// URLs known only at run time go through T::runtime(text), which returns errc::invalid_url.
+
+// #include <takeoff/core/checked_literal.hpp> (already inlined above)
+
+#include <boost/system/result.hpp>
+
+#include <cstddef>
+#include <string_view>
+
+namespace takeoff::oauth {
+
+namespace detail {
+
+constexpr char ascii_lower(char c) noexcept { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+
+constexpr bool iequals(std::string_view a, std::string_view b) noexcept {
+    if (a.size() != b.size()) return false;
+    for (std::size_t i = 0; i < a.size(); ++i)
+        if (ascii_lower(a[i]) != ascii_lower(b[i])) return false;
+    return true;
+}
+
+/// The parts of an absolute http(s) URL that the endpoint rules look at.
+struct url_parts {
+    bool https = false;
+    std::string_view host;      // as written; an IPv6 literal keeps its brackets
+    std::string_view port;      // digits, or empty
+    std::string_view path;      // from the first '/' up to '?', or empty
+    bool has_query = false;
+};
+
+/// Parses `s` as http(s)://host[:port][/path][?query], failing (with a reason) on any other scheme,
+/// userinfo, a fragment, a missing or odd host, or a bad port. Hosts are ASCII letters, digits, '-'
+/// and '.' only: non-ASCII (IDNA) and percent-encoded hosts are refused rather than normalised,
+/// because a host that two parsers could read differently is how credentials end up elsewhere.
+constexpr bool parse_http_url(std::string_view s, url_parts& out, literal_check& check) {
+    std::size_t colon = s.find("://");
+    if (colon == std::string_view::npos) return check.fail("a URL starts with https://");
+    std::string_view scheme = s.substr(0, colon);
+    if (iequals(scheme, "https")) out.https = true;
+    else if (iequals(scheme, "http")) out.https = false;
+    else return check.fail("a URL starts with https://");
+    if (s.find('#') != std::string_view::npos) return check.fail("a URL has no fragment (#)");
+    std::string_view rest = s.substr(colon + 3);
+    std::size_t end = rest.find_first_of("/?");
+    std::string_view authority = rest.substr(0, end);
+    rest = end == std::string_view::npos ? std::string_view{} : rest.substr(end);
+    if (authority.find('@') != std::string_view::npos) return check.fail("a URL has no userinfo (user@)");
+    std::string_view host = authority;
+    if (!authority.empty() && authority.front() == '[') {
+        std::size_t close = authority.find(']');
+        if (close == std::string_view::npos) return check.fail("an IPv6 host is written [address]");
+        for (char c : authority.substr(1, close - 1))
+            if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') || c == ':'))
+                return check.fail("an IPv6 host is written [address]");
+        host = authority.substr(0, close + 1);
+        std::string_view after = authority.substr(close + 1);
+        if (!after.empty()) {
+            if (after.front() != ':') return check.fail("an IPv6 host is written [address]");
+            out.port = after.substr(1);
+            if (out.port.empty()) return check.fail("a port is a number from 1 to 65535");
+        }
+    } else if (std::size_t p = authority.find(':'); p != std::string_view::npos) {
+        host = authority.substr(0, p);
+        out.port = authority.substr(p + 1);
+        if (out.port.empty()) return check.fail("a port is a number from 1 to 65535");
+    }
+    if (host.empty() || host == "[]") return check.fail("a URL has a host");
+    if (host.front() != '[')
+        for (char c : host)
+            if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '.'))
+                return check.fail("a host has ASCII letters, digits, '-' and '.' only");
+    unsigned long port = 0;
+    for (char c : out.port) {
+        if (c < '0' || c > '9') return check.fail("a port is a number from 1 to 65535");
+        port = port * 10 + static_cast<unsigned long>(c - '0');
+        if (port > 65535) return check.fail("a port is a number from 1 to 65535");
+    }
+    if (!out.port.empty() && port == 0) return check.fail("a port is a number from 1 to 65535");
+    out.host = host;
+    std::size_t q = rest.find('?');
+    out.path = rest.substr(0, q);
+    out.has_query = q != std::string_view::npos;
+    return true;
+}
+
+/// Plain http is only for this machine: the emulator and tests. Anything else must be https.
+constexpr bool is_loopback_host(std::string_view host) noexcept {
+    return host == "127.0.0.1" || host == "[::1]" || iequals(host, "localhost");
+}
+
+constexpr bool check_endpoint_url(std::string_view s, literal_check& check) {
+    url_parts parts;
+    if (!parse_http_url(s, parts, check)) return false;
+    if (!parts.https && !is_loopback_host(parts.host))
+        return check.fail("http:// is allowed only for 127.0.0.1, [::1] and localhost; use https://");
+    return true;
+}
+
+} // namespace detail
+
+/// An OAuth endpoint URL of one kind (Kind tells the kinds apart; see the aliases below).
+/// Made from a literal (checked while compiling) or through runtime().
+template <class Kind>
+class endpoint {
+    struct rules {
+        static constexpr takeoff::errc error = takeoff::errc::invalid_url;
+        static constexpr bool check(std::string_view s, literal_check& c) { return detail::check_endpoint_url(s, c); }
+    };
+    using value_type = checked_string<rules>;
+
+public:
+    /// From a literal, checked while compiling.
+    template <std::size_t N>
+    consteval endpoint(const char (&literal)[N]) : value_(literal) {}
+
+    /// Checks a URL known only at run time; errc::invalid_url when a rule is broken.
+    static boost::system::result<endpoint> runtime(std::string_view text) {
+        auto value = value_type::runtime(text);
+        if (!value) return value.error();
+        return endpoint(std::move(*value));
+    }
+    /// As runtime(text), and on failure diag says which rule was broken.
+    static boost::system::result<endpoint> runtime(std::string_view text, diagnostics& diag) {
+        auto value = value_type::runtime(text, diag);
+        if (!value) return value.error();
+        return endpoint(std::move(*value));
+    }
+
+    /// The URL as given, for building requests.
+    std::string_view url() const noexcept { return value_.str(); }
+
+    friend bool operator==(const endpoint& a, const endpoint& b) noexcept { return a.url() == b.url(); }
+    friend std::ostream& operator<<(std::ostream& os, const endpoint& e) { return os << e.url(); }
+
+private:
+    explicit endpoint(value_type value) : value_(std::move(value)) {}
+    value_type value_;
+};
+
+/// Tag of authorization endpoints (where the browser is sent to sign in).
+struct authorization_endpoint_kind {};
+/// Tag of token endpoints (where codes and refresh tokens are exchanged).
+struct token_endpoint_kind {};
+
+/// The URL the user's browser opens to sign in (RFC 6749 section 3.1).
+using authorization_endpoint = endpoint<authorization_endpoint_kind>;
+/// The URL the client POSTs grants to (RFC 6749 section 3.2).
+using token_endpoint = endpoint<token_endpoint_kind>;
+
+} // namespace takeoff::oauth
+// end of <takeoff/oauth/endpoint.hpp>
 // #include <takeoff/oauth/pkce.hpp> (already inlined above)
 // begin of <takeoff/sse/event.hpp>
 // One dispatched server-sent event. It is a set of views so that handing an event to the caller
@@ -7738,6 +7894,136 @@ private:
 
 } // namespace takeoff::sse
 // end of <takeoff/sse/parser.hpp>
+// begin of <takeoff/snowflake/account_url.hpp>
+// snowflake::account_url: the base URL of a Snowflake account, checked against the host forms
+// Snowflake documents (org-account, legacy locator with optional region and cloud, PrivateLink,
+// and the China domain), and the maker of the account's OAuth and login URLs. A literal that is not
+// an account URL does not compile; runtime() returns errc::invalid_url.
+//
+// Decisions: the URL is scheme and host (and port) only. A trailing "/" is accepted and dropped,
+// any other path, a query or a fragment is refused, because the endpoints are appended to it.
+// Host labels are LDH (letters, digits, '-'): an account name's '_' is written '-' in URLs, and
+// non-ASCII or percent-encoded hosts are refused. http is accepted only for loopback hosts (tests,
+// the emulator). The URLs made from it are lower-cased (host names are case-insensitive, and a JWT
+// audience is compared as a string).
+
+// #include <takeoff/core/checked_literal.hpp> (already inlined above)
+// #include <takeoff/oauth/endpoint.hpp> (already inlined above)
+
+#include <boost/system/result.hpp>
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+namespace takeoff::snowflake {
+
+namespace detail {
+
+constexpr bool ends_with_icase(std::string_view s, std::string_view suffix) noexcept {
+    return s.size() >= suffix.size() && oauth::detail::iequals(s.substr(s.size() - suffix.size()), suffix);
+}
+
+// One DNS label: 1 to 63 letters, digits or '-', not starting or ending with '-'.
+constexpr bool is_ldh_label(std::string_view label) noexcept {
+    if (label.empty() || label.size() > 63 || label.front() == '-' || label.back() == '-') return false;
+    for (char c : label)
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-')) return false;
+    return true;
+}
+
+struct account_url_rules {
+    static constexpr takeoff::errc error = takeoff::errc::invalid_url;
+    static constexpr bool check(std::string_view s, literal_check& check) {
+        oauth::detail::url_parts parts;
+        if (!oauth::detail::parse_http_url(s, parts, check)) return false;
+        if (!(parts.path.empty() || parts.path == "/"))
+            return check.fail("an account URL has no path (a trailing / is allowed)");
+        if (parts.has_query) return check.fail("an account URL has no query");
+        if (!parts.https) {
+            if (oauth::detail::is_loopback_host(parts.host)) return true;
+            return check.fail("an account URL is https:// (http:// only for 127.0.0.1, [::1] and localhost)");
+        }
+        std::string_view host = parts.host;
+        if (ends_with_icase(host, ".snowflakecomputing.com")) host.remove_suffix(23);
+        else if (ends_with_icase(host, ".snowflakecomputing.cn")) host.remove_suffix(22);
+        else return check.fail("an account host ends in .snowflakecomputing.com or .snowflakecomputing.cn");
+        if (ends_with_icase(host, ".privatelink")) host.remove_suffix(12);
+        // <org>-<account> or <locator>[.<region>[.<cloud>]]: one to three labels.
+        int labels = 0;
+        while (true) {
+            std::size_t dot = host.find('.');
+            if (!is_ldh_label(host.substr(0, dot)) || ++labels > 3)
+                return check.fail("an account host is <org>-<account> or <locator>[.<region>[.<cloud>]] "
+                                  "of LDH labels, then [.privatelink].snowflakecomputing.com");
+            if (dot == std::string_view::npos) break;
+            host.remove_prefix(dot + 1);
+        }
+        return true;
+    }
+};
+
+} // namespace detail
+
+/// The base URL of a Snowflake account, e.g. "https://myorg-myacct.snowflakecomputing.com"; makes
+/// the account's OAuth and login URLs. See the file comment for the rules.
+class account_url {
+    using value_type = checked_string<detail::account_url_rules>;
+
+public:
+    /// From a literal, checked while compiling.
+    template <std::size_t N>
+    consteval account_url(const char (&literal)[N]) : value_(literal) {}
+
+    /// Checks a URL known only at run time; errc::invalid_url when a rule is broken.
+    static boost::system::result<account_url> runtime(std::string_view text) {
+        auto value = value_type::runtime(text);
+        if (!value) return value.error();
+        return account_url(std::move(*value));
+    }
+    /// As runtime(text), and on failure diag says which rule was broken.
+    static boost::system::result<account_url> runtime(std::string_view text, diagnostics& diag) {
+        auto value = value_type::runtime(text, diag);
+        if (!value) return value.error();
+        return account_url(std::move(*value));
+    }
+
+    /// The URL as given.
+    std::string_view str() const noexcept { return value_.str(); }
+
+    /// scheme://host[:port], lower-cased, without a trailing slash: what the paths are appended to.
+    std::string base() const {
+        std::string out(value_.str());
+        if (!out.empty() && out.back() == '/') out.pop_back();
+        for (char& c : out) c = oauth::detail::ascii_lower(c);
+        return out;
+    }
+
+    /// <account>/oauth/authorize: where the browser signs in.
+    oauth::authorization_endpoint authorization_endpoint() const {
+        return oauth::authorization_endpoint::runtime(base() + "/oauth/authorize").value();
+    }
+    /// <account>/oauth/token-request: the authorization-code and refresh-token grants.
+    oauth::token_endpoint token_endpoint() const {
+        return oauth::token_endpoint::runtime(base() + "/oauth/token-request").value();
+    }
+    /// <account>/oauth/token: the key-pair JWT (jwt-bearer) and token-exchange grants, a different
+    /// endpoint from token_endpoint().
+    oauth::token_endpoint jwt_token_endpoint() const {
+        return oauth::token_endpoint::runtime(base() + "/oauth/token").value();
+    }
+    /// <account>/session/v1/login-request, without its query (request_id is added per request).
+    std::string login_request_url() const { return base() + "/session/v1/login-request"; }
+
+    friend bool operator==(const account_url& a, const account_url& b) { return a.base() == b.base(); }
+
+private:
+    explicit account_url(value_type value) : value_(std::move(value)) {}
+    value_type value_;
+};
+
+} // namespace takeoff::snowflake
+// end of <takeoff/snowflake/account_url.hpp>
 // begin of <takeoff/snowflake/identifier.hpp>
 // Snowflake object identifiers (role names, mostly), as rules usable while compiling and at run
 // time. Snowflake has two spellings of a name in SQL: unquoted (letters, digits, `_`, `$`, starting
