@@ -59,9 +59,17 @@ constexpr int hex_value(char c) noexcept {
     return -1;
 }
 
+// string_view::find by hand: g++ 12 with -fsanitize=undefined cannot evaluate char_traits::find
+// on a template parameter object (the role's fixed_string) in a constant expression.
+constexpr std::size_t find_char(std::string_view s, char c, std::size_t from = 0) noexcept {
+    for (std::size_t i = from; i < s.size(); ++i)
+        if (s[i] == c) return i;
+    return std::string_view::npos;
+}
+
 // Whether a role goes in session:role-encoded: rather than session:role:.
 constexpr bool needs_role_encoding(std::string_view name) noexcept {
-    return needs_quoting(name) || name.find('$') != std::string_view::npos;
+    return needs_quoting(name) || find_char(name, '$') != std::string_view::npos;
 }
 
 constexpr std::size_t percent_encoded_size(std::string_view s) noexcept {
@@ -166,7 +174,7 @@ constexpr bool parse_scopes(std::string_view text, parsed_scopes& out, literal_c
             return check.fail("scopes are separated by single spaces");
     std::size_t pos = 0;
     for (;;) {
-        const std::size_t end = text.find(' ', pos);
+        const std::size_t end = find_char(text, ' ', pos);
         const std::string_view token = text.substr(pos, end == std::string_view::npos ? text.size() - pos : end - pos);
         if (token.empty()) return check.fail("scopes are separated by single spaces");
         if (!parse_one_scope(token, out, check)) return false;
