@@ -30,6 +30,7 @@
 #include <takeoff/http/tls.hpp>
 #include <takeoff/oauth/authorization.hpp>
 #include <takeoff/oauth/endpoint.hpp>
+#include <takeoff/oauth/form.hpp>
 #include <takeoff/oauth/pkce.hpp>
 #include <takeoff/sse/event.hpp>
 #include <takeoff/sse/parser.hpp>
