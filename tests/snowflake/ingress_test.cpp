@@ -85,3 +85,76 @@ TEST_CASE("ingress: is_ingress_login_host") {
     CHECK_FALSE(snowflake::is_ingress_login_host("x.sfc-endpoint-login.snowflakecomputing.app"));
     CHECK_FALSE(snowflake::is_ingress_login_host("sfc-endpoint"));
 }
+
+// normalize_ingress_url: the ingress_url column of SHOW ENDPOINTS as the URL requests go to.
+
+namespace {
+
+constexpr std::string_view reference_host = "aullrl-sfpscogs-vjlambe-awsusw2-demo.snowflakecomputing.app";
+
+// The normalised URL's text, or "error: <client message>".
+std::string normalized(std::string_view text) {
+    takeoff::diagnostics diag;
+    auto url = snowflake::normalize_ingress_url(text, diag);
+    if (!url) {
+        CHECK(url.error() == errc::invalid_url);
+        return "error: " + diag.client_message();
+    }
+    CHECK(diag.empty());
+    return std::string(url->buffer());
+}
+
+} // namespace
+
+TEST_CASE("ingress url: the reference ingress_url gets https://, whatever its spelling") {
+    const std::string expected = "https://" + std::string(reference_host);
+    CHECK(normalized(reference_host) == expected);
+    CHECK(normalized("https://aullrl-sfpscogs-vjlambe-awsusw2-demo.snowflakecomputing.app") == expected);
+    CHECK(normalized("HTTPS://AULLRL-SFPSCOGS-VJLAMBE-AWSUSW2-DEMO.SnowflakeComputing.APP") == expected);
+    CHECK(normalized("aullrl-sfpscogs-vjlambe-awsusw2-demo.snowflakecomputing.app/") == expected);
+    CHECK(normalized("https://aullrl-sfpscogs-vjlambe-awsusw2-demo.snowflakecomputing.app//") == expected);
+    CHECK(normalized(" \t aullrl-sfpscogs-vjlambe-awsusw2-demo.snowflakecomputing.app\r\n") == expected);
+
+    takeoff::diagnostics diag;
+    auto url = snowflake::normalize_ingress_url(reference_host, diag);
+    REQUIRE(url.has_value());
+    CHECK(url->scheme() == "https");
+    CHECK(url->host() == reference_host);
+    CHECK(url->path().empty());
+}
+
+TEST_CASE("ingress url: a port and a path are kept, without trailing slashes") {
+    CHECK(normalized("https://gw-org-acct.snowflakecomputing.app/v1") == "https://gw-org-acct.snowflakecomputing.app/v1");
+    CHECK(normalized("gw-org-acct.snowflakecomputing.app/v1/") == "https://gw-org-acct.snowflakecomputing.app/v1");
+    CHECK(normalized("GW-org-acct.snowflakecomputing.app:8443/Api/V1") ==
+          "https://gw-org-acct.snowflakecomputing.app:8443/Api/V1");
+    CHECK(normalized("http://127.0.0.1:8080/") == "http://127.0.0.1:8080");
+    CHECK(normalized("HTTP://LocalHost:9000") == "http://localhost:9000");
+    CHECK(normalized("http://[::1]:9000/x") == "http://[::1]:9000/x");
+}
+
+TEST_CASE("ingress url: each refusal is invalid_url naming the rule") {
+    CHECK(normalized("") == "error: the ingress URL is invalid: it is empty");
+    CHECK(normalized(" \r\n") == "error: the ingress URL is invalid: it is empty");
+    CHECK(normalized("http://abc-org-acct.snowflakecomputing.app") ==
+          "error: the ingress URL is invalid: http:// is allowed only for 127.0.0.1, [::1] and localhost; use https://");
+    CHECK(normalized("ftp://abc-org-acct.snowflakecomputing.app") ==
+          "error: the ingress URL is invalid: a URL starts with https://");
+    CHECK(normalized("https://user:pw@abc-org-acct.snowflakecomputing.app") ==
+          "error: the ingress URL is invalid: a URL has no userinfo (user@)");
+    CHECK(normalized("user@abc-org-acct.snowflakecomputing.app") ==
+          "error: the ingress URL is invalid: a URL has no userinfo (user@)");
+    CHECK(normalized("abc-org-acct.snowflakecomputing.app/?x=1") ==
+          "error: the ingress URL is invalid: an ingress URL has no query (?)");
+    CHECK(normalized("https://abc-org-acct.snowflakecomputing.app?") ==
+          "error: the ingress URL is invalid: an ingress URL has no query (?)");
+    CHECK(normalized("abc-org-acct.snowflakecomputing.app#top") ==
+          "error: the ingress URL is invalid: a URL has no fragment (#)");
+    CHECK(normalized("abc org.snowflakecomputing.app") ==
+          "error: the ingress URL is invalid: a host has ASCII letters, digits, '-' and '.' only");
+    CHECK(normalized("https://") == "error: the ingress URL is invalid: a URL has a host");
+    CHECK(normalized("abc-org-acct.snowflakecomputing.app:0") ==
+          "error: the ingress URL is invalid: a port is a number from 1 to 65535");
+    CHECK(normalized("abc-org-acct.snowflakecomputing.app/a b") ==
+          "error: the ingress URL is invalid: the path has characters a URL cannot hold (encode them as %XX)");
+}

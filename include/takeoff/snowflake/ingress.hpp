@@ -6,6 +6,9 @@
 //
 // Sans-io: the rule is a function of the response header, installed into the transport as a
 // response classifier (http/hooks.hpp), so that the transport itself knows nothing of Snowflake.
+//
+// Also here: normalize_ingress_url, which turns the ingress_url column of SHOW ENDPOINTS (a host
+// name without a scheme) into the URL requests are sent to.
 
 #include <takeoff/core/config.hpp>
 #include <takeoff/core/diagnostics.hpp>
@@ -13,8 +16,10 @@
 #include <takeoff/http/detail/syntax.hpp>
 #include <takeoff/http/hooks.hpp>
 #include <takeoff/http/redirect_policy.hpp>
+#include <takeoff/oauth/endpoint.hpp>
 
 #include <boost/url/parse.hpp>
+#include <boost/url/url.hpp>
 #include <boost/url/url_view.hpp>
 
 #include <cstddef>
@@ -77,6 +82,65 @@ inline boost::system::error_code classify_ingress_response(const http::response_
                             "Snowflake credential (HTTP " +
                             std::to_string(response.status) + ")");
     return make_error_code(errc::ingress_unauthenticated);
+}
+
+namespace detail {
+
+// True when `s` starts with a scheme followed by "://" (RFC 3986: a letter, then letters, digits,
+// '+', '-' or '.').
+inline bool has_scheme(std::string_view s) noexcept {
+    const std::size_t colon = s.find("://");
+    if (colon == std::string_view::npos || colon == 0) return false;
+    const auto letter = [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); };
+    if (!letter(s[0])) return false;
+    for (char c : s.substr(0, colon))
+        if (!(letter(c) || (c >= '0' && c <= '9') || c == '+' || c == '-' || c == '.')) return false;
+    return true;
+}
+
+} // namespace detail
+
+/// An ingress_url from SHOW ENDPOINTS ("abc-org-acct.snowflakecomputing.app", no scheme) as a URL:
+/// https:// added when there is no scheme, host lower-cased, trailing slash removed; http/https only;
+/// http only for loopback hosts (127.0.0.1, [::1], localhost) for tests; userinfo, query, fragment refused.
+///
+/// White space around the text is ignored; the scheme is lower-cased; a port and a path are kept
+/// ("https://host/v1" stays, for gateways), without trailing slashes. The host follows the endpoint
+/// rules (oauth/endpoint.hpp): ASCII letters, digits, '-' and '.', or a bracketed IPv6 address.
+/// Errors: errc::invalid_url, with a client message naming the broken rule.
+inline boost::system::result<boost::urls::url> normalize_ingress_url(std::string_view text, diagnostics& diag) {
+    diag.clear();
+    auto fail = [&diag](std::string_view reason) -> boost::system::result<boost::urls::url> {
+        diag.set_client_message("the ingress URL is invalid: " + std::string(reason));
+        return make_error_code(errc::invalid_url);
+    };
+    const auto space = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; };
+    std::string_view rest = text;
+    while (!rest.empty() && space(rest.front())) rest.remove_prefix(1);
+    while (!rest.empty() && space(rest.back())) rest.remove_suffix(1);
+    if (rest.empty()) return fail("it is empty");
+
+    const std::string full = detail::has_scheme(rest) ? std::string(rest) : "https://" + std::string(rest);
+    literal_check check;
+    oauth::detail::url_parts parts;
+    if (!oauth::detail::parse_http_url(full, parts, check)) return fail(check.reason());
+    if (parts.has_query) return fail("an ingress URL has no query (?)");
+    if (!parts.https && !oauth::detail::is_loopback_host(parts.host))
+        return fail("http:// is allowed only for 127.0.0.1, [::1] and localhost; use https://");
+
+    std::string out = parts.https ? "https://" : "http://";
+    for (char c : parts.host) out += oauth::detail::ascii_lower(c);
+    if (!parts.port.empty()) {
+        out += ':';
+        out += parts.port;
+    }
+    std::string_view path = parts.path;
+    while (!path.empty() && path.back() == '/') path.remove_suffix(1);
+    out += path;
+
+    auto parsed = boost::urls::parse_absolute_uri(out);
+    if (!parsed) return fail("the path has characters a URL cannot hold (encode them as %XX)");
+    return boost::urls::url(*parsed);
 }
 
 } // namespace takeoff::snowflake
