@@ -99,8 +99,6 @@ inline std::string public_key_fingerprint_of(EVP_PKEY* key) {
     return "SHA256:" + base64_encode(std::string_view(reinterpret_cast<const char*>(digest), digest_size));
 }
 
-constexpr char ascii_upper(char c) noexcept { return (c >= 'a' && c <= 'z') ? static_cast<char>(c - 'a' + 'A') : c; }
-
 } // namespace detail
 
 /// The smallest RSA key Snowflake's key-pair authentication accepts, in bits.
@@ -128,7 +126,10 @@ public:
         };
         if (pem.size() > static_cast<std::size_t>(INT_MAX)) return fail("the PEM text is too large");
         std::unique_ptr<BIO, detail::bio_free> bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
-        if (!bio) return detail::take_openssl_error(errc::invalid_argument);
+        if (!bio) {
+            diag.set_client_message("OpenSSL could not open the PEM text");
+            return detail::take_openssl_error(errc::invalid_argument);
+        }
         detail::passphrase_request request{passphrase};
         std::unique_ptr<EVP_PKEY, detail::evp_pkey_free> key(
             PEM_read_bio_PrivateKey(bio.get(), nullptr, detail::pem_passphrase_callback, &request));

@@ -8,6 +8,7 @@
 // are held in takeoff::secret and never reach a message: diagnostics quote Snowflake's `code` and
 // `message` (untrusted, masked) and our own explanation only.
 
+#include <takeoff/core/checked_literal.hpp>
 #include <takeoff/core/config.hpp>
 #include <takeoff/core/diagnostics.hpp>
 #include <takeoff/core/error.hpp>
@@ -42,6 +43,9 @@ namespace takeoff::snowflake {
 
 namespace detail {
 
+// ASCII upper case; other bytes as they are.
+constexpr char ascii_upper(char c) noexcept { return (c >= 'a' && c <= 'z') ? static_cast<char>(c - 'a' + 'A') : c; }
+
 // The account identifier in a Snowflake account URL's host, upper-cased: the first label (the
 // region and cloud labels of a locator URL, `.privatelink` and the domain dropped). In the
 // <org>-<account> form the first '-' separates the organisation (letters and digits only) from the
@@ -49,22 +53,20 @@ namespace detail {
 // '-'; URLs write their '_' as '-'), so it is written back as '_'. Empty for a loopback URL (tests,
 // the emulator), which names no account.
 inline std::string account_identifier_of(const account_url& account) {
-    const std::string base = account.base();
-    std::string_view host = base;
-    host.remove_prefix(host.find("://") + 3);
-    if (!host.empty() && host.front() == '[') return {}; // [::1]
-    host = host.substr(0, host.find(':'));
-    if (oauth::detail::is_loopback_host(host)) return {};
-    host = host.substr(0, host.find('.'));
+    oauth::detail::url_parts parts;
+    literal_check check;
+    oauth::detail::parse_http_url(account.str(), parts, check); // an account_url always parses
+    if (oauth::detail::is_loopback_host(parts.host)) return {};
+    const std::string_view label = parts.host.substr(0, parts.host.find('.'));
     std::string out;
-    out.reserve(host.size());
+    out.reserve(label.size());
     bool after_org = false;
-    for (char c : host) {
+    for (char c : label) {
         if (c == '-') {
             out += after_org ? '_' : '-';
             after_org = true;
         } else {
-            out += (c >= 'a' && c <= 'z') ? static_cast<char>(c - 'a' + 'A') : c;
+            out += ascii_upper(c);
         }
     }
     return out;
