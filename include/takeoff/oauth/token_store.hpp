@@ -125,7 +125,7 @@ private:
     std::vector<std::pair<token_key, token_set>> entries_;
 };
 
-namespace detail {
+namespace detail::token_file {
 
 /// A Boost.JSON memory resource that zeroes every block it frees, so that the tokens a parsed
 /// token file held do not linger in freed heap memory.
@@ -508,7 +508,7 @@ private:
     unique_fd fd_; // closing it releases the lock
 };
 
-} // namespace detail
+} // namespace detail::token_file
 
 /// Where file_token_store keeps tokens unless told otherwise: $XDG_CACHE_HOME/takeoff/tokens.json
 /// (when XDG_CACHE_HOME is an absolute path), else $HOME/.cache/takeoff/tokens.json, else the
@@ -540,18 +540,18 @@ public:
     const std::filesystem::path& path() const noexcept { return path_; }
 
     boost::system::result<std::optional<token_set>> load(const token_key& key, diagnostics& diag) override {
-        using state = detail::token_file_contents::state;
+        using state = detail::token_file::token_file_contents::state;
         diag.clear();
         if (auto ec = check_path(diag)) return ec;
         std::lock_guard guard(mutex_);
-        detail::file_lock lock;
+        detail::token_file::file_lock lock;
         if (auto ec = lock.lock(lock_path(), false)) {
             if (ec == boost::system::errc::no_such_file_or_directory) return std::optional<token_set>();
             // A directory we may read but not write: the rename keeps readers consistent without a lock.
             if (ec != boost::system::errc::permission_denied && ec != boost::system::errc::read_only_file_system)
                 return fail(ec, "cannot lock", diag);
         }
-        auto contents = detail::read_token_file(path_);
+        auto contents = detail::token_file::read_token_file(path_);
         if (!contents) return fail(contents.error(), "cannot read", diag);
         if (!contents->note.empty()) diag.set_client_message(contents->note);
         if (contents->what != state::valid) return std::optional<token_set>();
@@ -562,15 +562,15 @@ public:
 
     boost::system::error_code save(const token_key& key, const token_set& tokens, diagnostics& diag) override {
         diag.clear();
-        if (!detail::is_valid_utf8(key.account) || !detail::is_valid_utf8(key.client_id) ||
-            !detail::is_valid_utf8(key.scope) || !detail::is_valid_utf8(tokens.access_token.reveal()) ||
-            (tokens.refresh_token && !detail::is_valid_utf8(tokens.refresh_token->reveal())) ||
-            !detail::is_valid_utf8(tokens.scope) || !detail::is_valid_utf8(tokens.username)) {
+        if (!detail::token_file::is_valid_utf8(key.account) || !detail::token_file::is_valid_utf8(key.client_id) ||
+            !detail::token_file::is_valid_utf8(key.scope) || !detail::token_file::is_valid_utf8(tokens.access_token.reveal()) ||
+            (tokens.refresh_token && !detail::token_file::is_valid_utf8(tokens.refresh_token->reveal())) ||
+            !detail::token_file::is_valid_utf8(tokens.scope) || !detail::token_file::is_valid_utf8(tokens.username)) {
             diag.set_client_message("cannot store a token set whose key or fields are not valid UTF-8");
             return make_error_code(errc::invalid_argument);
         }
         return modify(
-            diag, true, [&](std::vector<detail::stored_tokens>& entries) {
+            diag, true, [&](std::vector<detail::token_file::stored_tokens>& entries) {
                 for (auto& e : entries)
                     if (e.key == key) {
                         e.tokens = tokens;
@@ -583,8 +583,8 @@ public:
 
     boost::system::error_code erase(const token_key& key, diagnostics& diag) override {
         diag.clear();
-        return modify(diag, false, [&](std::vector<detail::stored_tokens>& entries) {
-            return std::erase_if(entries, [&](const detail::stored_tokens& e) { return e.key == key; }) > 0;
+        return modify(diag, false, [&](std::vector<detail::token_file::stored_tokens>& entries) {
+            return std::erase_if(entries, [&](const detail::token_file::stored_tokens& e) { return e.key == key; }) > 0;
         });
     }
 
@@ -607,19 +607,19 @@ private:
     // changed anything; `create` says whether a missing file (and directory) is to be created.
     template <class Change>
     boost::system::error_code modify(diagnostics& diag, bool create, Change change) {
-        using state = detail::token_file_contents::state;
+        using state = detail::token_file::token_file_contents::state;
         if (auto ec = check_path(diag)) return ec;
         std::lock_guard guard(mutex_);
         if (create) {
-            if (auto ec = detail::make_private_directories(path_.parent_path()))
+            if (auto ec = detail::token_file::make_private_directories(path_.parent_path()))
                 return fail(ec, "cannot create its directory", diag);
         }
-        detail::file_lock lock;
+        detail::token_file::file_lock lock;
         if (auto ec = lock.lock(lock_path(), true)) {
             if (!create && ec == boost::system::errc::no_such_file_or_directory) return {};
             return fail(ec, "cannot lock", diag);
         }
-        auto contents = detail::read_token_file(path_);
+        auto contents = detail::token_file::read_token_file(path_);
         if (!contents) return fail(contents.error(), "cannot read", diag);
         switch (contents->what) {
         case state::refused:
@@ -643,24 +643,24 @@ private:
     }
 
     // Writes a temporary file next to the target and renames it over the target.
-    boost::system::error_code write(const std::vector<detail::stored_tokens>& entries, diagnostics& diag) {
-        std::string text = detail::serialize_token_file(entries);
+    boost::system::error_code write(const std::vector<detail::token_file::stored_tokens>& entries, diagnostics& diag) {
+        std::string text = detail::token_file::serialize_token_file(entries);
         struct wipe_on_exit {
             std::string& s;
             ~wipe_on_exit() { takeoff::detail::wipe_string(s); }
         } wipe{text};
         std::string temp;
-        detail::unique_fd fd;
+        detail::token_file::unique_fd fd;
         for (int attempt = 0; !fd; ++attempt) {
             temp = path_.string() + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(++temp_counter_);
-            fd = detail::unique_fd(
+            fd = detail::token_file::unique_fd(
                 ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600));
-            if (!fd && (errno != EEXIST || attempt >= 100)) return fail(detail::errno_code(errno), "cannot create a temporary file", diag);
+            if (!fd && (errno != EEXIST || attempt >= 100)) return fail(detail::token_file::errno_code(errno), "cannot create a temporary file", diag);
         }
         auto give_up = [&](int e, const char* what) {
             fd.reset();
             ::unlink(temp.c_str());
-            return fail(detail::errno_code(e), what, diag);
+            return fail(detail::token_file::errno_code(e), what, diag);
         };
         if (::fchmod(fd.get(), 0600) != 0) return give_up(errno, "cannot set the temporary file's mode");
         std::size_t done = 0;
@@ -677,7 +677,7 @@ private:
         if (::rename(temp.c_str(), path_.c_str()) != 0) return give_up(errno, "cannot replace the file");
         // Make the rename itself durable; a failure here leaves a complete file either way.
         const std::filesystem::path dir = path_.has_parent_path() ? path_.parent_path() : std::filesystem::path(".");
-        if (detail::unique_fd d(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)); d) ::fsync(d.get());
+        if (detail::token_file::unique_fd d(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)); d) ::fsync(d.get());
         return {};
     }
 

@@ -148,7 +148,7 @@ struct connection_config {
     }
 };
 
-namespace detail {
+namespace detail::config {
 
 enum class config_field_kind { text, secret_text, auth };
 
@@ -266,7 +266,7 @@ inline boost::system::error_code set_config_object(connection_config& c, const b
     return {};
 }
 
-} // namespace detail
+} // namespace detail::config
 
 /// Reads a configuration from JSON text; `source` names it in messages (a file name, "--config").
 /// errc::invalid_json for text that is not JSON (with line and column), errc::invalid_field_type
@@ -302,7 +302,7 @@ inline boost::system::result<connection_config> parse_connection_config(std::str
         return make_error_code(errc::invalid_field_type);
     }
     connection_config config;
-    if (auto err = detail::set_config_object(config, *obj, "", source, diag)) return err;
+    if (auto err = detail::config::set_config_object(config, *obj, "", source, diag)) return err;
     return config;
 }
 
@@ -397,17 +397,17 @@ inline environment_lookup process_environment() {
 inline boost::system::error_code apply_environment(connection_config& config, const environment_lookup& env,
                                                    diagnostics& diag) {
     diag.clear();
-    for (const auto& f : detail::config_fields) {
+    for (const auto& f : detail::config::config_fields) {
         std::optional<std::string> value = env(f.env_name);
         if (!value) continue;
-        if (auto ec = detail::set_config_field(config, f, std::move(*value),
+        if (auto ec = detail::config::set_config_field(config, f, std::move(*value),
                                                "environment variable " + std::string(f.env_name), diag))
             return ec;
     }
     return {};
 }
 
-namespace detail {
+namespace detail::config {
 
 inline boost::system::error_code config_error(diagnostics& diag, std::string_view field, std::string_view reason,
                                               errc code) {
@@ -463,7 +463,7 @@ inline boost::system::error_code check_redirect_uri(diagnostics& diag, std::stri
     return {};
 }
 
-} // namespace detail
+} // namespace detail::config
 
 /// Checks that the configuration has what its auth mode needs and that each URL and the scope are
 /// valid; the first problem found gives an error and a message that starts with the field's name:
@@ -485,61 +485,61 @@ inline boost::system::error_code validate(const connection_config& config, diagn
 
     if (config.account_url.empty()) {
         if (mode == auth_mode::oauth)
-            return detail::missing(diag, "account_url", mode, " (its login-request makes the session token)");
-        if (mode == auth_mode::keypair) return detail::missing(diag, "account_url", mode);
-    } else if (auto ec = detail::check_field(diag, "account_url",
+            return detail::config::missing(diag, "account_url", mode, " (its login-request makes the session token)");
+        if (mode == auth_mode::keypair) return detail::config::missing(diag, "account_url", mode);
+    } else if (auto ec = detail::config::check_field(diag, "account_url",
                                              [&](diagnostics& d) { return account_url::runtime(config.account_url, d); })) {
         return ec;
     }
     if (config.endpoint_url.empty())
-        return detail::config_error(diag, "endpoint_url",
+        return detail::config::config_error(diag, "endpoint_url",
                                     "required (the ingress URL of Takeoff); set it in the configuration or in "
                                     "TAKEOFF_ENDPOINT_URL",
                                     errc::missing_field);
-    if (auto ec = detail::check_service_url(diag, "endpoint_url", config.endpoint_url, credential)) return ec;
+    if (auto ec = detail::config::check_service_url(diag, "endpoint_url", config.endpoint_url, credential)) return ec;
     if (!config.management_url.empty())
-        if (auto ec = detail::check_service_url(diag, "management_url", config.management_url, credential)) return ec;
+        if (auto ec = detail::config::check_service_url(diag, "management_url", config.management_url, credential)) return ec;
     if (!config.openai_url.empty())
-        if (auto ec = detail::check_service_url(diag, "openai_url", config.openai_url, credential)) return ec;
+        if (auto ec = detail::config::check_service_url(diag, "openai_url", config.openai_url, credential)) return ec;
     if (config.consumer_group.empty())
-        return detail::config_error(diag, "consumer_group", "must not be empty (the default is \"primary\")",
+        return detail::config::config_error(diag, "consumer_group", "must not be empty (the default is \"primary\")",
                                     errc::invalid_argument);
 
     switch (mode) {
     case auth_mode::oauth:
     case auth_mode::oauth_direct: {
         const auto& o = config.oauth;
-        if (o.client_id.empty()) return detail::missing(diag, "oauth.client_id", mode);
-        if (o.client_secret.empty()) return detail::missing(diag, "oauth.client_secret", mode);
+        if (o.client_id.empty()) return detail::config::missing(diag, "oauth.client_id", mode);
+        if (o.client_secret.empty()) return detail::config::missing(diag, "oauth.client_secret", mode);
         if (o.authorization_endpoint.empty() && config.account_url.empty())
-            return detail::missing(diag, "oauth.authorization_endpoint", mode, " when account_url is not set");
+            return detail::config::missing(diag, "oauth.authorization_endpoint", mode, " when account_url is not set");
         if (o.token_endpoint.empty() && config.account_url.empty())
-            return detail::missing(diag, "oauth.token_endpoint", mode, " when account_url is not set");
+            return detail::config::missing(diag, "oauth.token_endpoint", mode, " when account_url is not set");
         if (!o.authorization_endpoint.empty())
-            if (auto ec = detail::check_field(diag, "oauth.authorization_endpoint", [&](diagnostics& d) {
+            if (auto ec = detail::config::check_field(diag, "oauth.authorization_endpoint", [&](diagnostics& d) {
                     return oauth::authorization_endpoint::runtime(o.authorization_endpoint, d);
                 }))
                 return ec;
         if (!o.token_endpoint.empty())
-            if (auto ec = detail::check_field(diag, "oauth.token_endpoint", [&](diagnostics& d) {
+            if (auto ec = detail::config::check_field(diag, "oauth.token_endpoint", [&](diagnostics& d) {
                     return oauth::token_endpoint::runtime(o.token_endpoint, d);
                 }))
                 return ec;
         if (!o.scope.empty())
-            if (auto ec = detail::check_field(diag, "oauth.scope", [&](diagnostics& d) { return parse_scope(o.scope, d); }))
+            if (auto ec = detail::config::check_field(diag, "oauth.scope", [&](diagnostics& d) { return parse_scope(o.scope, d); }))
                 return ec;
-        if (o.redirect_uri.empty()) return detail::missing(diag, "oauth.redirect_uri", mode);
-        if (auto ec = detail::check_redirect_uri(diag, o.redirect_uri)) return ec;
+        if (o.redirect_uri.empty()) return detail::config::missing(diag, "oauth.redirect_uri", mode);
+        if (auto ec = detail::config::check_redirect_uri(diag, o.redirect_uri)) return ec;
         break;
     }
     case auth_mode::pat:
-        if (config.pat.empty()) return detail::missing(diag, "pat", mode);
+        if (config.pat.empty()) return detail::config::missing(diag, "pat", mode);
         break;
     case auth_mode::keypair:
-        if (config.keypair.user.empty()) return detail::missing(diag, "keypair.user", mode);
-        if (config.keypair.private_key_file.empty()) return detail::missing(diag, "keypair.private_key_file", mode);
+        if (config.keypair.user.empty()) return detail::config::missing(diag, "keypair.user", mode);
+        if (config.keypair.private_key_file.empty()) return detail::config::missing(diag, "keypair.private_key_file", mode);
         if (!config.keypair.role.empty())
-            if (auto ec = detail::check_field(diag, "keypair.role",
+            if (auto ec = detail::config::check_field(diag, "keypair.role",
                                               [&](diagnostics& d) { return identifier::runtime(config.keypair.role, d); }))
                 return ec;
         break;
