@@ -130,13 +130,16 @@ namespace detail::token_file {
 /// A Boost.JSON memory resource that zeroes every block it frees, so that the tokens a parsed
 /// token file held do not linger in freed heap memory.
 class wiping_memory_resource final : public boost::json::memory_resource {
+    // Over-aligned blocks only through the align_val_t forms, as a sanitizer expects of each pair.
+    static constexpr bool over_aligned(std::size_t align) noexcept { return align > __STDCPP_DEFAULT_NEW_ALIGNMENT__; }
     void* do_allocate(std::size_t bytes, std::size_t align) override {
-        return ::operator new(bytes, std::align_val_t(align));
+        return over_aligned(align) ? ::operator new(bytes, std::align_val_t(align)) : ::operator new(bytes);
     }
     void do_deallocate(void* p, std::size_t bytes, std::size_t align) override {
         volatile unsigned char* q = static_cast<unsigned char*>(p);
         for (std::size_t i = 0; i < bytes; ++i) q[i] = 0;
-        ::operator delete(p, bytes, std::align_val_t(align));
+        if (over_aligned(align)) ::operator delete(p, bytes, std::align_val_t(align));
+        else ::operator delete(p, bytes);
     }
     bool do_is_equal(const boost::json::memory_resource& other) const noexcept override { return this == &other; }
 };
