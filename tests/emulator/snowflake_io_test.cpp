@@ -29,10 +29,12 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -980,6 +982,37 @@ TEST_CASE("ingress: OAuth access tokens are accepted only with accept_oauth_acce
     check_invalid_token(send(server, app_get("Authorization", snowflake_token(access))));
     CHECK(snowflake.ingress_accepted() == 1);
     CHECK(snowflake.ingress_rejections() == 2);
+}
+
+TEST_CASE("direct issuing: issue_tokens, issue_session_token and issue_ingress_token give tokens the routes "
+          "accept; an invalid scope throws")
+{
+    emu::snowflake_emulator snowflake;
+    emu::server server;
+    snowflake.install(server);
+    server.route_any_method("/app/", snowflake.ingress(reporting_backend()), emu::path_match::prefix);
+
+    const auto with_refresh = snowflake.issue_tokens();
+    CHECK(with_refresh.access_token.starts_with("emu-access-"));
+    REQUIRE(with_refresh.refresh_token.has_value());
+    CHECK(snowflake.refresh_token_valid(*with_refresh.refresh_token));
+    CHECK_FALSE(snowflake.issue_tokens("session:role:ANALYST").refresh_token.has_value());
+    CHECK_THROWS_AS(snowflake.issue_tokens("offline_access"), std::invalid_argument);
+
+    CHECK(json_body(send(server, login_request(with_refresh.access_token))).at("success") == true);
+    auto refreshed = send(server, post_form("/oauth/token-request",
+                                            {{"grant_type", "refresh_token"}, {"refresh_token", *with_refresh.refresh_token}},
+                                            basic("EMULATOR_CLIENT_ID", "emulator/secret+1=")));
+    CHECK(refreshed.result() == http::status::ok);
+
+    CHECK(send(server, app_get("Authorization", snowflake_token(snowflake.issue_session_token()))).result() ==
+          http::status::ok);
+    const std::string ingress_token = snowflake.issue_ingress_token();
+    CHECK(std::count(ingress_token.begin(), ingress_token.end(), '.') == 2);
+    CHECK(send(server, app_get("X-SF-SPCS-Authorization", snowflake_token(ingress_token))).result() == http::status::ok);
+    CHECK(snowflake.ingress_accepted() == 2);
+    CHECK(snowflake.token_requests() == 1);
+    CHECK(snowflake.login_requests() == 1);
 }
 
 TEST_CASE("form decoding: '+' is a space, %XX a byte; empty pieces, missing '=' and bad escapes are refused")
