@@ -59,6 +59,10 @@ public:
 
     /// The parsed request, body included.
     const http_request& request() const noexcept { return request_; }
+    /// The request, changeable: for a handler that hands a changed request on to another handler
+    /// (the emulated SPCS ingress strips the credential and adds Sf-Context-Current-User). The
+    /// server's request log keeps the request as it arrived.
+    http_request& mutable_request() noexcept { return request_; }
     /// The request target without its query string.
     std::string_view path() const noexcept
     {
