@@ -22,8 +22,10 @@
 #include <chrono>
 #include <exception>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <utility>
 
 namespace asio = boost::asio;
@@ -460,4 +462,66 @@ TEST_CASE("redirect_listener: with the default token co_await gives the response
     CHECK(thrown->code() == errc::state_mismatch);
     CHECK(thrown->get_diagnostics().client_message() ==
           "the authorization callback's state does not match the one sent");
+}
+
+TEST_CASE("redirect_listener: a wait on an io_context run by two threads completes with the callback's code") {
+    asio::io_context io;
+    auto listener = open_listener(io, "http://127.0.0.1/cb");
+    outcome out;
+    takeoff::diagnostics diag;
+    listener.async_wait(expected_state, diag, record(out));
+    answer favicon, callback;
+    browse(io, [&]() -> asio::awaitable<void> {
+        favicon = co_await fetch(listener.local_endpoint(), get_request("/favicon.ico"));
+        callback = co_await fetch(listener.local_endpoint(), get_request(good_callback()));
+    });
+    std::thread other([&io] { io.run(); });
+    io.run();
+    other.join();
+    REQUIRE(out.done);
+    CHECK_FALSE(out.ec);
+    CHECK(out.response.code.reveal() == "C0DE-xyz");
+    CHECK(favicon.status_line() == "HTTP/1.1 404 Not Found");
+    CHECK(callback.status_line() == "HTTP/1.1 200 OK");
+}
+
+TEST_CASE("redirect_listener: an io_context destroyed with a wait pending destroys it without calling the handler") {
+    bool called = false;
+    answer favicon;
+    {
+        asio::io_context io; // destroyed last, with the wait (and a connection it serves) pending
+        auto listener = open_listener(io, "http://127.0.0.1/cb");
+        tcp::socket silent(io);
+        silent.connect(listener.local_endpoint());
+        takeoff::diagnostics diag;
+        listener.async_wait(expected_state, diag, [&called](error_code, oauth::authorization_response) { called = true; });
+        browse(io, [&]() -> asio::awaitable<void> {
+            favicon = co_await fetch(listener.local_endpoint(), get_request("/favicon.ico"));
+            io.stop();
+        });
+        io.run();
+    }
+    CHECK(favicon.status_line() == "HTTP/1.1 404 Not Found");
+    CHECK_FALSE(called);
+}
+
+TEST_CASE("redirect_listener: destroying the listener ends its wait with operation_aborted") {
+    asio::io_context io;
+    std::optional<oauth::redirect_listener> listener(open_listener(io, "http://127.0.0.1/cb"));
+    const auto to = listener->local_endpoint();
+    outcome out;
+    takeoff::diagnostics diag;
+    listener->async_wait(expected_state, diag, record(out));
+    browse(io, [&]() -> asio::awaitable<void> {
+        co_await fetch(to, get_request("/favicon.ico"));
+        listener.reset();
+    });
+    io.run();
+    REQUIRE(out.done);
+    CHECK(out.ec == asio::error::operation_aborted);
+    CHECK(diag.client_message() == "the redirect listener at 127.0.0.1:" + std::to_string(to.port()) + " was closed");
+    tcp::socket probe(io);
+    error_code ec;
+    probe.connect(to, ec);
+    CHECK(ec == asio::error::connection_refused);
 }

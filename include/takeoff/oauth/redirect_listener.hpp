@@ -521,6 +521,19 @@ public:
         return redirect_listener(std::move(ex), std::move(core));
     }
 
+    redirect_listener(redirect_listener&& other) noexcept = default;
+    /// Closes this listener (see close()), then takes other's.
+    redirect_listener& operator=(redirect_listener&& other) noexcept {
+        if (this != &other) {
+            close();
+            executor_ = std::move(other.executor_);
+            core_ = std::move(other.core_);
+        }
+        return *this;
+    }
+    /// Closes the listener: a wait in progress completes with operation_aborted.
+    ~redirect_listener() { close(); }
+
     /// The exact redirect URI to put in the authorization URL and send again in the token request:
     /// the one given, with the bound port when it had none (or 0).
     const std::string& redirect_uri() const noexcept { return core_->redirect_uri; }
@@ -570,7 +583,7 @@ public:
     }
 
     /// Stops listening (a wait in progress completes with operation_aborted). Idempotent.
-    void close() {
+    void close() noexcept {
         boost::system::error_code ignored;
         if (core_) core_->acceptor.close(ignored);
     }
