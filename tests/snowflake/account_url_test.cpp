@@ -49,6 +49,7 @@ TEST_CASE("account_url accepts the documented host forms") {
     CHECK(reason("HTTPS://MYORG-MYACCT.SNOWFLAKECOMPUTING.COM") == "");
     CHECK(reason("https://myorg-myacct.snowflakecomputing.com:443") == "");
     CHECK(reason("http://localhost:1234") == "");
+    CHECK(reason("https://127.0.0.1:8443") == ""); // the emulator over HTTPS
 }
 
 TEST_CASE("account_url refuses each broken rule with errc::invalid_url and a reason") {

@@ -7,8 +7,8 @@
 // Decisions: the URL is scheme and host (and port) only. A trailing "/" is accepted and dropped,
 // any other path, a query or a fragment is refused, because the endpoints are appended to it.
 // Host labels are LDH (letters, digits, '-'): an account name's '_' is written '-' in URLs, and
-// non-ASCII or percent-encoded hosts are refused. http is accepted only for loopback hosts (tests,
-// the emulator). The URLs made from it are lower-cased (host names are case-insensitive, and a JWT
+// non-ASCII or percent-encoded hosts are refused. Loopback hosts (tests, the emulator) are accepted
+// over http or https; every other host only over https and only in those forms. The URLs made from it are lower-cased (host names are case-insensitive, and a JWT
 // audience is compared as a string).
 
 #include <takeoff/core/checked_literal.hpp>
@@ -44,10 +44,11 @@ struct account_url_rules {
         if (!(parts.path.empty() || parts.path == "/"))
             return check.fail("an account URL has no path (a trailing / is allowed)");
         if (parts.has_query) return check.fail("an account URL has no query");
-        if (!parts.https) {
-            if (oauth::detail::is_loopback_host(parts.host)) return true;
+        // The emulator and tests: a loopback host over http or https (its TLS certificate is checked
+        // as any other).
+        if (oauth::detail::is_loopback_host(parts.host)) return true;
+        if (!parts.https)
             return check.fail("an account URL is https:// (http:// only for 127.0.0.1, [::1] and localhost)");
-        }
         std::string_view host = parts.host;
         if (ends_with_icase(host, ".snowflakecomputing.com")) host.remove_suffix(23);
         else if (ends_with_icase(host, ".snowflakecomputing.cn")) host.remove_suffix(22);

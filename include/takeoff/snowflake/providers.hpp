@@ -206,6 +206,9 @@ struct keypair_settings {
     std::optional<std::string> role;
     /// The JWT's lifetime (Snowflake accepts at most one hour).
     std::chrono::seconds jwt_lifetime{3540};
+    /// The account part of the JWT's claims; empty: from the account URL (jwt_account_identifier).
+    /// Needed for a loopback account URL (the emulator), which names no account.
+    std::string account_identifier;
 };
 
 /// Auth "keypair": a key-pair JWT exchanged at <account>/oauth/token for an ingress token.
@@ -219,7 +222,10 @@ public:
 protected:
     takeoff::detail::task<credential_result> fetch_task(diagnostics& diag) override {
         const auto issued = now();
-        auto jwt = make_keypair_jwt(account_, settings_.user, key_, issued, settings_.jwt_lifetime, diag);
+        auto jwt = settings_.account_identifier.empty()
+                       ? make_keypair_jwt(account_, settings_.user, key_, issued, settings_.jwt_lifetime, diag)
+                       : make_keypair_jwt_for(settings_.account_identifier, settings_.user, key_, issued,
+                                              settings_.jwt_lifetime, diag);
         if (!jwt) co_return credential_result{jwt.error(), {}};
         auto req = make_jwt_exchange_request(account_, *jwt, settings_.ingress_host, settings_.role, diag);
         if (!req) co_return credential_result{req.error(), {}};
