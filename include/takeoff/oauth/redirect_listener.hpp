@@ -582,6 +582,13 @@ public:
         return start(std::forward<CompletionToken>(token), expected_state, redirect_listener_options{}, nullptr);
     }
 
+    /// For the library's composed operations (the sign-in): the wait as a step of the calling task,
+    /// which must run on the listener's executor. The arguments are used by reference until it ends.
+    takeoff::detail::task<takeoff::detail::op_result<authorization_response>>
+    wait_task(const secret& expected_state, const redirect_listener_options& options, diagnostics& diag) const {
+        return detail::wait_for_callback(core_, expected_state, options, diag);
+    }
+
     /// Stops listening (a wait in progress completes with operation_aborted). Idempotent.
     void close() noexcept {
         boost::system::error_code ignored;
