@@ -1269,6 +1269,127 @@ void tag_invoke(boost::json::value_from_tag, boost::json::value& out, const T& v
 
 } // namespace takeoff
 // end of <takeoff/core/json.hpp>
+// begin of <takeoff/core/jwt.hpp>
+// Reading compact JWTs (RFC 7519, JWS compact serialisation of RFC 7515 section 7.1) without
+// verifying them: splitting header.payload.signature, decoding the header and payload as JSON
+// objects, and the `exp` claim as a time. A client reads the expiry of a token the server gave it
+// (the SPCS ingress token from the key-pair exchange) to know when to get another one; it has no
+// key to verify it with, and the server checks it anyway. Also the signing input of a JWT this
+// library signs (snowflake/keypair.hpp).
+//
+// Nothing here prints or keeps the token: messages name the rule that was broken, never the text.
+
+// #include <takeoff/core/base64.hpp> (already inlined above)
+// #include <takeoff/core/config.hpp> (already inlined above)
+// #include <takeoff/core/diagnostics.hpp> (already inlined above)
+// #include <takeoff/core/error.hpp> (already inlined above)
+
+#include <boost/json/object.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/value.hpp>
+#include <boost/system/result.hpp>
+
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace takeoff {
+
+/// The three base64url segments of a compact JWT, still encoded (views into the token's text).
+struct jwt_segments {
+    std::string_view header;
+    std::string_view payload;
+    std::string_view signature;
+};
+
+/// Splits a compact JWT at its two dots. Fails with errc::invalid_argument (diag says which rule)
+/// unless there are exactly three segments, the header and payload are non-empty and every segment
+/// uses only the base64url alphabet (an unsecured JWT's empty signature is allowed here; nothing in
+/// this file verifies signatures).
+inline boost::system::result<jwt_segments> split_jwt(std::string_view compact, diagnostics& diag) {
+    diag.clear();
+    auto fail = [&diag](const char* message) -> boost::system::result<jwt_segments> {
+        diag.set_client_message(message);
+        return make_error_code(errc::invalid_argument);
+    };
+    const std::size_t first = compact.find('.');
+    const std::size_t second = first == std::string_view::npos ? first : compact.find('.', first + 1);
+    if (second == std::string_view::npos || compact.find('.', second + 1) != std::string_view::npos)
+        return fail("a JWT has three segments separated by '.'");
+    jwt_segments out{compact.substr(0, first), compact.substr(first + 1, second - first - 1),
+                     compact.substr(second + 1)};
+    if (out.header.empty() || out.payload.empty()) return fail("a JWT's header and payload are not empty");
+    for (char c : compact)
+        if (c != '.' && detail::base64_value(c, true) < 0)
+            return fail("a JWT's segments are unpadded base64url");
+    return out;
+}
+
+namespace detail {
+
+// Decodes one segment and parses it as a JSON object; `what` names the segment in messages.
+inline boost::system::result<boost::json::object> decode_jwt_json(std::string_view segment, const char* what,
+                                                                  diagnostics& diag) {
+    auto fail = [&](const char* rule) -> boost::system::result<boost::json::object> {
+        diag.set_client_message(std::string("the JWT's ") + what + rule);
+        return make_error_code(errc::invalid_argument);
+    };
+    auto text = base64url_decode(segment);
+    if (!text) return fail(" is not valid base64url");
+    boost::system::error_code ec;
+    boost::json::value value = boost::json::parse(boost::json::string_view(text->data(), text->size()), ec);
+    if (ec) return fail(" is not JSON");
+    if (!value.is_object()) return fail(" is not a JSON object");
+    return std::move(value.as_object());
+}
+
+} // namespace detail
+
+/// The JWT's header (`{"alg":...,"typ":...}`), decoded; errc::invalid_argument with diag otherwise.
+inline boost::system::result<boost::json::object> jwt_header(std::string_view compact, diagnostics& diag) {
+    auto segments = split_jwt(compact, diag);
+    if (!segments) return segments.error();
+    return detail::decode_jwt_json(segments->header, "header", diag);
+}
+
+/// The JWT's claims, decoded, not verified; errc::invalid_argument with diag otherwise.
+inline boost::system::result<boost::json::object> jwt_payload(std::string_view compact, diagnostics& diag) {
+    auto segments = split_jwt(compact, diag);
+    if (!segments) return segments.error();
+    return detail::decode_jwt_json(segments->payload, "payload", diag);
+}
+
+/// The `exp` claim (a NumericDate: seconds since the epoch, fractions dropped) as a wall-clock time,
+/// or nothing when the text is not a JWT, has no `exp`, or its `exp` is not a number from 0 to
+/// 253402300799 (9999-12-31, which keeps the conversion to system_clock from overflowing). The
+/// clock is system_clock, the same as oauth::token_clock.
+inline std::optional<std::chrono::system_clock::time_point> jwt_expiry(std::string_view compact) {
+    diagnostics ignored;
+    auto payload = jwt_payload(compact, ignored);
+    if (!payload) return std::nullopt;
+    const boost::json::value* exp = payload->if_contains("exp");
+    if (!exp) return std::nullopt;
+    constexpr double max_seconds = 253402300799.0;
+    double seconds = 0;
+    if (exp->is_int64()) seconds = static_cast<double>(exp->as_int64());
+    else if (exp->is_uint64()) seconds = static_cast<double>(exp->as_uint64());
+    else if (exp->is_double()) seconds = std::floor(exp->as_double());
+    else return std::nullopt;
+    if (!(seconds >= 0 && seconds <= max_seconds)) return std::nullopt; // also refuses NaN
+    return std::chrono::system_clock::time_point(
+        std::chrono::seconds(static_cast<std::int64_t>(seconds)));
+}
+
+/// What a JWS signature covers: base64url(header) "." base64url(payload) (RFC 7515 section 5.1).
+inline std::string jwt_signing_input(std::string_view header_json, std::string_view payload_json) {
+    return base64url_encode(header_json) + '.' + base64url_encode(payload_json);
+}
+
+} // namespace takeoff
+// end of <takeoff/core/jwt.hpp>
 // #include <takeoff/core/redact.hpp> (already inlined above)
 // begin of <takeoff/core/with_diagnostics.hpp>
 // with_diagnostics: the completion token adapter behind the library's default token (Boost.MySQL's
@@ -7174,6 +7295,301 @@ parse_authorization_callback(std::string_view redirected, const secret& expected
 
 } // namespace takeoff::oauth
 // end of <takeoff/oauth/authorization.hpp>
+// begin of <takeoff/oauth/browser.hpp>
+// Opening the authorization URL in the user's browser, and the no-browser fallback where the user
+// pastes the URL the browser was redirected to (what Snowflake's Python connector offers).
+//
+// POSIX only. A browser is started with posix_spawn, never through a shell: $BROWSER's commands
+// are split on spaces, and the URL is one argument of its own whatever it contains.
+
+// #include <takeoff/core/config.hpp> (already inlined above)
+// #include <takeoff/core/diagnostics.hpp> (already inlined above)
+// #include <takeoff/core/error.hpp> (already inlined above)
+// #include <takeoff/core/redact.hpp> (already inlined above)
+// #include <takeoff/oauth/authorization.hpp> (already inlined above)
+
+#include <boost/system/error_code.hpp>
+#include <boost/system/result.hpp>
+#include <boost/url/parse.hpp>
+
+#include <algorithm>
+#include <cerrno>
+#include <csignal>
+#include <cstddef>
+#include <cstdlib>
+#include <functional>
+#include <iostream>
+#include <istream>
+#include <optional>
+#include <ostream>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern "C" {
+extern char** environ;
+}
+
+namespace takeoff::oauth {
+
+/// How open_in_browser showed the URL.
+enum class browser_outcome {
+    launched_browser_variable, ///< a command from $BROWSER was started
+    launched_xdg_open,         ///< xdg-open was started
+    printed,                   ///< no browser was started: the URL was printed for the user to open
+};
+
+/// How open_in_browser opens the URL.
+struct browser_options {
+    /// false: only print the URL (headless machines, a --no-browser switch).
+    bool launch = true;
+    /// Where the URL is printed; null prints nothing (then a URL that no browser was started for
+    /// is an error).
+    std::ostream* out = &std::cerr;
+    /// Reads an environment variable (BROWSER and PATH); empty: std::getenv. Tests inject values.
+    std::function<std::optional<std::string>(std::string_view)> env;
+    /// Called once the started browser command has exited, with its waitpid status (-1 if waitpid
+    /// failed), on the thread that reaped it (see open_in_browser). Mostly for tests.
+    std::function<void(int)> child_exited;
+};
+
+namespace detail {
+
+inline std::optional<std::string> read_env(const browser_options& options, std::string_view name) {
+    if (options.env) return options.env(name);
+    const char* value = std::getenv(std::string(name).c_str());
+    if (!value) return std::nullopt;
+    return std::string(value);
+}
+
+// One $BROWSER command as argv: split on spaces; "%s" in a word is replaced by the URL, and when no
+// word has one the URL is appended as a word of its own.
+inline std::vector<std::string> browser_command(std::string_view command, std::string_view url) {
+    std::vector<std::string> argv;
+    bool substituted = false;
+    std::size_t i = 0;
+    while (i < command.size()) {
+        while (i < command.size() && command[i] == ' ') ++i;
+        if (i == command.size()) break;
+        const std::size_t end = std::min(command.find(' ', i), command.size());
+        std::string word(command.substr(i, end - i));
+        for (std::size_t at = word.find("%s"); at != std::string::npos; at = word.find("%s", at + url.size())) {
+            word.replace(at, 2, url);
+            substituted = true;
+        }
+        argv.push_back(std::move(word));
+        i = end;
+    }
+    if (!argv.empty() && !substituted) argv.emplace_back(url);
+    return argv;
+}
+
+inline bool is_executable_file(const std::string& path) {
+    struct stat st{};
+    return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && ::access(path.c_str(), X_OK) == 0;
+}
+
+// The program a command name runs: a name with a '/' as it is, else the first executable file of
+// that name in PATH (as execvp searches it; an empty entry is the current directory). PATH comes
+// from options.env, so that tests can make xdg-open absent.
+inline std::optional<std::string> find_program(std::string_view name, const browser_options& options) {
+    if (name.empty()) return std::nullopt;
+    if (name.find('/') != std::string_view::npos) {
+        std::string path(name);
+        if (is_executable_file(path)) return path;
+        return std::nullopt;
+    }
+    const std::string path_variable = read_env(options, "PATH").value_or("/usr/local/bin:/usr/bin:/bin");
+    std::string_view dirs = path_variable;
+    for (;;) {
+        const std::size_t colon = dirs.find(':');
+        std::string_view dir = dirs.substr(0, colon);
+        std::string candidate = (dir.empty() ? std::string(".") : std::string(dir)) + '/' + std::string(name);
+        if (is_executable_file(candidate)) return candidate;
+        if (colon == std::string_view::npos) return std::nullopt;
+        dirs.remove_prefix(colon + 1);
+    }
+}
+
+// Waits for the child on a detached thread, so that it leaves no zombie however long it runs (a
+// browser started in the foreground runs until the user closes it).
+inline void reap_in_background(pid_t pid, std::function<void(int)> exited) {
+    auto reap = [pid, exited = std::move(exited)] {
+        int status = 0;
+        pid_t r;
+        do {
+            r = ::waitpid(pid, &status, 0);
+        } while (r == -1 && errno == EINTR);
+        if (exited) exited(r == pid ? status : -1);
+    };
+    try {
+        std::thread(std::move(reap)).detach();
+    } catch (const std::system_error&) {
+        // No thread to be had: the child is reaped here, when it has already exited, or stays a
+        // zombie until this process ends.
+        int status = 0;
+        ::waitpid(pid, &status, WNOHANG);
+    }
+}
+
+// Starts argv[0] (resolved to `program`) with stdin and stdout on /dev/null (the browser must not
+// read the caller's input nor write into its output; stderr is kept for its complaints), no
+// descriptor of ours beyond those, default signal dispositions and an empty signal mask, in a
+// session of its own (a Ctrl-C meant for the caller does not close the browser). 0 on success,
+// else the errno.
+inline int spawn_program(const std::string& program, const std::vector<std::string>& argv,
+                         const browser_options& options) {
+    posix_spawn_file_actions_t actions;
+    posix_spawnattr_t attributes;
+    if (int e = posix_spawn_file_actions_init(&actions)) return e;
+    if (int e = posix_spawnattr_init(&attributes)) {
+        posix_spawn_file_actions_destroy(&actions);
+        return e;
+    }
+    int error = posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+    if (!error) error = posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
+#if defined(__GLIBC__) && defined(__USE_GNU) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 34))
+    if (!error) error = posix_spawn_file_actions_addclosefrom_np(&actions, 3);
+#endif
+    sigset_t none, all;
+    sigemptyset(&none);
+    sigfillset(&all);
+    short flags = POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF;
+#ifdef POSIX_SPAWN_SETSID
+    flags |= POSIX_SPAWN_SETSID;
+#endif
+    if (!error) error = posix_spawnattr_setsigmask(&attributes, &none);
+    if (!error) error = posix_spawnattr_setsigdefault(&attributes, &all);
+    if (!error) error = posix_spawnattr_setflags(&attributes, flags);
+
+    if (!error) {
+        std::vector<char*> args;
+        args.reserve(argv.size() + 1);
+        for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+        args.push_back(nullptr);
+        pid_t pid = 0;
+        error = posix_spawn(&pid, program.c_str(), &actions, &attributes, args.data(), environ);
+        if (!error) reap_in_background(pid, options.child_exited);
+    }
+    posix_spawnattr_destroy(&attributes);
+    posix_spawn_file_actions_destroy(&actions);
+    return error;
+}
+
+// Starts the first command that spawns; false when none did.
+inline bool launch_first(std::string_view commands, std::string_view url, const browser_options& options) {
+    while (!commands.empty()) {
+        const std::size_t colon = commands.find(':');
+        const std::string_view command = commands.substr(0, colon);
+        commands = colon == std::string_view::npos ? std::string_view{} : commands.substr(colon + 1);
+        const std::vector<std::string> argv = browser_command(command, url);
+        if (argv.empty()) continue;
+        const auto program = find_program(argv.front(), options);
+        if (program && spawn_program(*program, argv, options) == 0) return true;
+    }
+    return false;
+}
+
+} // namespace detail
+
+/// Opens `url` (an absolute http or https URL, else errc::invalid_url) for the user to sign in:
+/// - with options.launch, the commands of $BROWSER, a ':'-separated list as in Python's
+///   webbrowser, in turn: each is split on spaces, "%s" in a word is replaced by the URL (else the
+///   URL is appended as the last argument), and the first whose program is found (on PATH for a
+///   bare name) and spawns is the browser: launched_browser_variable;
+/// - else `xdg-open <url>` if xdg-open is on PATH: launched_xdg_open;
+/// - else nothing is started: printed.
+/// The URL is printed to options.out either way: "If no browser opened, open: <url>" after a
+/// launch, "Open this URL in a browser to sign in:\n  <url>" otherwise. With options.out null and
+/// no browser started, the result is errc::invalid_argument (the user could not see the URL).
+///
+/// A started command is not waited for (a browser may run until the user closes it; whether it
+/// then showed the page cannot be known, hence the printed URL). It gets stdin and stdout on
+/// /dev/null, a session of its own and default signal handling, and inherits no descriptor but
+/// stderr; a detached thread waits for it with waitpid, so it leaves no zombie, and then calls
+/// options.child_exited. Not a shell: nothing in $BROWSER or the URL is interpreted.
+inline boost::system::result<browser_outcome> open_in_browser(std::string_view url, const browser_options& options,
+                                                              diagnostics& diag) {
+    diag.clear();
+    auto parsed = boost::urls::parse_absolute_uri(url);
+    if (!parsed || (parsed->scheme_id() != boost::urls::scheme::https &&
+                    parsed->scheme_id() != boost::urls::scheme::http)) {
+        diag.set_client_message("the URL to open in a browser must be an absolute http or https URL");
+        return make_error_code(errc::invalid_url);
+    }
+
+    std::optional<browser_outcome> launched;
+    if (options.launch) {
+        const auto commands = detail::read_env(options, "BROWSER");
+        if (commands && detail::launch_first(*commands, url, options))
+            launched = browser_outcome::launched_browser_variable;
+        else if (detail::launch_first("xdg-open", url, options))
+            launched = browser_outcome::launched_xdg_open;
+    }
+
+    if (launched) {
+        if (options.out) *options.out << "If no browser opened, open: " << url << '\n' << std::flush;
+        return *launched;
+    }
+    if (!options.out) {
+        diag.set_client_message(options.launch ? "no browser could be started and there is nowhere to print the URL"
+                                               : "there is nowhere to print the URL (browser_options::out is null)");
+        return make_error_code(errc::invalid_argument);
+    }
+    *options.out << "Open this URL in a browser to sign in:\n  " << url << '\n' << std::flush;
+    return browser_outcome::printed;
+}
+
+/// Longest line read_pasted_redirect accepts, in bytes.
+inline constexpr std::size_t max_pasted_redirect = 16 * 1024;
+
+/// The no-browser mode: reads one line from `in`, the URL the browser was redirected to (pasted by
+/// the user; spaces and a '\r' around it are ignored), and checks it as the listener checks the
+/// callback: parse_authorization_callback(line, expected_state, diag), with its errors
+/// (state_mismatch, the OAuth error's errc, invalid_request). Nothing read before the end of input,
+/// an empty line, or a line over max_pasted_redirect bytes is errc::invalid_request. The line is
+/// wiped once checked (it holds the code).
+inline boost::system::result<authorization_response> read_pasted_redirect(std::istream& in,
+                                                                          const secret& expected_state,
+                                                                          diagnostics& diag) {
+    diag.clear();
+    std::string line;
+    struct wipe_on_exit {
+        std::string& s;
+        ~wipe_on_exit() { takeoff::detail::wipe_string(s); }
+    } wipe{line};
+
+    bool too_long = false;
+    char c = 0;
+    while (in.get(c) && c != '\n') {
+        if (line.size() < max_pasted_redirect) line += c;
+        else too_long = true; // read on to the end of the line, so that the next read starts after it
+    }
+    if (too_long) {
+        diag.set_client_message("the pasted URL is longer than " + std::to_string(max_pasted_redirect) + " bytes");
+        return make_error_code(errc::invalid_request);
+    }
+    const auto first = line.find_first_not_of(" \t\r");
+    if (first == std::string::npos) {
+        diag.set_client_message("no redirect URL was pasted");
+        return make_error_code(errc::invalid_request);
+    }
+    const auto last = line.find_last_not_of(" \t\r");
+    return parse_authorization_callback(std::string_view(line).substr(first, last - first + 1), expected_state, diag);
+}
+
+} // namespace takeoff::oauth
+// end of <takeoff/oauth/browser.hpp>
 // begin of <takeoff/oauth/endpoint.hpp>
 // OAuth endpoints as checked types: an authorization endpoint and a token endpoint are different
 // types, so a token request cannot be sent to the authorization URL by mistake, and a URL literal
@@ -7420,6 +7836,5214 @@ private:
 } // namespace takeoff::oauth
 // end of <takeoff/oauth/form.hpp>
 // #include <takeoff/oauth/pkce.hpp> (already inlined above)
+// begin of <takeoff/oauth/redirect_listener.hpp>
+// oauth::redirect_listener: the loopback HTTP listener that receives the browser's redirect at the
+// end of an authorization-code sign-in (RFC 8252 section 7.3, what Snowflake's own drivers do).
+//
+// It binds the loopback address of the redirect URI only (127.0.0.1 or [::1], never a wildcard), on
+// the URI's port or, without one, on a port the system picks, which is then written into the URI.
+// A wait serves every connection that arrives concurrently (browsers open speculative connections
+// that send nothing, and ask for /favicon.ico): each connection gets one request head, bounded in
+// size and time, and one answer, then is closed. Only a GET to the redirect path ends the wait; the
+// browser is told the outcome on a short page that never shows the code, the state or a token.
+//
+// The wait is an operation like the http client's (detail::async_run over a detail::task): any
+// completion token, cancellation through the token's slot, diagnostics. Its connection handling is
+// a small callback-driven composed operation the task awaits, serialised on the task's executor.
+
+// #include <takeoff/core/config.hpp> (already inlined above)
+// #include <takeoff/core/diagnostics.hpp> (already inlined above)
+// #include <takeoff/core/error.hpp> (already inlined above)
+// #include <takeoff/core/redact.hpp> (already inlined above)
+// #include <takeoff/core/with_diagnostics.hpp> (already inlined above)
+// #include <takeoff/detail/async_op.hpp> (already inlined above)
+// #include <takeoff/detail/task.hpp> (already inlined above)
+// #include <takeoff/oauth/authorization.hpp> (already inlined above)
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/associated_cancellation_slot.hpp>
+#include <boost/asio/associated_executor.hpp>
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/bind_executor.hpp>
+#include <boost/asio/buffer.hpp>
+#include <boost/asio/cancellation_type.hpp>
+#include <boost/asio/deferred.hpp>
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ip/v6_only.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/error.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/empty_body.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/verb.hpp>
+#include <boost/system/error_code.hpp>
+#include <boost/system/result.hpp>
+#include <boost/url/parse.hpp>
+#include <boost/url/url.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <charconv>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <list>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+
+namespace takeoff::oauth {
+
+/// How a redirect_listener waits.
+struct redirect_listener_options {
+    /// How long to wait for the sign-in; zero waits without limit. 120 s, as Snowflake's drivers.
+    std::chrono::seconds timeout{120};
+    /// How long one browser connection may take to send its request head and read the answer; a
+    /// connection that stays silent longer is closed (the wait goes on). Zero: no limit.
+    std::chrono::seconds connection_timeout{10};
+    /// A bigger request head is answered 431 and closed (the wait goes on).
+    std::size_t max_request_bytes = 16 * 1024;
+    /// Connections served at once; more are closed as they arrive (the wait goes on).
+    std::size_t max_connections = 32;
+};
+
+namespace detail {
+
+namespace asio = boost::asio;
+
+// What a listener and its waits share; the waits keep it alive.
+struct listener_core {
+    explicit listener_core(const asio::any_io_executor& ex) : acceptor(ex) {}
+
+    asio::ip::tcp::acceptor acceptor;
+    std::string redirect_uri;  // as given, with the bound port when it had none
+    std::string callback_path; // the URI's encoded path, "/" when it has none
+    std::string address;       // "127.0.0.1:port" or "[::1]:port", for messages
+    std::uint16_t port = 0;
+    std::atomic<bool> waiting{false}; // one wait at a time
+};
+
+// Text for an HTML page: & < > " ' escaped.
+inline std::string html_escape(std::string_view text) {
+    std::string out;
+    out.reserve(text.size());
+    for (char c : text) {
+        switch (c) {
+        case '&': out += "&amp;"; break;
+        case '<': out += "&lt;"; break;
+        case '>': out += "&gt;"; break;
+        case '"': out += "&quot;"; break;
+        case '\'': out += "&#39;"; break;
+        default: out += c;
+        }
+    }
+    return out;
+}
+
+// At most `max` bytes of text, not cutting a UTF-8 sequence, with "..." when cut.
+inline std::string truncate_utf8(std::string_view text, std::size_t max) {
+    if (text.size() <= max) return std::string(text);
+    std::size_t end = max;
+    while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) --end;
+    return std::string(text.substr(0, end)) + "...";
+}
+
+/// Longest excerpt of the server's error_description shown on the browser page, in bytes.
+inline constexpr std::size_t page_description_limit = 300;
+
+inline std::string html_page(std::string_view title, std::string_view body_html) {
+    std::string page = "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>";
+    page += title;
+    page += "</title></head>\n<body>\n";
+    page += body_html;
+    page += "</body></html>\n";
+    return page;
+}
+
+/// The page for a sign-in that completed.
+inline std::string success_page() {
+    return html_page("Signed in", "<p>Signed in. You can close this window.</p>\n");
+}
+
+/// The page for a sign-in that failed: our message for ec and diag's client message, and the
+/// server's error and (truncated) description, all HTML-escaped. Never a code, state or token:
+/// diag holds none (parse_authorization_callback's messages name rules, not values).
+inline std::string failure_page(const boost::system::error_code& ec, const diagnostics& diag) {
+    std::string body = "<p>Sign-in failed: " + html_escape(ec.message()) + ".</p>\n";
+    if (!diag.client_message().empty()) body += "<p>" + html_escape(diag.client_message()) + ".</p>\n";
+    if (!diag.server_error_code().empty()) {
+        body += "<p>The authorization server said: " + html_escape(diag.server_error_code());
+        if (!diag.server_message().empty())
+            body += ": " + html_escape(truncate_utf8(diag.server_message(), page_description_limit));
+        body += "</p>\n";
+    }
+    body += "<p>You can close this window and try again.</p>\n";
+    return html_page("Sign-in failed", body);
+}
+
+// A whole answer: status line, the fixed headers, the page.
+inline std::string http_answer(unsigned status, std::string_view reason, std::string_view page,
+                               std::string_view extra_headers = {}) {
+    std::string out = "HTTP/1.1 " + std::to_string(status) + ' ';
+    out += reason;
+    out += "\r\nContent-Type: text/html; charset=utf-8\r\nCache-Control: no-store\r\n"
+           "Content-Security-Policy: default-src 'none'\r\nReferrer-Policy: no-referrer\r\n"
+           "Connection: close\r\nContent-Length: ";
+    out += std::to_string(page.size());
+    out += "\r\n";
+    out += extra_headers;
+    out += "\r\n";
+    out += page;
+    return out;
+}
+
+/// How a redirect URI maps to a socket address; see redirect_listener::open.
+struct loopback_target {
+    boost::urls::url url;
+    asio::ip::address address;
+    std::uint16_t port = 0; // 0: let the system pick
+    std::string path;
+};
+
+inline boost::system::result<loopback_target> parse_loopback_redirect(std::string_view redirect_uri,
+                                                                      diagnostics& diag) {
+    auto fail = [&diag](std::string message) -> boost::system::result<loopback_target> {
+        diag.set_client_message(std::move(message));
+        return make_error_code(errc::invalid_url);
+    };
+    auto parsed = boost::urls::parse_absolute_uri(redirect_uri);
+    if (!parsed) {
+        if (boost::urls::parse_uri(redirect_uri))
+            return fail("the redirect URI must not have a fragment (#)");
+        return fail("the redirect URI is not an absolute URI");
+    }
+    if (parsed->scheme_id() != boost::urls::scheme::http)
+        return fail("the redirect URI must be http://127.0.0.1, http://[::1] or http://localhost (a loopback "
+                    "listener speaks plain HTTP)");
+    if (parsed->has_userinfo()) return fail("the redirect URI must not have userinfo (user@)");
+
+    loopback_target target;
+    switch (parsed->host_type()) {
+    case boost::urls::host_type::ipv4:
+        if (parsed->host_ipv4_address().to_uint() == 0x7F000001u)
+            target.address = asio::ip::address_v4::loopback();
+        break;
+    case boost::urls::host_type::ipv6:
+        if (parsed->host_ipv6_address().is_loopback()) target.address = asio::ip::address_v6::loopback();
+        break;
+    case boost::urls::host_type::name: {
+        const std::string_view host = parsed->encoded_host();
+        constexpr std::string_view localhost = "localhost";
+        bool same = host.size() == localhost.size();
+        for (std::size_t i = 0; same && i < host.size(); ++i)
+            same = (host[i] | 0x20) == localhost[i];
+        if (same) target.address = asio::ip::address_v4::loopback();
+        break;
+    }
+    default: break;
+    }
+    if (target.address.is_unspecified())
+        return fail("the redirect URI's host must be 127.0.0.1, [::1] or localhost (the listener binds the "
+                    "loopback address only)");
+
+    if (parsed->has_port() && !parsed->port().empty()) {
+        const std::string_view digits = parsed->port();
+        unsigned value = 0;
+        const auto [end, error] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
+        if (error != std::errc{} || end != digits.data() + digits.size() || value > 65535)
+            return fail("the redirect URI's port is not a number from 0 to 65535");
+        target.port = static_cast<std::uint16_t>(value);
+    }
+    target.path = parsed->encoded_path().empty() ? std::string("/") : std::string(parsed->encoded_path());
+    target.url = boost::urls::url(*parsed);
+    return target;
+}
+
+// One wait: accepts connections, reads one request head from each, answers, and completes the
+// handler when a GET to the callback path has been answered, or on the timeout, cancellation or an
+// accept failure. Everything runs on the handler's executor (the task's, serialised); pending
+// callbacks keep this object alive after it has completed, and find it done.
+template <class Handler>
+class callback_server : public std::enable_shared_from_this<callback_server<Handler>> {
+public:
+    callback_server(std::shared_ptr<listener_core> core, const secret* expected_state,
+                    const redirect_listener_options& options, diagnostics* diag, Handler handler)
+        : handler_(std::move(handler)),
+          executor_(asio::get_associated_executor(handler_, core->acceptor.get_executor())),
+          core_(std::move(core)),
+          expected_state_(expected_state),
+          options_(options),
+          diag_(diag),
+          timer_(executor_) {}
+
+    void start() {
+        if (core_->waiting.exchange(true)) {
+            diag_->set_client_message("another wait is already in progress on the redirect listener at " +
+                                      core_->address);
+            return complete_without_wait(make_error_code(errc::operation_in_progress));
+        }
+        owns_wait_ = true;
+        if (!core_->acceptor.is_open()) {
+            diag_->set_client_message("the redirect listener at " + core_->address + " is closed");
+            return finish(asio::error::bad_descriptor);
+        }
+        slot_ = asio::get_associated_cancellation_slot(handler_);
+        if (slot_.is_connected()) {
+            // Runs inside the signal's emit: the completion is posted, so that it does not clear the
+            // slot whose handler is running. Weak: a pending cancellation must not keep this alive.
+            slot_.assign([weak = this->weak_from_this(), ex = executor_](asio::cancellation_type) {
+                asio::post(ex, [weak] {
+                    auto self = weak.lock();
+                    if (!self || self->done_) return;
+                    self->diag_->set_client_message("the wait for the sign-in at " + self->core_->redirect_uri +
+                                                    " was cancelled");
+                    self->finish(asio::error::operation_aborted);
+                });
+            });
+        }
+        if (options_.timeout.count() > 0) {
+            timer_.expires_after(options_.timeout);
+            timer_.async_wait(asio::bind_executor(executor_, [self = this->shared_from_this()](
+                                                                 boost::system::error_code ec) {
+                if (ec || self->done_ || self->decided_) return;
+                self->diag_->set_client_message("no sign-in arrived at " + self->core_->redirect_uri + " within " +
+                                                std::to_string(self->options_.timeout.count()) + " s");
+                self->finish(make_error_code(errc::request_timeout));
+            }));
+        }
+        accept();
+    }
+
+private:
+    struct connection {
+        explicit connection(asio::ip::tcp::socket socket) : stream(std::move(socket)) {}
+        boost::beast::tcp_stream stream;
+        boost::beast::flat_buffer buffer;
+        std::optional<boost::beast::http::request_parser<boost::beast::http::empty_body>> parser;
+        std::string answer;
+        bool decides = false; // the answer to the callback: the wait completes once it is written
+    };
+    using connection_ptr = std::shared_ptr<connection>;
+
+    void accept() {
+        core_->acceptor.async_accept(
+            executor_, asio::bind_executor(executor_, [self = this->shared_from_this()](
+                                                          boost::system::error_code ec, asio::ip::tcp::socket socket) {
+                self->on_accept(ec, std::move(socket));
+            }));
+    }
+
+    void on_accept(boost::system::error_code ec, asio::ip::tcp::socket socket) {
+        if (done_ || decided_) return;
+        if (ec == asio::error::connection_aborted) return accept(); // the browser gave up first
+        if (ec) {
+            if (ec == asio::error::operation_aborted)
+                diag_->set_client_message("the redirect listener at " + core_->address + " was closed");
+            else
+                diag_->set_client_message("cannot accept connections at " + core_->address + ": " + ec.message());
+            return finish(ec);
+        }
+        if (connections_.size() < options_.max_connections) {
+            auto conn = std::make_shared<connection>(std::move(socket));
+            connections_.push_back(conn);
+            read(conn);
+        } // else: closed by the socket's destructor
+        accept();
+    }
+
+    void set_expiry(connection& conn) {
+        if (options_.connection_timeout.count() > 0)
+            conn.stream.expires_after(options_.connection_timeout);
+        else
+            conn.stream.expires_never();
+    }
+
+    void read(const connection_ptr& conn) {
+        conn->parser.emplace();
+        const auto limit = std::min<std::size_t>(options_.max_request_bytes, std::numeric_limits<std::uint32_t>::max());
+        conn->parser->header_limit(static_cast<std::uint32_t>(limit));
+        set_expiry(*conn);
+        boost::beast::http::async_read_header(
+            conn->stream, conn->buffer, *conn->parser,
+            asio::bind_executor(executor_, [self = this->shared_from_this(), conn](boost::system::error_code ec,
+                                                                                 std::size_t) {
+                self->on_read(conn, ec);
+            }));
+    }
+
+    void on_read(const connection_ptr& conn, boost::system::error_code ec) {
+        namespace http = boost::beast::http;
+        if (done_) return;
+        if (decided_) return drop(conn); // the sign-in is being answered: nothing more to serve
+        if (ec == http::error::header_limit)
+            return answer(conn, 431, "Request Header Fields Too Large",
+                          html_page("Request too large", "<p>The request is too large.</p>\n"));
+        if (ec) {
+            // A malformed head is answered; a connection closed, reset or silent too long is not.
+            const bool malformed = ec.category() == make_error_code(http::error::bad_target).category() &&
+                                   ec != http::error::end_of_stream && ec != http::error::partial_message;
+            if (!malformed) return drop(conn);
+            return answer(conn, 400, "Bad Request", html_page("Bad request", "<p>Bad request.</p>\n"));
+        }
+
+        const auto& request = conn->parser->get();
+        const std::string_view target = request.target();
+        auto parsed = boost::urls::parse_origin_form(target);
+        if (!parsed) return answer(conn, 400, "Bad Request", html_page("Bad request", "<p>Bad request.</p>\n"));
+        if (parsed->encoded_path() != core_->callback_path)
+            return answer(conn, 404, "Not Found",
+                          html_page("Not found", "<p>Not found. This address only receives the sign-in "
+                                                 "redirect.</p>\n"));
+        if (request.method() != http::verb::get)
+            return answer(conn, 405, "Method Not Allowed",
+                          html_page("Method not allowed", "<p>Method not allowed.</p>\n"), "Allow: GET\r\n");
+
+        // The callback: whatever it says ends the wait once the browser has been told.
+        decided_ = true;
+        timer_.cancel();
+        auto outcome = parse_authorization_callback(target, *expected_state_, *diag_);
+        conn->decides = true;
+        if (outcome) {
+            response_ = std::move(*outcome);
+            answer(conn, 200, "OK", success_page());
+        } else {
+            result_ = outcome.error();
+            answer(conn, 400, "Bad Request", failure_page(result_, *diag_));
+        }
+    }
+
+    void answer(const connection_ptr& conn, unsigned status, std::string_view reason, std::string_view page,
+                std::string_view extra_headers = {}) {
+        conn->answer = http_answer(status, reason, page, extra_headers);
+        set_expiry(*conn);
+        asio::async_write(conn->stream, asio::buffer(conn->answer),
+                          asio::bind_executor(executor_, [self = this->shared_from_this(), conn](
+                                                             boost::system::error_code, std::size_t) {
+                              self->drop(conn);
+                              if (conn->decides && !self->done_) {
+                                  if (self->result_) return self->finish(self->result_);
+                                  self->finish({});
+                              }
+                          }));
+    }
+
+    void drop(const connection_ptr& conn) {
+        boost::system::error_code ignored;
+        conn->stream.socket().shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+        conn->stream.close();
+        connections_.remove(conn);
+    }
+
+    // Completion inside the initiating call, before anything was started (another wait runs).
+    void complete_without_wait(boost::system::error_code ec) {
+        done_ = true;
+        std::move(handler_)(ec, authorization_response{});
+    }
+
+    void finish(boost::system::error_code ec) {
+        if (done_) return;
+        done_ = true;
+        if (slot_.is_connected()) slot_.clear();
+        timer_.cancel();
+        boost::system::error_code ignored;
+        core_->acceptor.cancel(ignored); // the pending accept finds this wait done
+        for (auto& conn : connections_) conn->stream.close();
+        connections_.clear();
+        if (owns_wait_) core_->waiting = false;
+        expected_state_ = nullptr; // both live in the operation, which ends with the handler
+        diag_ = nullptr;
+        authorization_response response;
+        if (!ec) response = std::move(response_);
+        std::move(handler_)(ec, std::move(response));
+    }
+
+    Handler handler_;
+    asio::any_io_executor executor_;
+    std::shared_ptr<listener_core> core_;
+    const secret* expected_state_;
+    redirect_listener_options options_;
+    diagnostics* diag_;
+    asio::steady_timer timer_;
+    asio::cancellation_slot slot_;
+    std::list<connection_ptr> connections_;
+    boost::system::error_code result_;
+    authorization_response response_;
+    bool owns_wait_ = false;
+    bool decided_ = false; // the callback arrived; its answer is being written
+    bool done_ = false;
+};
+
+// The callback_server as an Asio operation, for a task to await.
+template <class CompletionToken>
+auto async_serve_callback(std::shared_ptr<listener_core> core, const secret& expected_state,
+                          const redirect_listener_options& options, diagnostics& diag, CompletionToken&& token) {
+    return asio::async_initiate<CompletionToken, void(boost::system::error_code, authorization_response)>(
+        [](auto handler, std::shared_ptr<listener_core> c, const secret* state,
+           const redirect_listener_options* o, diagnostics* d) {
+            using server = callback_server<decltype(handler)>;
+            auto s = std::make_shared<server>(std::move(c), state, *o, d, std::move(handler));
+            s->start();
+        },
+        token, std::move(core), &expected_state, &options, &diag);
+}
+
+inline takeoff::detail::task<takeoff::detail::op_result<authorization_response>>
+wait_for_callback(std::shared_ptr<listener_core> core, const secret& expected_state,
+                  const redirect_listener_options& options, diagnostics& diag) {
+    diag.clear();
+    const std::string redirect_uri = core->redirect_uri;
+    auto serve = async_serve_callback(std::move(core), expected_state, options, diag, asio::deferred);
+    auto [ec, response] = co_await std::move(serve);
+    // Cancelled before the wait started: the awaited operation did not run to say so.
+    if (ec == asio::error::operation_aborted && diag.client_message().empty())
+        diag.set_client_message("the wait for the sign-in at " + redirect_uri + " was cancelled");
+    co_return takeoff::detail::op_result<authorization_response>{ec, std::move(response)};
+}
+
+} // namespace detail
+
+/// Waits on the loopback address for the browser's redirect after sign-in (see the file comment).
+/// Not thread-safe, like an Asio acceptor: call close() and destroy it on the thread (or strand)
+/// that runs its executor, or when no wait is in progress. A moved-from listener may only be
+/// destroyed or assigned to.
+class redirect_listener {
+public:
+    using executor_type = boost::asio::any_io_executor;
+
+    /// Binds the listener for `redirect_uri`, which must be http://127.0.0.1[:port][/path],
+    /// http://[::1][:port][/path] or http://localhost[:port][/path] (localhost binds 127.0.0.1); a
+    /// query is kept (and ignored on the callback). No port, or port 0, binds a port the system
+    /// picks, written into redirect_uri(). Errors: anything else (https, another host, userinfo, a
+    /// fragment, a bad port) is errc::invalid_url with the rule in diag; a bind that fails (the port
+    /// is in use: address_in_use) is the socket's error, diag naming the address.
+    static boost::system::result<redirect_listener> open(executor_type ex, std::string_view redirect_uri,
+                                                         diagnostics& diag) {
+        namespace asio = boost::asio;
+        diag.clear();
+        auto target = detail::parse_loopback_redirect(redirect_uri, diag);
+        if (!target) return target.error();
+
+        auto core = std::make_shared<detail::listener_core>(ex);
+        const asio::ip::tcp::endpoint endpoint(target->address, target->port);
+        const std::string host = target->address.is_v6() ? "[::1]" : "127.0.0.1";
+        boost::system::error_code ec;
+        auto& acceptor = core->acceptor;
+        auto fail = [&](std::string_view step) -> boost::system::result<redirect_listener> {
+            diag.set_client_message("cannot listen on " + host + ':' + std::to_string(target->port) + " (" +
+                                    std::string(step) + "): " + ec.message());
+            return ec;
+        };
+        if (acceptor.open(endpoint.protocol(), ec)) return fail("open");
+        if (endpoint.address().is_v6()) acceptor.set_option(asio::ip::v6_only(true), ec);
+        if (!ec) acceptor.set_option(asio::socket_base::reuse_address(true), ec); // TIME_WAIT of a fixed port
+        if (ec) return fail("socket options");
+        if (acceptor.bind(endpoint, ec)) return fail("bind");
+        if (acceptor.listen(asio::socket_base::max_listen_connections, ec)) return fail("listen");
+        const auto local = acceptor.local_endpoint(ec);
+        if (ec) return fail("local address");
+
+        core->port = local.port();
+        core->address = host + ':' + std::to_string(core->port);
+        if (target->port == 0) target->url.set_port_number(core->port);
+        core->redirect_uri = std::string(target->url.buffer());
+        core->callback_path = std::move(target->path);
+        return redirect_listener(std::move(ex), std::move(core));
+    }
+
+    redirect_listener(redirect_listener&& other) noexcept = default;
+    /// Closes this listener (see close()), then takes other's.
+    redirect_listener& operator=(redirect_listener&& other) noexcept {
+        if (this != &other) {
+            close();
+            executor_ = std::move(other.executor_);
+            core_ = std::move(other.core_);
+        }
+        return *this;
+    }
+    /// Closes the listener: a wait in progress completes with operation_aborted.
+    ~redirect_listener() { close(); }
+
+    /// The exact redirect URI to put in the authorization URL and send again in the token request:
+    /// the one given, with the bound port when it had none (or 0).
+    const std::string& redirect_uri() const noexcept { return core_->redirect_uri; }
+    /// The bound port.
+    std::uint16_t port() const noexcept { return core_->port; }
+    /// The bound address and port.
+    boost::asio::ip::tcp::endpoint local_endpoint() const {
+        boost::system::error_code ignored;
+        return core_->acceptor.local_endpoint(ignored);
+    }
+    executor_type get_executor() const noexcept { return executor_; }
+
+    /// Waits for the redirect: completes with void(error_code, authorization_response) once a GET
+    /// to the callback path has been answered. Its query goes through
+    /// parse_authorization_callback(target, expected_state, diag): success gives the code (and
+    /// scope) and the browser a "Signed in" page; a state mismatch, an `error` redirect (its errc,
+    /// the server's error and description in diag) or a missing or repeated parameter complete with
+    /// that error after the browser got a page saying so. Other paths get 404, other methods on the
+    /// path 405, a request head over options.max_request_bytes 431, a malformed one 400; none of
+    /// these ends the wait. Errors: no callback within options.timeout is errc::request_timeout
+    /// ("no sign-in arrived at <redirect uri> within 120 s"); cancellation (terminal, partial or
+    /// total) is operation_aborted; a wait while another runs is errc::operation_in_progress; a
+    /// closed listener fails with the socket's error. The listener can wait again afterwards.
+    template <class CompletionToken = default_token>
+    auto async_wait(const secret& expected_state, const redirect_listener_options& options, diagnostics& diag,
+                    CompletionToken&& token = {}) {
+        return start(std::forward<CompletionToken>(token), expected_state, options, &diag);
+    }
+
+    /// As above, with the default options.
+    template <class CompletionToken = default_token>
+    auto async_wait(const secret& expected_state, diagnostics& diag, CompletionToken&& token = {}) {
+        return start(std::forward<CompletionToken>(token), expected_state, redirect_listener_options{}, &diag);
+    }
+
+    /// As above, with the diagnostics only in the exception of the default token.
+    template <class CompletionToken = default_token>
+    auto async_wait(const secret& expected_state, const redirect_listener_options& options,
+                    CompletionToken&& token = {}) {
+        return start(std::forward<CompletionToken>(token), expected_state, options, nullptr);
+    }
+
+    /// As above, with the default options.
+    template <class CompletionToken = default_token>
+    auto async_wait(const secret& expected_state, CompletionToken&& token = {}) {
+        return start(std::forward<CompletionToken>(token), expected_state, redirect_listener_options{}, nullptr);
+    }
+
+    /// For the library's composed operations (the sign-in): the wait as a step of the calling task,
+    /// which must run on the listener's executor. The arguments are used by reference until it ends.
+    takeoff::detail::task<takeoff::detail::op_result<authorization_response>>
+    wait_task(const secret& expected_state, const redirect_listener_options& options, diagnostics& diag) const {
+        return detail::wait_for_callback(core_, expected_state, options, diag);
+    }
+
+    /// Stops listening (a wait in progress completes with operation_aborted). Idempotent.
+    void close() noexcept {
+        boost::system::error_code ignored;
+        if (core_) core_->acceptor.close(ignored);
+    }
+
+    /// True until close().
+    bool is_open() const noexcept { return core_ && core_->acceptor.is_open(); }
+
+private:
+    redirect_listener(executor_type ex, std::shared_ptr<detail::listener_core> core)
+        : executor_(std::move(ex)), core_(std::move(core)) {}
+
+    // The expected state, options and diagnostics live in the operation (async_run's payload) until
+    // it completes; the task works on them by reference.
+    template <class CompletionToken>
+    auto start(CompletionToken&& token, const secret& expected_state, redirect_listener_options options,
+               diagnostics* diag) {
+        return takeoff::detail::async_run<authorization_response>(
+            executor_, takeoff::detail::is_serialised(executor_), std::chrono::steady_clock::duration::zero(), diag,
+            [](diagnostics* d, std::shared_ptr<detail::listener_core>& core, secret& state,
+               redirect_listener_options& o, diagnostics& own) {
+                return detail::wait_for_callback(core, state, o, d ? *d : own);
+            },
+            std::forward<CompletionToken>(token), core_, secret(expected_state), std::move(options), diagnostics{});
+    }
+
+    executor_type executor_;
+    std::shared_ptr<detail::listener_core> core_;
+};
+
+} // namespace takeoff::oauth
+// end of <takeoff/oauth/redirect_listener.hpp>
+// begin of <takeoff/oauth/sign_in.hpp>
+// The browser sign-in (OAuth 2.0 authorization code flow with PKCE, RFC 6749 section 4.1 and RFC
+// 7636), as one operation: a PKCE pair and a state are made, the loopback listener opens on the
+// redirect URI (an ephemeral port written into it when it names none), the authorization URL goes
+// to the browser ($BROWSER, xdg-open, or printed; or an application's own callback), the
+// redirect's code is checked against the state and exchanged, with the verifier, for tokens.
+//
+// The no-browser mode (a machine without a browser, a remote shell): no listener; the URL is
+// printed, the user signs in on any machine and pastes the URL the browser was sent to (the
+// page fails to load, the address bar holds the code). Reading the pasted line blocks the thread
+// that runs the operation: it is for command-line programs.
+
+// #include <takeoff/core/config.hpp> (already inlined above)
+// #include <takeoff/core/diagnostics.hpp> (already inlined above)
+// #include <takeoff/core/error.hpp> (already inlined above)
+// #include <takeoff/core/with_diagnostics.hpp> (already inlined above)
+// #include <takeoff/detail/async_op.hpp> (already inlined above)
+// #include <takeoff/detail/task.hpp> (already inlined above)
+// #include <takeoff/http/client.hpp> (already inlined above)
+// #include <takeoff/oauth/authorization.hpp> (already inlined above)
+// #include <takeoff/oauth/browser.hpp> (already inlined above)
+// #include <takeoff/oauth/pkce.hpp> (already inlined above)
+// #include <takeoff/oauth/redirect_listener.hpp> (already inlined above)
+// begin of <takeoff/oauth/token_client.hpp>
+// The token requests of an OAuth client on the wire: the authorization-code exchange and the
+// refresh grant, posted through http::client, their replies folded into a token_set.
+//
+// The client of a Snowflake security integration has two secrets (SYSTEM$SHOW_OAUTH_CLIENT_SECRETS
+// gives both, so that they can be rotated); when the token endpoint refuses the first with
+// invalid_client, the same request is made once more with the second. A refresh token the server
+// refuses (invalid_grant: expired, revoked, already used) ends in errc::token_unavailable, saying
+// that the user must sign in again; nothing else can be done with it.
+
+// #include <takeoff/core/config.hpp> (already inlined above)
+// #include <takeoff/core/diagnostics.hpp> (already inlined above)
+// #include <takeoff/core/error.hpp> (already inlined above)
+// #include <takeoff/core/redact.hpp> (already inlined above)
+// #include <takeoff/core/with_diagnostics.hpp> (already inlined above)
+// #include <takeoff/detail/async_op.hpp> (already inlined above)
+// #include <takeoff/detail/task.hpp> (already inlined above)
+// #include <takeoff/http/client.hpp> (already inlined above)
+// #include <takeoff/oauth/endpoint.hpp> (already inlined above)
+// begin of <takeoff/oauth/token.hpp>
+// The token endpoint half of the OAuth authorization code flow (RFC 6749 sections 4.1.3, 5 and 6):
+// the requests that exchange a code or a refresh token, how the client authenticates itself, the
+// reply's tokens, the reply's error, and how a reply updates a token_set.
+//
+// Sans-io: requests are http::request values and replies http::response values; the auth layer
+// sends and receives them. No token, secret, code or verifier is ever put in a message, and the
+// JSON of a reply (which holds tokens) is parsed into memory that is wiped when it is freed.
+
+// #include <takeoff/core/base64.hpp> (already inlined above)
+// #include <takeoff/core/config.hpp> (already inlined above)
+// #include <takeoff/core/diagnostics.hpp> (already inlined above)
+// #include <takeoff/core/error.hpp> (already inlined above)
+// #include <takeoff/core/redact.hpp> (already inlined above)
+// #include <takeoff/http/message.hpp> (already inlined above)
+// #include <takeoff/oauth/authorization.hpp> (already inlined above)
+// #include <takeoff/oauth/endpoint.hpp> (already inlined above)
+// #include <takeoff/oauth/form.hpp> (already inlined above)
+// begin of <takeoff/oauth/token_set.hpp>
+// What an OAuth sign-in leaves behind: the access token, when it expires, and the refresh token that
+// makes new ones. The token requests (token.hpp) produce it, the token stores (token_store.hpp) keep
+// it, and the credential providers (snowflake/credentials.hpp) refresh it.
+//
+// Times are wall-clock (system_clock): a stored token set is read again by another process, maybe
+// days later. Whoever decides "is it still valid" takes the time from an injectable clock, so that
+// tests can move time on without waiting.
+
+// #include <takeoff/core/config.hpp> (already inlined above)
+// #include <takeoff/core/redact.hpp> (already inlined above)
+
+#include <chrono>
+#include <functional>
+#include <optional>
+#include <ostream>
+#include <string>
+
+namespace takeoff::oauth {
+
+/// The clock token lifetimes are measured with.
+using token_clock = std::chrono::system_clock;
+
+/// A source of the current time; token_clock::now unless a test passes another.
+using clock_function = std::function<token_clock::time_point()>;
+
+/// The tokens of one sign-in (account, client, scope).
+struct token_set {
+    /// The OAuth access token (Snowflake: 10 minutes by default).
+    secret access_token;
+    /// When the access token expires; empty when the server gave no lifetime.
+    std::optional<token_clock::time_point> expires_at;
+    /// The refresh token, when the scope asked for one (`refresh_token`) and the server issued it.
+    std::optional<secret> refresh_token;
+    /// When the refresh token expires, when the server said (Snowflake: 90 days by default).
+    std::optional<token_clock::time_point> refresh_token_expires_at;
+    /// The granted scope (the requested one when the server did not echo it).
+    std::string scope;
+    /// The Snowflake user name, when the server sent one (code exchange only).
+    std::string username;
+
+    /// True when the access token is known to have expired at `now` (a token of unknown lifetime
+    /// never is).
+    bool access_token_expired(token_clock::time_point now) const noexcept { return expires_at && now >= *expires_at; }
+
+    /// True when a refresh token is held and not known to have expired at `now`.
+    bool can_refresh(token_clock::time_point now) const noexcept {
+        return refresh_token && !refresh_token->empty() && !(refresh_token_expires_at && now >= *refresh_token_expires_at);
+    }
+
+    /// Prints the scope, the user and the lifetimes; every token shows as "[redacted]".
+    friend std::ostream& operator<<(std::ostream& os, const token_set& t) {
+        os << "token_set{access_token=" << t.access_token << ", expires_at=";
+        if (t.expires_at)
+            os << std::chrono::duration_cast<std::chrono::seconds>(t.expires_at->time_since_epoch()).count();
+        else
+            os << "(unknown)";
+        os << ", refresh_token=";
+        if (t.refresh_token)
+            os << *t.refresh_token;
+        else
+            os << "(none)";
+        return os << ", scope=\"" << t.scope << "\", username=\"" << t.username << "\"}";
+    }
+};
+
+} // namespace takeoff::oauth
+// end of <takeoff/oauth/token_set.hpp>
+
+#include <boost/beast/http/field.hpp>
+#include <boost/json/memory_resource.hpp>
+#include <boost/json/parser.hpp>
+#include <boost/json/storage_ptr.hpp>
+#include <boost/json/value.hpp>
+#include <boost/system/result.hpp>
+#include <boost/url/parse.hpp>
+#include <boost/url/url.hpp>
+
+#include <array>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <new>
+#include <optional>
+#include <ostream>
+#include <string>
+#include <string_view>
+#include <utility>
+
+namespace takeoff::oauth {
+
+/// How the client proves who it is at the token endpoint (RFC 6749 section 2.3.1). Either way, the
+/// credentials are sent once: never in a header and the body together.
+enum class client_auth_method {
+    /// `client_id` and `client_secret` in the form body (Snowflake's recommendation; no encoding doubt).
+    client_secret_post,
+    /// `Authorization: Basic base64(form_encode(id) ":" form_encode(secret))`, nothing in the body.
+    client_secret_basic,
+};
+
+/// The method's name as OAuth spells it ("client_secret_post", "client_secret_basic").
+constexpr std::string_view to_string(client_auth_method method) noexcept {
+    return method == client_auth_method::client_secret_basic ? "client_secret_basic" : "client_secret_post";
+}
+
+/// Prints the method's name.
+inline std::ostream& operator<<(std::ostream& os, client_auth_method method) { return os << to_string(method); }
+
+/// The integration's client id and secret and how they are sent (never both ways at once).
+struct client_credentials {
+    /// The integration's OAUTH_CLIENT_ID.
+    std::string client_id;
+    /// One of its secrets (SYSTEM$SHOW_OAUTH_CLIENT_SECRETS). Empty for a public client, which
+    /// then sends only its client_id (client_secret_post only).
+    secret client_secret;
+    /// Where the credentials go.
+    client_auth_method method = client_auth_method::client_secret_post;
+
+    /// Prints the client id and the method; the secret shows as "[redacted]".
+    friend std::ostream& operator<<(std::ostream& os, const client_credentials& c) {
+        return os << "client_credentials{client_id=\"" << c.client_id << "\", client_secret=" << c.client_secret
+                  << ", method=" << c.method << '}';
+    }
+};
+
+/// Extra knobs of the authorization_code grant.
+struct code_exchange_options {
+    /// Sends `enable_single_use_refresh_tokens=true`: each refresh then returns a new refresh token
+    /// and invalidates the old ones (Snowflake's single-use refresh tokens).
+    bool single_use_refresh_tokens = false;
+};
+
+/// The Content-Type of token requests (as the Snowflake drivers send it).
+inline constexpr std::string_view token_request_content_type = "application/x-www-form-urlencoded; charset=UTF-8";
+
+namespace detail {
+
+// The failure of a request builder: errc `code`, with `message` in diag.
+inline boost::system::result<http::request> refuse_request(diagnostics& diag, errc code, std::string message) {
+    diag.set_client_message(std::move(message));
+    return make_error_code(code);
+}
+
+// Checks the client credentials every token request needs.
+inline bool check_client(const client_credentials& client, diagnostics& diag) {
+    if (client.client_id.empty()) {
+        diag.set_client_message("the token request needs a client_id");
+        return false;
+    }
+    if (client.method == client_auth_method::client_secret_basic && client.client_secret.empty()) {
+        diag.set_client_message("client_secret_basic needs a client secret (a public client sends its "
+                                "client_id in the body: client_secret_post)");
+        return false;
+    }
+    return true;
+}
+
+// The POST of `body` to the endpoint, with the client's credentials in the body or the header.
+inline boost::system::result<http::request> finish_token_request(const token_endpoint& endpoint,
+                                                                 const client_credentials& client,
+                                                                 form_builder& form, diagnostics& diag) {
+    auto url = boost::urls::parse_absolute_uri(endpoint.url());
+    if (!url) return refuse_request(diag, errc::invalid_url, "the token endpoint URL cannot be parsed");
+
+    if (client.method == client_auth_method::client_secret_post) {
+        form.add("client_id", client.client_id);
+        if (!client.client_secret.empty()) form.add("client_secret", client.client_secret.reveal());
+    }
+    http::request request = http::request::post(boost::urls::url(*url), form.take(), token_request_content_type);
+    request.headers.set(boost::beast::http::field::accept, "application/json");
+    if (client.method == client_auth_method::client_secret_basic) {
+        // RFC 6749 section 2.3.1: each half form-encoded, then joined and base64-encoded.
+        std::string pair = form_encode(client.client_id);
+        pair += ':';
+        append_form_encoded(pair, client.client_secret.reveal());
+        std::string value = "Basic " + base64_encode(pair);
+        request.headers.set(boost::beast::http::field::authorization, value);
+        takeoff::detail::wipe_string(pair);
+        takeoff::detail::wipe_string(value);
+    }
+    return request;
+}
+
+} // namespace detail
+
+/// The authorization_code grant (RFC 6749 section 4.1.3 with RFC 7636's code_verifier): a POST to
+/// the endpoint with Content-Type token_request_content_type, `Accept: application/json` and the
+/// body `grant_type=authorization_code&code=…&redirect_uri=…&code_verifier=…`, then
+/// `&enable_single_use_refresh_tokens=true` when asked, then (client_secret_post)
+/// `&client_id=…&client_secret=…` (no client_secret when it is empty: a public client). With
+/// client_secret_basic the credentials go only into the Authorization header.
+/// `redirect_uri` must be the string the authorization URL carried.
+/// Errors, with a client message: an empty client_id, code or redirect_uri, or client_secret_basic
+/// without a secret: errc::invalid_argument; an empty code_verifier: errc::pkce_missing; an
+/// endpoint URL that Boost.URL cannot parse: errc::invalid_url.
+inline boost::system::result<http::request>
+make_authorization_code_request(const token_endpoint& endpoint, const client_credentials& client, const secret& code,
+                                std::string_view redirect_uri, const secret& code_verifier,
+                                const code_exchange_options& options, diagnostics& diag) {
+    diag.clear();
+    if (!detail::check_client(client, diag)) return make_error_code(errc::invalid_argument);
+    if (code.empty()) return detail::refuse_request(diag, errc::invalid_argument, "the token request needs a code");
+    if (redirect_uri.empty())
+        return detail::refuse_request(diag, errc::invalid_argument, "the token request needs a redirect_uri");
+    if (code_verifier.empty())
+        return detail::refuse_request(diag, errc::pkce_missing, "the token request needs the PKCE code_verifier");
+
+    form_builder form;
+    form.add("grant_type", "authorization_code")
+        .add("code", code.reveal())
+        .add("redirect_uri", redirect_uri)
+        .add("code_verifier", code_verifier.reveal());
+    if (options.single_use_refresh_tokens) form.add("enable_single_use_refresh_tokens", "true");
+    return detail::finish_token_request(endpoint, client, form, diag);
+}
+
+/// As above, with the default code_exchange_options.
+inline boost::system::result<http::request>
+make_authorization_code_request(const token_endpoint& endpoint, const client_credentials& client, const secret& code,
+                                std::string_view redirect_uri, const secret& code_verifier, diagnostics& diag) {
+    return make_authorization_code_request(endpoint, client, code, redirect_uri, code_verifier,
+                                           code_exchange_options{}, diag);
+}
+
+/// The refresh_token grant (RFC 6749 section 6): as make_authorization_code_request, with the body
+/// `grant_type=refresh_token&refresh_token=…[&scope=…]` and then the client's credentials. An empty
+/// `scope` sends no scope field (Snowflake keeps the original one; the drivers resend it).
+/// Errors, with a client message: an empty client_id or refresh token, or client_secret_basic
+/// without a secret: errc::invalid_argument; an endpoint URL Boost.URL cannot parse: errc::invalid_url.
+inline boost::system::result<http::request> make_refresh_token_request(const token_endpoint& endpoint,
+                                                                       const client_credentials& client,
+                                                                       const secret& refresh_token,
+                                                                       std::string_view scope, diagnostics& diag) {
+    diag.clear();
+    if (!detail::check_client(client, diag)) return make_error_code(errc::invalid_argument);
+    if (refresh_token.empty())
+        return detail::refuse_request(diag, errc::invalid_argument, "the token request needs a refresh token");
+
+    form_builder form;
+    form.add("grant_type", "refresh_token").add("refresh_token", refresh_token.reveal());
+    if (!scope.empty()) form.add("scope", scope);
+    return detail::finish_token_request(endpoint, client, form, diag);
+}
+
+/// A token endpoint's successful reply.
+struct token_response {
+    /// The new access token (never empty).
+    secret access_token;
+    /// "Bearer", the only type accepted (whatever case the server wrote it in, or when it sent none).
+    std::string token_type = "Bearer";
+    /// The access token's lifetime, when the server sent one (a number or a string of digits).
+    std::optional<std::chrono::seconds> expires_in;
+    /// A new refresh token: at code exchange when the scope asked for one, and at refresh with
+    /// single-use refresh tokens. Absent (or sent empty): keep the one held.
+    std::optional<secret> refresh_token;
+    /// The refresh token's lifetime, when the server sent one (Snowflake's mocks do).
+    std::optional<std::chrono::seconds> refresh_token_expires_in;
+    /// The granted scope, when the server echoed it.
+    std::optional<std::string> scope;
+    /// The Snowflake user name (code exchange only).
+    std::optional<std::string> username;
+
+    /// Prints the fields; every token shows as "[redacted]".
+    friend std::ostream& operator<<(std::ostream& os, const token_response& r) {
+        const auto seconds = [&os](const std::optional<std::chrono::seconds>& s) -> std::ostream& {
+            if (s) return os << s->count();
+            return os << "(none)";
+        };
+        const auto text = [&os](const std::optional<std::string>& s) -> std::ostream& {
+            if (s) return os << '"' << *s << '"';
+            return os << "(none)";
+        };
+        os << "token_response{access_token=" << r.access_token << ", token_type=\"" << r.token_type
+           << "\", expires_in=";
+        seconds(r.expires_in) << ", refresh_token=";
+        if (r.refresh_token)
+            os << *r.refresh_token;
+        else
+            os << "(none)";
+        os << ", refresh_token_expires_in=";
+        seconds(r.refresh_token_expires_in) << ", scope=";
+        text(r.scope) << ", username=";
+        return text(r.username) << '}';
+    }
+};
+
+/// The longest lifetime accepted in a token response: 2^31 - 1 seconds (68 years). A larger value
+/// is malformed (and would overflow the clock when added to the current time).
+inline constexpr std::chrono::seconds max_token_lifetime{2147483647};
+
+namespace detail {
+
+// A memory resource that zeroes each block before it frees it: JSON that holds tokens or client
+// secrets is parsed into it, so that the parsed copies do not linger in freed memory.
+class wiping_resource final : public boost::json::memory_resource {
+    void* do_allocate(std::size_t bytes, std::size_t alignment) override {
+        return ::operator new(bytes, std::align_val_t(alignment));
+    }
+    void do_deallocate(void* p, std::size_t bytes, std::size_t alignment) override {
+        volatile unsigned char* bytes_p = static_cast<unsigned char*>(p);
+        for (std::size_t i = 0; i < bytes; ++i) bytes_p[i] = 0;
+        ::operator delete(p, bytes, std::align_val_t(alignment));
+    }
+    bool do_is_equal(const boost::json::memory_resource& other) const noexcept override { return this == &other; }
+};
+
+// A JSON document that may hold secrets. The value, its strings and the parser's working memory all
+// come from a wiping_resource (and a stack buffer wiped afterwards). Not copyable or movable: the
+// value points into the object's own resource.
+class secret_json {
+public:
+    explicit secret_json(std::string_view text) : value_(boost::json::storage_ptr(&resource_)) {
+        unsigned char temp[512];
+        {
+            boost::json::parser parser(boost::json::storage_ptr(&resource_), {}, temp, sizeof temp);
+            parser.reset(boost::json::storage_ptr(&resource_));
+            boost::system::error_code ec;
+            parser.write(text.data(), text.size(), ec);
+            if (!ec) {
+                value_ = parser.release();
+                ok_ = true;
+            }
+        }
+        volatile unsigned char* p = temp;
+        for (std::size_t i = 0; i < sizeof temp; ++i) p[i] = 0;
+    }
+    secret_json(const secret_json&) = delete;
+    secret_json& operator=(const secret_json&) = delete;
+
+    /// The document, or null when the text is not JSON.
+    const boost::json::value* value() const noexcept { return ok_ ? &value_ : nullptr; }
+    /// The document as an object, or null.
+    const boost::json::object* object() const noexcept { return ok_ ? value_.if_object() : nullptr; }
+
+private:
+    wiping_resource resource_; // declared first: it outlives value_
+    boost::json::value value_;
+    bool ok_ = false;
+};
+
+// A string from the server fit to quote in our own message: 1 to 64 of [A-Za-z0-9_.-], else empty.
+inline std::string_view quotable_word(std::string_view s) noexcept {
+    if (s.empty() || s.size() > 64) return {};
+    for (char c : s)
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-' ||
+              c == '.'))
+            return {};
+    return s;
+}
+
+inline bool is_success_status(unsigned status) noexcept { return status >= 200 && status < 300; }
+
+// A lifetime field: absent or null (nullopt, true), a whole number or a string of digits from 0 to
+// max_token_lifetime (the value, true); anything else (nullopt, false).
+inline bool read_lifetime(const boost::json::object& obj, std::string_view key,
+                          std::optional<std::chrono::seconds>& out) {
+    out.reset();
+    const boost::json::value* v = obj.if_contains(key);
+    if (!v || v->is_null()) return true;
+    const std::int64_t max = max_token_lifetime.count();
+    std::int64_t n = 0;
+    if (const std::int64_t* i = v->if_int64()) {
+        if (*i < 0 || *i > max) return false;
+        n = *i;
+    } else if (const std::uint64_t* u = v->if_uint64()) {
+        if (*u > static_cast<std::uint64_t>(max)) return false;
+        n = static_cast<std::int64_t>(*u);
+    } else if (const double* d = v->if_double()) {
+        // 600.0 is a whole number of seconds; 1.5 is not.
+        if (!(*d >= 0 && *d <= static_cast<double>(max)) || static_cast<double>(static_cast<std::int64_t>(*d)) != *d)
+            return false;
+        n = static_cast<std::int64_t>(*d);
+    } else if (const boost::json::string* s = v->if_string()) {
+        if (s->empty() || s->size() > 10) return false;
+        for (char c : *s) {
+            if (c < '0' || c > '9') return false;
+            n = n * 10 + (c - '0');
+        }
+        if (n > max) return false;
+    } else {
+        return false;
+    }
+    out = std::chrono::seconds(n);
+    return true;
+}
+
+// An optional string field: absent or null (nullopt, true), a string (the value, true), else false.
+inline bool read_optional_string(const boost::json::object& obj, std::string_view key,
+                                 std::optional<std::string>& out) {
+    out.reset();
+    const boost::json::value* v = obj.if_contains(key);
+    if (!v || v->is_null()) return true;
+    const boost::json::string* s = v->if_string();
+    if (!s) return false;
+    out.emplace(s->data(), s->size());
+    return true;
+}
+
+// The hint that follows a well-known OAuth error in our message, or empty.
+inline std::string_view token_error_hint(errc code) noexcept {
+    switch (code) {
+    case errc::invalid_grant:
+        return "the code or refresh token is invalid, expired or was already used: sign in again";
+    case errc::invalid_client:
+        return "check the client id and client secret, and whether they go in the body (client_secret_post) or "
+               "the Authorization header (client_secret_basic)";
+    case errc::invalid_request: return "a client bug: the request is malformed or lacks a parameter";
+    case errc::unsupported_grant_type: return "a client bug: the server does not accept this grant type";
+    case errc::unauthorized_client: return "the integration may not use this grant type";
+    case errc::invalid_scope: return "the scope is invalid or asks for more than was granted";
+    case errc::server_error: return "the authorization server failed: try again later";
+    case errc::temporarily_unavailable: return "the authorization server is busy: try again later";
+    default: return {};
+    }
+}
+
+} // namespace detail
+
+/// The error a token endpoint's non-2xx (or malformed) reply stands for, with diag filled:
+/// - a JSON object with a string `error`, in Snowflake's shape (`{"data":null,"message":"…",
+///   "code":null,"success":false,"error":"invalid_client"}`) or RFC 6749's (`{"error":"invalid_grant",
+///   "error_description":"…"}`): errc_from_oauth_error(error) (an unknown string: errc::oauth_error),
+///   whatever the status. diag: http_status, server_error_code = error, server_message = `message`
+///   or else `error_description` (untrusted text), client_message = "the token endpoint refused the
+///   request: <error> (<what to do>)";
+/// - any other non-2xx reply (not JSON, or no `error`): errc_from_http_status(status)
+///   (errc::http_status for a non-error status such as a 3xx), server_message = the JSON `message`
+///   or else an excerpt of the body;
+/// - a 2xx reply without `error`: errc::invalid_response, and the body is not quoted (it may hold a
+///   token).
+/// Never returns success.
+inline boost::system::error_code token_error_from_response(const http::response& response, diagnostics& diag) {
+    diag.clear();
+    diag.set_http_status(response.status);
+    const detail::secret_json doc(response.body);
+    const boost::json::object* obj = doc.object();
+
+    const auto text_field = [obj](std::string_view key) -> std::string_view {
+        if (!obj) return {};
+        const boost::json::value* v = obj->if_contains(key);
+        const boost::json::string* s = v ? v->if_string() : nullptr;
+        return s ? std::string_view(s->data(), s->size()) : std::string_view();
+    };
+    const std::string_view error = text_field("error");
+    std::string_view explanation = text_field("message");
+    if (explanation.empty()) explanation = text_field("error_description");
+
+    if (!error.empty()) {
+        const errc code = errc_from_oauth_error(error);
+        diag.set_server_error_code(error);
+        if (!explanation.empty()) diag.set_server_message(explanation);
+        std::string message = "the token endpoint refused the request: ";
+        const std::string_view word = detail::quotable_word(error);
+        message += word.empty() ? std::string_view("an unrecognised error") : word;
+        if (const std::string_view hint = detail::token_error_hint(code); !hint.empty()) {
+            message += " (";
+            message += hint;
+            message += ')';
+        }
+        diag.set_client_message(std::move(message));
+        return make_error_code(code);
+    }
+
+    if (detail::is_success_status(response.status)) {
+        diag.set_client_message("the token endpoint's reply (HTTP " + std::to_string(response.status) +
+                                ") holds neither an access token nor an OAuth error");
+        return make_error_code(errc::invalid_response);
+    }
+    if (!explanation.empty())
+        diag.set_server_message(explanation);
+    else if (!response.body.empty())
+        diag.set_server_message(response.body);
+    diag.set_client_message("the token endpoint answered HTTP " + std::to_string(response.status) +
+                            " without an OAuth error");
+    const errc code = errc_from_http_status(response.status);
+    return make_error_code(code == errc{} ? errc::http_status : code);
+}
+
+/// Reads a token endpoint's reply. A 2xx JSON object with `access_token` is a success; a non-2xx
+/// reply, or a 2xx one with `"success": false` or with an `error` and no `access_token`, is the
+/// error token_error_from_response gives. The success rules, each failing with
+/// errc::invalid_response and a client message naming the field (never its value):
+/// - the body is a JSON object (the Content-Type is not checked);
+/// - `access_token` is a non-empty string;
+/// - `token_type` is absent or null (taken as Bearer) or "Bearer" in any case; another type is
+///   refused ("token_type 'mac' is not supported");
+/// - `expires_in` and `refresh_token_expires_in` are absent, null, a whole number or a string of
+///   digits, from 0 to max_token_lifetime;
+/// - `refresh_token`, `scope` and `username` are absent, null or strings (an empty refresh_token
+///   counts as none).
+/// Other fields (`idpInitiated`, ...) are ignored.
+inline boost::system::result<token_response> parse_token_response(const http::response& response,
+                                                                  diagnostics& diag) {
+    diag.clear();
+    if (!detail::is_success_status(response.status)) return token_error_from_response(response, diag);
+
+    const detail::secret_json doc(response.body);
+    const boost::json::object* obj = doc.object();
+    auto invalid = [&diag, &response](std::string message) -> boost::system::result<token_response> {
+        diag.set_http_status(response.status);
+        diag.set_client_message(std::move(message));
+        return make_error_code(errc::invalid_response);
+    };
+    if (!doc.value()) return invalid("the token endpoint's reply is not JSON");
+    if (!obj) return invalid("the token endpoint's reply is not a JSON object");
+
+    const boost::json::value* token = obj->if_contains("access_token");
+    const boost::json::value* success = obj->if_contains("success");
+    const boost::json::value* error = obj->if_contains("error");
+    if ((success && success->is_bool() && !success->get_bool()) ||
+        ((!token || token->is_null()) && error && error->is_string()))
+        return token_error_from_response(response, diag);
+
+    token_response out;
+    if (!token || token->is_null()) return invalid("the token response has no access_token");
+    const boost::json::string* token_text = token->if_string();
+    if (!token_text) return invalid("the token response's access_token is not a string");
+    if (token_text->empty()) return invalid("the token response's access_token is empty");
+    out.access_token = secret(std::string_view(token_text->data(), token_text->size()));
+
+    if (const boost::json::value* type = obj->if_contains("token_type"); type && !type->is_null()) {
+        const boost::json::string* type_text = type->if_string();
+        if (!type_text) return invalid("the token response's token_type is not a string");
+        const std::string_view type_view(type_text->data(), type_text->size());
+        if (!detail::iequals(type_view, "bearer")) {
+            const std::string_view word = detail::quotable_word(type_view);
+            return invalid(word.empty() ? std::string("the token response's token_type is not supported (only Bearer is)")
+                                        : "token_type '" + std::string(word) + "' is not supported (only Bearer is)");
+        }
+    }
+
+    if (!detail::read_lifetime(*obj, "expires_in", out.expires_in))
+        return invalid("the token response's expires_in is not a whole number of seconds from 0 to 2147483647");
+    if (!detail::read_lifetime(*obj, "refresh_token_expires_in", out.refresh_token_expires_in))
+        return invalid("the token response's refresh_token_expires_in is not a whole number of seconds from 0 "
+                       "to 2147483647");
+
+    if (const boost::json::value* refresh = obj->if_contains("refresh_token"); refresh && !refresh->is_null()) {
+        const boost::json::string* refresh_text = refresh->if_string();
+        if (!refresh_text) return invalid("the token response's refresh_token is not a string");
+        if (!refresh_text->empty())
+            out.refresh_token.emplace(std::string_view(refresh_text->data(), refresh_text->size()));
+    }
+    if (!detail::read_optional_string(*obj, "scope", out.scope))
+        return invalid("the token response's scope is not a string");
+    if (!detail::read_optional_string(*obj, "username", out.username))
+        return invalid("the token response's username is not a string");
+    return out;
+}
+
+/// Folds a reply into the token set: new access token and lifetimes from `now`; a new refresh token
+/// replaces the old, none keeps the old; scope: the reply's, else `requested_scope`; username kept unless a new one comes.
+///
+/// In detail: expires_at is now + expires_in, or unknown when the reply has none. A reply with a
+/// refresh token replaces the refresh token and its expiry (now + refresh_token_expires_in, or
+/// unknown); a reply without one keeps both (rotation off). The scope is the reply's when it sent a
+/// non-empty one, else `requested_scope` when not empty, else the previous scope. The username is
+/// the reply's when it sent a non-empty one, else the previous one.
+inline token_set apply_token_response(token_set previous, token_response reply, token_clock::time_point now,
+                                      std::string_view requested_scope) {
+    token_set next = std::move(previous);
+    next.access_token = std::move(reply.access_token);
+    next.expires_at.reset();
+    if (reply.expires_in) next.expires_at = now + *reply.expires_in;
+    if (reply.refresh_token) {
+        next.refresh_token = std::move(reply.refresh_token);
+        next.refresh_token_expires_at.reset();
+        if (reply.refresh_token_expires_in) next.refresh_token_expires_at = now + *reply.refresh_token_expires_in;
+    }
+    if (reply.scope && !reply.scope->empty())
+        next.scope = std::move(*reply.scope);
+    else if (!requested_scope.empty())
+        next.scope = std::string(requested_scope);
+    if (reply.username && !reply.username->empty()) next.username = std::move(*reply.username);
+    return next;
+}
+
+} // namespace takeoff::oauth
+// end of <takeoff/oauth/token.hpp>
+// #include <takeoff/oauth/token_set.hpp> (already inlined above)
+
+#include <optional>
+#include <ostream>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace takeoff::oauth {
+
+/// An OAuth client of one integration: its endpoints, its credentials and what it asks for.
+struct client_config {
+    /// Where the browser signs in (Snowflake: <account>/oauth/authorize).
+    oauth::authorization_endpoint authorization_endpoint;
+    /// Where codes and refresh tokens are exchanged (Snowflake: <account>/oauth/token-request).
+    oauth::token_endpoint token_endpoint;
+    /// The integration's OAUTH_CLIENT_ID.
+    std::string client_id;
+    /// Its OAUTH_CLIENT_SECRET.
+    secret client_secret;
+    /// Its OAUTH_CLIENT_SECRET_2, tried when the token endpoint refuses the first with invalid_client.
+    std::optional<secret> client_secret_2;
+    /// How the credentials are sent (client_secret_post unless the integration needs Basic).
+    client_auth_method auth_method = client_auth_method::client_secret_post;
+    /// The scope asked for (e.g. snowflake::scopes::str()); empty: none.
+    std::string scope;
+    /// The loopback redirect URI registered with the integration (http://127.0.0.1:PORT/PATH);
+    /// no port: an ephemeral one, for integrations that accept any loopback port.
+    std::string redirect_uri;
+    /// Knobs of the code exchange (single-use refresh tokens).
+    code_exchange_options exchange;
+
+    /// The credentials to present, in order (the second secret only when it differs).
+    std::vector<client_credentials> credentials_to_try() const {
+        std::vector<client_credentials> out;
+        out.push_back({client_id, client_secret, auth_method});
+        if (client_secret_2 && !client_secret_2->empty() && !(*client_secret_2 == client_secret))
+            out.push_back({client_id, *client_secret_2, auth_method});
+        return out;
+    }
+
+    /// Prints the endpoints, the client id, the scope and the redirect URI; secrets show as "[redacted]".
+    friend std::ostream& operator<<(std::ostream& os, const client_config& c) {
+        return os << "client_config{authorization_endpoint=" << c.authorization_endpoint
+                  << ", token_endpoint=" << c.token_endpoint << ", client_id=" << c.client_id
+                  << ", client_secret=" << c.client_secret << ", auth_method=" << c.auth_method << ", scope=\""
+                  << c.scope << "\", redirect_uri=" << c.redirect_uri << '}';
+    }
+};
+
+/// What the token operations complete with.
+using token_set_result = takeoff::detail::op_result<token_set>;
+
+namespace detail {
+
+// Posts requests[0]; while the reply is invalid_client and another credential is left, the next.
+inline takeoff::detail::task<takeoff::detail::op_result<token_response>>
+post_token_requests(const http::client& client, std::vector<http::request> requests, diagnostics& diag) {
+    takeoff::detail::op_result<token_response> out;
+    for (std::size_t i = 0; i < requests.size(); ++i) {
+        auto r = co_await client.request_task(requests[i], client.defaults(), diag);
+        if (r.ec && r.value.status == 0) co_return takeoff::detail::op_result<token_response>{r.ec, {}};
+        auto parsed = parse_token_response(r.value, diag);
+        if (parsed) co_return takeoff::detail::op_result<token_response>{{}, std::move(*parsed)};
+        out.ec = parsed.error();
+        if (out.ec != errc::invalid_client) break;
+    }
+    co_return out;
+}
+
+} // namespace detail
+
+/// For the library's composed operations: exchanges an authorization code (with its PKCE
+/// verifier and the redirect URI sent to the authorization endpoint) for tokens.
+inline takeoff::detail::task<token_set_result>
+exchange_code_task(const http::client& client, const client_config& config, const secret& code,
+                   std::string_view redirect_uri, const secret& code_verifier, token_clock::time_point now,
+                   diagnostics& diag) {
+    std::vector<http::request> requests;
+    for (const auto& credentials : config.credentials_to_try()) {
+        auto req = make_authorization_code_request(config.token_endpoint, credentials, code, redirect_uri,
+                                                   code_verifier, config.exchange, diag);
+        if (!req) co_return token_set_result{req.error(), {}};
+        requests.push_back(std::move(*req));
+    }
+    auto reply = co_await detail::post_token_requests(client, std::move(requests), diag);
+    if (reply.ec) co_return token_set_result{reply.ec, {}};
+    co_return token_set_result{{}, apply_token_response({}, std::move(reply.value), now, config.scope)};
+}
+
+/// For the library's composed operations: a new access token for `current` from its refresh token.
+/// No usable refresh token, or one the server refuses (invalid_grant), is errc::token_unavailable:
+/// the user must sign in again.
+inline takeoff::detail::task<token_set_result> refresh_task(const http::client& client, const client_config& config,
+                                                            const token_set& current, token_clock::time_point now,
+                                                            diagnostics& diag) {
+    if (!current.can_refresh(now)) {
+        diag.set_client_message(current.refresh_token && !current.refresh_token->empty()
+                                    ? "the refresh token has expired: sign in again"
+                                    : "no refresh token is held (the scope must include refresh_token to get "
+                                      "one): sign in again");
+        co_return token_set_result{make_error_code(errc::token_unavailable), {}};
+    }
+    std::vector<http::request> requests;
+    for (const auto& credentials : config.credentials_to_try()) {
+        auto req = make_refresh_token_request(config.token_endpoint, credentials, *current.refresh_token,
+                                              config.scope, diag);
+        if (!req) co_return token_set_result{req.error(), {}};
+        requests.push_back(std::move(*req));
+    }
+    auto reply = co_await detail::post_token_requests(client, std::move(requests), diag);
+    if (reply.ec == errc::invalid_grant) {
+        diag.set_client_message("the token endpoint refused the refresh token (invalid_grant: expired, revoked or "
+                                "already used): sign in again");
+        co_return token_set_result{make_error_code(errc::token_unavailable), {}};
+    }
+    if (reply.ec) co_return token_set_result{reply.ec, {}};
+    co_return token_set_result{{}, apply_token_response(current, std::move(reply.value), now, config.scope)};
+}
+
+/// Refreshes `current` (see refresh_task). Completes with `void(error_code, token_set)`. The client
+/// must outlive the operation.
+template <class CompletionToken = default_token>
+auto async_refresh(http::client& client, const client_config& config, token_set current, diagnostics& diag,
+                   CompletionToken&& token = {}) {
+    return takeoff::detail::async_run<token_set>(
+        client.get_executor(), false, client.defaults().deadline, &diag,
+        [](diagnostics* d, http::client* c, client_config& cfg, token_set& t, diagnostics& own) {
+            return refresh_task(*c, cfg, t, token_clock::now(), d ? *d : own);
+        },
+        std::forward<CompletionToken>(token), &client, config, std::move(current), diagnostics{});
+}
+
+} // namespace takeoff::oauth
+// end of <takeoff/oauth/token_client.hpp>
+// #include <takeoff/oauth/token_set.hpp> (already inlined above)
+
+#include <functional>
+#include <istream>
+#include <optional>
+#include <string>
+#include <utility>
+
+namespace takeoff::oauth {
+
+/// How the user is sent to sign in and how the answer comes back.
+struct sign_in_options {
+    /// How the authorization URL is opened: $BROWSER, else xdg-open, else printed.
+    browser_options browser;
+    /// When set, called with the authorization URL instead of opening a browser (an application's
+    /// own web view; tests). Called on the operation's executor; must not block.
+    std::function<void(const std::string& url)> open_url;
+    /// No-browser mode: when set, no listener is opened; the URL is printed to browser.out and the
+    /// redirected URL is read from this stream (one line).
+    std::istream* pasted_redirect = nullptr;
+    /// How long the listener waits (120 s by default), and its limits.
+    redirect_listener_options listener;
+    /// The time the tokens' lifetimes start from.
+    clock_function clock = [] { return token_clock::now(); };
+};
+
+namespace detail {
+
+inline takeoff::detail::task<token_set_result> sign_in_task(const http::client& client, const client_config& config,
+                                                            const sign_in_options& options, diagnostics& diag) {
+    auto challenge = pkce::generate();
+    if (!challenge) co_return token_set_result{challenge.error(), {}};
+    auto state = generate_state();
+    if (!state) co_return token_set_result{state.error(), {}};
+
+    std::optional<redirect_listener> listener;
+    std::string redirect_uri = config.redirect_uri;
+    if (!options.pasted_redirect) {
+        const auto& executor = co_await takeoff::detail::this_task::executor;
+        auto opened = redirect_listener::open(executor, config.redirect_uri, diag);
+        if (!opened) co_return token_set_result{opened.error(), {}};
+        listener.emplace(std::move(*opened));
+        redirect_uri = listener->redirect_uri();
+    }
+
+    auto url = make_authorization_url(boost::urls::url_view(config.authorization_endpoint.url()),
+                                      authorization_parameters{config.client_id, redirect_uri, config.scope}, *state,
+                                      *challenge, diag);
+    if (!url) co_return token_set_result{url.error(), {}};
+    const std::string address(url->buffer());
+
+    boost::system::result<authorization_response> callback = make_error_code(errc::invalid_request);
+    if (options.pasted_redirect) {
+        if (options.browser.out)
+            *options.browser.out << "Open this URL in a browser to sign in:\n  " << address
+                                 << "\nthen paste here the address the browser was sent to:" << std::endl;
+        callback = read_pasted_redirect(*options.pasted_redirect, *state, diag);
+    } else {
+        if (options.open_url) {
+            options.open_url(address);
+        } else {
+            auto opened = open_in_browser(address, options.browser, diag);
+            if (!opened) co_return token_set_result{opened.error(), {}};
+        }
+        auto waited = co_await listener->wait_task(*state, options.listener, diag);
+        if (waited.ec) co_return token_set_result{waited.ec, {}};
+        callback = std::move(waited.value);
+    }
+    if (!callback) co_return token_set_result{callback.error(), {}};
+
+    auto tokens = co_await exchange_code_task(client, config, callback->code, redirect_uri, challenge->verifier(),
+                                              options.clock(), diag);
+    if (!tokens.ec && callback->scope && tokens.value.scope.empty()) tokens.value.scope = *callback->scope;
+    co_return tokens;
+}
+
+} // namespace detail
+
+/// Signs the user in with the browser (see the file comment). Completes with
+/// `void(error_code, token_set)`. Failures: the listener's (errc::invalid_url for a redirect URI
+/// that is not loopback, address_in_use, errc::request_timeout when no sign-in arrived in time),
+/// the redirect's (errc::state_mismatch, errc::access_denied, errc::invalid_scope, ...), the token
+/// endpoint's (errc::invalid_client, errc::invalid_grant, ...). The client, the config and the
+/// options must outlive the operation.
+template <class CompletionToken = default_token>
+auto async_sign_in(http::client& client, const client_config& config, const sign_in_options& options,
+                   diagnostics& diag, CompletionToken&& token = {}) {
+    return takeoff::detail::async_run<token_set>(
+        client.get_executor(), false, std::chrono::steady_clock::duration::zero(), &diag,
+        [](diagnostics* d, http::client* c, const client_config* cfg, const sign_in_options* o, diagnostics& own) {
+            return detail::sign_in_task(*c, *cfg, *o, d ? *d : own);
+        },
+        std::forward<CompletionToken>(token), &client, &config, &options, diagnostics{});
+}
+
+/// As above; the diagnostics go only into the default token's exception.
+template <class CompletionToken = default_token>
+auto async_sign_in(http::client& client, const client_config& config, const sign_in_options& options,
+                   CompletionToken&& token = {}) {
+    return takeoff::detail::async_run<token_set>(
+        client.get_executor(), false, std::chrono::steady_clock::duration::zero(), nullptr,
+        [](diagnostics* d, http::client* c, const client_config* cfg, const sign_in_options* o, diagnostics& own) {
+            return detail::sign_in_task(*c, *cfg, *o, d ? *d : own);
+        },
+        std::forward<CompletionToken>(token), &client, &config, &options, diagnostics{});
+}
+
+} // namespace takeoff::oauth
+// end of <takeoff/oauth/sign_in.hpp>
+// #include <takeoff/oauth/token.hpp> (already inlined above)
+// #include <takeoff/oauth/token_client.hpp> (already inlined above)
+// #include <takeoff/oauth/token_set.hpp> (already inlined above)
+// begin of <takeoff/oauth/token_store.hpp>
+// Token stores: where the tokens of a sign-in are kept between calls and between runs, so that a
+// refresh token saves the user a browser sign-in. memory_token_store lives as long as the process;
+// file_token_store keeps them in a JSON file (reference: snowflake-auth.md section 7, "Token
+// cache": the official drivers' Linux cache is a 0600 JSON file with an owner check and a lock file).
+//
+// File rules (POSIX). The file is opened with O_NOFOLLOW and checked after opening (fstat): it must
+// be a regular file owned by the effective user with no group or other permission bits. Anything
+// else is ignored with a diagnostic and never used: a corrupt file (not JSON, not the format below),
+// a group- or world-accessible one, one owned by another user, a symbolic link. A write goes to a
+// temporary file in the same directory (O_CREAT|O_EXCL|O_NOFOLLOW, mode 0600), is fsync'ed and
+// renamed over the file, so that a reader sees the old file or the new one, never half of one.
+// Every read holds a shared flock(2), and every read-modify-write (save, erase) an exclusive one,
+// on the sibling lock file `<path>.lock` (0600), so that two processes never lose each other's
+// entries. A missing directory is created with mode 0700.
+//
+// Format: {"version":1,"entries":[{"account":…,"client_id":…,"scope":…,"access_token":…,
+// "expires_at":<unix s>,"refresh_token":…,"refresh_token_expires_at":<unix s>,"username":…,
+// "granted_scope":…}]}. The optional members are absent when unknown; granted_scope only when the
+// granted scope differs from the key's scope. The tokens are in plain text, protected by the file's
+// mode, as the official drivers keep them on Linux.
+
+// #include <takeoff/core/config.hpp> (already inlined above)
+// #include <takeoff/core/diagnostics.hpp> (already inlined above)
+// #include <takeoff/core/error.hpp> (already inlined above)
+// #include <takeoff/core/redact.hpp> (already inlined above)
+// #include <takeoff/oauth/token_set.hpp> (already inlined above)
+
+#include <boost/json/memory_resource.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/storage_ptr.hpp>
+#include <boost/json/value.hpp>
+#include <boost/system/errc.hpp>
+#include <boost/system/error_code.hpp>
+#include <boost/system/result.hpp>
+
+#include <cerrno>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <mutex>
+#include <new>
+#include <optional>
+#include <ostream>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <fcntl.h>
+#include <pwd.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace takeoff::oauth {
+
+/// What a token set is stored under: the exact (account, client id, scope) triple. The account is
+/// compared as given; pass snowflake::account_url::base() so that one account has one spelling.
+struct token_key {
+    std::string account;
+    std::string client_id;
+    std::string scope;
+
+    friend bool operator==(const token_key&, const token_key&) = default;
+    /// Prints the three parts (none of them is a secret).
+    friend std::ostream& operator<<(std::ostream& os, const token_key& k) {
+        return os << "token_key{account=\"" << k.account << "\", client_id=\"" << k.client_id << "\", scope=\""
+                  << k.scope << "\"}";
+    }
+};
+
+/// Where sign-ins are kept between calls or runs. Implementations are thread-safe.
+///
+/// load() gives the stored set or none. A store that cannot be used (a file that is ignored, see
+/// file_token_store) gives none and says why in diag: not an error, because signing in again is the
+/// way out. Errors are for what is truly wrong, such as an I/O error other than "absent".
+/// Every operation clears diag first; diag may hold a note even when the operation succeeds.
+class token_store {
+public:
+    virtual ~token_store() = default;
+    /// The set stored under `key`, or none.
+    virtual boost::system::result<std::optional<token_set>> load(const token_key& key, diagnostics& diag) = 0;
+    /// Stores `tokens` under `key`, replacing what was stored under it.
+    virtual boost::system::error_code save(const token_key& key, const token_set& tokens, diagnostics& diag) = 0;
+    /// Forgets what is stored under `key` (nothing stored is not an error).
+    virtual boost::system::error_code erase(const token_key& key, diagnostics& diag) = 0;
+};
+
+/// A token store in memory, for one process (tests, short-lived tools, services with no disk).
+class memory_token_store final : public token_store {
+public:
+    boost::system::result<std::optional<token_set>> load(const token_key& key, diagnostics& diag) override {
+        diag.clear();
+        std::lock_guard lock(mutex_);
+        for (const auto& [k, tokens] : entries_)
+            if (k == key) return std::optional<token_set>(tokens);
+        return std::optional<token_set>();
+    }
+
+    boost::system::error_code save(const token_key& key, const token_set& tokens, diagnostics& diag) override {
+        diag.clear();
+        std::lock_guard lock(mutex_);
+        for (auto& [k, stored] : entries_)
+            if (k == key) {
+                stored = tokens;
+                return {};
+            }
+        entries_.emplace_back(key, tokens);
+        return {};
+    }
+
+    boost::system::error_code erase(const token_key& key, diagnostics& diag) override {
+        diag.clear();
+        std::lock_guard lock(mutex_);
+        std::erase_if(entries_, [&](const auto& e) { return e.first == key; });
+        return {};
+    }
+
+private:
+    std::mutex mutex_;
+    std::vector<std::pair<token_key, token_set>> entries_;
+};
+
+namespace detail::token_file {
+
+/// A Boost.JSON memory resource that zeroes every block it frees, so that the tokens a parsed
+/// token file held do not linger in freed heap memory.
+class wiping_memory_resource final : public boost::json::memory_resource {
+    // Over-aligned blocks only through the align_val_t forms, as a sanitizer expects of each pair.
+    static constexpr bool over_aligned(std::size_t align) noexcept { return align > __STDCPP_DEFAULT_NEW_ALIGNMENT__; }
+    void* do_allocate(std::size_t bytes, std::size_t align) override {
+        return over_aligned(align) ? ::operator new(bytes, std::align_val_t(align)) : ::operator new(bytes);
+    }
+    void do_deallocate(void* p, std::size_t bytes, std::size_t align) override {
+        volatile unsigned char* q = static_cast<unsigned char*>(p);
+        for (std::size_t i = 0; i < bytes; ++i) q[i] = 0;
+        if (over_aligned(align)) ::operator delete(p, bytes, std::align_val_t(align));
+        else ::operator delete(p, bytes);
+    }
+    bool do_is_equal(const boost::json::memory_resource& other) const noexcept override { return this == &other; }
+};
+
+/// Closes a file descriptor when it goes out of scope.
+class unique_fd {
+public:
+    unique_fd() = default;
+    explicit unique_fd(int fd) noexcept : fd_(fd) {}
+    unique_fd(const unique_fd&) = delete;
+    unique_fd& operator=(const unique_fd&) = delete;
+    unique_fd& operator=(unique_fd&& other) noexcept {
+        if (this != &other) {
+            reset();
+            fd_ = std::exchange(other.fd_, -1);
+        }
+        return *this;
+    }
+    ~unique_fd() { reset(); }
+    int get() const noexcept { return fd_; }
+    explicit operator bool() const noexcept { return fd_ >= 0; }
+    /// Closes now, giving close()'s error (0 when fine).
+    int reset() noexcept {
+        int rc = 0;
+        if (fd_ >= 0) rc = ::close(fd_);
+        fd_ = -1;
+        return rc == 0 ? 0 : errno;
+    }
+
+private:
+    int fd_ = -1;
+};
+
+inline boost::system::error_code errno_code(int e) noexcept { return {e, boost::system::system_category()}; }
+
+/// One entry of the token file.
+struct stored_tokens {
+    token_key key;
+    token_set tokens;
+};
+
+/// What reading the token file found.
+struct token_file_contents {
+    enum class state {
+        absent,   ///< no file: an empty store
+        valid,    ///< entries were read (malformed entries skipped, see note)
+        ignored,  ///< a file of ours that cannot be used (corrupt, accessible by others): a save replaces it
+        refused,  ///< a file the store never touches (another owner, a symbolic link, not a regular file)
+    };
+    state what = state::absent;
+    std::vector<stored_tokens> entries;
+    /// Why the file is ignored or refused, or which entries were skipped; never a secret.
+    std::string note;
+};
+
+inline bool is_valid_utf8(std::string_view s) noexcept {
+    std::size_t i = 0;
+    while (i < s.size()) {
+        const auto c = static_cast<unsigned char>(s[i]);
+        std::size_t n = 0;
+        std::uint32_t cp = 0;
+        if (c < 0x80) {
+            ++i;
+            continue;
+        } else if ((c & 0xe0) == 0xc0) {
+            n = 1;
+            cp = c & 0x1f;
+        } else if ((c & 0xf0) == 0xe0) {
+            n = 2;
+            cp = c & 0x0f;
+        } else if ((c & 0xf8) == 0xf0) {
+            n = 3;
+            cp = c & 0x07;
+        } else {
+            return false;
+        }
+        if (i + n >= s.size()) return false;
+        for (std::size_t k = 1; k <= n; ++k) {
+            const auto d = static_cast<unsigned char>(s[i + k]);
+            if ((d & 0xc0) != 0x80) return false;
+            cp = (cp << 6) | (d & 0x3f);
+        }
+        // overlong forms, surrogates and values past U+10FFFF
+        if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) || cp > 0x10ffff ||
+            (cp >= 0xd800 && cp <= 0xdfff))
+            return false;
+        i += n + 1;
+    }
+    return true;
+}
+
+/// Appends `s` as a JSON string.
+inline void append_json_string(std::string& out, std::string_view s) {
+    constexpr const char* hex = "0123456789abcdef";
+    out += '"';
+    for (char c : s) {
+        const auto u = static_cast<unsigned char>(c);
+        if (c == '"' || c == '\\') {
+            out += '\\';
+            out += c;
+        } else if (u < 0x20) {
+            out += "\\u00";
+            out += hex[u >> 4];
+            out += hex[u & 0xf];
+        } else {
+            out += c;
+        }
+    }
+    out += '"';
+}
+
+inline std::int64_t unix_seconds(token_clock::time_point t) {
+    return std::chrono::floor<std::chrono::seconds>(t.time_since_epoch()).count();
+}
+
+/// The file's text for `entries`. The caller wipes it after writing.
+inline std::string serialize_token_file(const std::vector<stored_tokens>& entries) {
+    std::string out = "{\"version\":1,\"entries\":[";
+    bool first = true;
+    for (const auto& e : entries) {
+        out += first ? "\n" : ",\n";
+        first = false;
+        out += "{\"account\":";
+        append_json_string(out, e.key.account);
+        out += ",\"client_id\":";
+        append_json_string(out, e.key.client_id);
+        out += ",\"scope\":";
+        append_json_string(out, e.key.scope);
+        out += ",\"access_token\":";
+        append_json_string(out, e.tokens.access_token.reveal());
+        if (e.tokens.expires_at) out += ",\"expires_at\":" + std::to_string(unix_seconds(*e.tokens.expires_at));
+        if (e.tokens.refresh_token) {
+            out += ",\"refresh_token\":";
+            append_json_string(out, e.tokens.refresh_token->reveal());
+        }
+        if (e.tokens.refresh_token_expires_at)
+            out += ",\"refresh_token_expires_at\":" + std::to_string(unix_seconds(*e.tokens.refresh_token_expires_at));
+        if (!e.tokens.username.empty()) {
+            out += ",\"username\":";
+            append_json_string(out, e.tokens.username);
+        }
+        if (e.tokens.scope != e.key.scope) {
+            out += ",\"granted_scope\":";
+            append_json_string(out, e.tokens.scope);
+        }
+        out += '}';
+    }
+    out += "\n]}\n";
+    return out;
+}
+
+/// Reads one entry; on failure `why` names the field (never its value).
+inline bool parse_token_entry(const boost::json::value& v, stored_tokens& out, std::string& why) {
+    const auto* obj = v.if_object();
+    if (!obj) {
+        why = "it is not an object";
+        return false;
+    }
+    auto string_field = [&](const char* name, bool required, std::string& to) {
+        const auto* f = obj->if_contains(name);
+        if (!f || f->is_null()) {
+            if (!required) return true;
+            why = std::string("field '") + name + "' is missing";
+            return false;
+        }
+        if (!f->is_string()) {
+            why = std::string("field '") + name + "' must be a string";
+            return false;
+        }
+        to.assign(f->get_string().data(), f->get_string().size());
+        return true;
+    };
+    auto secret_field = [&](const char* name, bool required, std::optional<secret>& to) {
+        std::string text;
+        const bool present = obj->if_contains(name) && !obj->at(name).is_null();
+        if (!string_field(name, required, text)) return false;
+        if (present) to.emplace(std::move(text));
+        return true;
+    };
+    auto time_field = [&](const char* name, std::optional<token_clock::time_point>& to) {
+        const auto* f = obj->if_contains(name);
+        if (!f || f->is_null()) return true;
+        constexpr std::int64_t max_seconds =
+            std::chrono::duration_cast<std::chrono::seconds>(token_clock::duration::max()).count();
+        std::int64_t n = 0;
+        if (f->is_int64()) n = f->get_int64();
+        else if (f->is_uint64() && f->get_uint64() <= static_cast<std::uint64_t>(max_seconds))
+            n = static_cast<std::int64_t>(f->get_uint64());
+        else {
+            why = std::string("field '") + name + "' must be an integer (seconds since 1970)";
+            return false;
+        }
+        if (n < 0 || n > max_seconds) {
+            why = std::string("field '") + name + "' is out of range";
+            return false;
+        }
+        to = token_clock::time_point(std::chrono::duration_cast<token_clock::duration>(std::chrono::seconds(n)));
+        return true;
+    };
+    std::optional<secret> access_token;
+    std::optional<std::string> granted;
+    std::string granted_text;
+    if (!string_field("account", true, out.key.account) || !string_field("client_id", true, out.key.client_id) ||
+        !string_field("scope", true, out.key.scope) || !secret_field("access_token", true, access_token) ||
+        !time_field("expires_at", out.tokens.expires_at) ||
+        !secret_field("refresh_token", false, out.tokens.refresh_token) ||
+        !time_field("refresh_token_expires_at", out.tokens.refresh_token_expires_at) ||
+        !string_field("username", false, out.tokens.username) || !string_field("granted_scope", false, granted_text))
+        return false;
+    out.tokens.access_token = std::move(*access_token);
+    const bool has_granted = obj->if_contains("granted_scope") && !obj->at("granted_scope").is_null();
+    out.tokens.scope = has_granted ? granted_text : out.key.scope;
+    return true;
+}
+
+/// Largest token file read; a bigger one is ignored as corrupt.
+inline constexpr std::size_t max_token_file_size = 8 * 1024 * 1024;
+
+/// Parses the text of a token file into `out` (state valid or ignored).
+inline void parse_token_file(std::string_view text, const std::string& name, token_file_contents& out) {
+    using state = token_file_contents::state;
+    wiping_memory_resource resource;
+    boost::system::error_code ec;
+    boost::json::value doc = boost::json::parse(text, ec, boost::json::storage_ptr(&resource));
+    if (ec) {
+        out.what = state::ignored;
+        out.note = name + " is not valid JSON; ignoring it";
+        return;
+    }
+    const auto* obj = doc.if_object();
+    const auto* version = obj ? obj->if_contains("version") : nullptr;
+    const auto* entries = obj ? obj->if_contains("entries") : nullptr;
+    if (!version || !version->is_number() || !entries || !entries->is_array()) {
+        out.what = state::ignored;
+        out.note = name + " is not a token file (expected {\"version\":1,\"entries\":[...]}); ignoring it";
+        return;
+    }
+    if (!(version->is_int64() && version->get_int64() == 1) && !(version->is_uint64() && version->get_uint64() == 1)) {
+        out.what = state::ignored;
+        out.note = name + " has a format version other than 1; ignoring it";
+        return;
+    }
+    out.what = state::valid;
+    std::size_t skipped = 0;
+    std::string first_reason;
+    std::size_t index = 0;
+    for (const auto& v : entries->get_array()) {
+        stored_tokens entry;
+        std::string why;
+        if (parse_token_entry(v, entry, why)) {
+            out.entries.push_back(std::move(entry));
+        } else if (skipped++ == 0) {
+            first_reason = "entry " + std::to_string(index) + ": " + why;
+        }
+        ++index;
+    }
+    if (skipped == 1) out.note = name + ": ignoring a malformed entry (" + first_reason + ")";
+    else if (skipped > 1)
+        out.note = name + ": ignoring " + std::to_string(skipped) + " malformed entries (first: " + first_reason + ")";
+}
+
+/// Reads the token file at `path` (the caller holds the lock). I/O errors other than "absent" are errors.
+inline boost::system::result<token_file_contents> read_token_file(const std::filesystem::path& path) {
+    using state = token_file_contents::state;
+    token_file_contents out;
+    const std::string name = "token file '" + path.string() + "'";
+    unique_fd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));
+    if (!fd) {
+        const int e = errno;
+        if (e == ENOENT) return out;
+        if (e == ELOOP) {
+            out.what = state::refused;
+            out.note = name + " is a symbolic link; ignoring it";
+            return out;
+        }
+        return errno_code(e);
+    }
+    struct stat st {};
+    if (::fstat(fd.get(), &st) != 0) return errno_code(errno);
+    if (!S_ISREG(st.st_mode)) {
+        out.what = state::refused;
+        out.note = name + " is not a regular file; ignoring it";
+        return out;
+    }
+    if (st.st_uid != ::geteuid()) {
+        out.what = state::refused;
+        out.note = name + " is owned by uid " + std::to_string(st.st_uid) + ", not you; ignoring it";
+        return out;
+    }
+    if ((st.st_mode & 077) != 0) {
+        char mode[8];
+        std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+        out.what = state::ignored;
+        out.note = name + " (mode " + mode + ") is " +
+                   ((st.st_mode & 044) != 0 ? "readable" : "writable") + " by group or others; ignoring it";
+        return out;
+    }
+    if (static_cast<std::uint64_t>(st.st_size) > max_token_file_size) {
+        out.what = state::ignored;
+        out.note = name + " is larger than 8 MiB; ignoring it";
+        return out;
+    }
+    std::string text;
+    struct wipe_on_exit {
+        std::string& s;
+        ~wipe_on_exit() { takeoff::detail::wipe_string(s); }
+    } wipe{text};
+    text.reserve(static_cast<std::size_t>(st.st_size) + 1);
+    char buffer[4096];
+    while (true) {
+        const ssize_t n = ::read(fd.get(), buffer, sizeof buffer);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            const int e = errno;
+            volatile char* b = buffer;
+            for (std::size_t i = 0; i < sizeof buffer; ++i) b[i] = 0;
+            return errno_code(e);
+        }
+        if (n == 0) break;
+        text.append(buffer, static_cast<std::size_t>(n));
+        if (text.size() > max_token_file_size) break;
+    }
+    {
+        volatile char* b = buffer;
+        for (std::size_t i = 0; i < sizeof buffer; ++i) b[i] = 0;
+    }
+    if (text.size() > max_token_file_size) {
+        out.what = state::ignored;
+        out.note = name + " is larger than 8 MiB; ignoring it";
+        return out;
+    }
+    parse_token_file(text, name, out);
+    return out;
+}
+
+/// Creates `dir` and its missing parents with mode 0700.
+inline boost::system::error_code make_private_directories(const std::filesystem::path& dir) {
+    if (dir.empty()) return {};
+    struct stat st {};
+    if (::stat(dir.c_str(), &st) == 0) {
+        if (S_ISDIR(st.st_mode)) return {};
+        return errno_code(ENOTDIR);
+    }
+    if (errno != ENOENT) return errno_code(errno);
+    if (dir.has_parent_path() && dir.parent_path() != dir)
+        if (auto ec = make_private_directories(dir.parent_path())) return ec;
+    if (::mkdir(dir.c_str(), 0700) != 0) {
+        if (errno == EEXIST) return {};
+        return errno_code(errno);
+    }
+    // mkdir's mode is filtered by the umask; make it exactly 0700
+    if (::chmod(dir.c_str(), 0700) != 0) return errno_code(errno);
+    return {};
+}
+
+/// Holds flock(2) on the lock file while alive.
+class file_lock {
+public:
+    /// Opens (creating, 0600) `lock_path` and takes the lock: exclusive, or shared.
+    boost::system::error_code lock(const std::filesystem::path& lock_path, bool exclusive) {
+        fd_ = unique_fd(::open(lock_path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600));
+        if (!fd_) return errno_code(errno);
+        while (::flock(fd_.get(), exclusive ? LOCK_EX : LOCK_SH) != 0)
+            if (errno != EINTR) return errno_code(errno);
+        return {};
+    }
+
+private:
+    unique_fd fd_; // closing it releases the lock
+};
+
+} // namespace detail::token_file
+
+/// Where file_token_store keeps tokens unless told otherwise: $XDG_CACHE_HOME/takeoff/tokens.json
+/// (when XDG_CACHE_HOME is an absolute path), else $HOME/.cache/takeoff/tokens.json, else the
+/// home directory of the effective user from the password database. Empty when none is known.
+inline std::filesystem::path default_token_store_path() {
+    const char* xdg = std::getenv("XDG_CACHE_HOME");
+    if (xdg && xdg[0] == '/') return std::filesystem::path(xdg) / "takeoff" / "tokens.json";
+    const char* home = std::getenv("HOME");
+    if (home && home[0] != '\0') return std::filesystem::path(home) / ".cache" / "takeoff" / "tokens.json";
+    if (const passwd* pw = ::getpwuid(::geteuid()); pw && pw->pw_dir && pw->pw_dir[0] != '\0')
+        return std::filesystem::path(pw->pw_dir) / ".cache" / "takeoff" / "tokens.json";
+    return {};
+}
+
+/// A token store in a JSON file shared by every process of the user (see the file comment for the
+/// rules and the format). Thread-safe; each operation opens, locks and closes the file, so several
+/// objects (and processes) may use the same path.
+///
+/// load(): none (no error) when the file is absent or ignored, the reason in diag; errors for I/O
+/// failures. save() and erase() replace an ignored file of ours by a fresh one (its content is lost,
+/// diag says so) and refuse a file owned by another user, a symbolic link or a non-regular file with
+/// boost::system::errc::permission_denied, diag saying why; other failures are the system's errno.
+/// An empty path (no home directory known) gives takeoff::errc::invalid_argument.
+class file_token_store final : public token_store {
+public:
+    explicit file_token_store(std::filesystem::path path = default_token_store_path()) : path_(std::move(path)) {}
+
+    /// The token file.
+    const std::filesystem::path& path() const noexcept { return path_; }
+
+    boost::system::result<std::optional<token_set>> load(const token_key& key, diagnostics& diag) override {
+        using state = detail::token_file::token_file_contents::state;
+        diag.clear();
+        if (auto ec = check_path(diag)) return ec;
+        std::lock_guard guard(mutex_);
+        detail::token_file::file_lock lock;
+        if (auto ec = lock.lock(lock_path(), false)) {
+            if (ec == boost::system::errc::no_such_file_or_directory) return std::optional<token_set>();
+            // A directory we may read but not write: the rename keeps readers consistent without a lock.
+            if (ec != boost::system::errc::permission_denied && ec != boost::system::errc::read_only_file_system)
+                return fail(ec, "cannot lock", diag);
+        }
+        auto contents = detail::token_file::read_token_file(path_);
+        if (!contents) return fail(contents.error(), "cannot read", diag);
+        if (!contents->note.empty()) diag.set_client_message(contents->note);
+        if (contents->what != state::valid) return std::optional<token_set>();
+        for (auto& e : contents->entries)
+            if (e.key == key) return std::optional<token_set>(std::move(e.tokens));
+        return std::optional<token_set>();
+    }
+
+    boost::system::error_code save(const token_key& key, const token_set& tokens, diagnostics& diag) override {
+        diag.clear();
+        if (!detail::token_file::is_valid_utf8(key.account) || !detail::token_file::is_valid_utf8(key.client_id) ||
+            !detail::token_file::is_valid_utf8(key.scope) || !detail::token_file::is_valid_utf8(tokens.access_token.reveal()) ||
+            (tokens.refresh_token && !detail::token_file::is_valid_utf8(tokens.refresh_token->reveal())) ||
+            !detail::token_file::is_valid_utf8(tokens.scope) || !detail::token_file::is_valid_utf8(tokens.username)) {
+            diag.set_client_message("cannot store a token set whose key or fields are not valid UTF-8");
+            return make_error_code(errc::invalid_argument);
+        }
+        return modify(
+            diag, true, [&](std::vector<detail::token_file::stored_tokens>& entries) {
+                for (auto& e : entries)
+                    if (e.key == key) {
+                        e.tokens = tokens;
+                        return true;
+                    }
+                entries.push_back({key, tokens});
+                return true;
+            });
+    }
+
+    boost::system::error_code erase(const token_key& key, diagnostics& diag) override {
+        diag.clear();
+        return modify(diag, false, [&](std::vector<detail::token_file::stored_tokens>& entries) {
+            return std::erase_if(entries, [&](const detail::token_file::stored_tokens& e) { return e.key == key; }) > 0;
+        });
+    }
+
+private:
+    std::filesystem::path lock_path() const { return std::filesystem::path(path_.string() + ".lock"); }
+    std::string name() const { return "token file '" + path_.string() + "'"; }
+
+    boost::system::error_code check_path(diagnostics& diag) const {
+        if (!path_.empty()) return {};
+        diag.set_client_message("no token file path: neither XDG_CACHE_HOME nor HOME is set");
+        return make_error_code(errc::invalid_argument);
+    }
+
+    boost::system::error_code fail(boost::system::error_code ec, const char* what, diagnostics& diag) const {
+        diag.set_client_message(name() + ": " + what + ": " + ec.message());
+        return ec;
+    }
+
+    // Read-modify-write under the exclusive lock. `change` edits the entries and says whether it
+    // changed anything; `create` says whether a missing file (and directory) is to be created.
+    template <class Change>
+    boost::system::error_code modify(diagnostics& diag, bool create, Change change) {
+        using state = detail::token_file::token_file_contents::state;
+        if (auto ec = check_path(diag)) return ec;
+        std::lock_guard guard(mutex_);
+        if (create) {
+            if (auto ec = detail::token_file::make_private_directories(path_.parent_path()))
+                return fail(ec, "cannot create its directory", diag);
+        }
+        detail::token_file::file_lock lock;
+        if (auto ec = lock.lock(lock_path(), true)) {
+            if (!create && ec == boost::system::errc::no_such_file_or_directory) return {};
+            return fail(ec, "cannot lock", diag);
+        }
+        auto contents = detail::token_file::read_token_file(path_);
+        if (!contents) return fail(contents.error(), "cannot read", diag);
+        switch (contents->what) {
+        case state::refused:
+            diag.set_client_message(contents->note + "; not writing it");
+            return make_error_code(boost::system::errc::permission_denied);
+        case state::ignored:
+            // Ours but unusable: a fresh file replaces it (for erase too, so that tokens in a file
+            // others could read do not stay on disk).
+            change(contents->entries);
+            diag.set_client_message(contents->note + "; replacing it with a new file (its content is lost)");
+            break;
+        case state::absent:
+            if (!change(contents->entries)) return {};
+            break;
+        case state::valid:
+            if (!change(contents->entries)) return {};
+            if (!contents->note.empty()) diag.set_client_message(contents->note + "; it is left out of the new file");
+            break;
+        }
+        return write(contents->entries, diag);
+    }
+
+    // Writes a temporary file next to the target and renames it over the target.
+    boost::system::error_code write(const std::vector<detail::token_file::stored_tokens>& entries, diagnostics& diag) {
+        std::string text = detail::token_file::serialize_token_file(entries);
+        struct wipe_on_exit {
+            std::string& s;
+            ~wipe_on_exit() { takeoff::detail::wipe_string(s); }
+        } wipe{text};
+        std::string temp;
+        detail::token_file::unique_fd fd;
+        for (int attempt = 0; !fd; ++attempt) {
+            temp = path_.string() + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(++temp_counter_);
+            fd = detail::token_file::unique_fd(
+                ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600));
+            if (!fd && (errno != EEXIST || attempt >= 100)) return fail(detail::token_file::errno_code(errno), "cannot create a temporary file", diag);
+        }
+        auto give_up = [&](int e, const char* what) {
+            fd.reset();
+            ::unlink(temp.c_str());
+            return fail(detail::token_file::errno_code(e), what, diag);
+        };
+        if (::fchmod(fd.get(), 0600) != 0) return give_up(errno, "cannot set the temporary file's mode");
+        std::size_t done = 0;
+        while (done < text.size()) {
+            const ssize_t n = ::write(fd.get(), text.data() + done, text.size() - done);
+            if (n < 0) {
+                if (errno == EINTR) continue;
+                return give_up(errno, "cannot write the temporary file");
+            }
+            done += static_cast<std::size_t>(n);
+        }
+        if (::fsync(fd.get()) != 0) return give_up(errno, "cannot flush the temporary file");
+        if (int e = fd.reset(); e != 0) return give_up(e, "cannot close the temporary file");
+        if (::rename(temp.c_str(), path_.c_str()) != 0) return give_up(errno, "cannot replace the file");
+        // Make the rename itself durable; a failure here leaves a complete file either way.
+        const std::filesystem::path dir = path_.has_parent_path() ? path_.parent_path() : std::filesystem::path(".");
+        if (detail::token_file::unique_fd d(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)); d) ::fsync(d.get());
+        return {};
+    }
+
+    std::filesystem::path path_;
+    std::mutex mutex_;
+    unsigned long temp_counter_ = 0;
+};
+
+} // namespace takeoff::oauth
+// end of <takeoff/oauth/token_store.hpp>
+// begin of <takeoff/snowflake/account_url.hpp>
+// snowflake::account_url: the base URL of a Snowflake account, checked against the host forms
+// Snowflake documents (org-account, legacy locator with optional region and cloud, PrivateLink,
+// and the China domain), and the maker of the account's OAuth and login URLs. A literal that is not
+// an account URL does not compile; runtime() returns errc::invalid_url.
+//
+// Decisions: the URL is scheme and host (and port) only. A trailing "/" is accepted and dropped,
+// any other path, a query or a fragment is refused, because the endpoints are appended to it.
+// Host labels are LDH (letters, digits, '-'): an account name's '_' is written '-' in URLs, and
+// non-ASCII or percent-encoded hosts are refused. Loopback hosts (tests, the emulator) are accepted
+// over http or https; every other host only over https and only in those forms. The URLs made from it are lower-cased (host names are case-insensitive, and a JWT
+// audience is compared as a string).
+
+// #include <takeoff/core/checked_literal.hpp> (already inlined above)
+// #include <takeoff/oauth/endpoint.hpp> (already inlined above)
+
+#include <boost/system/result.hpp>
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+namespace takeoff::snowflake {
+
+namespace detail {
+
+constexpr bool ends_with_icase(std::string_view s, std::string_view suffix) noexcept {
+    return s.size() >= suffix.size() && oauth::detail::iequals(s.substr(s.size() - suffix.size()), suffix);
+}
+
+// One DNS label: 1 to 63 letters, digits or '-', not starting or ending with '-'.
+constexpr bool is_ldh_label(std::string_view label) noexcept {
+    if (label.empty() || label.size() > 63 || label.front() == '-' || label.back() == '-') return false;
+    for (char c : label)
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-')) return false;
+    return true;
+}
+
+struct account_url_rules {
+    static constexpr takeoff::errc error = takeoff::errc::invalid_url;
+    static constexpr bool check(std::string_view s, literal_check& check) {
+        oauth::detail::url_parts parts;
+        if (!oauth::detail::parse_http_url(s, parts, check)) return false;
+        if (!(parts.path.empty() || parts.path == "/"))
+            return check.fail("an account URL has no path (a trailing / is allowed)");
+        if (parts.has_query) return check.fail("an account URL has no query");
+        // The emulator and tests: a loopback host over http or https (its TLS certificate is checked
+        // as any other).
+        if (oauth::detail::is_loopback_host(parts.host)) return true;
+        if (!parts.https)
+            return check.fail("an account URL is https:// (http:// only for 127.0.0.1, [::1] and localhost)");
+        std::string_view host = parts.host;
+        if (ends_with_icase(host, ".snowflakecomputing.com")) host.remove_suffix(23);
+        else if (ends_with_icase(host, ".snowflakecomputing.cn")) host.remove_suffix(22);
+        else return check.fail("an account host ends in .snowflakecomputing.com or .snowflakecomputing.cn");
+        if (ends_with_icase(host, ".privatelink")) host.remove_suffix(12);
+        // <org>-<account> or <locator>[.<region>[.<cloud>]]: one to three labels.
+        int labels = 0;
+        while (true) {
+            std::size_t dot = host.find('.');
+            if (!is_ldh_label(host.substr(0, dot)) || ++labels > 3)
+                return check.fail("an account host is <org>-<account> or <locator>[.<region>[.<cloud>]] "
+                                  "of LDH labels, then [.privatelink].snowflakecomputing.com");
+            if (dot == std::string_view::npos) break;
+            host.remove_prefix(dot + 1);
+        }
+        return true;
+    }
+};
+
+} // namespace detail
+
+/// The base URL of a Snowflake account, e.g. "https://myorg-myacct.snowflakecomputing.com"; makes
+/// the account's OAuth and login URLs. See the file comment for the rules.
+class account_url {
+    using value_type = checked_string<detail::account_url_rules>;
+
+public:
+    /// From a literal, checked while compiling.
+    template <std::size_t N>
+    consteval account_url(const char (&literal)[N]) : value_(literal) {}
+
+    /// Checks a URL known only at run time; errc::invalid_url when a rule is broken.
+    static boost::system::result<account_url> runtime(std::string_view text) {
+        auto value = value_type::runtime(text);
+        if (!value) return value.error();
+        return account_url(std::move(*value));
+    }
+    /// As runtime(text), and on failure diag says which rule was broken.
+    static boost::system::result<account_url> runtime(std::string_view text, diagnostics& diag) {
+        auto value = value_type::runtime(text, diag);
+        if (!value) return value.error();
+        return account_url(std::move(*value));
+    }
+
+    /// The URL as given.
+    std::string_view str() const noexcept { return value_.str(); }
+
+    /// scheme://host[:port], lower-cased, without a trailing slash: what the paths are appended to.
+    std::string base() const {
+        std::string out(value_.str());
+        if (!out.empty() && out.back() == '/') out.pop_back();
+        for (char& c : out) c = oauth::detail::ascii_lower(c);
+        return out;
+    }
+
+    /// <account>/oauth/authorize: where the browser signs in.
+    oauth::authorization_endpoint authorization_endpoint() const {
+        return oauth::authorization_endpoint::runtime(base() + "/oauth/authorize").value();
+    }
+    /// <account>/oauth/token-request: the authorization-code and refresh-token grants.
+    oauth::token_endpoint token_endpoint() const {
+        return oauth::token_endpoint::runtime(base() + "/oauth/token-request").value();
+    }
+    /// <account>/oauth/token: the key-pair JWT (jwt-bearer) and token-exchange grants, a different
+    /// endpoint from token_endpoint().
+    oauth::token_endpoint jwt_token_endpoint() const {
+        return oauth::token_endpoint::runtime(base() + "/oauth/token").value();
+    }
+    /// <account>/session/v1/login-request, without its query (request_id is added per request).
+    std::string login_request_url() const { return base() + "/session/v1/login-request"; }
+
+    friend bool operator==(const account_url& a, const account_url& b) { return a.base() == b.base(); }
+
+private:
+    explicit account_url(value_type value) : value_(std::move(value)) {}
+    value_type value_;
+};
+
+} // namespace takeoff::snowflake
+// end of <takeoff/snowflake/account_url.hpp>
+// begin of <takeoff/snowflake/client_secrets.hpp>
+// What SYSTEM$SHOW_OAUTH_CLIENT_SECRETS('<INTEGRATION>') returns, read from the text an
+// administrator copies out of a worksheet or a query result: the client id and the integration's
+// two secrets (two so that they can be rotated; either one works).
+//
+// Sans-io. The secrets are held as takeoff::secret, the JSON is parsed into memory wiped when freed,
+// and no message ever quotes a value.
+
+// #include <takeoff/core/config.hpp> (already inlined above)
+// #include <takeoff/core/diagnostics.hpp> (already inlined above)
+// #include <takeoff/core/error.hpp> (already inlined above)
+// #include <takeoff/core/json.hpp> (already inlined above)
+// #include <takeoff/core/redact.hpp> (already inlined above)
+// #include <takeoff/oauth/endpoint.hpp> (already inlined above)
+// #include <takeoff/oauth/token.hpp> (already inlined above)
+
+#include <boost/json/value.hpp>
+#include <boost/system/result.hpp>
+
+#include <array>
+#include <cstddef>
+#include <optional>
+#include <ostream>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace takeoff::snowflake {
+
+/// What SYSTEM$SHOW_OAUTH_CLIENT_SECRETS('<INTEGRATION>') returns: the client id and its two secrets.
+struct oauth_client_secrets {
+    /// OAUTH_CLIENT_ID.
+    std::string client_id;
+    /// OAUTH_CLIENT_SECRET, the one to try first.
+    secret client_secret;
+    /// OAUTH_CLIENT_SECRET_2, when the text had a non-empty one.
+    std::optional<secret> client_secret_2;
+
+    /// Prints the client id; the secrets show as "[redacted]".
+    friend std::ostream& operator<<(std::ostream& os, const oauth_client_secrets& s) {
+        os << "oauth_client_secrets{client_id=\"" << s.client_id << "\", client_secret=" << s.client_secret
+           << ", client_secret_2=";
+        if (s.client_secret_2)
+            os << *s.client_secret_2;
+        else
+            os << "(none)";
+        return os << '}';
+    }
+};
+
+namespace detail {
+
+inline constexpr std::array<std::string_view, 3> client_secret_keys = {"oauth_client_id", "oauth_client_secret",
+                                                                       "oauth_client_secret_2"};
+
+inline std::string_view trim_whitespace(std::string_view s) noexcept {
+    const auto space = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; };
+    while (!s.empty() && space(s.front())) s.remove_prefix(1);
+    while (!s.empty() && space(s.back())) s.remove_suffix(1);
+    return s;
+}
+
+// Reads the fields of the (unwrapped) object.
+inline boost::system::result<oauth_client_secrets> read_client_secrets(const boost::json::object& obj,
+                                                                       diagnostics& diag) {
+    std::array<const boost::json::value*, client_secret_keys.size()> found{};
+    for (const auto& kv : obj) {
+        const std::string_view key(kv.key().data(), kv.key().size());
+        for (std::size_t i = 0; i < client_secret_keys.size(); ++i) {
+            if (!oauth::detail::iequals(key, client_secret_keys[i])) continue;
+            if (found[i]) {
+                diag.set_client_message("the key '" + std::string(client_secret_keys[i]) +
+                                        "' appears twice (spelled in different cases)");
+                return make_error_code(errc::invalid_argument);
+            }
+            found[i] = &kv.value();
+        }
+    }
+
+    // Each value must be a string (the second secret may also be absent or null).
+    std::array<std::string_view, client_secret_keys.size()> values{};
+    for (std::size_t i = 0; i < client_secret_keys.size(); ++i) {
+        const boost::json::value* v = found[i];
+        const bool optional = i == 2;
+        if (!v || (optional && v->is_null())) {
+            if (optional) continue;
+            diag.set_client_message("missing required field '" + std::string(client_secret_keys[i]) + "'");
+            return make_error_code(errc::missing_field);
+        }
+        const boost::json::string* s = v->if_string();
+        if (!s) {
+            diag.set_client_message("field '" + std::string(client_secret_keys[i]) +
+                                    "' has the wrong type: expected string, got " +
+                                    takeoff::detail::json_mapping::kind_name(v->kind()));
+            return make_error_code(errc::invalid_field_type);
+        }
+        values[i] = std::string_view(s->data(), s->size());
+        if (values[i].empty() && !optional) {
+            diag.set_client_message("field '" + std::string(client_secret_keys[i]) + "' is empty");
+            return make_error_code(errc::missing_field);
+        }
+    }
+
+    oauth_client_secrets out;
+    out.client_id = std::string(values[0]);
+    out.client_secret = secret(values[1]);
+    if (!values[2].empty()) out.client_secret_2.emplace(values[2]);
+    return out;
+}
+
+} // namespace detail
+
+/// Reads the output of SYSTEM$SHOW_OAUTH_CLIENT_SECRETS: a JSON object with the keys
+/// `oauth_client_id`, `oauth_client_secret` and `oauth_client_secret_2`, matched in any case.
+/// Lenient about how it was copied: white space around it, and the whole object wrapped once in a
+/// JSON string (`"{\"OAUTH_CLIENT_ID\":…}"`), are accepted. Other keys are ignored. Errors, with a
+/// client message that never quotes a value:
+/// - the text (or the wrapped text) is not JSON: errc::invalid_json;
+/// - it is not an object: errc::invalid_field_type;
+/// - the id or the first secret is missing or empty: errc::missing_field, naming the key;
+/// - a value is not a string (the second secret may also be null): errc::invalid_field_type;
+/// - a key appears twice, spelled in different cases: errc::invalid_argument.
+inline boost::system::result<oauth_client_secrets> parse_oauth_client_secrets(std::string_view text,
+                                                                              diagnostics& diag) {
+    diag.clear();
+    const oauth::detail::secret_json doc(detail::trim_whitespace(text));
+    if (!doc.value()) {
+        diag.set_client_message("the client secrets are not JSON (paste the output of "
+                                "SYSTEM$SHOW_OAUTH_CLIENT_SECRETS as it is)");
+        return make_error_code(errc::invalid_json);
+    }
+    if (const boost::json::string* wrapped = doc.value()->if_string()) {
+        const oauth::detail::secret_json inner(
+            detail::trim_whitespace(std::string_view(wrapped->data(), wrapped->size())));
+        if (!inner.value()) {
+            diag.set_client_message("the client secrets are a JSON string that does not hold JSON");
+            return make_error_code(errc::invalid_json);
+        }
+        if (!inner.object()) {
+            diag.set_client_message("the client secrets must be a JSON object");
+            return make_error_code(errc::invalid_field_type);
+        }
+        return detail::read_client_secrets(*inner.object(), diag);
+    }
+    if (!doc.object()) {
+        diag.set_client_message("the client secrets must be a JSON object");
+        return make_error_code(errc::invalid_field_type);
+    }
+    return detail::read_client_secrets(*doc.object(), diag);
+}
+
+/// The client credentials to try, in order: with the first secret, then with the second when there
+/// is one that differs from the first. The provider layer tries the next one when the token
+/// endpoint answers errc::invalid_client (the first secret may have been rotated away).
+inline std::vector<oauth::client_credentials>
+client_credentials_to_try(const oauth_client_secrets& secrets,
+                          oauth::client_auth_method method = oauth::client_auth_method::client_secret_post) {
+    std::vector<oauth::client_credentials> out;
+    out.push_back({secrets.client_id, secrets.client_secret, method});
+    if (secrets.client_secret_2 && !secrets.client_secret_2->empty() &&
+        !(*secrets.client_secret_2 == secrets.client_secret))
+        out.push_back({secrets.client_id, *secrets.client_secret_2, method});
+    return out;
+}
+
+} // namespace takeoff::snowflake
+// end of <takeoff/snowflake/client_secrets.hpp>
+// begin of <takeoff/snowflake/connection_config.hpp>
+// snowflake::connection_config: the "Config contract" of ROADMAP.md in one object, shared by the
+// library and the takeoff CLI. It mirrors the Dataiku preset (OAuth client id and secret, endpoints,
+// scope, redirect URI) and connection (endpoint URL, account URL), plus the management and OpenAI
+// URLs, the consumer group, an extra CA file and the auth mode.
+//
+// The usual sequence: load_connection_config(file) (or parse_connection_config(text)), then
+// apply_environment(config, process_environment()) for the TAKEOFF_* overrides, then validate(),
+// then resolve_oauth() for the typed URLs and scope the OAuth providers take.
+//
+// Decisions:
+// * The JSON is strict: the top level and the "oauth" and "keypair" objects accept only the
+//   contract's fields (an unknown field is a typo to report, not a field to ignore). A null value
+//   leaves the field at its default. Errors name the source (the file) and the field.
+// * validate() checks only what the auth mode uses, plus the top-level URLs that are set; its
+//   messages start with the field's name ("oauth.redirect_uri: ...").
+// * URLs that carry a credential (every mode but "none") are https://, or http:// to 127.0.0.1,
+//   [::1] and localhost only. With "none" (a local Takeoff), plain http to any host is accepted.
+// * Secrets (oauth.client_secret, pat) are takeoff::secret: operator<< never shows them, and no
+//   message or warning contains them.
+
+// #include <takeoff/core/checked_literal.hpp> (already inlined above)
+// #include <takeoff/core/config.hpp> (already inlined above)
+// #include <takeoff/core/diagnostics.hpp> (already inlined above)
+// #include <takeoff/core/error.hpp> (already inlined above)
+// #include <takeoff/core/redact.hpp> (already inlined above)
+// #include <takeoff/oauth/endpoint.hpp> (already inlined above)
+// #include <takeoff/snowflake/account_url.hpp> (already inlined above)
+// begin of <takeoff/snowflake/identifier.hpp>
+// Snowflake object identifiers (role names, mostly), as rules usable while compiling and at run
+// time. Snowflake has two spellings of a name in SQL: unquoted (letters, digits, `_`, `$`, starting
+// with a letter or `_`; SQL resolves it in uppercase) and double-quoted (any character, kept as
+// written). What OAuth scopes carry is the name as stored, so a name that only the quoted spelling
+// can produce (lowercase, spaces, `-`, ...) is still a valid name; it merely needs quoting in SQL
+// and percent-encoding in a scope (scope.hpp).
+//
+// Rules from Snowflake's "Identifier requirements" page: both spellings are at most 255
+// characters; a quoted identifier may hold any character, but we refuse control characters (no
+// role is meant to contain them and they would be invisible in logs and consent screens).
+
+// #include <takeoff/core/checked_literal.hpp> (already inlined above)
+// #include <takeoff/core/config.hpp> (already inlined above)
+// #include <takeoff/core/error.hpp> (already inlined above)
+
+#include <cstddef>
+#include <string_view>
+
+namespace takeoff::snowflake {
+
+/// Longest identifier Snowflake accepts, quoted or not, in characters.
+inline constexpr std::size_t max_identifier_length = 255;
+
+namespace detail {
+constexpr bool is_ascii_letter(char c) noexcept { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z'); }
+constexpr bool is_ascii_digit(char c) noexcept { return c >= '0' && c <= '9'; }
+constexpr bool is_control(char c) noexcept {
+    const auto u = static_cast<unsigned char>(c);
+    return u < 0x20 || u == 0x7f;
+}
+} // namespace detail
+
+/// True when `name` is an unquoted identifier: 1 to 255 characters, letters, digits, `_` and `$`,
+/// starting with a letter or `_`.
+constexpr bool is_unquoted_identifier(std::string_view name) noexcept {
+    if (name.empty() || name.size() > max_identifier_length) return false;
+    if (!detail::is_ascii_letter(name[0]) && name[0] != '_') return false;
+    for (char c : name)
+        if (!detail::is_ascii_letter(c) && !detail::is_ascii_digit(c) && c != '_' && c != '$') return false;
+    return true;
+}
+
+/// True when the stored name `name` can be written in SQL only as a quoted identifier: it is not
+/// an unquoted identifier, or it has lowercase letters (unquoted, SQL would turn them uppercase
+/// and name another object).
+constexpr bool needs_quoting(std::string_view name) noexcept {
+    if (!is_unquoted_identifier(name)) return true;
+    for (char c : name)
+        if (c >= 'a' && c <= 'z') return true;
+    return false;
+}
+
+/// The rules of a stored object name (quoted or not): 1 to 255 characters, no control characters.
+struct identifier_rules {
+    static constexpr errc error = errc::invalid_identifier;
+    static constexpr bool check(std::string_view name, literal_check& check) {
+        if (name.empty()) return check.fail("a Snowflake identifier must not be empty");
+        if (name.size() > max_identifier_length)
+            return check.fail("a Snowflake identifier has at most 255 characters");
+        for (char c : name)
+            if (detail::is_control(c)) return check.fail("a Snowflake identifier has no control characters");
+        return true;
+    }
+};
+
+/// The rules of an unquoted identifier (see is_unquoted_identifier), for names that must be
+/// usable in SQL as written.
+struct unquoted_identifier_rules {
+    static constexpr errc error = errc::invalid_identifier;
+    static constexpr bool check(std::string_view name, literal_check& check) {
+        if (name.empty()) return check.fail("a Snowflake identifier must not be empty");
+        if (name.size() > max_identifier_length)
+            return check.fail("a Snowflake identifier has at most 255 characters");
+        if (!detail::is_ascii_letter(name[0]) && name[0] != '_')
+            return check.fail("an unquoted Snowflake identifier starts with a letter or _");
+        for (char c : name)
+            if (!detail::is_ascii_letter(c) && !detail::is_ascii_digit(c) && c != '_' && c != '$')
+                return check.fail("an unquoted Snowflake identifier has only letters, digits, _ and $");
+        return true;
+    }
+};
+
+/// A stored object name (e.g. a role created as `"analyst"`), checked by identifier_rules.
+using identifier = checked_string<identifier_rules>;
+
+/// A name usable unquoted in SQL, checked by unquoted_identifier_rules.
+using unquoted_identifier = checked_string<unquoted_identifier_rules>;
+
+} // namespace takeoff::snowflake
+// end of <takeoff/snowflake/identifier.hpp>
+// begin of <takeoff/snowflake/scope.hpp>
+// Snowflake OAuth scopes (reference: snowflake-auth.md section 3), checked twice over:
+//
+// * Composed from typed parts, `scope::refresh_token | scope::role<"ANALYST">`: the scope string
+//   is a compile-time constant, and a second role, a duplicate or an invalid role name does not
+//   compile. A role name that SQL could not write unquoted (lowercase, spaces, `-`, ...) or that
+//   holds `$` (reserved in a query string) becomes `session:role-encoded:<percent-encoded>`, as
+//   the docs ask; plain uppercase names stay `session:role:NAME`.
+// * Read from text, `scopes s = "refresh_token session:role:ANALYST";` (a literal, checked while
+//   compiling) or `parse_scope(text)` (config, checked at run time): the same constexpr grammar
+//   serves both, so a string accepted by one is accepted by the other.
+//
+// The grammar is strict, because Snowflake rejects a syntactically bad scope before login with a
+// bare "invalid_scope" and we would rather say which rule was broken:
+//   scopes  = scope *( " " scope )        ; single spaces, no leading or trailing space
+//   scope   = "refresh_token" / "session:role-any"
+//           / "session:role:" 1*255( ALPHA / DIGIT / "_" / "-" )
+//           / "session:role-encoded:" 1*( unreserved / "%" HEXDIG HEXDIG )   ; decodes to an identifier
+// At most one refresh_token, one role scope (role: or role-encoded:) and one role-any.
+// session:role-any may be combined with a role scope: the docs say the role then picks the
+// starting role. `offline_access` (OIDC) is refused by name: Snowflake answers it with
+// invalid_scope, and refresh_token is what asks for a refresh token.
+
+// #include <takeoff/core/checked_literal.hpp> (already inlined above)
+// #include <takeoff/core/config.hpp> (already inlined above)
+// #include <takeoff/core/diagnostics.hpp> (already inlined above)
+// #include <takeoff/core/error.hpp> (already inlined above)
+// #include <takeoff/core/fixed_string.hpp> (already inlined above)
+// #include <takeoff/snowflake/identifier.hpp> (already inlined above)
+
+#include <boost/system/result.hpp>
+
+#include <cstddef>
+#include <memory>
+#include <optional>
+#include <ostream>
+#include <string>
+#include <string_view>
+#include <utility>
+
+namespace takeoff::snowflake {
+
+namespace detail {
+
+inline constexpr std::string_view role_prefix = "session:role:";
+inline constexpr std::string_view role_encoded_prefix = "session:role-encoded:";
+inline constexpr std::string_view role_any_text = "session:role-any";
+inline constexpr std::string_view refresh_token_text = "refresh_token";
+
+// RFC 3986 unreserved characters: the only ones percent-encoding leaves alone.
+constexpr bool is_unreserved(char c) noexcept {
+    return is_ascii_letter(c) || is_ascii_digit(c) || c == '-' || c == '.' || c == '_' || c == '~';
+}
+
+constexpr int hex_value(char c) noexcept {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    return -1;
+}
+
+// string_view::find by hand: g++ 12 with -fsanitize=undefined cannot evaluate char_traits::find
+// on a template parameter object (the role's fixed_string) in a constant expression.
+constexpr std::size_t find_char(std::string_view s, char c, std::size_t from = 0) noexcept {
+    for (std::size_t i = from; i < s.size(); ++i)
+        if (s[i] == c) return i;
+    return std::string_view::npos;
+}
+
+// Whether a role goes in session:role-encoded: rather than session:role:.
+constexpr bool needs_role_encoding(std::string_view name) noexcept {
+    return needs_quoting(name) || find_char(name, '$') != std::string_view::npos;
+}
+
+constexpr std::size_t percent_encoded_size(std::string_view s) noexcept {
+    std::size_t n = 0;
+    for (char c : s) n += is_unreserved(c) ? 1 : 3;
+    return n;
+}
+
+// Writes the percent-encoding of `s` (uppercase hex digits) through `put`.
+template <class Put>
+constexpr void percent_encode(std::string_view s, Put put) {
+    constexpr const char* digits = "0123456789ABCDEF";
+    for (char c : s) {
+        if (is_unreserved(c)) {
+            put(c);
+        } else {
+            const auto u = static_cast<unsigned char>(c);
+            put('%');
+            put(digits[u >> 4]);
+            put(digits[u & 0xf]);
+        }
+    }
+}
+
+// What a valid scope string holds. `role` views the text after the role prefix (still encoded
+// when role_encoded).
+struct parsed_scopes {
+    bool refresh_token = false;
+    bool role_any = false;
+    bool has_role = false;
+    bool role_encoded = false;
+    std::string_view role;
+};
+
+constexpr bool check_plain_role(std::string_view name, literal_check& check) {
+    if (!identifier_rules::check(name, check)) return false;
+    for (char c : name)
+        if (!is_ascii_letter(c) && !is_ascii_digit(c) && c != '_' && c != '-')
+            return check.fail("session:role: takes letters, digits, _ and - only; "
+                              "other role names go in session:role-encoded:");
+    return true;
+}
+
+// Checks the percent-encoded name, then the decoded name by identifier_rules (length in bytes,
+// no control characters) without building it, so that this also runs while compiling.
+constexpr bool check_encoded_role(std::string_view encoded, literal_check& check) {
+    if (encoded.empty()) return check.fail("a Snowflake identifier must not be empty");
+    std::size_t length = 0;
+    for (std::size_t i = 0; i < encoded.size(); ++i, ++length) {
+        char c = encoded[i];
+        if (c == '%') {
+            if (i + 2 >= encoded.size())
+                return check.fail("a % in session:role-encoded: is followed by two hex digits");
+            const int high = hex_value(encoded[i + 1]);
+            const int low = hex_value(encoded[i + 2]);
+            if (high < 0 || low < 0) return check.fail("a % in session:role-encoded: is followed by two hex digits");
+            c = static_cast<char>(high * 16 + low);
+            i += 2;
+        } else if (!is_unreserved(c)) {
+            return check.fail("session:role-encoded: takes unreserved characters and %XX escapes only");
+        }
+        if (is_control(c)) return check.fail("a Snowflake identifier has no control characters");
+    }
+    if (length > max_identifier_length) return check.fail("a Snowflake identifier has at most 255 characters");
+    return true;
+}
+
+constexpr bool parse_one_scope(std::string_view token, parsed_scopes& out, literal_check& check) {
+    if (token == refresh_token_text) {
+        if (out.refresh_token) return check.fail("refresh_token appears twice");
+        out.refresh_token = true;
+        return true;
+    }
+    if (token == role_any_text) {
+        if (out.role_any) return check.fail("session:role-any appears twice");
+        out.role_any = true;
+        return true;
+    }
+    const bool encoded = token.starts_with(role_encoded_prefix);
+    if (encoded || token.starts_with(role_prefix)) {
+        if (out.has_role) return check.fail("only one session:role scope is allowed");
+        const std::string_view name = token.substr(encoded ? role_encoded_prefix.size() : role_prefix.size());
+        if (!(encoded ? check_encoded_role(name, check) : check_plain_role(name, check))) return false;
+        out.has_role = true;
+        out.role_encoded = encoded;
+        out.role = name;
+        return true;
+    }
+    if (token == "offline_access")
+        return check.fail("offline_access is not a Snowflake scope (Snowflake answers invalid_scope); "
+                          "ask for refresh_token");
+    return check.fail("unknown Snowflake scope: expected refresh_token, session:role:NAME, "
+                      "session:role-encoded:NAME or session:role-any");
+}
+
+// The grammar of the file comment. Fills `out` when the text is valid.
+constexpr bool parse_scopes(std::string_view text, parsed_scopes& out, literal_check& check) {
+    out = parsed_scopes{};
+    if (text.empty()) return check.fail("the scope string is empty (send no scope instead)");
+    for (char c : text)
+        if (c == '\t' || c == '\r' || c == '\n' || c == '\f' || c == '\v')
+            return check.fail("scopes are separated by single spaces");
+    std::size_t pos = 0;
+    for (;;) {
+        const std::size_t end = find_char(text, ' ', pos);
+        const std::string_view token = text.substr(pos, end == std::string_view::npos ? text.size() - pos : end - pos);
+        if (token.empty()) return check.fail("scopes are separated by single spaces");
+        if (!parse_one_scope(token, out, check)) return false;
+        if (end == std::string_view::npos) return true;
+        pos = end + 1;
+    }
+}
+
+// Rejects, while compiling, a role name that breaks identifier_rules; the reason is in the error.
+consteval bool require_role_name(std::string_view name) {
+    literal_check check;
+    identifier_rules::check(name, check);
+    return true;
+}
+
+} // namespace detail
+
+namespace scope {
+/// What a scope part asks for; a scope set holds at most one of each.
+enum class kind { refresh_token, role, role_any };
+} // namespace scope
+
+/// The `refresh_token` scope part: a refresh token at code exchange.
+struct refresh_token_scope {
+    static constexpr scope::kind category = scope::kind::refresh_token;
+    static constexpr fixed_string text{"refresh_token"};
+};
+
+/// The `session:role-any` scope part (preview): `USE ROLE` allowed in the session.
+struct role_any_scope {
+    static constexpr scope::kind category = scope::kind::role_any;
+    static constexpr fixed_string text{"session:role-any"};
+};
+
+namespace detail {
+template <fixed_string Name>
+consteval auto role_scope_text() {
+    constexpr bool encode = needs_role_encoding(Name.view());
+    constexpr std::string_view prefix = encode ? role_encoded_prefix : role_prefix;
+    constexpr std::size_t size = prefix.size() + (encode ? percent_encoded_size(Name.view()) : Name.size());
+    fixed_string<size> out;
+    std::size_t pos = 0;
+    for (char c : prefix) out.chars[pos++] = c;
+    if constexpr (encode)
+        percent_encode(Name.view(), [&](char c) { out.chars[pos++] = c; });
+    else
+        for (char c : Name.view()) out.chars[pos++] = c;
+    return out;
+}
+} // namespace detail
+
+/// The scope part of the session role Name (the name as stored: `"ANALYST"`, or `"analyst"` for a
+/// role created quoted), spelled session:role: or session:role-encoded: as the name requires.
+template <fixed_string Name>
+struct role_scope {
+    static_assert(detail::require_role_name(Name.view()));
+    static constexpr scope::kind category = scope::kind::role;
+    static constexpr auto text = detail::role_scope_text<Name>();
+};
+
+namespace detail {
+template <scope::kind K, class... Parts>
+inline constexpr std::size_t count_kind = ((Parts::category == K ? 1 : 0) + ... + 0);
+
+template <class... Parts>
+consteval auto join_scope_texts() {
+    constexpr std::size_t size = (Parts::text.size() + ... + 0) + sizeof...(Parts) - 1;
+    fixed_string<size> out;
+    std::size_t pos = 0;
+    auto append = [&](std::string_view part) {
+        if (pos != 0) out.chars[pos++] = ' ';
+        for (char c : part) out.chars[pos++] = c;
+    };
+    (append(Parts::text.view()), ...);
+    return out;
+}
+} // namespace detail
+
+/// Scope parts composed with `|`, in that order. The rules hold by type: composing a second role,
+/// or a part twice, does not compile.
+template <class... Parts>
+class scope_set {
+    static_assert(sizeof...(Parts) > 0, "a scope set has at least one scope");
+    static_assert(detail::count_kind<scope::kind::refresh_token, Parts...> <= 1, "refresh_token appears twice");
+    static_assert(detail::count_kind<scope::kind::role, Parts...> <= 1, "only one session:role scope is allowed");
+    static_assert(detail::count_kind<scope::kind::role_any, Parts...> <= 1, "session:role-any appears twice");
+
+    static constexpr auto text_ = detail::join_scope_texts<Parts...>();
+
+public:
+    /// The scope string, space-separated (a compile-time constant).
+    static constexpr std::string_view str() noexcept { return text_.view(); }
+
+    /// This set followed by `other`'s parts.
+    template <class... Others>
+    constexpr scope_set<Parts..., Others...> operator|(scope_set<Others...>) const noexcept {
+        return {};
+    }
+};
+
+namespace scope {
+/// `refresh_token`.
+inline constexpr scope_set<refresh_token_scope> refresh_token{};
+/// `session:role:NAME`, or `session:role-encoded:...` when NAME needs it.
+template <fixed_string Name>
+inline constexpr scope_set<role_scope<Name>> role{};
+/// `session:role-any`.
+inline constexpr scope_set<role_any_scope> role_any{};
+} // namespace scope
+
+/// The rules of a scope string (the grammar of the file comment), for checked literals.
+struct scope_string_rules {
+    static constexpr errc error = errc::invalid_scope_string;
+    static constexpr bool check(std::string_view text, literal_check& check) {
+        detail::parsed_scopes parsed;
+        return detail::parse_scopes(text, parsed, check);
+    }
+};
+
+/// A valid scope string and what it asks for, whatever its origin: a literal (checked while
+/// compiling), a scope_set, or text from config (parse_scope). What the OAuth layer takes.
+class scopes {
+public:
+    /// From a literal, checked while compiling.
+    template <std::size_t N>
+    consteval scopes(const char (&literal)[N]) : text_(literal, N - 1) {
+        literal_check check;
+        detail::parse_scopes(text_, parsed_, check);
+    }
+
+    /// From a composed set (valid by construction).
+    template <class... Parts>
+    scopes(scope_set<Parts...> set) : text_(set.str()) {
+        literal_check check;
+        detail::parse_scopes(text_, parsed_, check);
+    }
+
+    /// Checks text known only at run time (see parse_scope).
+    static boost::system::result<scopes> runtime(std::string_view text) { return runtime(text, nullptr); }
+    static boost::system::result<scopes> runtime(std::string_view text, diagnostics& diag) {
+        diag.clear();
+        return runtime(text, &diag);
+    }
+
+    /// The scope string, as given.
+    std::string_view str() const noexcept { return text_; }
+    bool has_refresh_token() const noexcept { return parsed_.refresh_token; }
+    bool has_role_any() const noexcept { return parsed_.role_any; }
+    /// The session role's name, decoded (`AUTH SNOWFLAKE` for session:role-encoded:AUTH%20SNOWFLAKE),
+    /// or nothing when the scope names no role (Snowflake then uses the user's default role).
+    std::optional<std::string> role() const {
+        if (!parsed_.has_role) return std::nullopt;
+        if (!parsed_.role_encoded) return std::string(parsed_.role);
+        std::string name;
+        const std::string_view in = parsed_.role;
+        for (std::size_t i = 0; i < in.size(); ++i) {
+            if (in[i] == '%') {
+                name += static_cast<char>(detail::hex_value(in[i + 1]) * 16 + detail::hex_value(in[i + 2]));
+                i += 2;
+            } else {
+                name += in[i];
+            }
+        }
+        return name;
+    }
+
+    friend bool operator==(const scopes& a, const scopes& b) noexcept { return a.text_ == b.text_; }
+    friend std::ostream& operator<<(std::ostream& os, const scopes& s) { return os << s.text_; }
+
+private:
+    scopes() = default;
+
+    static boost::system::result<scopes> runtime(std::string_view text, diagnostics* diag) {
+        if (auto ok = takeoff::detail::run_rules<scope_string_rules>(text, diag); !ok) return ok.error();
+        scopes out;
+        out.owned_ = std::make_shared<const std::string>(text);
+        out.text_ = *out.owned_;
+        literal_check check;
+        detail::parse_scopes(out.text_, out.parsed_, check); // again, so that parsed_ views owned_
+        return out;
+    }
+
+    std::shared_ptr<const std::string> owned_;
+    std::string_view text_;
+    detail::parsed_scopes parsed_;
+};
+
+/// Parses a scope string read at run time (config, environment) by the grammar of the file
+/// comment. Fails with errc::invalid_scope_string; the diagnostics overload says which rule.
+inline boost::system::result<scopes> parse_scope(std::string_view text) { return scopes::runtime(text); }
+inline boost::system::result<scopes> parse_scope(std::string_view text, diagnostics& diag) {
+    return scopes::runtime(text, diag);
+}
+
+} // namespace takeoff::snowflake
+// end of <takeoff/snowflake/scope.hpp>
+
+#include <boost/json/stream_parser.hpp>
+#include <boost/json/value.hpp>
+#include <boost/system/error_code.hpp>
+#include <boost/system/result.hpp>
+
+#include <array>
+#include <cerrno>
+#include <cstddef>
+#include <cstdlib>
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <ostream>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace takeoff::snowflake {
+
+/// What the ingress credential is made from. JSON and TAKEOFF_AUTH: "oauth", "oauth-direct",
+/// "pat", "keypair", "none".
+enum class auth_mode {
+    oauth,        ///< OAuth sign-in, then the session token of /session/v1/login-request
+    oauth_direct, ///< OAuth sign-in, the access token itself as the credential
+    pat,          ///< a programmatic access token
+    keypair,      ///< a key-pair JWT
+    none,         ///< no credential (a local Takeoff)
+};
+
+/// The configuration name of a mode ("oauth-direct" for auth_mode::oauth_direct).
+constexpr std::string_view to_string(auth_mode mode) noexcept {
+    switch (mode) {
+    case auth_mode::oauth: return "oauth";
+    case auth_mode::oauth_direct: return "oauth-direct";
+    case auth_mode::pat: return "pat";
+    case auth_mode::keypair: return "keypair";
+    case auth_mode::none: return "none";
+    }
+    return "?";
+}
+
+/// The mode named `name` (exactly as in the configuration), or none.
+constexpr std::optional<auth_mode> parse_auth_mode(std::string_view name) noexcept {
+    for (auth_mode m : {auth_mode::oauth, auth_mode::oauth_direct, auth_mode::pat, auth_mode::keypair, auth_mode::none})
+        if (to_string(m) == name) return m;
+    return std::nullopt;
+}
+
+inline std::ostream& operator<<(std::ostream& os, auth_mode mode) { return os << to_string(mode); }
+
+/// The "Config contract" of ROADMAP.md: the Dataiku preset (oauth) and connection (URLs) in one
+/// object. Plain data; see validate() for the rules and resolve_oauth() for the typed values.
+struct connection_config {
+    /// https://<org>-<account>.snowflakecomputing.com (OAuth endpoints and login-request derive from it).
+    std::string account_url;
+    /// The ingress URL of Takeoff's inference port.
+    std::string endpoint_url;
+    /// The ingress URL of the management port (optional).
+    std::string management_url;
+    /// The ingress URL of the OpenAI-compatible port (optional).
+    std::string openai_url;
+    /// The Takeoff consumer group requests go to.
+    std::string consumer_group = "primary";
+    /// A PEM file of extra trusted CAs (optional; the system trust stays on).
+    std::string ca_file;
+    /// What the ingress credential is made from.
+    auth_mode auth = auth_mode::oauth;
+
+    /// The OAuth client (the security integration's custom client).
+    struct oauth_settings {
+        std::string client_id;
+        secret client_secret;
+        /// Optional: <account_url>/oauth/authorize when empty.
+        std::string authorization_endpoint;
+        /// Optional: <account_url>/oauth/token-request when empty.
+        std::string token_endpoint;
+        /// e.g. "refresh_token session:role:CONTAINER_USER_ROLE"; empty sends no scope.
+        std::string scope;
+        /// The loopback redirect URI registered in the integration, e.g. http://127.0.0.1:8765/callback.
+        std::string redirect_uri;
+        friend bool operator==(const oauth_settings&, const oauth_settings&) = default;
+    } oauth;
+
+    /// The programmatic access token (auth "pat").
+    secret pat;
+
+    /// The key-pair settings (auth "keypair").
+    struct keypair_settings {
+        std::string user;
+        std::string private_key_file;
+        std::string role;
+        friend bool operator==(const keypair_settings&, const keypair_settings&) = default;
+    } keypair;
+
+    /// What the loader noticed that is not an error (e.g. a secret in a file others can read).
+    /// Never contains a secret.
+    std::vector<std::string> warnings;
+
+    friend bool operator==(const connection_config&, const connection_config&) = default;
+
+    /// Prints every field; oauth.client_secret and pat show as "[redacted]" (or "[redacted, empty]").
+    friend std::ostream& operator<<(std::ostream& os, const connection_config& c) {
+        os << "connection_config{account_url=\"" << c.account_url << "\", endpoint_url=\"" << c.endpoint_url
+           << "\", management_url=\"" << c.management_url << "\", openai_url=\"" << c.openai_url
+           << "\", consumer_group=\"" << c.consumer_group << "\", ca_file=\"" << c.ca_file << "\", auth=" << c.auth
+           << ", oauth={client_id=\"" << c.oauth.client_id << "\", client_secret=" << c.oauth.client_secret
+           << ", authorization_endpoint=\"" << c.oauth.authorization_endpoint << "\", token_endpoint=\""
+           << c.oauth.token_endpoint << "\", scope=\"" << c.oauth.scope << "\", redirect_uri=\""
+           << c.oauth.redirect_uri << "\"}, pat=" << c.pat << ", keypair={user=\"" << c.keypair.user
+           << "\", private_key_file=\"" << c.keypair.private_key_file << "\", role=\"" << c.keypair.role << "\"}}";
+        return os;
+    }
+};
+
+namespace detail::config {
+
+enum class config_field_kind { text, secret_text, auth };
+
+/// One field of the contract: its JSON path, its environment variable and where it lives.
+struct config_field {
+    std::string_view name;     // "oauth.client_id"
+    std::string_view env_name; // "TAKEOFF_OAUTH_CLIENT_ID"
+    config_field_kind kind;
+    std::string* (*text)(connection_config&);
+    secret* (*secret_text)(connection_config&);
+};
+
+using ck = config_field_kind;
+inline constexpr std::array<config_field, 17> config_fields = {{
+    {"account_url", "TAKEOFF_ACCOUNT_URL", ck::text, [](connection_config& c) { return &c.account_url; }, nullptr},
+    {"endpoint_url", "TAKEOFF_ENDPOINT_URL", ck::text, [](connection_config& c) { return &c.endpoint_url; }, nullptr},
+    {"management_url", "TAKEOFF_MANAGEMENT_URL", ck::text, [](connection_config& c) { return &c.management_url; }, nullptr},
+    {"openai_url", "TAKEOFF_OPENAI_URL", ck::text, [](connection_config& c) { return &c.openai_url; }, nullptr},
+    {"consumer_group", "TAKEOFF_CONSUMER_GROUP", ck::text, [](connection_config& c) { return &c.consumer_group; }, nullptr},
+    {"ca_file", "TAKEOFF_CA_FILE", ck::text, [](connection_config& c) { return &c.ca_file; }, nullptr},
+    {"auth", "TAKEOFF_AUTH", ck::auth, nullptr, nullptr},
+    {"oauth.client_id", "TAKEOFF_OAUTH_CLIENT_ID", ck::text, [](connection_config& c) { return &c.oauth.client_id; }, nullptr},
+    {"oauth.client_secret", "TAKEOFF_OAUTH_CLIENT_SECRET", ck::secret_text, nullptr,
+     [](connection_config& c) { return &c.oauth.client_secret; }},
+    {"oauth.authorization_endpoint", "TAKEOFF_OAUTH_AUTHORIZATION_ENDPOINT", ck::text,
+     [](connection_config& c) { return &c.oauth.authorization_endpoint; }, nullptr},
+    {"oauth.token_endpoint", "TAKEOFF_OAUTH_TOKEN_ENDPOINT", ck::text,
+     [](connection_config& c) { return &c.oauth.token_endpoint; }, nullptr},
+    {"oauth.scope", "TAKEOFF_OAUTH_SCOPE", ck::text, [](connection_config& c) { return &c.oauth.scope; }, nullptr},
+    {"oauth.redirect_uri", "TAKEOFF_OAUTH_REDIRECT_URI", ck::text,
+     [](connection_config& c) { return &c.oauth.redirect_uri; }, nullptr},
+    {"pat", "TAKEOFF_PAT", ck::secret_text, nullptr, [](connection_config& c) { return &c.pat; }},
+    {"keypair.user", "TAKEOFF_KEYPAIR_USER", ck::text, [](connection_config& c) { return &c.keypair.user; }, nullptr},
+    {"keypair.private_key_file", "TAKEOFF_KEYPAIR_PRIVATE_KEY_FILE", ck::text,
+     [](connection_config& c) { return &c.keypair.private_key_file; }, nullptr},
+    {"keypair.role", "TAKEOFF_KEYPAIR_ROLE", ck::text, [](connection_config& c) { return &c.keypair.role; }, nullptr},
+}};
+
+inline const config_field* find_config_field(std::string_view name) noexcept {
+    for (const auto& f : config_fields)
+        if (f.name == name) return &f;
+    return nullptr;
+}
+
+inline std::string_view env_name_of(std::string_view field) noexcept {
+    const config_field* f = find_config_field(field);
+    return f ? f->env_name : std::string_view();
+}
+
+inline constexpr std::string_view allowed_auth_values = "oauth, oauth-direct, pat, keypair, none";
+
+/// A value quoted in a message: at most 40 bytes, control characters replaced.
+inline std::string quote_value(std::string_view v) {
+    std::string out = "'";
+    for (char c : v.substr(0, 40)) {
+        const auto u = static_cast<unsigned char>(c);
+        out += (u < 0x20 || u == 0x7f) ? '?' : c;
+    }
+    if (v.size() > 40) out += "...";
+    return out + "'";
+}
+
+/// Sets one field from a string (the JSON value or the environment variable).
+inline boost::system::error_code set_config_field(connection_config& c, const config_field& f, std::string&& value,
+                                                  const std::string& where, diagnostics& diag) {
+    switch (f.kind) {
+    case config_field_kind::text: *f.text(c) = std::move(value); break;
+    case config_field_kind::secret_text: *f.secret_text(c) = secret(std::move(value)); break;
+    case config_field_kind::auth:
+        if (auto mode = parse_auth_mode(value)) {
+            c.auth = *mode;
+        } else {
+            diag.set_client_message(where + " is " + quote_value(value) + "; allowed values: " +
+                                    std::string(allowed_auth_values));
+            return make_error_code(errc::invalid_argument);
+        }
+        break;
+    }
+    return {};
+}
+
+/// Sets the fields of one JSON object; `prefix` is "" for the top level, or "oauth." / "keypair.".
+inline boost::system::error_code set_config_object(connection_config& c, const boost::json::object& obj,
+                                                   std::string_view prefix, std::string_view source,
+                                                   diagnostics& diag) {
+    const std::string head = std::string(source) + ": ";
+    for (const auto& member : obj) {
+        const std::string name = std::string(prefix) + std::string(member.key());
+        if (prefix.empty() && (name == "oauth" || name == "keypair")) {
+            if (member.value().is_null()) continue;
+            const auto* nested = member.value().if_object();
+            if (!nested) {
+                diag.set_client_message(head + "field '" + name + "' must be an object");
+                return make_error_code(errc::invalid_field_type);
+            }
+            if (auto ec = set_config_object(c, *nested, name + ".", source, diag)) return ec;
+            continue;
+        }
+        // a dotted key ("oauth.client_id") is not a way to write a nested field
+        const bool dotted = std::string_view(member.key()).find('.') != std::string_view::npos;
+        const config_field* f = dotted ? nullptr : find_config_field(name);
+        if (!f) {
+            diag.set_client_message(head + "unknown field " + quote_value(name));
+            return make_error_code(errc::invalid_argument);
+        }
+        if (member.value().is_null()) continue;
+        const auto* text = member.value().if_string();
+        if (!text) {
+            diag.set_client_message(head + "field '" + name + "' must be a string");
+            return make_error_code(errc::invalid_field_type);
+        }
+        if (auto ec = set_config_field(c, *f, std::string(text->data(), text->size()), head + "field '" + name + "'", diag))
+            return ec;
+    }
+    return {};
+}
+
+} // namespace detail::config
+
+/// Reads a configuration from JSON text; `source` names it in messages (a file name, "--config").
+/// errc::invalid_json for text that is not JSON (with line and column), errc::invalid_field_type
+/// for a wrong type ("<source>: field 'consumer_group' must be a string"), errc::invalid_argument
+/// for an unknown field ("<source>: unknown field 'oauth.client_secert'") or a bad "auth" (the
+/// allowed values listed). Fields absent (or null) keep their defaults. Nothing is validated
+/// beyond that: see validate().
+inline boost::system::result<connection_config> parse_connection_config(std::string_view json, std::string_view source,
+                                                                        diagnostics& diag) {
+    diag.clear();
+    boost::json::stream_parser parser;
+    boost::system::error_code ec;
+    const std::size_t consumed = parser.write(json.data(), json.size(), ec);
+    if (!ec) parser.finish(ec);
+    if (ec) {
+        std::size_t line = 1, column = 1;
+        for (char c : json.substr(0, std::min(consumed, json.size()))) {
+            if (c == '\n') {
+                ++line;
+                column = 1;
+            } else {
+                ++column;
+            }
+        }
+        diag.set_client_message(std::string(source) + ": not valid JSON at line " + std::to_string(line) +
+                                ", column " + std::to_string(column) + " (" + ec.message() + ")");
+        return make_error_code(errc::invalid_json);
+    }
+    const boost::json::value doc = parser.release();
+    const auto* obj = doc.if_object();
+    if (!obj) {
+        diag.set_client_message(std::string(source) + ": the configuration must be a JSON object");
+        return make_error_code(errc::invalid_field_type);
+    }
+    connection_config config;
+    if (auto err = detail::config::set_config_object(config, *obj, "", source, diag)) return err;
+    return config;
+}
+
+/// Largest configuration file read.
+inline constexpr std::size_t max_connection_config_size = 1024 * 1024;
+
+/// Reads a configuration file (see parse_connection_config; messages start with the file's name).
+/// When the file holds oauth.client_secret or pat and its group or others may read it, adds a
+/// warning "<file> is readable by others and holds a secret (...)". A file that cannot be read
+/// gives the system's error code and "<file>: cannot read: <reason>".
+inline boost::system::result<connection_config> load_connection_config(const std::filesystem::path& file,
+                                                                       diagnostics& diag) {
+    diag.clear();
+    const std::string name = file.string();
+    auto io_error = [&](int e) {
+        const boost::system::error_code ec(e, boost::system::system_category());
+        diag.set_client_message(name + ": cannot read: " + ec.message());
+        return ec;
+    };
+    const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    if (fd < 0) return io_error(errno);
+    struct closer {
+        int fd;
+        ~closer() { ::close(fd); }
+    } close_fd{fd};
+    struct stat st {};
+    if (::fstat(fd, &st) != 0) return io_error(errno);
+    if (S_ISDIR(st.st_mode)) return io_error(EISDIR);
+    if (!S_ISREG(st.st_mode)) {
+        diag.set_client_message(name + ": cannot read: not a regular file");
+        return make_error_code(errc::invalid_argument);
+    }
+    std::string text;
+    struct wipe_on_exit {
+        std::string& s;
+        ~wipe_on_exit() { takeoff::detail::wipe_string(s); }
+    } wipe{text};
+    char buffer[4096];
+    while (true) {
+        const ssize_t n = ::read(fd, buffer, sizeof buffer);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return io_error(errno);
+        }
+        if (n == 0) break;
+        text.append(buffer, static_cast<std::size_t>(n));
+        if (text.size() > max_connection_config_size) {
+            diag.set_client_message(name + ": larger than 1 MiB; not a configuration file");
+            return make_error_code(errc::invalid_argument);
+        }
+    }
+    {
+        volatile char* b = buffer;
+        for (std::size_t i = 0; i < sizeof buffer; ++i) b[i] = 0;
+    }
+    auto config = parse_connection_config(text, name, diag);
+    if (!config) return config;
+    if ((st.st_mode & (S_IRGRP | S_IROTH)) != 0) {
+        std::string held;
+        if (!config->oauth.client_secret.empty()) held = "oauth.client_secret";
+        if (!config->pat.empty()) held += held.empty() ? "pat" : " and pat";
+        if (!held.empty())
+            config->warnings.push_back(name + " is readable by others and holds a secret (" + held +
+                                       "); make it readable by its owner only (chmod 600), or pass the secret "
+                                       "in the environment");
+    }
+    return config;
+}
+
+/// Looks an environment variable up: its value (possibly empty), or none when it is not set.
+using environment_lookup = std::function<std::optional<std::string>(std::string_view name)>;
+
+/// The process's environment (std::getenv).
+inline environment_lookup process_environment() {
+    return [](std::string_view name) -> std::optional<std::string> {
+        const std::string key(name);
+        const char* value = std::getenv(key.c_str());
+        if (!value) return std::nullopt;
+        return std::string(value);
+    };
+}
+
+/// Overrides fields from TAKEOFF_<FIELD> variables, nested with '_': TAKEOFF_ACCOUNT_URL,
+/// TAKEOFF_ENDPOINT_URL, TAKEOFF_MANAGEMENT_URL, TAKEOFF_OPENAI_URL, TAKEOFF_CONSUMER_GROUP,
+/// TAKEOFF_CA_FILE, TAKEOFF_AUTH, TAKEOFF_OAUTH_CLIENT_ID, TAKEOFF_OAUTH_CLIENT_SECRET,
+/// TAKEOFF_OAUTH_AUTHORIZATION_ENDPOINT, TAKEOFF_OAUTH_TOKEN_ENDPOINT, TAKEOFF_OAUTH_SCOPE,
+/// TAKEOFF_OAUTH_REDIRECT_URI, TAKEOFF_PAT, TAKEOFF_KEYPAIR_USER, TAKEOFF_KEYPAIR_PRIVATE_KEY_FILE,
+/// TAKEOFF_KEYPAIR_ROLE. A variable that is set but empty overrides with the empty string (to clear
+/// a field of the file). TAKEOFF_AUTH takes the values of "auth"; another value gives
+/// errc::invalid_argument ("environment variable TAKEOFF_AUTH is 'x'; allowed values: ...") and
+/// leaves the remaining fields as they were.
+inline boost::system::error_code apply_environment(connection_config& config, const environment_lookup& env,
+                                                   diagnostics& diag) {
+    diag.clear();
+    for (const auto& f : detail::config::config_fields) {
+        std::optional<std::string> value = env(f.env_name);
+        if (!value) continue;
+        if (auto ec = detail::config::set_config_field(config, f, std::move(*value),
+                                               "environment variable " + std::string(f.env_name), diag))
+            return ec;
+    }
+    return {};
+}
+
+namespace detail::config {
+
+inline boost::system::error_code config_error(diagnostics& diag, std::string_view field, std::string_view reason,
+                                              errc code) {
+    diag.set_client_message(std::string(field) + ": " + std::string(reason));
+    return make_error_code(code);
+}
+
+inline boost::system::error_code missing(diagnostics& diag, std::string_view field, auth_mode mode,
+                                         std::string_view condition = {}) {
+    return config_error(diag, field,
+                        "required by auth \"" + std::string(to_string(mode)) + "\"" + std::string(condition) +
+                            "; set it in the configuration or in " + std::string(env_name_of(field)),
+                        errc::missing_field);
+}
+
+// Runs a checked type's runtime() and prefixes its reason with the field's name.
+template <class Check>
+boost::system::error_code check_field(diagnostics& diag, std::string_view field, Check check) {
+    auto r = check(diag);
+    if (r) return {};
+    diag.set_client_message(std::string(field) + ": " + diag.client_message());
+    return r.error();
+}
+
+// A service URL: http(s); https or loopback when it carries a credential; no query.
+inline boost::system::error_code check_service_url(diagnostics& diag, std::string_view field, std::string_view url,
+                                                   bool carries_credential) {
+    oauth::detail::url_parts parts;
+    literal_check check;
+    if (!oauth::detail::parse_http_url(url, parts, check))
+        return config_error(diag, field, check.reason(), errc::invalid_url);
+    if (carries_credential && !parts.https && !oauth::detail::is_loopback_host(parts.host))
+        return config_error(diag, field,
+                            "http:// is allowed only for 127.0.0.1, [::1] and localhost (or with auth \"none\"); "
+                            "use https://",
+                            errc::invalid_url);
+    if (parts.has_query) return config_error(diag, field, "a service URL has no query", errc::invalid_url);
+    return {};
+}
+
+inline boost::system::error_code check_redirect_uri(diagnostics& diag, std::string_view url) {
+    constexpr std::string_view field = "oauth.redirect_uri";
+    oauth::detail::url_parts parts;
+    literal_check check;
+    if (!oauth::detail::parse_http_url(url, parts, check))
+        return config_error(diag, field, check.reason(), errc::invalid_url);
+    if (parts.https || !oauth::detail::is_loopback_host(parts.host))
+        return config_error(diag, field,
+                            "a redirect URI is http://127.0.0.1, http://[::1] or http://localhost with an optional "
+                            "port and path (the loopback listener)",
+                            errc::invalid_url);
+    if (parts.has_query) return config_error(diag, field, "a redirect URI has no query", errc::invalid_url);
+    return {};
+}
+
+} // namespace detail::config
+
+/// Checks that the configuration has what its auth mode needs and that each URL and the scope are
+/// valid; the first problem found gives an error and a message that starts with the field's name:
+/// errc::missing_field ("oauth.client_id: required by auth \"oauth\"; set it in the configuration
+/// or in TAKEOFF_OAUTH_CLIENT_ID"), errc::invalid_url, errc::invalid_scope_string,
+/// errc::invalid_identifier or errc::invalid_argument.
+///
+/// Always: endpoint_url (an http(s) URL); account_url, management_url and openai_url when set;
+/// consumer_group not empty. "oauth" and "oauth-direct": oauth.client_id, oauth.client_secret,
+/// oauth.redirect_uri (http:// to a loopback host), account_url or both oauth endpoints, the
+/// endpoints when set, oauth.scope when set (snowflake::parse_scope); "oauth" also account_url
+/// (its login-request makes the session token). "pat": pat. "keypair": account_url, keypair.user,
+/// keypair.private_key_file, keypair.role when set (an identifier). "none": nothing more. Fields the
+/// mode does not use are not checked.
+inline boost::system::error_code validate(const connection_config& config, diagnostics& diag) {
+    diag.clear();
+    const auth_mode mode = config.auth;
+    const bool credential = mode != auth_mode::none;
+
+    if (config.account_url.empty()) {
+        if (mode == auth_mode::oauth)
+            return detail::config::missing(diag, "account_url", mode, " (its login-request makes the session token)");
+        if (mode == auth_mode::keypair) return detail::config::missing(diag, "account_url", mode);
+    } else if (auto ec = detail::config::check_field(diag, "account_url",
+                                             [&](diagnostics& d) { return account_url::runtime(config.account_url, d); })) {
+        return ec;
+    }
+    if (config.endpoint_url.empty())
+        return detail::config::config_error(diag, "endpoint_url",
+                                    "required (the ingress URL of Takeoff); set it in the configuration or in "
+                                    "TAKEOFF_ENDPOINT_URL",
+                                    errc::missing_field);
+    if (auto ec = detail::config::check_service_url(diag, "endpoint_url", config.endpoint_url, credential)) return ec;
+    if (!config.management_url.empty())
+        if (auto ec = detail::config::check_service_url(diag, "management_url", config.management_url, credential)) return ec;
+    if (!config.openai_url.empty())
+        if (auto ec = detail::config::check_service_url(diag, "openai_url", config.openai_url, credential)) return ec;
+    if (config.consumer_group.empty())
+        return detail::config::config_error(diag, "consumer_group", "must not be empty (the default is \"primary\")",
+                                    errc::invalid_argument);
+
+    switch (mode) {
+    case auth_mode::oauth:
+    case auth_mode::oauth_direct: {
+        const auto& o = config.oauth;
+        if (o.client_id.empty()) return detail::config::missing(diag, "oauth.client_id", mode);
+        if (o.client_secret.empty()) return detail::config::missing(diag, "oauth.client_secret", mode);
+        if (o.authorization_endpoint.empty() && config.account_url.empty())
+            return detail::config::missing(diag, "oauth.authorization_endpoint", mode, " when account_url is not set");
+        if (o.token_endpoint.empty() && config.account_url.empty())
+            return detail::config::missing(diag, "oauth.token_endpoint", mode, " when account_url is not set");
+        if (!o.authorization_endpoint.empty())
+            if (auto ec = detail::config::check_field(diag, "oauth.authorization_endpoint", [&](diagnostics& d) {
+                    return oauth::authorization_endpoint::runtime(o.authorization_endpoint, d);
+                }))
+                return ec;
+        if (!o.token_endpoint.empty())
+            if (auto ec = detail::config::check_field(diag, "oauth.token_endpoint", [&](diagnostics& d) {
+                    return oauth::token_endpoint::runtime(o.token_endpoint, d);
+                }))
+                return ec;
+        if (!o.scope.empty())
+            if (auto ec = detail::config::check_field(diag, "oauth.scope", [&](diagnostics& d) { return parse_scope(o.scope, d); }))
+                return ec;
+        if (o.redirect_uri.empty()) return detail::config::missing(diag, "oauth.redirect_uri", mode);
+        if (auto ec = detail::config::check_redirect_uri(diag, o.redirect_uri)) return ec;
+        break;
+    }
+    case auth_mode::pat:
+        if (config.pat.empty()) return detail::config::missing(diag, "pat", mode);
+        break;
+    case auth_mode::keypair:
+        if (config.keypair.user.empty()) return detail::config::missing(diag, "keypair.user", mode);
+        if (config.keypair.private_key_file.empty()) return detail::config::missing(diag, "keypair.private_key_file", mode);
+        if (!config.keypair.role.empty())
+            if (auto ec = detail::config::check_field(diag, "keypair.role",
+                                              [&](diagnostics& d) { return identifier::runtime(config.keypair.role, d); }))
+                return ec;
+        break;
+    case auth_mode::none: break;
+    }
+    return {};
+}
+
+/// The typed values the OAuth providers take, made from a valid configuration.
+struct resolved_oauth {
+    /// The account, when account_url is set.
+    std::optional<account_url> account;
+    /// oauth.authorization_endpoint, or <account_url>/oauth/authorize.
+    oauth::authorization_endpoint authorization_endpoint;
+    /// oauth.token_endpoint, or <account_url>/oauth/token-request.
+    oauth::token_endpoint token_endpoint;
+    /// The parsed oauth.scope, or none when it is empty (no scope is sent).
+    std::optional<scopes> scope;
+    /// oauth.redirect_uri.
+    std::string redirect_uri;
+};
+
+/// validate()s the configuration, then makes the typed OAuth values. errc::invalid_argument when
+/// the auth mode is not "oauth" or "oauth-direct"; validate()'s errors otherwise.
+inline boost::system::result<resolved_oauth> resolve_oauth(const connection_config& config, diagnostics& diag) {
+    if (auto ec = validate(config, diag)) return ec;
+    if (config.auth != auth_mode::oauth && config.auth != auth_mode::oauth_direct) {
+        diag.set_client_message("auth: OAuth settings are used with auth \"oauth\" or \"oauth-direct\", not \"" +
+                                std::string(to_string(config.auth)) + "\"");
+        return make_error_code(errc::invalid_argument);
+    }
+    std::optional<account_url> account;
+    if (!config.account_url.empty()) account = account_url::runtime(config.account_url).value();
+    const auto& o = config.oauth;
+    auto authorization = o.authorization_endpoint.empty()
+                             ? account->authorization_endpoint()
+                             : oauth::authorization_endpoint::runtime(o.authorization_endpoint).value();
+    auto token = o.token_endpoint.empty() ? account->token_endpoint() : oauth::token_endpoint::runtime(o.token_endpoint).value();
+    std::optional<scopes> scope;
+    if (!o.scope.empty()) scope = parse_scope(o.scope).value();
+    return resolved_oauth{std::move(account), std::move(authorization), std::move(token), std::move(scope),
+                          o.redirect_uri};
+}
+
+} // namespace takeoff::snowflake
+// end of <takeoff/snowflake/connection_config.hpp>
+// begin of <takeoff/snowflake/credential.hpp>
+// SPCS ingress credentials: what a request to a Snowpark Container Services public endpoint carries
+// (`Authorization: Snowflake Token="<token>"`, or the same value in X-SF-SPCS-Authorization), and the
+// providers that make them.
+//
+// One interface, token_provider: async_get_token gives the credential to send now, invalidate() says
+// that the ingress rejected one. Two kinds of provider implement it:
+//
+// - static_token_provider: a token that never changes (a programmatic access token, or a token
+//   made elsewhere);
+// - refreshing_token_provider: the base of every provider that makes its credentials (OAuth ->
+//   session token, OAuth access token, key-pair JWT exchange; providers.hpp). It holds the current
+//   credential and fetches a new one when it is missing, invalidated or about to expire, **once**
+//   however many callers wait: the first caller's wait starts a fetch that runs as an operation of
+//   its own (so one caller's cancellation fails nobody else's wait), the others queue behind it, and
+//   all get its result. A credential counts as expiring `margin` (2 min) before its expiry, the
+//   margin clamped to half its lifetime so that short-lived tokens are still reused. When a fetch
+//   fails while the old credential is still valid, the old one is served (and the next caller
+//   tries again). The clock is injectable.
+
+// #include <takeoff/core/config.hpp> (already inlined above)
+// #include <takeoff/core/diagnostics.hpp> (already inlined above)
+// #include <takeoff/core/error.hpp> (already inlined above)
+// #include <takeoff/core/redact.hpp> (already inlined above)
+// #include <takeoff/core/with_diagnostics.hpp> (already inlined above)
+// #include <takeoff/detail/async_op.hpp> (already inlined above)
+// #include <takeoff/detail/task.hpp> (already inlined above)
+// #include <takeoff/oauth/token_set.hpp> (already inlined above)
+
+#include <boost/asio/any_completion_handler.hpp>
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/associated_cancellation_slot.hpp>
+#include <boost/asio/associated_executor.hpp>
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/deferred.hpp>
+#include <boost/asio/dispatch.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <ostream>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <list>
+
+namespace takeoff::snowflake {
+
+namespace asio = boost::asio;
+
+/// The header a credential goes in. The ingress accepts both and strips both; the second leaves
+/// `Authorization` to the service behind the ingress.
+enum class credential_header { authorization, spcs_authorization };
+
+/// "Authorization" or "X-SF-SPCS-Authorization".
+constexpr std::string_view header_name(credential_header header) noexcept {
+    return header == credential_header::authorization ? std::string_view("Authorization")
+                                                      : std::string_view("X-SF-SPCS-Authorization");
+}
+
+/// A token the ingress accepts, and until when.
+struct credential {
+    /// The token itself (a session token, an OAuth access token, an exchanged JWT or a PAT).
+    secret token;
+    /// When it stops being valid; empty when unknown (a PAT, a static token).
+    std::optional<oauth::token_clock::time_point> expires_at;
+    /// Tells the credentials of one provider apart (invalidate() names the one that was rejected).
+    std::uint64_t generation = 0;
+
+    /// `Snowflake Token="<token>"`: the header's value.
+    secret header_value() const {
+        std::string value = "Snowflake Token=\"";
+        value += token.reveal();
+        value += '"';
+        return secret(std::move(value));
+    }
+
+    /// Prints the generation and the expiry; the token shows as "[redacted]".
+    friend std::ostream& operator<<(std::ostream& os, const credential& c) {
+        os << "credential{token=" << c.token << ", generation=" << c.generation << ", expires_at=";
+        if (c.expires_at)
+            os << std::chrono::duration_cast<std::chrono::seconds>(c.expires_at->time_since_epoch()).count();
+        else
+            os << "(unknown)";
+        return os << '}';
+    }
+};
+
+/// What a provider's task-level calls complete with.
+using credential_result = takeoff::detail::op_result<credential>;
+
+/// Where a request's credential comes from. Thread-safe: any number of operations, from any
+/// threads. A provider must outlive the operations that use it.
+class token_provider {
+public:
+    using executor_type = asio::any_io_executor;
+
+    token_provider(executor_type executor, credential_header header) : executor_(std::move(executor)), header_(header) {}
+    token_provider(const token_provider&) = delete;
+    token_provider& operator=(const token_provider&) = delete;
+    virtual ~token_provider() = default;
+
+    executor_type get_executor() const noexcept { return executor_; }
+    /// The header its credentials go in.
+    credential_header header() const noexcept { return header_; }
+
+    /// The credential to send now, fetched first when needed. Completes with
+    /// `void(error_code, credential)`; diag says why it failed.
+    template <class CompletionToken = default_token>
+    auto async_get_token(diagnostics& diag, CompletionToken&& token = {}) {
+        return start(&diag, std::forward<CompletionToken>(token));
+    }
+    /// As above; the diagnostics go only into the default token's exception.
+    template <class CompletionToken = default_token>
+    auto async_get_token(CompletionToken&& token = {}) {
+        return start(nullptr, std::forward<CompletionToken>(token));
+    }
+
+    /// The credential that async_get_token would give at once, without fetching; empty when it
+    /// would have to fetch. (The request decorator's fast path.)
+    virtual std::optional<credential> cached() const = 0;
+
+    /// For the library's composed operations: async_get_token as a step of the calling task.
+    virtual takeoff::detail::task<credential_result> token_task(diagnostics& diag) = 0;
+
+    /// The ingress rejected `used`: it is not given out again. True when another credential can be
+    /// made (so a rejected request is worth sending again), false when not (a static token).
+    virtual bool invalidate(const credential& used) = 0;
+
+private:
+    template <class CompletionToken>
+    auto start(diagnostics* diag, CompletionToken&& token) {
+        return takeoff::detail::async_run<credential>(
+            executor_, false, std::chrono::steady_clock::duration::zero(), diag,
+            [](diagnostics* d, token_provider* self, diagnostics& own) { return self->token_task(d ? *d : own); },
+            std::forward<CompletionToken>(token), this, diagnostics{});
+    }
+
+    executor_type executor_;
+    credential_header header_;
+};
+
+/// A token that does not change: a programmatic access token (PAT), or one made elsewhere. Once
+/// the ingress has rejected it, it is not offered again: async_get_token fails with
+/// errc::token_unavailable, saying what to replace.
+class static_token_provider final : public token_provider {
+public:
+    /// `description` names the token in messages ("the programmatic access token").
+    static_token_provider(executor_type executor, secret token, std::string description = "the static token",
+                          credential_header header = credential_header::authorization)
+        : token_provider(std::move(executor), header), token_(std::move(token)), description_(std::move(description)) {}
+
+    std::optional<credential> cached() const override {
+        if (rejected_.load(std::memory_order_acquire) || token_.empty()) return std::nullopt;
+        return credential{token_, std::nullopt, 1};
+    }
+
+    takeoff::detail::task<credential_result> token_task(diagnostics& diag) override {
+        co_return get(diag);
+    }
+
+    bool invalidate(const credential&) override {
+        rejected_.store(true, std::memory_order_release);
+        return false;
+    }
+
+private:
+    credential_result get(diagnostics& diag) const {
+        if (auto c = cached()) return {{}, std::move(*c)};
+        diag.set_client_message(token_.empty() ? description_ + " is empty"
+                                               : "the ingress rejected " + description_ +
+                                                     "; it cannot be renewed here: replace it and try again");
+        return {make_error_code(errc::token_unavailable), {}};
+    }
+
+    secret token_;
+    std::string description_;
+    std::atomic<bool> rejected_{false};
+};
+
+/// How a refreshing provider decides that its credential is expiring.
+struct refresh_settings {
+    /// A credential is renewed this long before it expires, but never earlier than half-way
+    /// through its lifetime.
+    std::chrono::seconds margin{120};
+    /// The time now (tests move it on).
+    oauth::clock_function clock = [] { return oauth::token_clock::now(); };
+};
+
+/// The base of the providers that make their credentials (see the file comment): one fetch at a
+/// time for any number of waiting callers. A derived class implements fetch_task().
+class refreshing_token_provider : public token_provider {
+public:
+    refreshing_token_provider(executor_type executor, refresh_settings settings,
+                              credential_header header = credential_header::authorization)
+        : token_provider(executor, header), state_(std::make_shared<shared_state>(executor, std::move(settings))) {}
+
+    std::optional<credential> cached() const override {
+        std::lock_guard lock(state_->mutex);
+        return state_->usable(state_->settings.clock());
+    }
+
+    bool invalidate(const credential& used) override {
+        std::lock_guard lock(state_->mutex);
+        if (state_->current && state_->current->generation == used.generation) state_->current.reset();
+        return true;
+    }
+
+    /// How many fetches have been started (each is one round of token requests).
+    std::size_t fetch_count() const {
+        std::lock_guard lock(state_->mutex);
+        return state_->fetches;
+    }
+
+protected:
+    /// Makes a new credential (its generation is set by the caller). Never runs twice at once for
+    /// one provider. Runs as an operation of its own on the provider's executor.
+    virtual takeoff::detail::task<credential_result> fetch_task(diagnostics& diag) = 0;
+
+    /// The time now, by the provider's clock.
+    oauth::token_clock::time_point now() const { return state_->settings.clock(); }
+
+private:
+    using wait_handler = asio::any_completion_handler<void(boost::system::error_code, credential,
+                                                           std::shared_ptr<const diagnostics>)>;
+
+    struct waiter {
+        std::uint64_t id;
+        wait_handler handler;
+    };
+
+    struct shared_state {
+        shared_state(executor_type ex, refresh_settings s) : executor(std::move(ex)), settings(std::move(s)) {}
+
+        executor_type executor;
+        refresh_settings settings;
+        mutable std::mutex mutex;
+        std::optional<credential> current;
+        oauth::token_clock::time_point obtained_at{};
+        std::uint64_t generation = 0;
+        std::uint64_t next_waiter = 0;
+        std::size_t fetches = 0;
+        bool fetching = false;
+        // A list: Boost 1.81's any_completion_handler move assignment recurses without end (it
+        // constructs from the lvalue), and a vector's erase move-assigns its elements.
+        std::list<waiter> waiters;
+
+        // The current credential if it is not expiring at `now` (mutex held).
+        std::optional<credential> usable(oauth::token_clock::time_point now) const {
+            if (!current) return std::nullopt;
+            if (!current->expires_at) return current;
+            const auto lifetime = *current->expires_at - obtained_at;
+            const auto margin = std::min<oauth::token_clock::duration>(settings.margin, lifetime / 2);
+            if (now + margin < *current->expires_at) return current;
+            return std::nullopt;
+        }
+
+        // The current credential if it has not expired at all (mutex held): what is served when a
+        // fetch fails.
+        std::optional<credential> still_valid(oauth::token_clock::time_point now) const {
+            if (current && (!current->expires_at || now < *current->expires_at)) return current;
+            return std::nullopt;
+        }
+    };
+
+    // Completes a waiter on its own executor; its cancellation slot is cleared there first (the
+    // slot is emitted from that executor, never concurrently with this).
+    static void complete(shared_state& state, wait_handler handler, boost::system::error_code ec, credential c,
+                         std::shared_ptr<const diagnostics> diag) {
+        auto ex = asio::get_associated_executor(handler, state.executor);
+        asio::dispatch(ex, [h = std::move(handler), ec, c = std::move(c), d = std::move(diag)]() mutable {
+            auto slot = asio::get_associated_cancellation_slot(h);
+            if (slot.is_connected()) slot.clear();
+            std::move(h)(ec, std::move(c), std::move(d));
+        });
+    }
+
+    // Waits for the result of the fetch in progress, starting one if none is.
+    auto wait_for_fetch() {
+        return asio::async_initiate<const asio::deferred_t&,
+                                    void(boost::system::error_code, credential, std::shared_ptr<const diagnostics>)>(
+            [this](auto handler) {
+                std::unique_lock lock(state_->mutex);
+                if (auto c = state_->usable(state_->settings.clock())) { // fetched meanwhile
+                    lock.unlock();
+                    complete(*state_, std::move(handler), {}, std::move(*c), nullptr);
+                    return;
+                }
+                const std::uint64_t id = state_->next_waiter++;
+                // The type-erased handler installs its own cancellation state on the caller's slot,
+                // so the waiter's cancellation handler goes on the handler's slot, made first.
+                wait_handler wrapped(std::move(handler));
+                auto slot = wrapped.get_cancellation_slot();
+                if (slot.is_connected()) {
+                    slot.assign([state = state_, id](asio::cancellation_type type) {
+                        if ((type & (asio::cancellation_type::terminal | asio::cancellation_type::partial)) ==
+                            asio::cancellation_type::none)
+                            return; // total: the wait has no effect to undo, but others may wait on it
+                        std::unique_lock lock(state->mutex);
+                        auto it = std::find_if(state->waiters.begin(), state->waiters.end(),
+                                               [id](const waiter& w) { return w.id == id; });
+                        if (it == state->waiters.end()) return; // being completed
+                        wait_handler h = std::move(it->handler);
+                        state->waiters.erase(it);
+                        lock.unlock();
+                        complete(*state, std::move(h), asio::error::operation_aborted, {}, nullptr);
+                    });
+                }
+                state_->waiters.push_back(waiter{id, std::move(wrapped)});
+                const bool start = !state_->fetching;
+                state_->fetching = true;
+                if (start) ++state_->fetches;
+                lock.unlock();
+                if (start) start_fetch();
+            },
+            asio::deferred);
+    }
+
+public:
+    takeoff::detail::task<credential_result> token_task(diagnostics& diag) override {
+        if (auto c = cached()) co_return credential_result{{}, std::move(*c)};
+        auto wait = wait_for_fetch(); // a named local: GCC 12 and temporaries inside co_await
+        auto [ec, cred, fetch_diag] = co_await std::move(wait);
+        if (ec && fetch_diag) diag = *fetch_diag;
+        co_return credential_result{ec, std::move(cred)};
+    }
+
+private:
+    void start_fetch() {
+        auto fetch_diag = std::make_shared<diagnostics>();
+        takeoff::detail::async_run<credential>(
+            state_->executor, false, std::chrono::steady_clock::duration::zero(), nullptr,
+            [](diagnostics*, refreshing_token_provider* self, std::shared_ptr<diagnostics>& d) {
+                return self->fetch_task(*d);
+            },
+            [state = state_, fetch_diag](boost::system::error_code ec, credential fetched) {
+                finish_fetch(*state, ec, std::move(fetched), std::move(fetch_diag));
+            },
+            this, fetch_diag);
+    }
+
+    static void finish_fetch(shared_state& state, boost::system::error_code ec, credential fetched,
+                             std::shared_ptr<const diagnostics> diag) {
+        std::unique_lock lock(state.mutex);
+        state.fetching = false;
+        const auto now = state.settings.clock();
+        if (!ec) {
+            fetched.generation = ++state.generation;
+            state.current = fetched;
+            state.obtained_at = now;
+            diag = nullptr;
+        } else if (auto old = state.still_valid(now)) {
+            fetched = std::move(*old); // a failed refresh keeps the old credential while it lasts
+            ec = {};
+            diag = nullptr;
+        }
+        std::list<waiter> waiters;
+        waiters.swap(state.waiters);
+        lock.unlock();
+        for (auto& w : waiters) complete(state, std::move(w.handler), ec, fetched, diag);
+    }
+
+    std::shared_ptr<shared_state> state_;
+};
+
+} // namespace takeoff::snowflake
+// end of <takeoff/snowflake/credential.hpp>
+// #include <takeoff/snowflake/identifier.hpp> (already inlined above)
+// begin of <takeoff/snowflake/ingress.hpp>
+// The SPCS ingress's answer to a request without a valid credential: a redirect to its login host
+// (`https://sfc-endpoint-login.snowflakecomputing.app/sfc-oauth-begin?...`), meant for a browser.
+// A program must not follow it (it would get a sign-in page): it is an error of its own,
+// errc::ingress_unauthenticated, which the auth layer answers with a new credential.
+//
+// Sans-io: the rule is a function of the response header, installed into the transport as a
+// response classifier (http/hooks.hpp), so that the transport itself knows nothing of Snowflake.
+//
+// Also here: normalize_ingress_url, which turns the ingress_url column of SHOW ENDPOINTS (a host
+// name without a scheme) into the URL requests are sent to.
+
+// #include <takeoff/core/config.hpp> (already inlined above)
+// #include <takeoff/core/diagnostics.hpp> (already inlined above)
+// #include <takeoff/core/error.hpp> (already inlined above)
+// #include <takeoff/http/detail/syntax.hpp> (already inlined above)
+// #include <takeoff/http/hooks.hpp> (already inlined above)
+// #include <takeoff/http/redirect_policy.hpp> (already inlined above)
+// #include <takeoff/oauth/endpoint.hpp> (already inlined above)
+
+#include <boost/url/parse.hpp>
+#include <boost/url/url.hpp>
+#include <boost/url/url_view.hpp>
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+namespace takeoff::snowflake {
+
+/// The first label of the SPCS ingress login host.
+inline constexpr std::string_view ingress_login_host_prefix = "sfc-endpoint-login";
+
+/// True when `host` (any case) is the SPCS ingress login host: it starts with
+/// ingress_login_host_prefix.
+inline bool is_ingress_login_host(std::string_view host) noexcept {
+    if (host.size() < ingress_login_host_prefix.size()) return false;
+    for (std::size_t i = 0; i < ingress_login_host_prefix.size(); ++i)
+        if (http::detail::ascii_lower(host[i]) != ingress_login_host_prefix[i]) return false;
+    return true;
+}
+
+namespace detail {
+
+// The host a Location points at. Parsed with Boost.URL when it is a valid URI reference, else read
+// textually (after "//", up to the path, without userinfo and port) so that a malformed login
+// redirect is still recognised. A relative reference keeps the current host.
+inline std::string location_host(std::string_view location, boost::urls::url_view current) {
+    if (auto ref = boost::urls::parse_uri_reference(location)) {
+        if (ref->has_authority()) return std::string(ref->encoded_host().data(), ref->encoded_host().size());
+        return std::string(current.encoded_host().data(), current.encoded_host().size());
+    }
+    const std::size_t slashes = location.find("//");
+    if (slashes == std::string_view::npos) return {};
+    std::string_view authority = location.substr(slashes + 2);
+    authority = authority.substr(0, authority.find_first_of("/?#\\"));
+    if (const std::size_t at = authority.rfind('@'); at != std::string_view::npos) authority.remove_prefix(at + 1);
+    return std::string(authority.substr(0, authority.find(':')));
+}
+
+} // namespace detail
+
+/// True when a response is the ingress's login redirect: a redirect status (301, 302, 303, 307,
+/// 308) whose Location (white space around it ignored) points at the login host, whatever the
+/// method.
+inline bool is_ingress_login_redirect(unsigned status, std::string_view location_header,
+                                      boost::urls::url_view current) {
+    if (!http::is_redirect_status(status)) return false;
+    const std::string_view location = http::detail::trim_ows(location_header);
+    return !location.empty() && is_ingress_login_host(detail::location_host(location, current));
+}
+
+/// The response classifier (http::request_settings::classify) of requests to an SPCS ingress:
+/// the login redirect fails the request with errc::ingress_unauthenticated (never followed,
+/// whatever the redirect policy).
+inline boost::system::error_code classify_ingress_response(const http::response_view& response, diagnostics& diag) {
+    if (!is_ingress_login_redirect(response.status, response.headers[boost::beast::http::field::location],
+                                   response.url))
+        return {};
+    diag.set_http_status(response.status);
+    diag.set_client_message("the Snowflake ingress redirected to its login host: the request needs a valid "
+                            "Snowflake credential (HTTP " +
+                            std::to_string(response.status) + ")");
+    return make_error_code(errc::ingress_unauthenticated);
+}
+
+namespace detail {
+
+// True when `s` starts with a scheme followed by "://" (RFC 3986: a letter, then letters, digits,
+// '+', '-' or '.').
+inline bool has_scheme(std::string_view s) noexcept {
+    const std::size_t colon = s.find("://");
+    if (colon == std::string_view::npos || colon == 0) return false;
+    const auto letter = [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); };
+    if (!letter(s[0])) return false;
+    for (char c : s.substr(0, colon))
+        if (!(letter(c) || (c >= '0' && c <= '9') || c == '+' || c == '-' || c == '.')) return false;
+    return true;
+}
+
+} // namespace detail
+
+/// An ingress_url from SHOW ENDPOINTS ("abc-org-acct.snowflakecomputing.app", no scheme) as a URL:
+/// https:// added when there is no scheme, host lower-cased, trailing slash removed; http/https only;
+/// http only for loopback hosts (127.0.0.1, [::1], localhost) for tests; userinfo, query, fragment refused.
+///
+/// White space around the text is ignored; the scheme is lower-cased; a port and a path are kept
+/// ("https://host/v1" stays, for gateways), without trailing slashes. The host follows the endpoint
+/// rules (oauth/endpoint.hpp): ASCII letters, digits, '-' and '.', or a bracketed IPv6 address.
+/// Errors: errc::invalid_url, with a client message naming the broken rule.
+inline boost::system::result<boost::urls::url> normalize_ingress_url(std::string_view text, diagnostics& diag) {
+    diag.clear();
+    auto fail = [&diag](std::string_view reason) -> boost::system::result<boost::urls::url> {
+        diag.set_client_message("the ingress URL is invalid: " + std::string(reason));
+        return make_error_code(errc::invalid_url);
+    };
+    const auto space = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; };
+    std::string_view rest = text;
+    while (!rest.empty() && space(rest.front())) rest.remove_prefix(1);
+    while (!rest.empty() && space(rest.back())) rest.remove_suffix(1);
+    if (rest.empty()) return fail("it is empty");
+
+    const std::string full = detail::has_scheme(rest) ? std::string(rest) : "https://" + std::string(rest);
+    literal_check check;
+    oauth::detail::url_parts parts;
+    if (!oauth::detail::parse_http_url(full, parts, check)) return fail(check.reason());
+    if (parts.has_query) return fail("an ingress URL has no query (?)");
+    if (!parts.https && !oauth::detail::is_loopback_host(parts.host))
+        return fail("http:// is allowed only for 127.0.0.1, [::1] and localhost; use https://");
+
+    std::string out = parts.https ? "https://" : "http://";
+    for (char c : parts.host) out += oauth::detail::ascii_lower(c);
+    if (!parts.port.empty()) {
+        out += ':';
+        out += parts.port;
+    }
+    std::string_view path = parts.path;
+    while (!path.empty() && path.back() == '/') path.remove_suffix(1);
+    out += path;
+
+    auto parsed = boost::urls::parse_absolute_uri(out);
+    if (!parsed) return fail("the path has characters a URL cannot hold (encode them as %XX)");
+    return boost::urls::url(*parsed);
+}
+
+} // namespace takeoff::snowflake
+// end of <takeoff/snowflake/ingress.hpp>
+// begin of <takeoff/snowflake/keypair.hpp>
+// Key-pair authentication for an SPCS ingress (reference: snowflake-auth.md section 6.3, item 2):
+// the user signs a short JWT with the RSA key registered on the Snowflake user (RSA_PUBLIC_KEY), and
+// POST <account>/oauth/token (jwt-bearer grant, no client authentication) exchanges it for a token
+// scoped to one ingress host. The answer is the token as raw text, not JSON.
+//
+// Sans-io apart from OpenSSL: the JWT is signed and the request built and parsed as values; the
+// auth layer sends it. OpenSSL 3's EVP interface only. The private key, the JWT and the token never
+// reach a message or operator<<.
+
+// #include <takeoff/core/base64.hpp> (already inlined above)
+// #include <takeoff/core/config.hpp> (already inlined above)
+// #include <takeoff/core/diagnostics.hpp> (already inlined above)
+// #include <takeoff/core/error.hpp> (already inlined above)
+// #include <takeoff/core/jwt.hpp> (already inlined above)
+// #include <takeoff/core/redact.hpp> (already inlined above)
+// #include <takeoff/http/message.hpp> (already inlined above)
+// #include <takeoff/oauth/form.hpp> (already inlined above)
+// #include <takeoff/oauth/token_set.hpp> (already inlined above)
+// #include <takeoff/snowflake/account_url.hpp> (already inlined above)
+// #include <takeoff/snowflake/identifier.hpp> (already inlined above)
+// begin of <takeoff/snowflake/login.hpp>
+// Snowflake session login with an OAuth access token (reference: snowflake-auth.md section 6.3): the
+// documented-safe way from a Snowflake-OAuth access token to a credential an SPCS ingress accepts.
+// POST <account>/session/v1/login-request with AUTHENTICATOR=OAUTH answers with a session token,
+// which goes into `Authorization: Snowflake Token="..."`.
+//
+// Sans-io: the request is built and the response parsed as values; the auth layer sends it. Tokens
+// are held in takeoff::secret and never reach a message: diagnostics quote Snowflake's `code` and
+// `message` (untrusted, masked) and our own explanation only.
+
+// #include <takeoff/core/checked_literal.hpp> (already inlined above)
+// #include <takeoff/core/config.hpp> (already inlined above)
+// #include <takeoff/core/diagnostics.hpp> (already inlined above)
+// #include <takeoff/core/error.hpp> (already inlined above)
+// #include <takeoff/core/redact.hpp> (already inlined above)
+// #include <takeoff/http/message.hpp> (already inlined above)
+// #include <takeoff/oauth/authorization.hpp> (already inlined above)
+// #include <takeoff/oauth/pkce.hpp> (already inlined above)
+// #include <takeoff/snowflake/account_url.hpp> (already inlined above)
+// #include <takeoff/snowflake/identifier.hpp> (already inlined above)
+
+#include <boost/beast/http/field.hpp>
+#include <boost/json/object.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
+#include <boost/system/result.hpp>
+#include <boost/url/url.hpp>
+
+#include <array>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <initializer_list>
+#include <optional>
+#include <ostream>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+
+namespace takeoff::snowflake {
+
+namespace detail {
+
+// ASCII upper case; other bytes as they are.
+constexpr char ascii_upper(char c) noexcept { return (c >= 'a' && c <= 'z') ? static_cast<char>(c - 'a' + 'A') : c; }
+
+// The account identifier in a Snowflake account URL's host, upper-cased: the first label (the
+// region and cloud labels of a locator URL, `.privatelink` and the domain dropped). In the
+// <org>-<account> form the first '-' separates the organisation (letters and digits only) from the
+// account name, and any later '-' stands for a '_' of the account name (account names never hold
+// '-'; URLs write their '_' as '-'), so it is written back as '_'. Empty for a loopback URL (tests,
+// the emulator), which names no account.
+inline std::string account_identifier_of(const account_url& account) {
+    oauth::detail::url_parts parts;
+    literal_check check;
+    oauth::detail::parse_http_url(account.str(), parts, check); // an account_url always parses
+    if (oauth::detail::is_loopback_host(parts.host)) return {};
+    const std::string_view label = parts.host.substr(0, parts.host.find('.'));
+    std::string out;
+    out.reserve(label.size());
+    bool after_org = false;
+    for (char c : label) {
+        if (c == '-') {
+            out += after_org ? '_' : '-';
+            after_org = true;
+        } else {
+            out += ascii_upper(c);
+        }
+    }
+    return out;
+}
+
+// True when a token from a Snowflake response can go into `Snowflake Token="..."` as it is: visible
+// ASCII without '"' and '\' (a quoted-string must not end early or carry escapes).
+inline bool is_header_safe_token(std::string_view token) noexcept {
+    if (token.empty()) return false;
+    for (char c : token)
+        if (c <= 0x20 || c >= 0x7f || c == '"' || c == '\\') return false;
+    return true;
+}
+
+// A JSON string as a std::string_view.
+inline std::string_view view(const boost::json::string& s) noexcept { return {s.data(), s.size()}; }
+
+// Snowflake's `code`, which is a string ("390318") or a number (390318); empty when absent.
+inline std::string snowflake_code(const boost::json::object& body) {
+    const boost::json::value* code = body.if_contains("code");
+    if (!code) return {};
+    if (code->is_string()) return std::string(view(code->as_string()));
+    if (code->is_int64()) return std::to_string(code->as_int64());
+    if (code->is_uint64()) return std::to_string(code->as_uint64());
+    return {};
+}
+
+// The first of `keys` that holds a string in `body`, or nullptr.
+inline const boost::json::string* first_string(const boost::json::object& body,
+                                               std::initializer_list<std::string_view> keys) {
+    for (std::string_view key : keys)
+        if (const boost::json::value* v = body.if_contains(key); v && v->is_string()) return &v->as_string();
+    return nullptr;
+}
+
+// The error of a non-2xx answer from a Snowflake endpoint. An OAuth error body (RFC 6749 section
+// 5.2; Snowflake's `{"data":null,"message":...,"code":null,"success":false,"error":"invalid_grant"}`)
+// gives the errc of its `error`; otherwise the status decides. diag gets the status, the `error` or
+// Snowflake `code`, and `message` / `error_description` (or a body excerpt) as the server message.
+// `what` names the request in our message.
+inline boost::system::error_code http_failure(const http::response& response, std::string_view what,
+                                              diagnostics& diag) {
+    diag.set_http_status(response.status);
+    errc code = errc_from_http_status(response.status);
+    if (code == errc{}) code = errc::http_status; // a 1xx or 3xx that nobody handled
+    boost::system::error_code parse_error;
+    const boost::json::value body =
+        boost::json::parse(boost::json::string_view(response.body.data(), response.body.size()), parse_error);
+    const boost::json::object* object = !parse_error && body.is_object() ? &body.as_object() : nullptr;
+    const boost::json::string* message = object ? first_string(*object, {"message", "error_description"}) : nullptr;
+    diag.set_server_message(message ? view(*message) : std::string_view(response.body));
+    std::string explanation = std::string(what) + " failed with HTTP " + std::to_string(response.status);
+    if (const boost::json::string* error = object ? first_string(*object, {"error"}) : nullptr) {
+        code = oauth::errc_from_oauth_error(view(*error));
+        diag.set_server_error_code(view(*error));
+        explanation += " (an OAuth error: see server_error_code)";
+    } else if (object) {
+        diag.set_server_error_code(snowflake_code(*object));
+    }
+    diag.set_client_message(std::move(explanation));
+    return make_error_code(code);
+}
+
+// Zeroes a JSON string that held a secret, before the value that owns it is destroyed.
+inline void wipe_json_string(boost::json::string& s) noexcept {
+    volatile char* p = s.data();
+    for (std::size_t i = 0; i < s.size(); ++i) p[i] = 0;
+}
+
+} // namespace detail
+
+/// What the login request says about the client.
+struct login_parameters {
+    /// The ACCOUNT_NAME sent. Empty: derived from the account URL (its first host label,
+    /// upper-cased: "MYORG-MYACCT", "XY12345"); required for a loopback URL, which names no account.
+    std::string account_name;
+    /// The session's role, sent as `&roleName=` (percent-encoded); empty: the token's role.
+    std::optional<std::string> role;
+    /// CLIENT_APP_ID.
+    std::string client_app_id = "takeoff-cpp";
+    /// CLIENT_APP_VERSION.
+    std::string client_app_version = TAKEOFF_VERSION_STRING;
+};
+
+/// A new request id for the login request: a random (version 4) UUID in lower-case text,
+/// "xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx" with y one of 8, 9, a, b, from `source` (OpenSSL's
+/// CSPRNG unless a test passes another). Fails only when the source does.
+inline boost::system::result<std::string> make_request_id(oauth::random_source source = oauth::openssl_random_bytes) {
+    std::array<unsigned char, 16> bytes{};
+    if (const boost::system::error_code ec = source(std::span<unsigned char>(bytes))) return ec;
+    bytes[6] = static_cast<unsigned char>((bytes[6] & 0x0f) | 0x40); // version 4
+    bytes[8] = static_cast<unsigned char>((bytes[8] & 0x3f) | 0x80); // RFC 4122 variant
+    static constexpr char hex[] = "0123456789abcdef";
+    std::string out;
+    out.reserve(36);
+    for (std::size_t i = 0; i < bytes.size(); ++i) {
+        if (i == 4 || i == 6 || i == 8 || i == 10) out += '-';
+        out += hex[bytes[i] >> 4];
+        out += hex[bytes[i] & 0x0f];
+    }
+    return out;
+}
+
+/// POST <account>/session/v1/login-request?request_id=<request_id>[&roleName=<role>] (both values
+/// percent-encoded), Content-Type and Accept application/json, with the body
+/// `{"data":{"ACCOUNT_NAME":...,"AUTHENTICATOR":"OAUTH","TOKEN":<access token>,"CLIENT_APP_ID":...,
+/// "CLIENT_APP_VERSION":...,"CLIENT_ENVIRONMENT":{"OAUTH_TYPE":"OAUTH_AUTHORIZATION_CODE"}}}`.
+/// Errors, with a client message: an empty access token or request id, or no account name for a
+/// loopback URL: errc::invalid_argument; a role that is not a Snowflake identifier:
+/// errc::invalid_identifier. The body holds the access token: it belongs to the request.
+inline boost::system::result<http::request> make_login_request(const account_url& account, const secret& access_token,
+                                                               const login_parameters& parameters,
+                                                               std::string_view request_id, diagnostics& diag) {
+    diag.clear();
+    auto fail = [&diag](errc code, std::string message) -> boost::system::result<http::request> {
+        diag.set_client_message(std::move(message));
+        return make_error_code(code);
+    };
+    if (access_token.empty()) return fail(errc::invalid_argument, "the login request needs an OAuth access token");
+    if (request_id.empty()) return fail(errc::invalid_argument, "the login request needs a request id");
+    const std::string account_name =
+        parameters.account_name.empty() ? detail::account_identifier_of(account) : parameters.account_name;
+    if (account_name.empty())
+        return fail(errc::invalid_argument,
+                    "a loopback account URL names no account: set login_parameters::account_name");
+
+    std::string target = account.login_request_url() + "?request_id=" + oauth::detail::encode_query_value(request_id);
+    if (parameters.role) {
+        if (auto ok = identifier::runtime(*parameters.role, diag); !ok) return ok.error();
+        target += "&roleName=" + oauth::detail::encode_query_value(*parameters.role);
+    }
+
+    boost::json::object data;
+    data["ACCOUNT_NAME"] = account_name;
+    data["AUTHENTICATOR"] = "OAUTH";
+    data["TOKEN"] = boost::json::string_view(access_token.reveal().data(), access_token.reveal().size());
+    data["CLIENT_APP_ID"] = parameters.client_app_id;
+    data["CLIENT_APP_VERSION"] = parameters.client_app_version;
+    data["CLIENT_ENVIRONMENT"] = boost::json::object{{"OAUTH_TYPE", "OAUTH_AUTHORIZATION_CODE"}};
+    boost::json::object root;
+    root["data"] = std::move(data);
+    std::string body = boost::json::serialize(root);
+    detail::wipe_json_string(root["data"].as_object()["TOKEN"].as_string());
+
+    http::request request = http::request::post(boost::urls::url(target), std::move(body), "application/json");
+    request.headers.set(boost::beast::http::field::accept, "application/json");
+    return request;
+}
+
+/// A Snowflake session token and how long it lives.
+struct session_token {
+    /// The session token (`data.token`): what `Authorization: Snowflake Token="..."` carries.
+    secret token;
+    /// How long the session token is valid (`validityInSeconds`; 3600 s when absent).
+    std::chrono::seconds validity{0};
+    /// The master token (`data.masterToken`), which renews sessions, when sent.
+    std::optional<secret> master_token;
+    /// How long the master token is valid (`masterValidityInSeconds`), when sent.
+    std::optional<std::chrono::seconds> master_validity;
+
+    /// Prints the lifetimes; every token shows as "[redacted]".
+    friend std::ostream& operator<<(std::ostream& os, const session_token& t) {
+        os << "session_token{token=" << t.token << ", validity=" << t.validity.count() << "s, master_token=";
+        if (t.master_token)
+            os << *t.master_token;
+        else
+            os << "(none)";
+        os << ", master_validity=";
+        if (t.master_validity)
+            os << t.master_validity->count() << 's';
+        else
+            os << "(none)";
+        return os << '}';
+    }
+};
+
+/// The session lifetime assumed when the login response has no `validityInSeconds`: Snowflake's
+/// default session-token lifetime (one hour; the drivers' recorded responses send 3600). Assuming
+/// it rather than refusing keeps a login usable; a session token that dies earlier is answered by
+/// the ingress with 401, and the provider then logs in again.
+inline constexpr std::chrono::seconds default_session_validity{3600};
+
+namespace detail {
+
+// Longest lifetime read from a login response. Snowflake's are hours; the bound keeps a wild value
+// from overflowing when a provider adds it to a time point.
+inline constexpr std::int64_t max_validity_seconds = 366 * 24 * 3600;
+
+// A lifetime field of the login response's data: absent or null -> nullopt; a whole number of
+// seconds from 1 to max_validity_seconds -> it; anything else -> false.
+inline bool read_validity(const boost::json::object& data, std::string_view key,
+                          std::optional<std::chrono::seconds>& out) {
+    out.reset();
+    const boost::json::value* v = data.if_contains(key);
+    if (!v || v->is_null()) return true;
+    if (v->is_int64() && v->as_int64() > 0 && v->as_int64() <= max_validity_seconds)
+        out = std::chrono::seconds(v->as_int64());
+    return out.has_value();
+}
+
+} // namespace detail
+
+/// Reads the answer to make_login_request.
+/// - 2xx with `{"success":true,"data":{"token":...,"validityInSeconds":...,"masterToken":...,
+///   "masterValidityInSeconds":...}}`: the session token. A missing validityInSeconds is
+///   default_session_validity; the master token and its lifetime are optional.
+/// - `"success":false` (Snowflake answers a refused login with HTTP 200): its `code`, a string or a
+///   number, decides: 390318 errc::snowflake_token_expired, 390303 errc::snowflake_token_invalid,
+///   390309 errc::snowflake_user_mismatch, anything else errc::snowflake_login_failed;
+///   diag.server_error_code() is the code and diag.server_message() Snowflake's `message`.
+/// - 2xx that is not that shape (not JSON, no `success`, no or an empty data.token, a token that
+///   cannot go in a header, a lifetime that is not a whole number of seconds from 1 to one year): errc::invalid_response.
+/// - Not 2xx: errc_from_http_status (or the errc of an OAuth `error`), the body excerpt in diag.
+inline boost::system::result<session_token> parse_login_response(const http::response& response, diagnostics& diag) {
+    diag.clear();
+    auto invalid = [&diag](const char* message) -> boost::system::result<session_token> {
+        diag.set_client_message(message);
+        return make_error_code(errc::invalid_response);
+    };
+    if (response.status < 200 || response.status > 299)
+        return detail::http_failure(response, "the Snowflake login request", diag);
+
+    boost::system::error_code parse_error;
+    boost::json::value body =
+        boost::json::parse(boost::json::string_view(response.body.data(), response.body.size()), parse_error);
+    if (parse_error || !body.is_object()) return invalid("the Snowflake login response is not a JSON object");
+    const boost::json::object& root = body.as_object();
+    const boost::json::value* success = root.if_contains("success");
+    if (!success || !success->is_bool()) return invalid("the Snowflake login response has no boolean 'success'");
+
+    if (!success->as_bool()) {
+        diag.set_http_status(response.status);
+        const std::string code = detail::snowflake_code(root);
+        diag.set_server_error_code(code);
+        if (const boost::json::string* message = detail::first_string(root, {"message"})) diag.set_server_message(detail::view(*message));
+        errc result = errc::snowflake_login_failed;
+        if (code == "390318") {
+            result = errc::snowflake_token_expired;
+            diag.set_client_message("Snowflake refused the OAuth access token at login (390318: expired); "
+                                    "refresh the access token, or sign in again, and log in again");
+        } else if (code == "390303") {
+            result = errc::snowflake_token_invalid;
+            diag.set_client_message("Snowflake refused the OAuth access token at login (390303: invalid); "
+                                    "refresh the access token, or sign in again, and log in again");
+        } else if (code == "390309") {
+            result = errc::snowflake_user_mismatch;
+            diag.set_client_message("Snowflake refused the login (390309): the OAuth access token belongs to "
+                                    "another user; sign in as the intended user");
+        } else {
+            diag.set_client_message("Snowflake refused the login (success:false); its code and message are in "
+                                    "server_error_code and server_message");
+        }
+        return make_error_code(result);
+    }
+
+    const boost::json::value* data = root.if_contains("data");
+    if (!data || !data->is_object()) return invalid("the Snowflake login response has no 'data' object");
+    const boost::json::object& fields = data->as_object();
+    const boost::json::string* token = detail::first_string(fields, {"token"});
+    if (!token || token->empty()) return invalid("the Snowflake login response has no data.token");
+    if (!detail::is_header_safe_token(detail::view(*token)))
+        return invalid("the Snowflake login response's data.token has characters a token cannot have");
+
+    session_token out;
+    std::optional<std::chrono::seconds> validity;
+    if (!detail::read_validity(fields, "validityInSeconds", validity))
+        return invalid("the Snowflake login response's data.validityInSeconds is not a whole number of seconds up to a year");
+    if (!detail::read_validity(fields, "masterValidityInSeconds", out.master_validity))
+        return invalid("the Snowflake login response's data.masterValidityInSeconds is not a whole number of seconds up to a year");
+    if (const boost::json::value* master = fields.if_contains("masterToken"); master && !master->is_null()) {
+        if (!master->is_string() || !detail::is_header_safe_token(detail::view(master->as_string())))
+            return invalid("the Snowflake login response's data.masterToken is not a token");
+        out.master_token = secret(detail::view(master->as_string()));
+    }
+    out.token = secret(detail::view(*token));
+    out.validity = validity.value_or(default_session_validity);
+    return out;
+}
+
+} // namespace takeoff::snowflake
+// end of <takeoff/snowflake/login.hpp>
+// #include <takeoff/snowflake/scope.hpp> (already inlined above)
+
+#include <boost/asio/ssl/error.hpp>
+#include <boost/json/object.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/system/result.hpp>
+#include <boost/url/url.hpp>
+
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/rsa.h>
+#include <openssl/x509.h>
+
+#include <cerrno>
+#include <chrono>
+#include <climits>
+#include <cstring>
+#include <fstream>
+#include <memory>
+#include <optional>
+#include <ostream>
+#include <string>
+#include <string_view>
+#include <utility>
+
+namespace takeoff::snowflake {
+
+namespace detail {
+
+struct evp_pkey_free {
+    void operator()(EVP_PKEY* key) const noexcept { EVP_PKEY_free(key); }
+};
+struct bio_free {
+    void operator()(BIO* bio) const noexcept { BIO_free(bio); }
+};
+struct evp_md_ctx_free {
+    void operator()(EVP_MD_CTX* ctx) const noexcept { EVP_MD_CTX_free(ctx); }
+};
+
+// The oldest queued OpenSSL error as an error code (the queue is cleared), or `fallback` when
+// OpenSSL failed without queueing one.
+inline boost::system::error_code take_openssl_error(errc fallback) noexcept {
+    const unsigned long openssl_error = ERR_get_error();
+    ERR_clear_error();
+    if (openssl_error == 0) return make_error_code(fallback);
+    return {static_cast<int>(openssl_error), boost::asio::error::get_ssl_category()};
+}
+
+// What the PEM passphrase callback was given, and whether OpenSSL asked for it (the key is
+// encrypted). Without this callback OpenSSL would prompt on the terminal.
+struct passphrase_request {
+    std::string_view passphrase;
+    bool asked = false;
+};
+
+inline int pem_passphrase_callback(char* buffer, int size, int /*rwflag*/, void* user) noexcept {
+    auto* request = static_cast<passphrase_request*>(user);
+    request->asked = true;
+    const std::string_view passphrase = request->passphrase;
+    if (passphrase.empty() || size < 0 || passphrase.size() > static_cast<std::size_t>(size)) return -1;
+    std::memcpy(buffer, passphrase.data(), passphrase.size());
+    return static_cast<int>(passphrase.size());
+}
+
+// "SHA256:" + base64(SHA-256(DER SubjectPublicKeyInfo)); empty when OpenSSL fails.
+inline std::string public_key_fingerprint_of(EVP_PKEY* key) {
+    const int size = i2d_PUBKEY(key, nullptr);
+    if (size <= 0) return {};
+    std::string der(static_cast<std::size_t>(size), '\0');
+    auto* out = reinterpret_cast<unsigned char*>(der.data());
+    if (i2d_PUBKEY(key, &out) != size) return {};
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int digest_size = 0;
+    if (EVP_Digest(der.data(), der.size(), digest, &digest_size, EVP_sha256(), nullptr) != 1) return {};
+    return "SHA256:" + base64_encode(std::string_view(reinterpret_cast<const char*>(digest), digest_size));
+}
+
+} // namespace detail
+
+/// The smallest RSA key Snowflake's key-pair authentication accepts, in bits.
+inline constexpr int min_rsa_key_bits = 2048;
+
+/// The longest lifetime of a key-pair JWT: Snowflake honours at most one hour.
+inline constexpr std::chrono::seconds max_keypair_jwt_lifetime{3600};
+
+/// An RSA private key for key-pair authentication (owns an EVP_PKEY; move-only; never printed:
+/// operator<< shows the key size and the public key's fingerprint only).
+class private_key {
+public:
+    /// Reads a PEM private key: PKCS#8 ("PRIVATE KEY", "ENCRYPTED PRIVATE KEY", as Snowflake's docs
+    /// make them) or PKCS#1 ("RSA PRIVATE KEY"). An encrypted key needs `passphrase`; OpenSSL never
+    /// prompts for one. Errors (errc::invalid_argument, diag says which): not a PEM private key, an
+    /// encrypted key without a passphrase, a wrong passphrase, a key that is not RSA (RS256 needs
+    /// RSA), an RSA key under min_rsa_key_bits.
+    static boost::system::result<private_key> from_pem(std::string_view pem, diagnostics& diag,
+                                                       std::string_view passphrase = {}) {
+        diag.clear();
+        auto fail = [&diag](std::string message) -> boost::system::result<private_key> {
+            ERR_clear_error();
+            diag.set_client_message(std::move(message));
+            return make_error_code(errc::invalid_argument);
+        };
+        if (pem.size() > static_cast<std::size_t>(INT_MAX)) return fail("the PEM text is too large");
+        std::unique_ptr<BIO, detail::bio_free> bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+        if (!bio) {
+            diag.set_client_message("OpenSSL could not open the PEM text");
+            return detail::take_openssl_error(errc::invalid_argument);
+        }
+        detail::passphrase_request request{passphrase};
+        std::unique_ptr<EVP_PKEY, detail::evp_pkey_free> key(
+            PEM_read_bio_PrivateKey(bio.get(), nullptr, detail::pem_passphrase_callback, &request));
+        if (!key) {
+            if (request.asked && passphrase.empty())
+                return fail("the private key is encrypted: a passphrase is needed");
+            if (request.asked) return fail("the private key cannot be decrypted with this passphrase");
+            return fail("the text is not a PEM private key (PKCS#8 or PKCS#1)");
+        }
+        if (!EVP_PKEY_is_a(key.get(), "RSA")) {
+            const char* type = EVP_PKEY_get0_type_name(key.get());
+            return fail(std::string("the private key is ") + (type ? type : "not RSA") +
+                        ": Snowflake key-pair authentication signs with RS256, which needs an RSA key");
+        }
+        const int bits = EVP_PKEY_get_bits(key.get());
+        if (bits < min_rsa_key_bits)
+            return fail("the RSA key has " + std::to_string(bits) +
+                        " bits: Snowflake key-pair authentication needs at least 2048");
+        std::string fingerprint = detail::public_key_fingerprint_of(key.get());
+        if (fingerprint.empty()) {
+            diag.set_client_message("the public key's fingerprint cannot be computed");
+            return detail::take_openssl_error(errc::invalid_argument);
+        }
+        ERR_clear_error();
+        return private_key(std::move(key), std::move(fingerprint));
+    }
+
+    /// Reads a PEM private key file (see from_pem). A file that cannot be read gives the system's
+    /// error (e.g. no_such_file_or_directory), and diag names the path. The file's text is wiped
+    /// from memory once read.
+    static boost::system::result<private_key> from_file(const std::string& path, diagnostics& diag,
+                                                        std::string_view passphrase = {}) {
+        diag.clear();
+        auto unreadable = [&diag, &path](int error) -> boost::system::result<private_key> {
+            diag.set_client_message("cannot read the private key file '" + path + "'");
+            return boost::system::error_code(error != 0 ? error : EIO, boost::system::generic_category());
+        };
+        errno = 0;
+        std::ifstream file(path, std::ios::binary | std::ios::ate);
+        if (!file) return unreadable(errno != 0 ? errno : ENOENT);
+        const std::streamoff size = file.tellg();
+        if (size < 0 || !file.seekg(0)) return unreadable(errno);
+        // Sized once, so that no reallocation leaves a copy of the key behind.
+        std::string pem(static_cast<std::size_t>(size), '\0');
+        if (!file.read(pem.data(), size)) {
+            takeoff::detail::wipe_string(pem);
+            return unreadable(errno);
+        }
+        auto key = from_pem(pem, diag, passphrase);
+        takeoff::detail::wipe_string(pem);
+        if (!key) diag.set_client_message(diag.client_message() + " (file '" + path + "')");
+        return key;
+    }
+
+    /// "SHA256:" + base64(SHA-256 of the DER SubjectPublicKeyInfo of the public key): Snowflake's
+    /// RSA_PUBLIC_KEY_FP (DESC USER shows it), the last part of the JWT's `iss`.
+    const std::string& public_key_fingerprint() const noexcept { return fingerprint_; }
+
+    /// The key's size in bits.
+    int bits() const noexcept { return key_ ? EVP_PKEY_get_bits(key_.get()) : 0; }
+
+    /// The RS256 (RSASSA-PKCS1-v1_5 with SHA-256) signature of `data`, raw bytes. An OpenSSL
+    /// failure comes back as its error code; a moved-from key is errc::invalid_argument.
+    boost::system::result<std::string> sign_rs256(std::string_view data) const {
+        if (!key_) return make_error_code(errc::invalid_argument);
+        std::unique_ptr<EVP_MD_CTX, detail::evp_md_ctx_free> ctx(EVP_MD_CTX_new());
+        EVP_PKEY_CTX* pctx = nullptr;
+        std::size_t size = 0;
+        if (!ctx || EVP_DigestSignInit(ctx.get(), &pctx, EVP_sha256(), nullptr, key_.get()) != 1 ||
+            EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) != 1 ||
+            EVP_DigestSignUpdate(ctx.get(), data.data(), data.size()) != 1 ||
+            EVP_DigestSignFinal(ctx.get(), nullptr, &size) != 1)
+            return detail::take_openssl_error(errc::invalid_argument);
+        std::string signature(size, '\0');
+        if (EVP_DigestSignFinal(ctx.get(), reinterpret_cast<unsigned char*>(signature.data()), &size) != 1)
+            return detail::take_openssl_error(errc::invalid_argument);
+        signature.resize(size);
+        return signature;
+    }
+
+    /// The OpenSSL key, for what this class does not wrap (null after a move).
+    EVP_PKEY* native_handle() const noexcept { return key_.get(); }
+
+    /// "private_key{RSA 2048 bits, SHA256:...}": the public fingerprint, never the key.
+    friend std::ostream& operator<<(std::ostream& os, const private_key& key) {
+        if (!key.key_) return os << "private_key{(empty)}";
+        return os << "private_key{RSA " << key.bits() << " bits, " << key.fingerprint_ << '}';
+    }
+
+private:
+    private_key(std::unique_ptr<EVP_PKEY, detail::evp_pkey_free> key, std::string fingerprint)
+        : key_(std::move(key)), fingerprint_(std::move(fingerprint)) {}
+
+    std::unique_ptr<EVP_PKEY, detail::evp_pkey_free> key_;
+    std::string fingerprint_;
+};
+
+/// The account part of a key-pair JWT's claims, from the account URL: the first host label
+/// upper-cased, so a locator's region and cloud are dropped ("xy12345.us-east-2.aws" -> "XY12345"),
+/// an org-account name is kept ("myorg-myacct" -> "MYORG-MYACCT"; a '-' after the first stands for
+/// the account name's '_': "acme-marketing-test" -> "ACME-MARKETING_TEST"), `.privatelink` and the
+/// domain are dropped. Empty for a loopback URL (tests, the emulator), which names no account.
+inline std::string jwt_account_identifier(const account_url& account) { return detail::account_identifier_of(account); }
+
+/// A key-pair JWT for `user` of the account `account_identifier` (as jwt_account_identifier makes
+/// it; upper-cased here), signed RS256 with `key`: header {"alg":"RS256","typ":"JWT"}, claims
+/// iss = <ACCOUNT>.<USER>.<fingerprint>, sub = <ACCOUNT>.<USER> (user upper-cased), iat = now and
+/// exp = now + lifetime, in whole seconds. Errors (errc::invalid_argument, with a client message):
+/// an empty account identifier or one with '.', an empty user or one with control characters, a
+/// lifetime not in (0 s, 1 h], a moved-from key; an OpenSSL failure gives its own code.
+inline boost::system::result<secret> make_keypair_jwt_for(std::string_view account_identifier, std::string_view user,
+                                                          const private_key& key, oauth::token_clock::time_point now,
+                                                          std::chrono::seconds lifetime, diagnostics& diag) {
+    diag.clear();
+    auto fail = [&diag](const char* message) -> boost::system::result<secret> {
+        diag.set_client_message(message);
+        return make_error_code(errc::invalid_argument);
+    };
+    if (account_identifier.empty()) return fail("a key-pair JWT needs the account identifier");
+    if (account_identifier.find('.') != std::string_view::npos)
+        return fail("an account identifier in a key-pair JWT has no '.': drop a locator's region and cloud, "
+                    "join organisation and account with '-'");
+    if (user.empty()) return fail("a key-pair JWT needs the user name");
+    for (char c : user)
+        if (detail::is_control(c)) return fail("a user name has no control characters");
+    if (lifetime <= std::chrono::seconds::zero() || lifetime > max_keypair_jwt_lifetime)
+        return fail("a key-pair JWT lives more than 0 seconds and at most one hour");
+    if (!key.native_handle()) return fail("the private key is empty (moved from)");
+
+    std::string subject;
+    for (char c : account_identifier) subject += detail::ascii_upper(c);
+    subject += '.';
+    for (char c : user) subject += detail::ascii_upper(c);
+    const auto issued = std::chrono::floor<std::chrono::seconds>(now.time_since_epoch()).count();
+    boost::json::object claims;
+    claims["iss"] = subject + '.' + key.public_key_fingerprint();
+    claims["sub"] = subject;
+    claims["iat"] = issued;
+    claims["exp"] = issued + lifetime.count();
+
+    std::string token = jwt_signing_input(R"({"alg":"RS256","typ":"JWT"})", boost::json::serialize(claims));
+    auto signature = key.sign_rs256(token);
+    if (!signature) {
+        diag.set_client_message("signing the key-pair JWT failed (OpenSSL)");
+        return signature.error();
+    }
+    token += '.';
+    token += base64url_encode(*signature);
+    takeoff::detail::wipe_string(*signature);
+    return secret(std::move(token));
+}
+
+/// make_keypair_jwt_for with the account identifier taken from the account URL
+/// (jwt_account_identifier). A loopback URL names no account: errc::invalid_argument; call
+/// make_keypair_jwt_for with the identifier instead.
+inline boost::system::result<secret> make_keypair_jwt(const account_url& account, std::string_view user,
+                                                      const private_key& key, oauth::token_clock::time_point now,
+                                                      std::chrono::seconds lifetime, diagnostics& diag) {
+    const std::string identifier = jwt_account_identifier(account);
+    if (identifier.empty()) {
+        diag.clear();
+        diag.set_client_message("a loopback account URL names no account: pass the account identifier");
+        return make_error_code(errc::invalid_argument);
+    }
+    return make_keypair_jwt_for(identifier, user, key, now, lifetime, diag);
+}
+
+/// The grant type of the key-pair JWT exchange (RFC 7523).
+inline constexpr std::string_view jwt_bearer_grant_type = "urn:ietf:params:oauth:grant-type:jwt-bearer";
+
+/// POST <account>/oauth/token (account.jwt_token_endpoint()), form-encoded, with no client
+/// authentication: grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer, assertion=<jwt>,
+/// scope=[session:role:<ROLE> ]<ingress host> (lower-cased host). The role scope is spelled as
+/// scope.hpp spells it: session:role-encoded:<percent-encoded> when the name needs it. Errors, with
+/// a client message: an empty JWT, or an ingress host that is not a host name (no scheme, port or
+/// path): errc::invalid_argument; a role that is not a Snowflake identifier: errc::invalid_identifier.
+inline boost::system::result<http::request> make_jwt_exchange_request(const account_url& account, const secret& jwt,
+                                                                      std::string_view ingress_host,
+                                                                      const std::optional<std::string>& role,
+                                                                      diagnostics& diag) {
+    diag.clear();
+    auto fail = [&diag](const char* message) -> boost::system::result<http::request> {
+        diag.set_client_message(message);
+        return make_error_code(errc::invalid_argument);
+    };
+    if (jwt.empty()) return fail("the JWT exchange needs a key-pair JWT");
+    bool host_ok = !ingress_host.empty() && ingress_host.size() <= 253;
+    for (std::string_view rest = ingress_host; host_ok;) {
+        const std::size_t dot = rest.find('.');
+        host_ok = detail::is_ldh_label(rest.substr(0, dot));
+        if (dot == std::string_view::npos) break;
+        rest.remove_prefix(dot + 1);
+    }
+    if (!host_ok)
+        return fail("the ingress host is a host name such as abc-myorg-myacct.snowflakecomputing.app "
+                    "(no scheme, port or path)");
+
+    std::string scope;
+    if (role) {
+        if (auto ok = identifier::runtime(*role, diag); !ok) return ok.error();
+        const bool encode = detail::needs_role_encoding(*role);
+        scope = encode ? detail::role_encoded_prefix : detail::role_prefix;
+        if (encode)
+            detail::percent_encode(*role, [&scope](char c) { scope += c; });
+        else
+            scope += *role;
+        scope += ' ';
+    }
+    for (char c : ingress_host) scope += oauth::detail::ascii_lower(c);
+
+    oauth::form_builder form;
+    form.add("grant_type", jwt_bearer_grant_type).add("assertion", jwt.reveal()).add("scope", scope);
+    return http::request::post(boost::urls::url(account.jwt_token_endpoint().url()), form.take(),
+                               "application/x-www-form-urlencoded");
+}
+
+/// A token for one SPCS ingress host, from the key-pair JWT exchange.
+struct ingress_token {
+    /// What `Authorization: Snowflake Token="..."` carries.
+    secret token;
+    /// When the token expires, when it is a JWT with an `exp` claim (read, not verified).
+    std::optional<oauth::token_clock::time_point> expires_at;
+
+    /// Prints the expiry (seconds since the epoch); the token shows as "[redacted]".
+    friend std::ostream& operator<<(std::ostream& os, const ingress_token& t) {
+        os << "ingress_token{token=" << t.token << ", expires_at=";
+        if (t.expires_at)
+            os << std::chrono::duration_cast<std::chrono::seconds>(t.expires_at->time_since_epoch()).count();
+        else
+            os << "(unknown)";
+        return os << '}';
+    }
+};
+
+/// Reads the answer to make_jwt_exchange_request.
+/// - 2xx: the body, white space (space, tab, CR, LF) around it trimmed, is the token; its expiry is
+///   the `exp` of a JWT (none for an opaque token). An empty body, or one that cannot go in a
+///   header as it is (JSON, text with spaces, quotes or non-ASCII): errc::invalid_response.
+/// - Not 2xx: an OAuth error body (`{"error":"invalid_grant","message":...}`) gives the errc of its
+///   `error` (oauth::errc_from_oauth_error); otherwise errc_from_http_status. diag has the status,
+///   the server's `error` or `code`, and its message or a masked body excerpt.
+inline boost::system::result<ingress_token> parse_jwt_exchange_response(const http::response& response,
+                                                                        diagnostics& diag) {
+    diag.clear();
+    if (response.status < 200 || response.status > 299)
+        return detail::http_failure(response, "the key-pair JWT exchange", diag);
+    std::string_view text = response.body;
+    const std::string_view white = " \t\r\n";
+    const std::size_t first = text.find_first_not_of(white);
+    text = first == std::string_view::npos ? std::string_view{} : text.substr(first, text.find_last_not_of(white) - first + 1);
+    auto invalid = [&diag](const char* message) -> boost::system::result<ingress_token> {
+        diag.set_client_message(message);
+        return make_error_code(errc::invalid_response);
+    };
+    if (text.empty()) return invalid("the key-pair JWT exchange answered with an empty body");
+    if (!detail::is_header_safe_token(text))
+        return invalid("the key-pair JWT exchange answered with something other than a bare token "
+                       "(JSON, or text with spaces, quotes or non-ASCII characters)");
+    return ingress_token{secret(text), jwt_expiry(text)};
+}
+
+} // namespace takeoff::snowflake
+// end of <takeoff/snowflake/keypair.hpp>
+// #include <takeoff/snowflake/login.hpp> (already inlined above)
+// begin of <takeoff/snowflake/providers.hpp>
+// The credential providers that make their credentials (credential.hpp has the interface, the
+// single-flight refresh and the static token):
+//
+// - session_token_provider (auth "oauth", the default): the OAuth access token is exchanged at
+//   <account>/session/v1/login-request (AUTHENTICATOR=OAUTH, as the Dataiku plugin does) for a
+//   session token, which the ingress accepts as `Snowflake Token="..."`. A login refused with
+//   390318 (access token expired) or 390303 (invalid) refreshes the access token and logs in once
+//   more.
+// - oauth_token_provider (auth "oauth-direct"): the OAuth access token itself is the credential,
+//   for deployments whose ingress accepts it (reference: snowflake-auth.md section 10, question 2).
+// - keypair_token_provider (auth "keypair"): an RS256 JWT signed with the user's key is exchanged
+//   at <account>/oauth/token (jwt-bearer grant, scope = optional role + the ingress host) for a
+//   token of that ingress host.
+//
+// The two OAuth providers share oauth_session: the token set of one sign-in, loaded from a token
+// store at first use, refreshed with the refresh token when the access token expires, saved back
+// after each change, and erased when the refresh token is refused (the user must sign in again,
+// and errc::token_unavailable says so).
+
+// #include <takeoff/core/config.hpp> (already inlined above)
+// #include <takeoff/core/diagnostics.hpp> (already inlined above)
+// #include <takeoff/core/error.hpp> (already inlined above)
+// #include <takeoff/detail/task.hpp> (already inlined above)
+// #include <takeoff/http/client.hpp> (already inlined above)
+// #include <takeoff/oauth/token_client.hpp> (already inlined above)
+// #include <takeoff/oauth/token_set.hpp> (already inlined above)
+// #include <takeoff/oauth/token_store.hpp> (already inlined above)
+// #include <takeoff/snowflake/account_url.hpp> (already inlined above)
+// #include <takeoff/snowflake/credential.hpp> (already inlined above)
+// #include <takeoff/snowflake/keypair.hpp> (already inlined above)
+// #include <takeoff/snowflake/login.hpp> (already inlined above)
+
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <utility>
+
+namespace takeoff::snowflake {
+
+/// The OAuth tokens of one sign-in, as the OAuth providers use them. Thread-safe.
+class oauth_session {
+public:
+    /// An access token is refreshed when it has less than this left (the login request that
+    /// follows takes well under a second).
+    static constexpr std::chrono::seconds access_token_margin{30};
+
+    /// `store` (may be null: memory only) keeps the tokens under `key` between runs; it must
+    /// outlive the session. The client must outlive the session's operations.
+    oauth_session(http::client& client, oauth::client_config config, oauth::token_store* store, oauth::token_key key)
+        : client_(client), config_(std::move(config)), store_(store), key_(std::move(key)) {}
+
+    const oauth::client_config& config() const noexcept { return config_; }
+    const oauth::token_key& key() const noexcept { return key_; }
+
+    /// Replaces the tokens (after a sign-in) and saves them to the store; diag says why a save failed.
+    boost::system::error_code set_tokens(oauth::token_set tokens, diagnostics& diag) {
+        std::lock_guard lock(mutex_);
+        tokens_ = std::move(tokens);
+        return save_locked(diag);
+    }
+
+    /// The tokens held (loaded from the store if none are yet); empty when not signed in.
+    std::optional<oauth::token_set> tokens(diagnostics& diag) {
+        std::lock_guard lock(mutex_);
+        load_locked(diag);
+        return tokens_;
+    }
+
+    /// For the library's composed operations: an access token valid for at least
+    /// access_token_margin at `now`, refreshed first when needed or when `force_refresh`.
+    /// Not called concurrently for one session (the providers' single flight sees to that).
+    takeoff::detail::task<takeoff::detail::op_result<secret>> access_token_task(bool force_refresh,
+                                                                               oauth::token_clock::time_point now,
+                                                                               diagnostics& diag) {
+        std::optional<oauth::token_set> current;
+        {
+            std::lock_guard lock(mutex_);
+            load_locked(diag);
+            current = tokens_;
+        }
+        if (!current) {
+            diag.set_client_message("not signed in to " + key_.account +
+                                    " with this client and scope: sign in first (takeoff login)");
+            co_return takeoff::detail::op_result<secret>{make_error_code(errc::token_unavailable), {}};
+        }
+        const bool expiring = current->expires_at && now + access_token_margin >= *current->expires_at;
+        if (!force_refresh && !expiring) co_return takeoff::detail::op_result<secret>{{}, current->access_token};
+
+        auto refreshed = co_await oauth::refresh_task(client_, config_, *current, now, diag);
+        std::lock_guard lock(mutex_);
+        if (refreshed.ec == errc::token_unavailable) {
+            // A refresh token that will never work again is not kept (nor retried on every call).
+            tokens_.reset();
+            if (store_) {
+                diagnostics ignored;
+                store_->erase(key_, ignored);
+            }
+            co_return takeoff::detail::op_result<secret>{refreshed.ec, {}};
+        }
+        if (refreshed.ec) co_return takeoff::detail::op_result<secret>{refreshed.ec, {}};
+        tokens_ = std::move(refreshed.value);
+        diagnostics save_diag;
+        save_locked(save_diag); // the new tokens work even when they cannot be kept for the next run
+        co_return takeoff::detail::op_result<secret>{{}, tokens_->access_token};
+    }
+
+    /// The access token's expiry, when known.
+    std::optional<oauth::token_clock::time_point> access_token_expiry() const {
+        std::lock_guard lock(mutex_);
+        return tokens_ ? tokens_->expires_at : std::nullopt;
+    }
+
+private:
+    void load_locked(diagnostics& diag) {
+        if (tokens_ || loaded_ || !store_) return;
+        loaded_ = true;
+        auto stored = store_->load(key_, diag);
+        if (stored && *stored) tokens_ = std::move(**stored);
+    }
+
+    boost::system::error_code save_locked(diagnostics& diag) {
+        if (!store_ || !tokens_) return {};
+        return store_->save(key_, *tokens_, diag);
+    }
+
+    http::client& client_;
+    oauth::client_config config_;
+    oauth::token_store* store_;
+    oauth::token_key key_;
+    mutable std::mutex mutex_;
+    std::optional<oauth::token_set> tokens_;
+    bool loaded_ = false;
+};
+
+/// Auth "oauth": the OAuth access token exchanged for a Snowflake session token at the account's
+/// login-request (see the file comment). The session outlives the provider's operations.
+class session_token_provider final : public refreshing_token_provider {
+public:
+    session_token_provider(http::client& client, oauth_session& session, account_url account,
+                           login_parameters parameters = {}, refresh_settings settings = {},
+                           credential_header header = credential_header::authorization)
+        : refreshing_token_provider(client.get_executor(), std::move(settings), header), client_(client),
+          session_(session), account_(std::move(account)), parameters_(std::move(parameters)) {}
+
+protected:
+    takeoff::detail::task<credential_result> fetch_task(diagnostics& diag) override {
+        auto first = co_await login(false, diag);
+        if (first.ec != errc::snowflake_token_expired && first.ec != errc::snowflake_token_invalid) co_return first;
+        co_return co_await login(true, diag); // 390318 / 390303: a new access token, once
+    }
+
+private:
+    takeoff::detail::task<credential_result> login(bool force_refresh, diagnostics& diag) {
+        auto access = co_await session_.access_token_task(force_refresh, now(), diag);
+        if (access.ec) co_return credential_result{access.ec, {}};
+        auto request_id = make_request_id();
+        if (!request_id) co_return credential_result{request_id.error(), {}};
+        auto req = make_login_request(account_, access.value, parameters_, *request_id, diag);
+        if (!req) co_return credential_result{req.error(), {}};
+        auto reply = co_await client_.request_task(*req, client_.defaults(), diag);
+        if (reply.ec && reply.value.status == 0) co_return credential_result{reply.ec, {}};
+        auto session = parse_login_response(reply.value, diag);
+        if (!session) co_return credential_result{session.error(), {}};
+        co_return credential_result{{}, credential{std::move(session->token), now() + session->validity, 0}};
+    }
+
+    http::client& client_;
+    oauth_session& session_;
+    account_url account_;
+    login_parameters parameters_;
+};
+
+/// Auth "oauth-direct": the OAuth access token itself (see the file comment).
+class oauth_token_provider final : public refreshing_token_provider {
+public:
+    oauth_token_provider(http::client& client, oauth_session& session, refresh_settings settings = {},
+                         credential_header header = credential_header::authorization)
+        : refreshing_token_provider(client.get_executor(), std::move(settings), header), session_(session) {}
+
+protected:
+    takeoff::detail::task<credential_result> fetch_task(diagnostics& diag) override {
+        // Called when the credential is missing, expiring or was rejected: in the last two cases
+        // the held access token is no good, so it is refreshed unless it is new to this provider.
+        const bool force = fetched_before_;
+        fetched_before_ = true;
+        auto access = co_await session_.access_token_task(force, now(), diag);
+        if (access.ec) co_return credential_result{access.ec, {}};
+        co_return credential_result{{}, credential{std::move(access.value), session_.access_token_expiry(), 0}};
+    }
+
+private:
+    oauth_session& session_;
+    bool fetched_before_ = false; // fetches never overlap (single flight)
+};
+
+/// What key-pair authentication needs.
+struct keypair_settings {
+    /// The Snowflake user the public key is set on (ALTER USER ... SET RSA_PUBLIC_KEY).
+    std::string user;
+    /// The ingress host the token is for ("abc-org-acct.snowflakecomputing.app").
+    std::string ingress_host;
+    /// The session role; empty: the user's default role.
+    std::optional<std::string> role;
+    /// The JWT's lifetime (Snowflake accepts at most one hour).
+    std::chrono::seconds jwt_lifetime{3540};
+    /// The account part of the JWT's claims; empty: from the account URL (jwt_account_identifier).
+    /// Needed for a loopback account URL (the emulator), which names no account.
+    std::string account_identifier;
+};
+
+/// Auth "keypair": a key-pair JWT exchanged at <account>/oauth/token for an ingress token.
+class keypair_token_provider final : public refreshing_token_provider {
+public:
+    keypair_token_provider(http::client& client, account_url account, private_key key, keypair_settings settings,
+                           refresh_settings refresh = {}, credential_header header = credential_header::authorization)
+        : refreshing_token_provider(client.get_executor(), std::move(refresh), header), client_(client),
+          account_(std::move(account)), key_(std::move(key)), settings_(std::move(settings)) {}
+
+protected:
+    takeoff::detail::task<credential_result> fetch_task(diagnostics& diag) override {
+        const auto issued = now();
+        auto jwt = settings_.account_identifier.empty()
+                       ? make_keypair_jwt(account_, settings_.user, key_, issued, settings_.jwt_lifetime, diag)
+                       : make_keypair_jwt_for(settings_.account_identifier, settings_.user, key_, issued,
+                                              settings_.jwt_lifetime, diag);
+        if (!jwt) co_return credential_result{jwt.error(), {}};
+        auto req = make_jwt_exchange_request(account_, *jwt, settings_.ingress_host, settings_.role, diag);
+        if (!req) co_return credential_result{req.error(), {}};
+        auto reply = co_await client_.request_task(*req, client_.defaults(), diag);
+        if (reply.ec && reply.value.status == 0) co_return credential_result{reply.ec, {}};
+        auto token = parse_jwt_exchange_response(reply.value, diag);
+        if (!token) co_return credential_result{token.error(), {}};
+        co_return credential_result{{}, credential{std::move(token->token), token->expires_at, 0}};
+    }
+
+private:
+    http::client& client_;
+    account_url account_;
+    private_key key_;
+    keypair_settings settings_;
+};
+
+} // namespace takeoff::snowflake
+// end of <takeoff/snowflake/providers.hpp>
+// #include <takeoff/snowflake/scope.hpp> (already inlined above)
+// begin of <takeoff/snowflake/send.hpp>
+// Sending a request through an SPCS ingress with a provider's credential.
+//
+// The credential is added by the transport's request decorator before every attempt (so a retry
+// after a Retry-After wait carries the credential current then), from the provider's cache when it
+// has a usable one (no operation of its own) and through async_get_token otherwise. The ingress's
+// login redirect is classified as errc::ingress_unauthenticated and never followed. When the
+// ingress rejects the credential (that redirect, or 401), the provider is told (invalidate) and the
+// same request is sent once more with a new credential; a provider that cannot make another (a
+// static token) is not asked twice.
+
+// #include <takeoff/core/config.hpp> (already inlined above)
+// #include <takeoff/core/diagnostics.hpp> (already inlined above)
+// #include <takeoff/core/error.hpp> (already inlined above)
+// #include <takeoff/core/with_diagnostics.hpp> (already inlined above)
+// #include <takeoff/detail/async_op.hpp> (already inlined above)
+// #include <takeoff/detail/task.hpp> (already inlined above)
+// #include <takeoff/http/client.hpp> (already inlined above)
+// #include <takeoff/http/hooks.hpp> (already inlined above)
+// #include <takeoff/http/message.hpp> (already inlined above)
+// #include <takeoff/http/options.hpp> (already inlined above)
+// #include <takeoff/snowflake/credential.hpp> (already inlined above)
+// #include <takeoff/snowflake/ingress.hpp> (already inlined above)
+
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <utility>
+
+namespace takeoff::snowflake {
+
+namespace detail {
+
+// The credential the decorator added last, so that the one the ingress rejected is the one
+// invalidated. Written by the decorator's completion (any thread), read by the sending task after
+// the attempt (the transport resumes on its executor after the decorator's handler ran).
+struct last_credential {
+    std::mutex mutex;
+    std::optional<credential> value;
+
+    void set(credential c) {
+        std::lock_guard lock(mutex);
+        value = std::move(c);
+    }
+    std::optional<credential> get() {
+        std::lock_guard lock(mutex);
+        return value;
+    }
+};
+
+inline void add_credential(http::fields& headers, credential_header header, const credential& c) {
+    headers.append(header_name(header), c.header_value().reveal());
+}
+
+// The decorator that adds `provider`'s credential to every attempt.
+inline http::request_decorator credential_decorator(token_provider& provider, std::shared_ptr<last_credential> last) {
+    return [&provider, last = std::move(last)](http::attempt_context& attempt, http::decorate_handler done) {
+        if (auto c = provider.cached()) {
+            add_credential(attempt.headers, provider.header(), *c);
+            last->set(std::move(*c));
+            std::move(done)(boost::system::error_code{});
+            return;
+        }
+        http::fields* headers = &attempt.headers;
+        provider.async_get_token(
+            attempt.diag, [&provider, headers, last, done = std::move(done)](boost::system::error_code ec,
+                                                                             credential c) mutable {
+                if (!ec) {
+                    add_credential(*headers, provider.header(), c);
+                    last->set(std::move(c));
+                }
+                std::move(done)(ec);
+            });
+    };
+}
+
+// The request's own classifier (if any) first, then the ingress's login redirect.
+inline http::response_classifier with_ingress_classifier(http::response_classifier own) {
+    if (!own) return &classify_ingress_response;
+    return [own = std::move(own)](const http::response_view& response, diagnostics& diag) {
+        if (auto ec = own(response, diag)) return ec;
+        return classify_ingress_response(response, diag);
+    };
+}
+
+inline bool is_credential_rejected(const boost::system::error_code& ec) noexcept {
+    return ec == errc::ingress_unauthenticated || ec == errc::unauthorized;
+}
+
+} // namespace detail
+
+/// For the library's composed operations: send `req` with `provider`'s credential as a step of the
+/// calling task (see the file comment). `settings` are the request's full settings (the client's
+/// defaults with the call's overrides); its decorator is replaced, its classifier kept.
+inline takeoff::detail::task<takeoff::detail::op_result<http::response>>
+send_task(const http::client& client, token_provider& provider, const http::request& req,
+          http::request_settings settings, diagnostics& diag) {
+    auto last = std::make_shared<detail::last_credential>();
+    settings.decorate = detail::credential_decorator(provider, last);
+    settings.classify = detail::with_ingress_classifier(std::move(settings.classify));
+    auto first = co_await client.request_task(req, settings, diag);
+    if (!detail::is_credential_rejected(first.ec)) co_return first;
+    const auto used = last->get();
+    if (!used || !provider.invalidate(*used)) co_return first;
+    co_return co_await client.request_task(req, settings, diag);
+}
+
+/// Sends `req` through `client` with `provider`'s credential (see the file comment). Completes with
+/// `void(error_code, http::response)` as http::client::async_request does; `options` override the
+/// client's defaults. The client and the provider must outlive the operation.
+template <class CompletionToken = default_token>
+auto async_send(http::client& client, token_provider& provider, http::request req, const http::request_options& options,
+                diagnostics& diag, CompletionToken&& token = {}) {
+    http::request_settings settings = options.apply_to(client.defaults());
+    const auto deadline = settings.deadline;
+    return takeoff::detail::async_run<http::response>(
+        client.get_executor(), false, deadline, &diag,
+        [](diagnostics* d, http::client* c, token_provider* p, http::request& r, http::request_settings& s,
+           diagnostics& own) { return send_task(*c, *p, r, std::move(s), d ? *d : own); },
+        std::forward<CompletionToken>(token), &client, &provider, std::move(req), std::move(settings), diagnostics{});
+}
+
+/// As above, with the client's defaults.
+template <class CompletionToken = default_token>
+auto async_send(http::client& client, token_provider& provider, http::request req, diagnostics& diag,
+                CompletionToken&& token = {}) {
+    return async_send(client, provider, std::move(req), http::request_options{}, diag,
+                      std::forward<CompletionToken>(token));
+}
+
+/// As above; the diagnostics go only into the default token's exception.
+template <class CompletionToken = default_token>
+auto async_send(http::client& client, token_provider& provider, http::request req, CompletionToken&& token = {}) {
+    http::request_settings settings = client.defaults();
+    const auto deadline = settings.deadline;
+    return takeoff::detail::async_run<http::response>(
+        client.get_executor(), false, deadline, nullptr,
+        [](diagnostics* d, http::client* c, token_provider* p, http::request& r, http::request_settings& s,
+           diagnostics& own) { return send_task(*c, *p, r, std::move(s), d ? *d : own); },
+        std::forward<CompletionToken>(token), &client, &provider, std::move(req), std::move(settings), diagnostics{});
+}
+
+} // namespace takeoff::snowflake
+// end of <takeoff/snowflake/send.hpp>
 // begin of <takeoff/sse/event.hpp>
 // One dispatched server-sent event. It is a set of views so that handing an event to the caller
 // costs no copy; the parser that produced it owns the bytes (see sse::parser for how long).
@@ -7983,683 +13607,6 @@ private:
 
 } // namespace takeoff::sse
 // end of <takeoff/sse/parser.hpp>
-// begin of <takeoff/snowflake/account_url.hpp>
-// snowflake::account_url: the base URL of a Snowflake account, checked against the host forms
-// Snowflake documents (org-account, legacy locator with optional region and cloud, PrivateLink,
-// and the China domain), and the maker of the account's OAuth and login URLs. A literal that is not
-// an account URL does not compile; runtime() returns errc::invalid_url.
-//
-// Decisions: the URL is scheme and host (and port) only. A trailing "/" is accepted and dropped,
-// any other path, a query or a fragment is refused, because the endpoints are appended to it.
-// Host labels are LDH (letters, digits, '-'): an account name's '_' is written '-' in URLs, and
-// non-ASCII or percent-encoded hosts are refused. http is accepted only for loopback hosts (tests,
-// the emulator). The URLs made from it are lower-cased (host names are case-insensitive, and a JWT
-// audience is compared as a string).
-
-// #include <takeoff/core/checked_literal.hpp> (already inlined above)
-// #include <takeoff/oauth/endpoint.hpp> (already inlined above)
-
-#include <boost/system/result.hpp>
-
-#include <cstddef>
-#include <string>
-#include <string_view>
-
-namespace takeoff::snowflake {
-
-namespace detail {
-
-constexpr bool ends_with_icase(std::string_view s, std::string_view suffix) noexcept {
-    return s.size() >= suffix.size() && oauth::detail::iequals(s.substr(s.size() - suffix.size()), suffix);
-}
-
-// One DNS label: 1 to 63 letters, digits or '-', not starting or ending with '-'.
-constexpr bool is_ldh_label(std::string_view label) noexcept {
-    if (label.empty() || label.size() > 63 || label.front() == '-' || label.back() == '-') return false;
-    for (char c : label)
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-')) return false;
-    return true;
-}
-
-struct account_url_rules {
-    static constexpr takeoff::errc error = takeoff::errc::invalid_url;
-    static constexpr bool check(std::string_view s, literal_check& check) {
-        oauth::detail::url_parts parts;
-        if (!oauth::detail::parse_http_url(s, parts, check)) return false;
-        if (!(parts.path.empty() || parts.path == "/"))
-            return check.fail("an account URL has no path (a trailing / is allowed)");
-        if (parts.has_query) return check.fail("an account URL has no query");
-        if (!parts.https) {
-            if (oauth::detail::is_loopback_host(parts.host)) return true;
-            return check.fail("an account URL is https:// (http:// only for 127.0.0.1, [::1] and localhost)");
-        }
-        std::string_view host = parts.host;
-        if (ends_with_icase(host, ".snowflakecomputing.com")) host.remove_suffix(23);
-        else if (ends_with_icase(host, ".snowflakecomputing.cn")) host.remove_suffix(22);
-        else return check.fail("an account host ends in .snowflakecomputing.com or .snowflakecomputing.cn");
-        if (ends_with_icase(host, ".privatelink")) host.remove_suffix(12);
-        // <org>-<account> or <locator>[.<region>[.<cloud>]]: one to three labels.
-        int labels = 0;
-        while (true) {
-            std::size_t dot = host.find('.');
-            if (!is_ldh_label(host.substr(0, dot)) || ++labels > 3)
-                return check.fail("an account host is <org>-<account> or <locator>[.<region>[.<cloud>]] "
-                                  "of LDH labels, then [.privatelink].snowflakecomputing.com");
-            if (dot == std::string_view::npos) break;
-            host.remove_prefix(dot + 1);
-        }
-        return true;
-    }
-};
-
-} // namespace detail
-
-/// The base URL of a Snowflake account, e.g. "https://myorg-myacct.snowflakecomputing.com"; makes
-/// the account's OAuth and login URLs. See the file comment for the rules.
-class account_url {
-    using value_type = checked_string<detail::account_url_rules>;
-
-public:
-    /// From a literal, checked while compiling.
-    template <std::size_t N>
-    consteval account_url(const char (&literal)[N]) : value_(literal) {}
-
-    /// Checks a URL known only at run time; errc::invalid_url when a rule is broken.
-    static boost::system::result<account_url> runtime(std::string_view text) {
-        auto value = value_type::runtime(text);
-        if (!value) return value.error();
-        return account_url(std::move(*value));
-    }
-    /// As runtime(text), and on failure diag says which rule was broken.
-    static boost::system::result<account_url> runtime(std::string_view text, diagnostics& diag) {
-        auto value = value_type::runtime(text, diag);
-        if (!value) return value.error();
-        return account_url(std::move(*value));
-    }
-
-    /// The URL as given.
-    std::string_view str() const noexcept { return value_.str(); }
-
-    /// scheme://host[:port], lower-cased, without a trailing slash: what the paths are appended to.
-    std::string base() const {
-        std::string out(value_.str());
-        if (!out.empty() && out.back() == '/') out.pop_back();
-        for (char& c : out) c = oauth::detail::ascii_lower(c);
-        return out;
-    }
-
-    /// <account>/oauth/authorize: where the browser signs in.
-    oauth::authorization_endpoint authorization_endpoint() const {
-        return oauth::authorization_endpoint::runtime(base() + "/oauth/authorize").value();
-    }
-    /// <account>/oauth/token-request: the authorization-code and refresh-token grants.
-    oauth::token_endpoint token_endpoint() const {
-        return oauth::token_endpoint::runtime(base() + "/oauth/token-request").value();
-    }
-    /// <account>/oauth/token: the key-pair JWT (jwt-bearer) and token-exchange grants, a different
-    /// endpoint from token_endpoint().
-    oauth::token_endpoint jwt_token_endpoint() const {
-        return oauth::token_endpoint::runtime(base() + "/oauth/token").value();
-    }
-    /// <account>/session/v1/login-request, without its query (request_id is added per request).
-    std::string login_request_url() const { return base() + "/session/v1/login-request"; }
-
-    friend bool operator==(const account_url& a, const account_url& b) { return a.base() == b.base(); }
-
-private:
-    explicit account_url(value_type value) : value_(std::move(value)) {}
-    value_type value_;
-};
-
-} // namespace takeoff::snowflake
-// end of <takeoff/snowflake/account_url.hpp>
-// begin of <takeoff/snowflake/identifier.hpp>
-// Snowflake object identifiers (role names, mostly), as rules usable while compiling and at run
-// time. Snowflake has two spellings of a name in SQL: unquoted (letters, digits, `_`, `$`, starting
-// with a letter or `_`; SQL resolves it in uppercase) and double-quoted (any character, kept as
-// written). What OAuth scopes carry is the name as stored, so a name that only the quoted spelling
-// can produce (lowercase, spaces, `-`, ...) is still a valid name; it merely needs quoting in SQL
-// and percent-encoding in a scope (scope.hpp).
-//
-// Rules from Snowflake's "Identifier requirements" page: both spellings are at most 255
-// characters; a quoted identifier may hold any character, but we refuse control characters (no
-// role is meant to contain them and they would be invisible in logs and consent screens).
-
-// #include <takeoff/core/checked_literal.hpp> (already inlined above)
-// #include <takeoff/core/config.hpp> (already inlined above)
-// #include <takeoff/core/error.hpp> (already inlined above)
-
-#include <cstddef>
-#include <string_view>
-
-namespace takeoff::snowflake {
-
-/// Longest identifier Snowflake accepts, quoted or not, in characters.
-inline constexpr std::size_t max_identifier_length = 255;
-
-namespace detail {
-constexpr bool is_ascii_letter(char c) noexcept { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z'); }
-constexpr bool is_ascii_digit(char c) noexcept { return c >= '0' && c <= '9'; }
-constexpr bool is_control(char c) noexcept {
-    const auto u = static_cast<unsigned char>(c);
-    return u < 0x20 || u == 0x7f;
-}
-} // namespace detail
-
-/// True when `name` is an unquoted identifier: 1 to 255 characters, letters, digits, `_` and `$`,
-/// starting with a letter or `_`.
-constexpr bool is_unquoted_identifier(std::string_view name) noexcept {
-    if (name.empty() || name.size() > max_identifier_length) return false;
-    if (!detail::is_ascii_letter(name[0]) && name[0] != '_') return false;
-    for (char c : name)
-        if (!detail::is_ascii_letter(c) && !detail::is_ascii_digit(c) && c != '_' && c != '$') return false;
-    return true;
-}
-
-/// True when the stored name `name` can be written in SQL only as a quoted identifier: it is not
-/// an unquoted identifier, or it has lowercase letters (unquoted, SQL would turn them uppercase
-/// and name another object).
-constexpr bool needs_quoting(std::string_view name) noexcept {
-    if (!is_unquoted_identifier(name)) return true;
-    for (char c : name)
-        if (c >= 'a' && c <= 'z') return true;
-    return false;
-}
-
-/// The rules of a stored object name (quoted or not): 1 to 255 characters, no control characters.
-struct identifier_rules {
-    static constexpr errc error = errc::invalid_identifier;
-    static constexpr bool check(std::string_view name, literal_check& check) {
-        if (name.empty()) return check.fail("a Snowflake identifier must not be empty");
-        if (name.size() > max_identifier_length)
-            return check.fail("a Snowflake identifier has at most 255 characters");
-        for (char c : name)
-            if (detail::is_control(c)) return check.fail("a Snowflake identifier has no control characters");
-        return true;
-    }
-};
-
-/// The rules of an unquoted identifier (see is_unquoted_identifier), for names that must be
-/// usable in SQL as written.
-struct unquoted_identifier_rules {
-    static constexpr errc error = errc::invalid_identifier;
-    static constexpr bool check(std::string_view name, literal_check& check) {
-        if (name.empty()) return check.fail("a Snowflake identifier must not be empty");
-        if (name.size() > max_identifier_length)
-            return check.fail("a Snowflake identifier has at most 255 characters");
-        if (!detail::is_ascii_letter(name[0]) && name[0] != '_')
-            return check.fail("an unquoted Snowflake identifier starts with a letter or _");
-        for (char c : name)
-            if (!detail::is_ascii_letter(c) && !detail::is_ascii_digit(c) && c != '_' && c != '$')
-                return check.fail("an unquoted Snowflake identifier has only letters, digits, _ and $");
-        return true;
-    }
-};
-
-/// A stored object name (e.g. a role created as `"analyst"`), checked by identifier_rules.
-using identifier = checked_string<identifier_rules>;
-
-/// A name usable unquoted in SQL, checked by unquoted_identifier_rules.
-using unquoted_identifier = checked_string<unquoted_identifier_rules>;
-
-} // namespace takeoff::snowflake
-// end of <takeoff/snowflake/identifier.hpp>
-// begin of <takeoff/snowflake/ingress.hpp>
-// The SPCS ingress's answer to a request without a valid credential: a redirect to its login host
-// (`https://sfc-endpoint-login.snowflakecomputing.app/sfc-oauth-begin?...`), meant for a browser.
-// A program must not follow it (it would get a sign-in page): it is an error of its own,
-// errc::ingress_unauthenticated, which the auth layer answers with a new credential.
-//
-// Sans-io: the rule is a function of the response header, installed into the transport as a
-// response classifier (http/hooks.hpp), so that the transport itself knows nothing of Snowflake.
-
-// #include <takeoff/core/config.hpp> (already inlined above)
-// #include <takeoff/core/diagnostics.hpp> (already inlined above)
-// #include <takeoff/core/error.hpp> (already inlined above)
-// #include <takeoff/http/detail/syntax.hpp> (already inlined above)
-// #include <takeoff/http/hooks.hpp> (already inlined above)
-// #include <takeoff/http/redirect_policy.hpp> (already inlined above)
-
-#include <boost/url/parse.hpp>
-#include <boost/url/url_view.hpp>
-
-#include <cstddef>
-#include <string>
-#include <string_view>
-
-namespace takeoff::snowflake {
-
-/// The first label of the SPCS ingress login host.
-inline constexpr std::string_view ingress_login_host_prefix = "sfc-endpoint-login";
-
-/// True when `host` (any case) is the SPCS ingress login host: it starts with
-/// ingress_login_host_prefix.
-inline bool is_ingress_login_host(std::string_view host) noexcept {
-    if (host.size() < ingress_login_host_prefix.size()) return false;
-    for (std::size_t i = 0; i < ingress_login_host_prefix.size(); ++i)
-        if (http::detail::ascii_lower(host[i]) != ingress_login_host_prefix[i]) return false;
-    return true;
-}
-
-namespace detail {
-
-// The host a Location points at. Parsed with Boost.URL when it is a valid URI reference, else read
-// textually (after "//", up to the path, without userinfo and port) so that a malformed login
-// redirect is still recognised. A relative reference keeps the current host.
-inline std::string location_host(std::string_view location, boost::urls::url_view current) {
-    if (auto ref = boost::urls::parse_uri_reference(location)) {
-        if (ref->has_authority()) return std::string(ref->encoded_host().data(), ref->encoded_host().size());
-        return std::string(current.encoded_host().data(), current.encoded_host().size());
-    }
-    const std::size_t slashes = location.find("//");
-    if (slashes == std::string_view::npos) return {};
-    std::string_view authority = location.substr(slashes + 2);
-    authority = authority.substr(0, authority.find_first_of("/?#\\"));
-    if (const std::size_t at = authority.rfind('@'); at != std::string_view::npos) authority.remove_prefix(at + 1);
-    return std::string(authority.substr(0, authority.find(':')));
-}
-
-} // namespace detail
-
-/// True when a response is the ingress's login redirect: a redirect status (301, 302, 303, 307,
-/// 308) whose Location (white space around it ignored) points at the login host, whatever the
-/// method.
-inline bool is_ingress_login_redirect(unsigned status, std::string_view location_header,
-                                      boost::urls::url_view current) {
-    if (!http::is_redirect_status(status)) return false;
-    const std::string_view location = http::detail::trim_ows(location_header);
-    return !location.empty() && is_ingress_login_host(detail::location_host(location, current));
-}
-
-/// The response classifier (http::request_settings::classify) of requests to an SPCS ingress:
-/// the login redirect fails the request with errc::ingress_unauthenticated (never followed,
-/// whatever the redirect policy).
-inline boost::system::error_code classify_ingress_response(const http::response_view& response, diagnostics& diag) {
-    if (!is_ingress_login_redirect(response.status, response.headers[boost::beast::http::field::location],
-                                   response.url))
-        return {};
-    diag.set_http_status(response.status);
-    diag.set_client_message("the Snowflake ingress redirected to its login host: the request needs a valid "
-                            "Snowflake credential (HTTP " +
-                            std::to_string(response.status) + ")");
-    return make_error_code(errc::ingress_unauthenticated);
-}
-
-} // namespace takeoff::snowflake
-// end of <takeoff/snowflake/ingress.hpp>
-// begin of <takeoff/snowflake/scope.hpp>
-// Snowflake OAuth scopes (reference: snowflake-auth.md section 3), checked twice over:
-//
-// * Composed from typed parts, `scope::refresh_token | scope::role<"ANALYST">`: the scope string
-//   is a compile-time constant, and a second role, a duplicate or an invalid role name does not
-//   compile. A role name that SQL could not write unquoted (lowercase, spaces, `-`, ...) or that
-//   holds `$` (reserved in a query string) becomes `session:role-encoded:<percent-encoded>`, as
-//   the docs ask; plain uppercase names stay `session:role:NAME`.
-// * Read from text, `scopes s = "refresh_token session:role:ANALYST";` (a literal, checked while
-//   compiling) or `parse_scope(text)` (config, checked at run time): the same constexpr grammar
-//   serves both, so a string accepted by one is accepted by the other.
-//
-// The grammar is strict, because Snowflake rejects a syntactically bad scope before login with a
-// bare "invalid_scope" and we would rather say which rule was broken:
-//   scopes  = scope *( " " scope )        ; single spaces, no leading or trailing space
-//   scope   = "refresh_token" / "session:role-any"
-//           / "session:role:" 1*255( ALPHA / DIGIT / "_" / "-" )
-//           / "session:role-encoded:" 1*( unreserved / "%" HEXDIG HEXDIG )   ; decodes to an identifier
-// At most one refresh_token, one role scope (role: or role-encoded:) and one role-any.
-// session:role-any may be combined with a role scope: the docs say the role then picks the
-// starting role. `offline_access` (OIDC) is refused by name: Snowflake answers it with
-// invalid_scope, and refresh_token is what asks for a refresh token.
-
-// #include <takeoff/core/checked_literal.hpp> (already inlined above)
-// #include <takeoff/core/config.hpp> (already inlined above)
-// #include <takeoff/core/diagnostics.hpp> (already inlined above)
-// #include <takeoff/core/error.hpp> (already inlined above)
-// #include <takeoff/core/fixed_string.hpp> (already inlined above)
-// #include <takeoff/snowflake/identifier.hpp> (already inlined above)
-
-#include <boost/system/result.hpp>
-
-#include <cstddef>
-#include <memory>
-#include <optional>
-#include <ostream>
-#include <string>
-#include <string_view>
-#include <utility>
-
-namespace takeoff::snowflake {
-
-namespace detail {
-
-inline constexpr std::string_view role_prefix = "session:role:";
-inline constexpr std::string_view role_encoded_prefix = "session:role-encoded:";
-inline constexpr std::string_view role_any_text = "session:role-any";
-inline constexpr std::string_view refresh_token_text = "refresh_token";
-
-// RFC 3986 unreserved characters: the only ones percent-encoding leaves alone.
-constexpr bool is_unreserved(char c) noexcept {
-    return is_ascii_letter(c) || is_ascii_digit(c) || c == '-' || c == '.' || c == '_' || c == '~';
-}
-
-constexpr int hex_value(char c) noexcept {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    return -1;
-}
-
-// string_view::find by hand: g++ 12 with -fsanitize=undefined cannot evaluate char_traits::find
-// on a template parameter object (the role's fixed_string) in a constant expression.
-constexpr std::size_t find_char(std::string_view s, char c, std::size_t from = 0) noexcept {
-    for (std::size_t i = from; i < s.size(); ++i)
-        if (s[i] == c) return i;
-    return std::string_view::npos;
-}
-
-// Whether a role goes in session:role-encoded: rather than session:role:.
-constexpr bool needs_role_encoding(std::string_view name) noexcept {
-    return needs_quoting(name) || find_char(name, '$') != std::string_view::npos;
-}
-
-constexpr std::size_t percent_encoded_size(std::string_view s) noexcept {
-    std::size_t n = 0;
-    for (char c : s) n += is_unreserved(c) ? 1 : 3;
-    return n;
-}
-
-// Writes the percent-encoding of `s` (uppercase hex digits) through `put`.
-template <class Put>
-constexpr void percent_encode(std::string_view s, Put put) {
-    constexpr const char* digits = "0123456789ABCDEF";
-    for (char c : s) {
-        if (is_unreserved(c)) {
-            put(c);
-        } else {
-            const auto u = static_cast<unsigned char>(c);
-            put('%');
-            put(digits[u >> 4]);
-            put(digits[u & 0xf]);
-        }
-    }
-}
-
-// What a valid scope string holds. `role` views the text after the role prefix (still encoded
-// when role_encoded).
-struct parsed_scopes {
-    bool refresh_token = false;
-    bool role_any = false;
-    bool has_role = false;
-    bool role_encoded = false;
-    std::string_view role;
-};
-
-constexpr bool check_plain_role(std::string_view name, literal_check& check) {
-    if (!identifier_rules::check(name, check)) return false;
-    for (char c : name)
-        if (!is_ascii_letter(c) && !is_ascii_digit(c) && c != '_' && c != '-')
-            return check.fail("session:role: takes letters, digits, _ and - only; "
-                              "other role names go in session:role-encoded:");
-    return true;
-}
-
-// Checks the percent-encoded name, then the decoded name by identifier_rules (length in bytes,
-// no control characters) without building it, so that this also runs while compiling.
-constexpr bool check_encoded_role(std::string_view encoded, literal_check& check) {
-    if (encoded.empty()) return check.fail("a Snowflake identifier must not be empty");
-    std::size_t length = 0;
-    for (std::size_t i = 0; i < encoded.size(); ++i, ++length) {
-        char c = encoded[i];
-        if (c == '%') {
-            if (i + 2 >= encoded.size())
-                return check.fail("a % in session:role-encoded: is followed by two hex digits");
-            const int high = hex_value(encoded[i + 1]);
-            const int low = hex_value(encoded[i + 2]);
-            if (high < 0 || low < 0) return check.fail("a % in session:role-encoded: is followed by two hex digits");
-            c = static_cast<char>(high * 16 + low);
-            i += 2;
-        } else if (!is_unreserved(c)) {
-            return check.fail("session:role-encoded: takes unreserved characters and %XX escapes only");
-        }
-        if (is_control(c)) return check.fail("a Snowflake identifier has no control characters");
-    }
-    if (length > max_identifier_length) return check.fail("a Snowflake identifier has at most 255 characters");
-    return true;
-}
-
-constexpr bool parse_one_scope(std::string_view token, parsed_scopes& out, literal_check& check) {
-    if (token == refresh_token_text) {
-        if (out.refresh_token) return check.fail("refresh_token appears twice");
-        out.refresh_token = true;
-        return true;
-    }
-    if (token == role_any_text) {
-        if (out.role_any) return check.fail("session:role-any appears twice");
-        out.role_any = true;
-        return true;
-    }
-    const bool encoded = token.starts_with(role_encoded_prefix);
-    if (encoded || token.starts_with(role_prefix)) {
-        if (out.has_role) return check.fail("only one session:role scope is allowed");
-        const std::string_view name = token.substr(encoded ? role_encoded_prefix.size() : role_prefix.size());
-        if (!(encoded ? check_encoded_role(name, check) : check_plain_role(name, check))) return false;
-        out.has_role = true;
-        out.role_encoded = encoded;
-        out.role = name;
-        return true;
-    }
-    if (token == "offline_access")
-        return check.fail("offline_access is not a Snowflake scope (Snowflake answers invalid_scope); "
-                          "ask for refresh_token");
-    return check.fail("unknown Snowflake scope: expected refresh_token, session:role:NAME, "
-                      "session:role-encoded:NAME or session:role-any");
-}
-
-// The grammar of the file comment. Fills `out` when the text is valid.
-constexpr bool parse_scopes(std::string_view text, parsed_scopes& out, literal_check& check) {
-    out = parsed_scopes{};
-    if (text.empty()) return check.fail("the scope string is empty (send no scope instead)");
-    for (char c : text)
-        if (c == '\t' || c == '\r' || c == '\n' || c == '\f' || c == '\v')
-            return check.fail("scopes are separated by single spaces");
-    std::size_t pos = 0;
-    for (;;) {
-        const std::size_t end = find_char(text, ' ', pos);
-        const std::string_view token = text.substr(pos, end == std::string_view::npos ? text.size() - pos : end - pos);
-        if (token.empty()) return check.fail("scopes are separated by single spaces");
-        if (!parse_one_scope(token, out, check)) return false;
-        if (end == std::string_view::npos) return true;
-        pos = end + 1;
-    }
-}
-
-// Rejects, while compiling, a role name that breaks identifier_rules; the reason is in the error.
-consteval bool require_role_name(std::string_view name) {
-    literal_check check;
-    identifier_rules::check(name, check);
-    return true;
-}
-
-} // namespace detail
-
-namespace scope {
-/// What a scope part asks for; a scope set holds at most one of each.
-enum class kind { refresh_token, role, role_any };
-} // namespace scope
-
-/// The `refresh_token` scope part: a refresh token at code exchange.
-struct refresh_token_scope {
-    static constexpr scope::kind category = scope::kind::refresh_token;
-    static constexpr fixed_string text{"refresh_token"};
-};
-
-/// The `session:role-any` scope part (preview): `USE ROLE` allowed in the session.
-struct role_any_scope {
-    static constexpr scope::kind category = scope::kind::role_any;
-    static constexpr fixed_string text{"session:role-any"};
-};
-
-namespace detail {
-template <fixed_string Name>
-consteval auto role_scope_text() {
-    constexpr bool encode = needs_role_encoding(Name.view());
-    constexpr std::string_view prefix = encode ? role_encoded_prefix : role_prefix;
-    constexpr std::size_t size = prefix.size() + (encode ? percent_encoded_size(Name.view()) : Name.size());
-    fixed_string<size> out;
-    std::size_t pos = 0;
-    for (char c : prefix) out.chars[pos++] = c;
-    if constexpr (encode)
-        percent_encode(Name.view(), [&](char c) { out.chars[pos++] = c; });
-    else
-        for (char c : Name.view()) out.chars[pos++] = c;
-    return out;
-}
-} // namespace detail
-
-/// The scope part of the session role Name (the name as stored: `"ANALYST"`, or `"analyst"` for a
-/// role created quoted), spelled session:role: or session:role-encoded: as the name requires.
-template <fixed_string Name>
-struct role_scope {
-    static_assert(detail::require_role_name(Name.view()));
-    static constexpr scope::kind category = scope::kind::role;
-    static constexpr auto text = detail::role_scope_text<Name>();
-};
-
-namespace detail {
-template <scope::kind K, class... Parts>
-inline constexpr std::size_t count_kind = ((Parts::category == K ? 1 : 0) + ... + 0);
-
-template <class... Parts>
-consteval auto join_scope_texts() {
-    constexpr std::size_t size = (Parts::text.size() + ... + 0) + sizeof...(Parts) - 1;
-    fixed_string<size> out;
-    std::size_t pos = 0;
-    auto append = [&](std::string_view part) {
-        if (pos != 0) out.chars[pos++] = ' ';
-        for (char c : part) out.chars[pos++] = c;
-    };
-    (append(Parts::text.view()), ...);
-    return out;
-}
-} // namespace detail
-
-/// Scope parts composed with `|`, in that order. The rules hold by type: composing a second role,
-/// or a part twice, does not compile.
-template <class... Parts>
-class scope_set {
-    static_assert(sizeof...(Parts) > 0, "a scope set has at least one scope");
-    static_assert(detail::count_kind<scope::kind::refresh_token, Parts...> <= 1, "refresh_token appears twice");
-    static_assert(detail::count_kind<scope::kind::role, Parts...> <= 1, "only one session:role scope is allowed");
-    static_assert(detail::count_kind<scope::kind::role_any, Parts...> <= 1, "session:role-any appears twice");
-
-    static constexpr auto text_ = detail::join_scope_texts<Parts...>();
-
-public:
-    /// The scope string, space-separated (a compile-time constant).
-    static constexpr std::string_view str() noexcept { return text_.view(); }
-
-    /// This set followed by `other`'s parts.
-    template <class... Others>
-    constexpr scope_set<Parts..., Others...> operator|(scope_set<Others...>) const noexcept {
-        return {};
-    }
-};
-
-namespace scope {
-/// `refresh_token`.
-inline constexpr scope_set<refresh_token_scope> refresh_token{};
-/// `session:role:NAME`, or `session:role-encoded:...` when NAME needs it.
-template <fixed_string Name>
-inline constexpr scope_set<role_scope<Name>> role{};
-/// `session:role-any`.
-inline constexpr scope_set<role_any_scope> role_any{};
-} // namespace scope
-
-/// The rules of a scope string (the grammar of the file comment), for checked literals.
-struct scope_string_rules {
-    static constexpr errc error = errc::invalid_scope_string;
-    static constexpr bool check(std::string_view text, literal_check& check) {
-        detail::parsed_scopes parsed;
-        return detail::parse_scopes(text, parsed, check);
-    }
-};
-
-/// A valid scope string and what it asks for, whatever its origin: a literal (checked while
-/// compiling), a scope_set, or text from config (parse_scope). What the OAuth layer takes.
-class scopes {
-public:
-    /// From a literal, checked while compiling.
-    template <std::size_t N>
-    consteval scopes(const char (&literal)[N]) : text_(literal, N - 1) {
-        literal_check check;
-        detail::parse_scopes(text_, parsed_, check);
-    }
-
-    /// From a composed set (valid by construction).
-    template <class... Parts>
-    scopes(scope_set<Parts...> set) : text_(set.str()) {
-        literal_check check;
-        detail::parse_scopes(text_, parsed_, check);
-    }
-
-    /// Checks text known only at run time (see parse_scope).
-    static boost::system::result<scopes> runtime(std::string_view text) { return runtime(text, nullptr); }
-    static boost::system::result<scopes> runtime(std::string_view text, diagnostics& diag) {
-        diag.clear();
-        return runtime(text, &diag);
-    }
-
-    /// The scope string, as given.
-    std::string_view str() const noexcept { return text_; }
-    bool has_refresh_token() const noexcept { return parsed_.refresh_token; }
-    bool has_role_any() const noexcept { return parsed_.role_any; }
-    /// The session role's name, decoded (`AUTH SNOWFLAKE` for session:role-encoded:AUTH%20SNOWFLAKE),
-    /// or nothing when the scope names no role (Snowflake then uses the user's default role).
-    std::optional<std::string> role() const {
-        if (!parsed_.has_role) return std::nullopt;
-        if (!parsed_.role_encoded) return std::string(parsed_.role);
-        std::string name;
-        const std::string_view in = parsed_.role;
-        for (std::size_t i = 0; i < in.size(); ++i) {
-            if (in[i] == '%') {
-                name += static_cast<char>(detail::hex_value(in[i + 1]) * 16 + detail::hex_value(in[i + 2]));
-                i += 2;
-            } else {
-                name += in[i];
-            }
-        }
-        return name;
-    }
-
-    friend bool operator==(const scopes& a, const scopes& b) noexcept { return a.text_ == b.text_; }
-    friend std::ostream& operator<<(std::ostream& os, const scopes& s) { return os << s.text_; }
-
-private:
-    scopes() = default;
-
-    static boost::system::result<scopes> runtime(std::string_view text, diagnostics* diag) {
-        if (auto ok = takeoff::detail::run_rules<scope_string_rules>(text, diag); !ok) return ok.error();
-        scopes out;
-        out.owned_ = std::make_shared<const std::string>(text);
-        out.text_ = *out.owned_;
-        literal_check check;
-        detail::parse_scopes(out.text_, out.parsed_, check); // again, so that parsed_ views owned_
-        return out;
-    }
-
-    std::shared_ptr<const std::string> owned_;
-    std::string_view text_;
-    detail::parsed_scopes parsed_;
-};
-
-/// Parses a scope string read at run time (config, environment) by the grammar of the file
-/// comment. Fails with errc::invalid_scope_string; the diagnostics overload says which rule.
-inline boost::system::result<scopes> parse_scope(std::string_view text) { return scopes::runtime(text); }
-inline boost::system::result<scopes> parse_scope(std::string_view text, diagnostics& diag) {
-    return scopes::runtime(text, diag);
-}
-
-} // namespace takeoff::snowflake
-// end of <takeoff/snowflake/scope.hpp>
 
 #if defined(TAKEOFF_BOOST_SOURCES)
 #include <boost/json/src.hpp>
