@@ -8608,6 +8608,7 @@ struct token_set {
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 namespace takeoff::oauth {
 
@@ -8651,6 +8652,47 @@ struct code_exchange_options {
     /// and invalidates the old ones (Snowflake's single-use refresh tokens).
     bool single_use_refresh_tokens = false;
 };
+
+/// An OAuth client of one integration: its endpoints, its credentials and what it asks for.
+struct client_config {
+    /// Where the browser signs in (Snowflake: <account>/oauth/authorize).
+    oauth::authorization_endpoint authorization_endpoint;
+    /// Where codes and refresh tokens are exchanged (Snowflake: <account>/oauth/token-request).
+    oauth::token_endpoint token_endpoint;
+    /// The integration's OAUTH_CLIENT_ID.
+    std::string client_id;
+    /// Its OAUTH_CLIENT_SECRET.
+    secret client_secret;
+    /// Its OAUTH_CLIENT_SECRET_2, tried when the token endpoint refuses the first with invalid_client.
+    std::optional<secret> client_secret_2;
+    /// How the credentials are sent (client_secret_post unless the integration needs Basic).
+    client_auth_method auth_method = client_auth_method::client_secret_post;
+    /// The scope asked for (e.g. snowflake::scopes::str()); empty: none.
+    std::string scope;
+    /// The loopback redirect URI registered with the integration (http://127.0.0.1:PORT/PATH);
+    /// no port: an ephemeral one, for integrations that accept any loopback port.
+    std::string redirect_uri;
+    /// Knobs of the code exchange (single-use refresh tokens).
+    code_exchange_options exchange;
+
+    /// The credentials to present, in order (the second secret only when it differs).
+    std::vector<client_credentials> credentials_to_try() const {
+        std::vector<client_credentials> out;
+        out.push_back({client_id, client_secret, auth_method});
+        if (client_secret_2 && !client_secret_2->empty() && !(*client_secret_2 == client_secret))
+            out.push_back({client_id, *client_secret_2, auth_method});
+        return out;
+    }
+
+    /// Prints the endpoints, the client id, the scope and the redirect URI; secrets show as "[redacted]".
+    friend std::ostream& operator<<(std::ostream& os, const client_config& c) {
+        return os << "client_config{authorization_endpoint=" << c.authorization_endpoint
+                  << ", token_endpoint=" << c.token_endpoint << ", client_id=" << c.client_id
+                  << ", client_secret=" << c.client_secret << ", auth_method=" << c.auth_method << ", scope=\""
+                  << c.scope << "\", redirect_uri=" << c.redirect_uri << '}';
+    }
+};
+
 
 /// The Content-Type of token requests (as the Snowflake drivers send it).
 inline constexpr std::string_view token_request_content_type = "application/x-www-form-urlencoded; charset=UTF-8";
@@ -9108,46 +9150,6 @@ inline token_set apply_token_response(token_set previous, token_response reply, 
 #include <vector>
 
 namespace takeoff::oauth {
-
-/// An OAuth client of one integration: its endpoints, its credentials and what it asks for.
-struct client_config {
-    /// Where the browser signs in (Snowflake: <account>/oauth/authorize).
-    oauth::authorization_endpoint authorization_endpoint;
-    /// Where codes and refresh tokens are exchanged (Snowflake: <account>/oauth/token-request).
-    oauth::token_endpoint token_endpoint;
-    /// The integration's OAUTH_CLIENT_ID.
-    std::string client_id;
-    /// Its OAUTH_CLIENT_SECRET.
-    secret client_secret;
-    /// Its OAUTH_CLIENT_SECRET_2, tried when the token endpoint refuses the first with invalid_client.
-    std::optional<secret> client_secret_2;
-    /// How the credentials are sent (client_secret_post unless the integration needs Basic).
-    client_auth_method auth_method = client_auth_method::client_secret_post;
-    /// The scope asked for (e.g. snowflake::scopes::str()); empty: none.
-    std::string scope;
-    /// The loopback redirect URI registered with the integration (http://127.0.0.1:PORT/PATH);
-    /// no port: an ephemeral one, for integrations that accept any loopback port.
-    std::string redirect_uri;
-    /// Knobs of the code exchange (single-use refresh tokens).
-    code_exchange_options exchange;
-
-    /// The credentials to present, in order (the second secret only when it differs).
-    std::vector<client_credentials> credentials_to_try() const {
-        std::vector<client_credentials> out;
-        out.push_back({client_id, client_secret, auth_method});
-        if (client_secret_2 && !client_secret_2->empty() && !(*client_secret_2 == client_secret))
-            out.push_back({client_id, *client_secret_2, auth_method});
-        return out;
-    }
-
-    /// Prints the endpoints, the client id, the scope and the redirect URI; secrets show as "[redacted]".
-    friend std::ostream& operator<<(std::ostream& os, const client_config& c) {
-        return os << "client_config{authorization_endpoint=" << c.authorization_endpoint
-                  << ", token_endpoint=" << c.token_endpoint << ", client_id=" << c.client_id
-                  << ", client_secret=" << c.client_secret << ", auth_method=" << c.auth_method << ", scope=\""
-                  << c.scope << "\", redirect_uri=" << c.redirect_uri << '}';
-    }
-};
 
 /// What the token operations complete with.
 using token_set_result = takeoff::detail::op_result<token_set>;
@@ -10322,20 +10324,6 @@ inline boost::system::result<oauth_client_secrets> parse_oauth_client_secrets(st
     return detail::read_client_secrets(*doc.object(), diag);
 }
 
-/// The client credentials to try, in order: with the first secret, then with the second when there
-/// is one that differs from the first. The provider layer tries the next one when the token
-/// endpoint answers errc::invalid_client (the first secret may have been rotated away).
-inline std::vector<oauth::client_credentials>
-client_credentials_to_try(const oauth_client_secrets& secrets,
-                          oauth::client_auth_method method = oauth::client_auth_method::client_secret_post) {
-    std::vector<oauth::client_credentials> out;
-    out.push_back({secrets.client_id, secrets.client_secret, method});
-    if (secrets.client_secret_2 && !secrets.client_secret_2->empty() &&
-        !(*secrets.client_secret_2 == secrets.client_secret))
-        out.push_back({secrets.client_id, *secrets.client_secret_2, method});
-    return out;
-}
-
 } // namespace takeoff::snowflake
 // end of <takeoff/snowflake/client_secrets.hpp>
 // begin of <takeoff/snowflake/connection_config.hpp>
@@ -10365,6 +10353,7 @@ client_credentials_to_try(const oauth_client_secrets& secrets,
 // #include <takeoff/core/error.hpp> (already inlined above)
 // #include <takeoff/core/redact.hpp> (already inlined above)
 // #include <takeoff/oauth/endpoint.hpp> (already inlined above)
+// #include <takeoff/oauth/token.hpp> (already inlined above)
 // #include <takeoff/snowflake/account_url.hpp> (already inlined above)
 // begin of <takeoff/snowflake/identifier.hpp>
 // Snowflake object identifiers (role names, mostly), as rules usable while compiling and at run
@@ -11354,14 +11343,11 @@ inline boost::system::error_code validate(const connection_config& config, diagn
 struct resolved_oauth {
     /// The account, when account_url is set.
     std::optional<account_url> account;
-    /// oauth.authorization_endpoint, or <account_url>/oauth/authorize.
-    oauth::authorization_endpoint authorization_endpoint;
-    /// oauth.token_endpoint, or <account_url>/oauth/token-request.
-    oauth::token_endpoint token_endpoint;
+    /// The OAuth client: oauth.authorization_endpoint and oauth.token_endpoint (or the account's
+    /// /oauth/authorize and /oauth/token-request), client id and secret, scope, redirect URI.
+    oauth::client_config client;
     /// The parsed oauth.scope, or none when it is empty (no scope is sent).
     std::optional<scopes> scope;
-    /// oauth.redirect_uri.
-    std::string redirect_uri;
 };
 
 /// validate()s the configuration, then makes the typed OAuth values. errc::invalid_argument when
@@ -11382,8 +11368,10 @@ inline boost::system::result<resolved_oauth> resolve_oauth(const connection_conf
     auto token = o.token_endpoint.empty() ? account->token_endpoint() : oauth::token_endpoint::runtime(o.token_endpoint).value();
     std::optional<scopes> scope;
     if (!o.scope.empty()) scope = parse_scope(o.scope).value();
-    return resolved_oauth{std::move(account), std::move(authorization), std::move(token), std::move(scope),
-                          o.redirect_uri};
+    oauth::client_config client{std::move(authorization), std::move(token), o.client_id, o.client_secret,
+                                std::nullopt, oauth::client_auth_method::client_secret_post,
+                                scope ? std::string(scope->str()) : std::string(), o.redirect_uri, {}};
+    return resolved_oauth{std::move(account), std::move(client), std::move(scope)};
 }
 
 } // namespace takeoff::snowflake

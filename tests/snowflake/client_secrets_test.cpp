@@ -148,32 +148,6 @@ TEST_CASE("client secrets: a value of the wrong type is invalid_field_type; not 
     CHECK(diag.client_message() == "the client secrets must be a JSON object");
 }
 
-TEST_CASE("client secrets: the credentials to try are the first secret, then a different second one") {
-    diagnostics diag;
-    auto both = snowflake::parse_oauth_client_secrets(
-        R"({"oauth_client_id":"ABCdef123","oauth_client_secret":"s3cr3t+/=","oauth_client_secret_2":"second/secret="})",
-        diag);
-    REQUIRE(both.has_value());
-    const auto tries = snowflake::client_credentials_to_try(*both, oauth::client_auth_method::client_secret_basic);
-    REQUIRE(tries.size() == 2);
-    CHECK(tries[0].client_id == "ABCdef123");
-    CHECK(tries[0].client_secret.reveal() == "s3cr3t+/=");
-    CHECK(tries[0].method == oauth::client_auth_method::client_secret_basic);
-    CHECK(tries[1].client_id == "ABCdef123");
-    CHECK(tries[1].client_secret.reveal() == "second/secret=");
-    CHECK(tries[1].method == oauth::client_auth_method::client_secret_basic);
-
-    snowflake::oauth_client_secrets one{"ABCdef123", secret("s3cr3t+/="), std::nullopt};
-    const auto single = snowflake::client_credentials_to_try(one);
-    REQUIRE(single.size() == 1);
-    CHECK(single[0].method == oauth::client_auth_method::client_secret_post);
-    CHECK(single[0].client_secret.reveal() == "s3cr3t+/=");
-
-    // The same secret twice is tried once.
-    one.client_secret_2 = secret("s3cr3t+/=");
-    CHECK(snowflake::client_credentials_to_try(one).size() == 1);
-}
-
 TEST_CASE("client secrets: printing shows the client id and never a secret") {
     snowflake::oauth_client_secrets s{"ABCdef123", secret("s3cr3t+/="), secret("second/secret=")};
     std::ostringstream os;

@@ -349,12 +349,15 @@ TEST_CASE("resolve_oauth: endpoints derived from account_url or taken as given, 
     REQUIRE(r);
     REQUIRE(r->account);
     CHECK(r->account->base() == "https://myorg-myacct.snowflakecomputing.com");
-    CHECK(r->authorization_endpoint.url() == "https://myorg-myacct.snowflakecomputing.com/oauth/authorize");
-    CHECK(r->token_endpoint.url() == "https://myorg-myacct.snowflakecomputing.com/oauth/token-request");
+    CHECK(r->client.authorization_endpoint.url() == "https://myorg-myacct.snowflakecomputing.com/oauth/authorize");
+    CHECK(r->client.token_endpoint.url() == "https://myorg-myacct.snowflakecomputing.com/oauth/token-request");
     REQUIRE(r->scope);
     CHECK(r->scope->str() == "refresh_token session:role:CONTAINER_USER_ROLE");
     CHECK(r->scope->role() == "CONTAINER_USER_ROLE");
-    CHECK(r->redirect_uri == "http://127.0.0.1:8765/callback");
+    CHECK(r->client.redirect_uri == "http://127.0.0.1:8765/callback");
+    CHECK(r->client.scope == "refresh_token session:role:CONTAINER_USER_ROLE");
+    CHECK(r->client.client_id == valid_oauth().oauth.client_id);
+    CHECK(r->client.client_secret == valid_oauth().oauth.client_secret);
 
     connection_config direct = valid_oauth();
     direct.auth = auth_mode::oauth_direct;
@@ -365,9 +368,10 @@ TEST_CASE("resolve_oauth: endpoints derived from account_url or taken as given, 
     auto d = takeoff::snowflake::resolve_oauth(direct, diag);
     REQUIRE(d);
     CHECK_FALSE(d->account);
-    CHECK(d->authorization_endpoint.url() == "https://idp.example.com/authorize");
-    CHECK(d->token_endpoint.url() == "http://127.0.0.1:9000/token");
+    CHECK(d->client.authorization_endpoint.url() == "https://idp.example.com/authorize");
+    CHECK(d->client.token_endpoint.url() == "http://127.0.0.1:9000/token");
     CHECK_FALSE(d->scope);
+    CHECK(d->client.scope.empty());
 
     connection_config pat = valid_oauth();
     pat.auth = auth_mode::pat;

@@ -28,46 +28,6 @@
 
 namespace takeoff::oauth {
 
-/// An OAuth client of one integration: its endpoints, its credentials and what it asks for.
-struct client_config {
-    /// Where the browser signs in (Snowflake: <account>/oauth/authorize).
-    oauth::authorization_endpoint authorization_endpoint;
-    /// Where codes and refresh tokens are exchanged (Snowflake: <account>/oauth/token-request).
-    oauth::token_endpoint token_endpoint;
-    /// The integration's OAUTH_CLIENT_ID.
-    std::string client_id;
-    /// Its OAUTH_CLIENT_SECRET.
-    secret client_secret;
-    /// Its OAUTH_CLIENT_SECRET_2, tried when the token endpoint refuses the first with invalid_client.
-    std::optional<secret> client_secret_2;
-    /// How the credentials are sent (client_secret_post unless the integration needs Basic).
-    client_auth_method auth_method = client_auth_method::client_secret_post;
-    /// The scope asked for (e.g. snowflake::scopes::str()); empty: none.
-    std::string scope;
-    /// The loopback redirect URI registered with the integration (http://127.0.0.1:PORT/PATH);
-    /// no port: an ephemeral one, for integrations that accept any loopback port.
-    std::string redirect_uri;
-    /// Knobs of the code exchange (single-use refresh tokens).
-    code_exchange_options exchange;
-
-    /// The credentials to present, in order (the second secret only when it differs).
-    std::vector<client_credentials> credentials_to_try() const {
-        std::vector<client_credentials> out;
-        out.push_back({client_id, client_secret, auth_method});
-        if (client_secret_2 && !client_secret_2->empty() && !(*client_secret_2 == client_secret))
-            out.push_back({client_id, *client_secret_2, auth_method});
-        return out;
-    }
-
-    /// Prints the endpoints, the client id, the scope and the redirect URI; secrets show as "[redacted]".
-    friend std::ostream& operator<<(std::ostream& os, const client_config& c) {
-        return os << "client_config{authorization_endpoint=" << c.authorization_endpoint
-                  << ", token_endpoint=" << c.token_endpoint << ", client_id=" << c.client_id
-                  << ", client_secret=" << c.client_secret << ", auth_method=" << c.auth_method << ", scope=\""
-                  << c.scope << "\", redirect_uri=" << c.redirect_uri << '}';
-    }
-};
-
 /// What the token operations complete with.
 using token_set_result = takeoff::detail::op_result<token_set>;
 

@@ -150,18 +150,4 @@ inline boost::system::result<oauth_client_secrets> parse_oauth_client_secrets(st
     return detail::read_client_secrets(*doc.object(), diag);
 }
 
-/// The client credentials to try, in order: with the first secret, then with the second when there
-/// is one that differs from the first. The provider layer tries the next one when the token
-/// endpoint answers errc::invalid_client (the first secret may have been rotated away).
-inline std::vector<oauth::client_credentials>
-client_credentials_to_try(const oauth_client_secrets& secrets,
-                          oauth::client_auth_method method = oauth::client_auth_method::client_secret_post) {
-    std::vector<oauth::client_credentials> out;
-    out.push_back({secrets.client_id, secrets.client_secret, method});
-    if (secrets.client_secret_2 && !secrets.client_secret_2->empty() &&
-        !(*secrets.client_secret_2 == secrets.client_secret))
-        out.push_back({secrets.client_id, *secrets.client_secret_2, method});
-    return out;
-}
-
 } // namespace takeoff::snowflake

@@ -25,6 +25,7 @@
 #include <takeoff/core/error.hpp>
 #include <takeoff/core/redact.hpp>
 #include <takeoff/oauth/endpoint.hpp>
+#include <takeoff/oauth/token.hpp>
 #include <takeoff/snowflake/account_url.hpp>
 #include <takeoff/snowflake/identifier.hpp>
 #include <takeoff/snowflake/scope.hpp>
@@ -552,14 +553,11 @@ inline boost::system::error_code validate(const connection_config& config, diagn
 struct resolved_oauth {
     /// The account, when account_url is set.
     std::optional<account_url> account;
-    /// oauth.authorization_endpoint, or <account_url>/oauth/authorize.
-    oauth::authorization_endpoint authorization_endpoint;
-    /// oauth.token_endpoint, or <account_url>/oauth/token-request.
-    oauth::token_endpoint token_endpoint;
+    /// The OAuth client: oauth.authorization_endpoint and oauth.token_endpoint (or the account's
+    /// /oauth/authorize and /oauth/token-request), client id and secret, scope, redirect URI.
+    oauth::client_config client;
     /// The parsed oauth.scope, or none when it is empty (no scope is sent).
     std::optional<scopes> scope;
-    /// oauth.redirect_uri.
-    std::string redirect_uri;
 };
 
 /// validate()s the configuration, then makes the typed OAuth values. errc::invalid_argument when
@@ -580,8 +578,10 @@ inline boost::system::result<resolved_oauth> resolve_oauth(const connection_conf
     auto token = o.token_endpoint.empty() ? account->token_endpoint() : oauth::token_endpoint::runtime(o.token_endpoint).value();
     std::optional<scopes> scope;
     if (!o.scope.empty()) scope = parse_scope(o.scope).value();
-    return resolved_oauth{std::move(account), std::move(authorization), std::move(token), std::move(scope),
-                          o.redirect_uri};
+    oauth::client_config client{std::move(authorization), std::move(token), o.client_id, o.client_secret,
+                                std::nullopt, oauth::client_auth_method::client_secret_post,
+                                scope ? std::string(scope->str()) : std::string(), o.redirect_uri, {}};
+    return resolved_oauth{std::move(account), std::move(client), std::move(scope)};
 }
 
 } // namespace takeoff::snowflake
