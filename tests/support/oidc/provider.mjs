@@ -220,7 +220,10 @@ function stop(reason) {
   process.stderr.write(`provider: stopping (${reason})\n`);
   server.closeAllConnections?.();
   server.close(() => process.exit(0));
+  setTimeout(() => process.exit(0), 2000).unref();
 }
+// Whoever started the server may close its end of stdout after reading the JSON line.
+process.stdout.on('error', () => {});
 process.on('SIGTERM', () => stop('SIGTERM'));
 process.on('SIGINT', () => stop('SIGINT'));
 process.stdin.on('end', () => stop('stdin closed'));
