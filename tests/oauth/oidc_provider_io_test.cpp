@@ -11,6 +11,7 @@
 #include <takeoff/oauth/authorization.hpp>
 #include <takeoff/oauth/form.hpp>
 #include <takeoff/oauth/pkce.hpp>
+#include <takeoff/snowflake/account_url.hpp>
 
 #include "../support/client_helpers.hpp"
 #include "../support/doctest_helpers.hpp"
@@ -284,6 +285,24 @@ TEST_CASE("oidc provider: code flow by hand (client_secret_post): code at the li
     CHECK(again.status == 400);
     CHECK(text(again.body, "error") == "invalid_grant");
     CHECK(text(again.body, "error_description") == "grant request is invalid");
+}
+
+TEST_CASE("oidc provider: snowflake_paths serves the authorize and token-request endpoints of an account URL") {
+    test::oidc_provider_options options;
+    options.snowflake_paths = true;
+    test::oidc_provider provider(options);
+    auto account = takeoff::snowflake::account_url::runtime(provider.issuer());
+    REQUIRE(account.has_value());
+    CHECK(account->authorization_endpoint().url() == provider.authorization_endpoint());
+    CHECK(account->token_endpoint().url() == provider.token_endpoint());
+    CHECK(provider.authorization_endpoint() == provider.issuer() + "/oauth/authorize");
+    CHECK(provider.token_endpoint() == provider.issuer() + "/oauth/token-request");
+    const auto leg = authorize(provider, provider.client_id(), "refresh_token");
+    const auto tokens = exchange_code(provider, leg, code_of(leg), auth_method::post, provider.client_id(),
+                                      provider.client_secret(), leg.pkce.verifier().reveal());
+    CHECK(tokens.status == 200);
+    CHECK(!text(tokens.body, "refresh_token").empty());
+    CHECK(provider.log().find("POST /oauth/token-request -> 200") != std::string::npos);
 }
 
 TEST_CASE("oidc provider: client_secret_basic with form-encoded halves; a granted extra scope is echoed, an unknown "

@@ -72,6 +72,9 @@ struct oidc_provider_options {
     bool rotate_refresh_tokens = false;
     /// End every interaction with error=access_denied instead of approving it.
     bool deny = false;
+    /// Serve Snowflake's paths, /oauth/authorize and /oauth/token-request, instead of /auth and
+    /// /token, so that snowflake::account_url("http://127.0.0.1:PORT") derives the endpoints.
+    bool snowflake_paths = false;
 };
 
 /// The folder holding provider.mjs, browser.mjs, package.json and node_modules.
@@ -174,6 +177,7 @@ public:
         for (const auto& scope : options_.extra_scopes) argv.insert(argv.end(), {"--scope", scope});
         if (options_.rotate_refresh_tokens) argv.emplace_back("--rotate-refresh-tokens");
         if (options_.deny) argv.emplace_back("--deny");
+        if (options_.snowflake_paths) argv.emplace_back("--snowflake-paths");
         start(argv);
     }
 
@@ -185,9 +189,9 @@ public:
 
     /// "http://127.0.0.1:PORT".
     const std::string& issuer() const noexcept { return issuer_; }
-    /// issuer() + "/auth".
+    /// issuer() + "/auth" ("/oauth/authorize" with snowflake_paths).
     const std::string& authorization_endpoint() const noexcept { return authorization_endpoint_; }
-    /// issuer() + "/token".
+    /// issuer() + "/token" ("/oauth/token-request" with snowflake_paths).
     const std::string& token_endpoint() const noexcept { return token_endpoint_; }
     /// issuer() + "/.well-known/openid-configuration".
     const std::string& discovery_endpoint() const noexcept { return discovery_endpoint_; }

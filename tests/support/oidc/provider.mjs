@@ -5,7 +5,7 @@
 //
 //   node provider.mjs --port 0 --client-id ID --client-secret SECRET --redirect-uri URI
 //                     [--redirect-uri URI2] [--access-ttl S] [--refresh-ttl S] [--scope NAME]...
-//                     [--rotate-refresh-tokens] [--deny]
+//                     [--rotate-refresh-tokens] [--deny] [--snowflake-paths]
 //
 // Clients (both confidential, application_type native, so http loopback redirect URIs are allowed
 // and, per RFC 8252 section 7.3, a registered http://127.0.0.1/PATH matches any port):
@@ -20,6 +20,9 @@
 // the consent prompt that follows by granting every requested scope and claim, and redirects on, so a client that keeps cookies and follows
 // redirects ends at the redirect_uri with a code. With --deny it ends every interaction with
 // access_denied instead.
+//
+// Endpoints: /auth and /token, or with --snowflake-paths Snowflake's /oauth/authorize and
+// /oauth/token-request (so that an account URL http://127.0.0.1:PORT derives them).
 
 import crypto from 'node:crypto';
 import http from 'node:http';
@@ -40,7 +43,7 @@ function fail(message) {
 function parseArguments(argv) {
   const options = {
     port: 0, clientId: undefined, clientSecret: undefined, redirectUris: [], accessTtl: 3600,
-    refreshTtl: 14 * 24 * 3600, scopes: [], rotateRefreshTokens: false, deny: false,
+    refreshTtl: 14 * 24 * 3600, scopes: [], rotateRefreshTokens: false, deny: false, snowflakePaths: false,
   };
   const seconds = (name, text) => {
     if (!/^[0-9]+$/.test(text ?? '') || Number(text) < 1) fail(`${name} needs a whole number of seconds >= 1`);
@@ -68,6 +71,7 @@ function parseArguments(argv) {
       case '--scope': options.scopes.push(value()); break;
       case '--rotate-refresh-tokens': options.rotateRefreshTokens = true; break;
       case '--deny': options.deny = true; break;
+      case '--snowflake-paths': options.snowflakePaths = true; break;
       default: fail(`unknown argument ${JSON.stringify(name)}`);
     }
   }
@@ -119,6 +123,7 @@ const configuration = {
   responseTypes: ['code'],
   pkce: { methods: ['S256'], required: () => true },
   features: { devInteractions: { enabled: false } },
+  ...(options.snowflakePaths ? { routes: { authorization: '/oauth/authorize', token: '/oauth/token-request' } } : {}),
   interactions: { url: (ctx, interaction) => `/interaction/${interaction.uid}` },
   async findAccount(ctx, sub) {
     return { accountId: sub, async claims() { return { sub }; } };
@@ -204,8 +209,8 @@ server.on('request', provider.callback());
 
 const endpoints = {
   issuer,
-  authorization_endpoint: `${issuer}/auth`,
-  token_endpoint: `${issuer}/token`,
+  authorization_endpoint: `${issuer}${options.snowflakePaths ? '/oauth/authorize' : '/auth'}`,
+  token_endpoint: `${issuer}${options.snowflakePaths ? '/oauth/token-request' : '/token'}`,
   discovery_endpoint: `${issuer}/.well-known/openid-configuration`,
   client_id: options.clientId,
   basic_client_id: `${options.clientId}-basic`,
