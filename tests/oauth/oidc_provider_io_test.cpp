@@ -455,7 +455,7 @@ TEST_CASE("oidc provider: a state changed on the way back is the library's state
     }
 }
 
-TEST_CASE("oidc provider: the scripted browser fails on an error page and on a non-loopback URL, exit 2 without a URL") {
+TEST_CASE("oidc provider: the scripted browser runs as $BROWSER, fails on an error page and refuses non-loopback hosts") {
     test::oidc_provider provider;
     SUBCASE("an unregistered redirect_uri: the server's error page, no redirect, nothing at the listener") {
         one_shot_listener listener;
@@ -473,6 +473,24 @@ TEST_CASE("oidc provider: the scripted browser fails on an error page and on a n
         CHECK(browser.output.find("/auth answered 400 without a redirect") != std::string::npos);
         CHECK(browser.output.find("invalid_redirect_uri: redirect_uri did not match any of the client's registered "
                                   "redirect_uris") != std::string::npos);
+    }
+    SUBCASE("run by its path with only the URL, as $BROWSER: it reaches the listener") {
+        one_shot_listener listener;
+        auto pkce = oauth::pkce::generate();
+        auto state = oauth::generate_state();
+        REQUIRE((pkce.has_value() && state.has_value()));
+        diagnostics diag;
+        auto url = oauth::make_authorization_url(*boost::urls::parse_uri(provider.authorization_endpoint()),
+                                                 {provider.client_id(), listener.redirect_uri(), "refresh_token"},
+                                                 *state, *pkce, diag);
+        REQUIRE(url.has_value());
+        const auto browser = test::run_process({test::scripted_browser_path().string(), std::string(url->buffer())});
+        const auto callback = listener.finish();
+        CHECK(browser.exit_code == 0);
+        CHECK(browser.output ==
+              "browser.mjs: http://127.0.0.1:" + std::to_string(listener.port()) + "/callback answered 200\n");
+        REQUIRE(callback.has_value());
+        CHECK(callback->rfind("/callback?code=", 0) == 0);
     }
     SUBCASE("a host that is not loopback is refused before any connection") {
         const auto browser = test::run_scripted_browser("http://oauth.invalid/authorize");

@@ -80,6 +80,10 @@ struct oidc_provider_options {
 /// The folder holding provider.mjs, browser.mjs, package.json and node_modules.
 inline std::filesystem::path oidc_support_directory() { return TAKEOFF_OIDC_DIR; }
 
+/// browser.mjs: an executable (`#!/usr/bin/env node`) that takes only the URL, so it can be $BROWSER
+/// for the library's launcher as it is.
+inline std::filesystem::path scripted_browser_path() { return oidc_support_directory() / "browser.mjs"; }
+
 /// The node executable found on PATH, or an empty path.
 inline std::filesystem::path find_node() {
     const char* path = std::getenv("PATH");
@@ -328,7 +332,7 @@ inline browser_result run_scripted_browser(const std::string& url, const std::st
     const std::filesystem::path node = require_oidc_prerequisites();
     temp_directory directory("takeoff-browser");
     const auto log = directory.path() / "browser.log";
-    std::vector<std::string> argv{node.string(), (oidc_support_directory() / "browser.mjs").string(), url};
+    std::vector<std::string> argv{node.string(), scripted_browser_path().string(), url};
     std::vector<std::string> env = detail::environment_with(
         {tamper.empty() ? std::string("TAKEOFF_BROWSER_TAMPER=") : "TAKEOFF_BROWSER_TAMPER=" + tamper});
     posix_spawn_file_actions_t actions;

@@ -1,3 +1,4 @@
+#!/usr/bin/env node
 // The scripted browser of takeoff-cpp's interoperability tests: `node browser.mjs <url>`.
 //
 // GETs url and follows redirects (301, 302, 303, 307, 308) with a cookie jar, through
