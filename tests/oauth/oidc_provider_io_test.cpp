@@ -521,3 +521,16 @@ TEST_CASE("oidc provider: missing node is a failure that says how to install it,
     CHECK(message.find("`node` is not on PATH") != std::string::npos);
     CHECK(message.find("tools/run-tests.sh") != std::string::npos);
 }
+
+TEST_CASE("oidc provider: a server that exits before listening is an exception with its stderr") {
+    test::oidc_provider_options options;
+    options.redirect_uris.clear();
+    std::string message;
+    try {
+        test::oidc_provider provider(options);
+    } catch (const std::runtime_error& e) {
+        message = e.what();
+    }
+    CHECK(message.find("provider.mjs exited before listening") != std::string::npos);
+    CHECK(message.find("provider.mjs: at least one --redirect-uri is required") != std::string::npos);
+}
