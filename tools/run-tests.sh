@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The test command: installs what the build and the tests need (Debian 12 packages) when missing,
-# then configures, builds and runs every test with the `dev` preset. Prints ctest's summary.
+# The test command: installs what the build and the tests need (Debian 12 packages, and the pinned
+# npm packages of the OAuth interop tests) when missing, then configures, builds and runs every test
+# with the `dev` preset. Prints ctest's summary.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,12 +11,24 @@ missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
 done
+# The OAuth interop tests run oidc-provider (npm) under Node: Debian's nodejs and npm when the
+# machine has no node or npm of its own.
+command -v node >/dev/null || missing+=(nodejs)
+command -v npm >/dev/null || missing+=(npm)
 if ((${#missing[@]})); then
     echo "run-tests: installing ${missing[*]}"
     sudo=""
     if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
     $sudo apt-get update -q
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+# The pinned npm packages of the interop tests, when missing or older than the lock file (npm
+# writes node_modules/.package-lock.json last, so an interrupted install is redone).
+oidc=tests/support/oidc
+if [ ! -f "$oidc/node_modules/.package-lock.json" ] || [ "$oidc/package-lock.json" -nt "$oidc/node_modules/.package-lock.json" ]; then
+    echo "run-tests: npm ci in $oidc"
+    npm ci --prefix "$oidc" --no-audit --no-fund --loglevel=error
 fi
 
 cmake --preset dev
