@@ -300,3 +300,16 @@ TEST_CASE("sign-in without a browser: the URL is printed, the pasted redirect's 
     CHECK_FALSE(tokens.access_token.empty());
     CHECK(f.account.code_grants() == 1);
 }
+
+TEST_CASE("sign-in without a browser and nowhere to print the URL is invalid_argument before anything is sent") {
+    fixture f;
+    std::istringstream nothing;
+    oauth::sign_in_options options;
+    options.browser.out = nullptr;
+    options.pasted_redirect = &nothing;
+    takeoff::diagnostics diag;
+    auto [ec, tokens] = f.sign_in(f.config(), options, diag);
+    CHECK(ec == errc::invalid_argument);
+    CHECK(diag.client_message() == "the no-browser sign-in prints the URL to browser.out, which is null");
+    CHECK(f.server.requests().empty());
+}

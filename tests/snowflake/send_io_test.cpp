@@ -292,3 +292,34 @@ TEST_CASE("async_send: a provider that cannot fetch fails the request unsent, wi
     CHECK(diag.client_message() == "the PAT is empty");
     CHECK(server.requests().empty());
 }
+
+TEST_CASE("async_send: a 403 with the ingress's ERROR_ body is a rejected credential (sent once more); the service's own 403 is returned as it is") {
+    emu::server server;
+    auto minted = std::make_shared<std::atomic<int>>(0);
+    add_mint_route(server, minted, false);
+    auto calls = std::make_shared<std::atomic<int>>(0);
+    server.route(verb::get, "/policy", [calls](emu::exchange& ex) -> asio::awaitable<void> {
+        if (++*calls == 1)
+            co_await ex.async_respond(emu::make_json_response(
+                bhttp_status::forbidden,
+                R"({"responseType":"ERROR_NETWORK_POLICY","requestId":"r-2","detail":"Blocked by network policy"})"));
+        else
+            co_await ex.async_respond(emu::make_response(bhttp_status::ok, "allowed", "text/plain"));
+    });
+    server.route(verb::get, "/own", emu::behaviours::respond_json(bhttp_status::forbidden, R"({"detail":"not yours"})"));
+    asio::io_context io;
+    http::client client(io.get_executor(), client_defaults());
+    minting_provider provider(client, server.url() + "/mint");
+
+    takeoff::diagnostics diag;
+    auto [ec, resp] = send(io, client, provider, takeoff::test::get(server, "/policy"), diag);
+    CHECK_FALSE(ec);
+    CHECK(resp.body == "allowed");
+    CHECK(provider.fetch_count() == 2);
+
+    auto [own_ec, own] = send(io, client, provider, takeoff::test::get(server, "/own"), diag);
+    CHECK(own_ec == errc::forbidden);
+    CHECK(own.status == 403);
+    CHECK(provider.fetch_count() == 2);
+    CHECK(server.requests().size() == 5); // /mint, /policy, /mint, /policy, /own
+}

@@ -39,8 +39,8 @@ struct sign_in_options {
     /// When set, called with the authorization URL instead of opening a browser (an application's
     /// own web view; tests). Called on the operation's executor; must not block.
     std::function<void(const std::string& url)> open_url;
-    /// No-browser mode: when set, no listener is opened; the URL is printed to browser.out and the
-    /// redirected URL is read from this stream (one line).
+    /// No-browser mode: when set, no listener is opened; the URL is printed to browser.out (which
+    /// must not be null) and the redirected URL is read from this stream (one line).
     std::istream* pasted_redirect = nullptr;
     /// How long the listener waits (120 s by default), and its limits.
     redirect_listener_options listener;
@@ -52,6 +52,10 @@ namespace detail {
 
 inline takeoff::detail::task<token_set_result> sign_in_task(const http::client& client, const client_config& config,
                                                             const sign_in_options& options, diagnostics& diag) {
+    if (options.pasted_redirect && !options.browser.out) {
+        diag.set_client_message("the no-browser sign-in prints the URL to browser.out, which is null");
+        co_return token_set_result{make_error_code(errc::invalid_argument), {}};
+    }
     auto challenge = pkce::generate();
     if (!challenge) co_return token_set_result{challenge.error(), {}};
     auto state = generate_state();
@@ -75,8 +79,7 @@ inline takeoff::detail::task<token_set_result> sign_in_task(const http::client& 
 
     boost::system::result<authorization_response> callback = make_error_code(errc::invalid_request);
     if (options.pasted_redirect) {
-        if (options.browser.out)
-            *options.browser.out << "Open this URL in a browser to sign in:\n  " << address
+        *options.browser.out << "Open this URL in a browser to sign in:\n  " << address
                                  << "\nthen paste here the address the browser was sent to:" << std::endl;
         callback = read_pasted_redirect(*options.pasted_redirect, *state, diag);
     } else {

@@ -89,20 +89,20 @@ struct client_config {
     /// Where codes and refresh tokens are exchanged (Snowflake: <account>/oauth/token-request).
     oauth::token_endpoint token_endpoint;
     /// The integration's OAUTH_CLIENT_ID.
-    std::string client_id;
+    std::string client_id{};
     /// Its OAUTH_CLIENT_SECRET.
-    secret client_secret;
+    secret client_secret{};
     /// Its OAUTH_CLIENT_SECRET_2, tried when the token endpoint refuses the first with invalid_client.
-    std::optional<secret> client_secret_2;
+    std::optional<secret> client_secret_2{};
     /// How the credentials are sent (client_secret_post unless the integration needs Basic).
     client_auth_method auth_method = client_auth_method::client_secret_post;
     /// The scope asked for (e.g. snowflake::scopes::str()); empty: none.
-    std::string scope;
+    std::string scope{};
     /// The loopback redirect URI registered with the integration (http://127.0.0.1:PORT/PATH);
     /// no port: an ephemeral one, for integrations that accept any loopback port.
-    std::string redirect_uri;
+    std::string redirect_uri{};
     /// Knobs of the code exchange (single-use refresh tokens).
-    code_exchange_options exchange;
+    code_exchange_options exchange{};
 
     /// The credentials to present, in order (the second secret only when it differs).
     std::vector<client_credentials> credentials_to_try() const {

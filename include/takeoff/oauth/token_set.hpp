@@ -1,7 +1,7 @@
 #pragma once
 // What an OAuth sign-in leaves behind: the access token, when it expires, and the refresh token that
 // makes new ones. The token requests (token.hpp) produce it, the token stores (token_store.hpp) keep
-// it, and the credential providers (snowflake/credentials.hpp) refresh it.
+// it, and the credential providers (snowflake/providers.hpp) refresh it.
 //
 // Times are wall-clock (system_clock): a stored token set is read again by another process, maybe
 // days later. Whoever decides "is it still valid" takes the time from an injectable clock, so that

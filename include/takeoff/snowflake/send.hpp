@@ -5,7 +5,8 @@
 // after a Retry-After wait carries the credential current then), from the provider's cache when it
 // has a usable one (no operation of its own) and through async_get_token otherwise. The ingress's
 // login redirect is classified as errc::ingress_unauthenticated and never followed. When the
-// ingress rejects the credential (that redirect, or 401), the provider is told (invalidate) and the
+// ingress rejects the credential (that redirect, a 401, or a 403 with the ingress's own
+// `"responseType":"ERROR_..."` body), the provider is told (invalidate) and the
 // same request is sent once more with a new credential; a provider that cannot make another (a
 // static token) is not asked twice.
 
@@ -21,6 +22,8 @@
 #include <takeoff/http/options.hpp>
 #include <takeoff/snowflake/credential.hpp>
 #include <takeoff/snowflake/ingress.hpp>
+
+#include <boost/json/parse.hpp>
 
 #include <memory>
 #include <mutex>
@@ -83,8 +86,17 @@ inline http::response_classifier with_ingress_classifier(http::response_classifi
     };
 }
 
-inline bool is_credential_rejected(const boost::system::error_code& ec) noexcept {
-    return ec == errc::ingress_unauthenticated || ec == errc::unauthorized;
+// The ingress rejected the credential: its login redirect, a 401, or a 403 whose body is the
+// ingress's own error JSON ({"responseType":"ERROR_...", ...}: an invalid or expired token, a network
+// policy). A 403 without that body is the service's own answer, not a credential problem.
+inline bool is_credential_rejected(const boost::system::error_code& ec, const http::response& response) {
+    if (ec == errc::ingress_unauthenticated || ec == errc::unauthorized) return true;
+    if (ec != errc::forbidden) return false;
+    boost::system::error_code parse_ec;
+    const auto body = boost::json::parse(response.body, parse_ec);
+    if (parse_ec || !body.is_object()) return false;
+    const auto* type = body.as_object().if_contains("responseType");
+    return type && type->is_string() && type->as_string().starts_with("ERROR_");
 }
 
 } // namespace detail
@@ -99,7 +111,7 @@ send_task(const http::client& client, token_provider& provider, const http::requ
     settings.decorate = detail::credential_decorator(provider, last);
     settings.classify = detail::with_ingress_classifier(std::move(settings.classify));
     auto first = co_await client.request_task(req, settings, diag);
-    if (!detail::is_credential_rejected(first.ec)) co_return first;
+    if (!detail::is_credential_rejected(first.ec, first.value)) co_return first;
     const auto used = last->get();
     if (!used || !provider.invalidate(*used)) co_return first;
     co_return co_await client.request_task(req, settings, diag);
