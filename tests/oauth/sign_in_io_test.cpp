@@ -11,6 +11,7 @@
 #include <takeoff_emulator/snowflake.hpp>
 
 #include "../support/client_helpers.hpp"
+#include "../support/emulated_account.hpp"
 
 #include <doctest/doctest.h>
 
@@ -41,14 +42,8 @@ using namespace std::chrono_literals;
 
 namespace {
 
-constexpr const char* scope = "refresh_token session:role:ANALYST";
-
-http::client_options trusting(const emu::certificate_authority& authority) {
-    auto o = takeoff::test::direct_client_options();
-    o.tls.use_system_trust = false;
-    o.tls.ca_pem = authority.certificate_pem();
-    return o;
-}
+using takeoff::test::account_scope;
+using takeoff::test::trusting;
 
 // What the user's browser does: GET the authorization URL (the account signs the user in at once
 // and redirects), then GET the redirect's Location (the loopback listener), each on a client of its
@@ -78,33 +73,9 @@ browser_visit visit(const std::string& url, const emu::certificate_authority& au
     return out;
 }
 
-struct fixture {
-    emu::certificate_authority authority;
-    emu::server server{emu::server_options{authority.issue()}};
-    emu::snowflake_emulator account;
-    asio::io_context io;
-    http::client client{io.get_executor(), trusting(authority)};
-
-    fixture() {
-        account.install(server);
-        server.route(verb::get, "/app",
-                     account.ingress(emu::behaviours::respond(bhttp_status::ok, "hello", "text/plain")));
-    }
-
-    snowflake::account_url url() const { return snowflake::account_url::runtime(server.url()).value(); }
-
-    oauth::client_config config() const {
-        const auto options = account.options();
-        return oauth::client_config{url().authorization_endpoint(),
-                                    url().token_endpoint(),
-                                    options.client_id,
-                                    takeoff::secret(options.client_secret),
-                                    std::nullopt,
-                                    oauth::client_auth_method::client_secret_basic,
-                                    scope,
-                                    "http://127.0.0.1/callback",
-                                    {}};
-    }
+// The emulated account (tests/support/emulated_account.hpp) and the sign-in run on its client.
+struct fixture : takeoff::test::emulated_account {
+    oauth::client_config config() const { return oauth_client(oauth::client_auth_method::client_secret_basic); }
 
     using result = std::tuple<boost::system::error_code, oauth::token_set>;
     result sign_in(const oauth::client_config& config, const oauth::sign_in_options& options, takeoff::diagnostics& diag) {
@@ -151,7 +122,7 @@ TEST_CASE("sign-in over HTTPS: PKCE, state and code through a scripted browser a
     CHECK(visit.location.find("/callback?code=") != std::string::npos);
     CHECK_FALSE(tokens.access_token.empty());
     REQUIRE(tokens.refresh_token.has_value());
-    CHECK(tokens.scope == scope);
+    CHECK(tokens.scope == account_scope);
     CHECK(tokens.username == "EMULATOR_USER");
     REQUIRE(tokens.expires_at.has_value());
     CHECK(f.account.authorizations() == 1);
@@ -169,11 +140,9 @@ TEST_CASE("sign-in over HTTPS: PKCE, state and code through a scripted browser a
 
     // The sign-in's tokens, as a provider uses them.
     oauth::memory_token_store store;
-    snowflake::oauth_session session(f.client, config, &store, {f.url().base(), config.client_id, scope});
+    snowflake::oauth_session session(f.client, config, &store, f.key());
     REQUIRE_FALSE(session.set_tokens(tokens, diag));
-    snowflake::login_parameters login;
-    login.account_name = "EMULATOR";
-    snowflake::session_token_provider provider(f.client, session, f.url(), login);
+    snowflake::session_token_provider provider(f.client, session, f.url(), f.login());
     std::optional<std::tuple<boost::system::error_code, http::response>> sent;
     snowflake::async_send(f.client, provider, takeoff::test::get(f.server, "/app"), diag,
                           [&sent](boost::system::error_code e, http::response r) { sent.emplace(e, std::move(r)); });

@@ -11,6 +11,7 @@
 #include <takeoff_emulator/snowflake.hpp>
 
 #include "../support/client_helpers.hpp"
+#include "../support/emulated_account.hpp"
 
 #include <doctest/doctest.h>
 
@@ -37,49 +38,15 @@ using namespace std::chrono_literals;
 
 namespace {
 
-constexpr const char* scope = "refresh_token session:role:ANALYST";
+using takeoff::test::account_scope;
 
-// The emulated account over HTTPS with an ingress-protected /app, a client trusting its CA, and a
-// clock for the providers that tests move on.
-struct account_fixture {
-    emu::certificate_authority authority;
-    emu::server server{emu::server_options{authority.issue()}};
-    emu::snowflake_emulator account;
-    asio::io_context io;
-    http::client client;
+// The emulated account (tests/support/emulated_account.hpp), a token store, and a clock for the
+// providers that tests move on.
+struct account_fixture : takeoff::test::emulated_account {
     oauth::memory_token_store store;
     std::shared_ptr<std::chrono::seconds> offset = std::make_shared<std::chrono::seconds>(0);
 
-    explicit account_fixture(emu::snowflake_options options = {})
-        : account(std::move(options)), client(io.get_executor(), client_options()) {
-        account.install(server);
-        server.route(verb::get, "/app",
-                     account.ingress(emu::behaviours::respond(bhttp_status::ok, "hello", "text/plain")));
-    }
-
-    http::client_options client_options() const {
-        auto o = takeoff::test::direct_client_options();
-        o.tls.use_system_trust = false;
-        o.tls.ca_pem = authority.certificate_pem();
-        return o;
-    }
-
-    snowflake::account_url url() const { return snowflake::account_url::runtime(server.url()).value(); }
-
-    oauth::client_config oauth_client() const {
-        const auto options = account.options();
-        return oauth::client_config{url().authorization_endpoint(),
-                                    url().token_endpoint(),
-                                    options.client_id,
-                                    takeoff::secret(options.client_secret),
-                                    std::nullopt,
-                                    oauth::client_auth_method::client_secret_post,
-                                    scope,
-                                    "http://127.0.0.1/cb",
-                                    {}};
-    }
-
-    oauth::token_key key() const { return {url().base(), account.options().client_id, scope}; }
+    using emulated_account::emulated_account;
 
     snowflake::refresh_settings refresh() const {
         snowflake::refresh_settings s;
@@ -88,24 +55,12 @@ struct account_fixture {
     }
 };
 
-// An oauth_session signed in as the browser flow would leave it (the emulator issues the tokens).
+// An oauth_session signed in as the browser flow would leave it.
 std::unique_ptr<snowflake::oauth_session> signed_in(account_fixture& f, const oauth::client_config& config) {
     auto session = std::make_unique<snowflake::oauth_session>(f.client, config, &f.store, f.key());
-    const auto issued = f.account.issue_tokens(scope);
-    oauth::token_set tokens;
-    tokens.access_token = takeoff::secret(issued.access_token);
-    tokens.expires_at = oauth::token_clock::now() + 600s;
-    tokens.refresh_token = takeoff::secret(*issued.refresh_token);
-    tokens.scope = scope;
     takeoff::diagnostics diag;
-    REQUIRE_FALSE(session->set_tokens(std::move(tokens), diag));
+    REQUIRE_FALSE(session->set_tokens(f.signed_in_tokens(), diag));
     return session;
-}
-
-snowflake::login_parameters emulator_login() {
-    snowflake::login_parameters p;
-    p.account_name = "EMULATOR"; // a loopback account URL names no account
-    return p;
 }
 
 using send_result = std::tuple<boost::system::error_code, http::response>;
@@ -138,7 +93,7 @@ std::tuple<boost::system::error_code, snowflake::credential> get_token(account_f
 TEST_CASE("session provider over HTTPS: a signed-in OAuth token becomes a session token the ingress accepts; one login serves two requests") {
     account_fixture f;
     auto session = signed_in(f, f.oauth_client());
-    snowflake::session_token_provider provider(f.client, *session, f.url(), emulator_login(), f.refresh());
+    snowflake::session_token_provider provider(f.client, *session, f.url(), f.login(), f.refresh());
 
     for (int i = 0; i < 2; ++i) {
         takeoff::diagnostics diag;
@@ -160,7 +115,7 @@ TEST_CASE("session provider: an access token the client knows has expired is ref
     auto session = signed_in(f, f.oauth_client());
     takeoff::diagnostics before_diag;
     const auto before = *session->tokens(before_diag);
-    snowflake::session_token_provider provider(f.client, *session, f.url(), emulator_login(), f.refresh());
+    snowflake::session_token_provider provider(f.client, *session, f.url(), f.login(), f.refresh());
 
     *f.offset = 700s;
     f.account.advance_clock(700s);
@@ -181,7 +136,7 @@ TEST_CASE("session provider: an access token the client knows has expired is ref
 TEST_CASE("session provider: a login refused with 390318 (expired) refreshes the access token and logs in once more") {
     account_fixture f;
     auto session = signed_in(f, f.oauth_client());
-    snowflake::session_token_provider provider(f.client, *session, f.url(), emulator_login(), f.refresh());
+    snowflake::session_token_provider provider(f.client, *session, f.url(), f.login(), f.refresh());
 
     f.account.advance_clock(700s); // only the account's clock: the client still thinks the token is fresh
     takeoff::diagnostics diag;
@@ -195,7 +150,7 @@ TEST_CASE("session provider: a login refused with 390318 (expired) refreshes the
 TEST_CASE("async_send: a session the ingress rejects as expired (401) is replaced through refresh and login, and the request goes through") {
     account_fixture f;
     auto session = signed_in(f, f.oauth_client());
-    snowflake::session_token_provider provider(f.client, *session, f.url(), emulator_login(), f.refresh());
+    snowflake::session_token_provider provider(f.client, *session, f.url(), f.login(), f.refresh());
 
     takeoff::diagnostics diag;
     REQUIRE_FALSE(std::get<0>(send_app(f, provider, diag)));
@@ -212,7 +167,7 @@ TEST_CASE("async_send: a session the ingress rejects as expired (401) is replace
 TEST_CASE("a refused refresh token ends in token_unavailable saying to sign in again, and the store forgets the tokens") {
     account_fixture f;
     auto session = signed_in(f, f.oauth_client());
-    snowflake::session_token_provider provider(f.client, *session, f.url(), emulator_login(), f.refresh());
+    snowflake::session_token_provider provider(f.client, *session, f.url(), f.login(), f.refresh());
 
     f.account.revoke_refresh_tokens();
     *f.offset = 700s;
@@ -234,7 +189,7 @@ TEST_CASE("a refused refresh token ends in token_unavailable saying to sign in a
 TEST_CASE("session provider without a sign-in: token_unavailable naming the account and what to do, nothing sent") {
     account_fixture f;
     snowflake::oauth_session session(f.client, f.oauth_client(), &f.store, f.key());
-    snowflake::session_token_provider provider(f.client, session, f.url(), emulator_login(), f.refresh());
+    snowflake::session_token_provider provider(f.client, session, f.url(), f.login(), f.refresh());
     takeoff::diagnostics diag;
     auto [ec, credential] = get_token(f, provider, diag);
     CHECK(ec == errc::token_unavailable);
@@ -249,7 +204,7 @@ TEST_CASE("refresh: a first secret refused with invalid_client is retried once w
     config.client_secret_2 = config.client_secret;
     config.client_secret = takeoff::secret("rotated-away");
     auto session = signed_in(f, config);
-    snowflake::session_token_provider provider(f.client, *session, f.url(), emulator_login(), f.refresh());
+    snowflake::session_token_provider provider(f.client, *session, f.url(), f.login(), f.refresh());
 
     *f.offset = 700s;
     f.account.advance_clock(700s);
