@@ -8523,7 +8523,7 @@ private:
 // begin of <takeoff/oauth/token_set.hpp>
 // What an OAuth sign-in leaves behind: the access token, when it expires, and the refresh token that
 // makes new ones. The token requests (token.hpp) produce it, the token stores (token_store.hpp) keep
-// it, and the credential providers (snowflake/credentials.hpp) refresh it.
+// it, and the credential providers (snowflake/providers.hpp) refresh it.
 //
 // Times are wall-clock (system_clock): a stored token set is read again by another process, maybe
 // days later. Whoever decides "is it still valid" takes the time from an injectable clock, so that
@@ -8660,20 +8660,20 @@ struct client_config {
     /// Where codes and refresh tokens are exchanged (Snowflake: <account>/oauth/token-request).
     oauth::token_endpoint token_endpoint;
     /// The integration's OAUTH_CLIENT_ID.
-    std::string client_id;
+    std::string client_id{};
     /// Its OAUTH_CLIENT_SECRET.
-    secret client_secret;
+    secret client_secret{};
     /// Its OAUTH_CLIENT_SECRET_2, tried when the token endpoint refuses the first with invalid_client.
-    std::optional<secret> client_secret_2;
+    std::optional<secret> client_secret_2{};
     /// How the credentials are sent (client_secret_post unless the integration needs Basic).
     client_auth_method auth_method = client_auth_method::client_secret_post;
     /// The scope asked for (e.g. snowflake::scopes::str()); empty: none.
-    std::string scope;
+    std::string scope{};
     /// The loopback redirect URI registered with the integration (http://127.0.0.1:PORT/PATH);
     /// no port: an ephemeral one, for integrations that accept any loopback port.
-    std::string redirect_uri;
+    std::string redirect_uri{};
     /// Knobs of the code exchange (single-use refresh tokens).
-    code_exchange_options exchange;
+    code_exchange_options exchange{};
 
     /// The credentials to present, in order (the second secret only when it differs).
     std::vector<client_credentials> credentials_to_try() const {
@@ -9253,8 +9253,8 @@ struct sign_in_options {
     /// When set, called with the authorization URL instead of opening a browser (an application's
     /// own web view; tests). Called on the operation's executor; must not block.
     std::function<void(const std::string& url)> open_url;
-    /// No-browser mode: when set, no listener is opened; the URL is printed to browser.out and the
-    /// redirected URL is read from this stream (one line).
+    /// No-browser mode: when set, no listener is opened; the URL is printed to browser.out (which
+    /// must not be null) and the redirected URL is read from this stream (one line).
     std::istream* pasted_redirect = nullptr;
     /// How long the listener waits (120 s by default), and its limits.
     redirect_listener_options listener;
@@ -9266,6 +9266,10 @@ namespace detail {
 
 inline takeoff::detail::task<token_set_result> sign_in_task(const http::client& client, const client_config& config,
                                                             const sign_in_options& options, diagnostics& diag) {
+    if (options.pasted_redirect && !options.browser.out) {
+        diag.set_client_message("the no-browser sign-in prints the URL to browser.out, which is null");
+        co_return token_set_result{make_error_code(errc::invalid_argument), {}};
+    }
     auto challenge = pkce::generate();
     if (!challenge) co_return token_set_result{challenge.error(), {}};
     auto state = generate_state();
@@ -9289,8 +9293,7 @@ inline takeoff::detail::task<token_set_result> sign_in_task(const http::client& 
 
     boost::system::result<authorization_response> callback = make_error_code(errc::invalid_request);
     if (options.pasted_redirect) {
-        if (options.browser.out)
-            *options.browser.out << "Open this URL in a browser to sign in:\n  " << address
+        *options.browser.out << "Open this URL in a browser to sign in:\n  " << address
                                  << "\nthen paste here the address the browser was sent to:" << std::endl;
         callback = read_pasted_redirect(*options.pasted_redirect, *state, diag);
     } else {
@@ -12725,7 +12728,7 @@ public:
         }
         if (!current) {
             diag.set_client_message("not signed in to " + key_.account +
-                                    " with this client and scope: sign in first (takeoff login)");
+                                    " with this client and scope: sign in first with the browser (oauth::async_sign_in)");
             co_return takeoff::detail::op_result<secret>{make_error_code(errc::token_unavailable), {}};
         }
         const bool expiring = current->expires_at && now + access_token_margin >= *current->expires_at;
@@ -12895,7 +12898,8 @@ private:
 // after a Retry-After wait carries the credential current then), from the provider's cache when it
 // has a usable one (no operation of its own) and through async_get_token otherwise. The ingress's
 // login redirect is classified as errc::ingress_unauthenticated and never followed. When the
-// ingress rejects the credential (that redirect, or 401), the provider is told (invalidate) and the
+// ingress rejects the credential (that redirect, a 401, or a 403 with the ingress's own
+// `"responseType":"ERROR_..."` body), the provider is told (invalidate) and the
 // same request is sent once more with a new credential; a provider that cannot make another (a
 // static token) is not asked twice.
 
@@ -12911,6 +12915,8 @@ private:
 // #include <takeoff/http/options.hpp> (already inlined above)
 // #include <takeoff/snowflake/credential.hpp> (already inlined above)
 // #include <takeoff/snowflake/ingress.hpp> (already inlined above)
+
+#include <boost/json/parse.hpp>
 
 #include <memory>
 #include <mutex>
@@ -12973,8 +12979,17 @@ inline http::response_classifier with_ingress_classifier(http::response_classifi
     };
 }
 
-inline bool is_credential_rejected(const boost::system::error_code& ec) noexcept {
-    return ec == errc::ingress_unauthenticated || ec == errc::unauthorized;
+// The ingress rejected the credential: its login redirect, a 401, or a 403 whose body is the
+// ingress's own error JSON ({"responseType":"ERROR_...", ...}: an invalid or expired token, a network
+// policy). A 403 without that body is the service's own answer, not a credential problem.
+inline bool is_credential_rejected(const boost::system::error_code& ec, const http::response& response) {
+    if (ec == errc::ingress_unauthenticated || ec == errc::unauthorized) return true;
+    if (ec != errc::forbidden) return false;
+    boost::system::error_code parse_ec;
+    const auto body = boost::json::parse(response.body, parse_ec);
+    if (parse_ec || !body.is_object()) return false;
+    const auto* type = body.as_object().if_contains("responseType");
+    return type && type->is_string() && type->as_string().starts_with("ERROR_");
 }
 
 } // namespace detail
@@ -12989,7 +13004,7 @@ send_task(const http::client& client, token_provider& provider, const http::requ
     settings.decorate = detail::credential_decorator(provider, last);
     settings.classify = detail::with_ingress_classifier(std::move(settings.classify));
     auto first = co_await client.request_task(req, settings, diag);
-    if (!detail::is_credential_rejected(first.ec)) co_return first;
+    if (!detail::is_credential_rejected(first.ec, first.value)) co_return first;
     const auto used = last->get();
     if (!used || !provider.invalidate(*used)) co_return first;
     co_return co_await client.request_task(req, settings, diag);

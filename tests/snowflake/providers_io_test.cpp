@@ -194,7 +194,7 @@ TEST_CASE("session provider without a sign-in: token_unavailable naming the acco
     auto [ec, credential] = get_token(f, provider, diag);
     CHECK(ec == errc::token_unavailable);
     CHECK(diag.client_message() ==
-          "not signed in to " + f.url().base() + " with this client and scope: sign in first (takeoff login)");
+          "not signed in to " + f.url().base() + " with this client and scope: sign in first with the browser (oauth::async_sign_in)");
     CHECK(f.server.requests().empty());
 }
 

@@ -83,7 +83,7 @@ public:
         }
         if (!current) {
             diag.set_client_message("not signed in to " + key_.account +
-                                    " with this client and scope: sign in first (takeoff login)");
+                                    " with this client and scope: sign in first with the browser (oauth::async_sign_in)");
             co_return takeoff::detail::op_result<secret>{make_error_code(errc::token_unavailable), {}};
         }
         const bool expiring = current->expires_at && now + access_token_margin >= *current->expires_at;
