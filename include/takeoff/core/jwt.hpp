@@ -92,16 +92,18 @@ inline boost::system::result<boost::json::object> jwt_payload(std::string_view c
 }
 
 /// The `exp` claim (a NumericDate: seconds since the epoch, fractions dropped) as a wall-clock time,
-/// or nothing when the text is not a JWT, has no `exp`, or its `exp` is not a number from 0 to
-/// 253402300799 (9999-12-31, which keeps the conversion to system_clock from overflowing). The
-/// clock is system_clock, the same as oauth::token_clock.
+/// or nothing when the text is not a JWT, has no `exp`, or its `exp` is not a number from 0 to the
+/// largest time system_clock can hold (with libstdc++'s nanoseconds, 9223372036: the year 2262; a
+/// larger value would overflow the conversion). The clock is system_clock, the same as
+/// oauth::token_clock.
 inline std::optional<std::chrono::system_clock::time_point> jwt_expiry(std::string_view compact) {
     diagnostics ignored;
     auto payload = jwt_payload(compact, ignored);
     if (!payload) return std::nullopt;
     const boost::json::value* exp = payload->if_contains("exp");
     if (!exp) return std::nullopt;
-    constexpr double max_seconds = 253402300799.0;
+    constexpr double max_seconds = static_cast<double>(
+        std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::duration::max()).count());
     double seconds = 0;
     if (exp->is_int64()) seconds = static_cast<double>(exp->as_int64());
     else if (exp->is_uint64()) seconds = static_cast<double>(exp->as_uint64());
