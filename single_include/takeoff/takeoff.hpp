@@ -11417,6 +11417,8 @@ inline boost::system::result<resolved_oauth> resolve_oauth(const connection_conf
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/deferred.hpp>
 #include <boost/asio/dispatch.hpp>
+#include <boost/asio/execution/blocking.hpp>
+#include <boost/asio/prefer.hpp>
 
 #include <algorithm>
 #include <atomic>
@@ -11651,15 +11653,20 @@ private:
     };
 
     // Completes a waiter on its own executor; its cancellation slot is cleared there first (the
-    // slot is emitted from that executor, never concurrently with this).
+    // slot is emitted from that executor, never concurrently with this). `from_cancellation`: called
+    // by the slot's own handler, which must not be cleared while it runs: posted, not dispatched.
     static void complete(shared_state& state, wait_handler handler, boost::system::error_code ec, credential c,
-                         std::shared_ptr<const diagnostics> diag) {
+                         std::shared_ptr<const diagnostics> diag, bool from_cancellation = false) {
         auto ex = asio::get_associated_executor(handler, state.executor);
-        asio::dispatch(ex, [h = std::move(handler), ec, c = std::move(c), d = std::move(diag)]() mutable {
+        auto finish = [h = std::move(handler), ec, c = std::move(c), d = std::move(diag)]() mutable {
             auto slot = asio::get_associated_cancellation_slot(h);
             if (slot.is_connected()) slot.clear();
             std::move(h)(ec, std::move(c), std::move(d));
-        });
+        };
+        if (from_cancellation)
+            asio::prefer(ex, asio::execution::blocking.never).execute(std::move(finish));
+        else
+            asio::dispatch(ex, std::move(finish));
     }
 
     // Waits for the result of the fetch in progress, starting one if none is.
@@ -11690,7 +11697,7 @@ private:
                         wait_handler h = std::move(it->handler);
                         state->waiters.erase(it);
                         lock.unlock();
-                        complete(*state, std::move(h), asio::error::operation_aborted, {}, nullptr);
+                        complete(*state, std::move(h), asio::error::operation_aborted, {}, nullptr, true);
                     });
                 }
                 state_->waiters.push_back(waiter{id, std::move(wrapped)});
