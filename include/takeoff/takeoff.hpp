@@ -17,6 +17,7 @@
 #include <takeoff/core/json.hpp>
 #include <takeoff/core/jwt.hpp>
 #include <takeoff/core/redact.hpp>
+#include <takeoff/core/secret_json.hpp>
 #include <takeoff/core/with_diagnostics.hpp>
 #include <takeoff/http/body_stream.hpp>
 #include <takeoff/http/client.hpp>

@@ -1393,6 +1393,77 @@ inline std::string jwt_signing_input(std::string_view header_json, std::string_v
 } // namespace takeoff
 // end of <takeoff/core/jwt.hpp>
 // #include <takeoff/core/redact.hpp> (already inlined above)
+// begin of <takeoff/core/secret_json.hpp>
+// JSON that holds secrets (token replies, login replies, client secrets, token files) is parsed into
+// memory that is zeroed before it is freed, so that the parsed copies of tokens do not linger in
+// freed heap memory. One parser for every layer that reads such JSON.
+
+// #include <takeoff/core/config.hpp> (already inlined above)
+
+#include <boost/json/memory_resource.hpp>
+#include <boost/json/parser.hpp>
+#include <boost/json/storage_ptr.hpp>
+#include <boost/json/value.hpp>
+#include <boost/system/error_code.hpp>
+
+#include <cstddef>
+#include <new>
+#include <string_view>
+
+namespace takeoff::detail {
+
+// A memory resource that zeroes each block before it frees it. Over-aligned blocks only through the
+// align_val_t forms, as a sanitizer expects of each new/delete pair.
+class wiping_resource final : public boost::json::memory_resource {
+    static constexpr bool over_aligned(std::size_t align) noexcept { return align > __STDCPP_DEFAULT_NEW_ALIGNMENT__; }
+    void* do_allocate(std::size_t bytes, std::size_t align) override {
+        return over_aligned(align) ? ::operator new(bytes, std::align_val_t(align)) : ::operator new(bytes);
+    }
+    void do_deallocate(void* p, std::size_t bytes, std::size_t align) override {
+        volatile unsigned char* q = static_cast<unsigned char*>(p);
+        for (std::size_t i = 0; i < bytes; ++i) q[i] = 0;
+        if (over_aligned(align)) ::operator delete(p, bytes, std::align_val_t(align));
+        else ::operator delete(p, bytes);
+    }
+    bool do_is_equal(const boost::json::memory_resource& other) const noexcept override { return this == &other; }
+};
+
+// A JSON document that may hold secrets. The value, its strings and the parser's working memory all
+// come from a wiping_resource (and a stack buffer wiped afterwards). Not copyable or movable: the
+// value points into the object's own resource.
+class secret_json {
+public:
+    explicit secret_json(std::string_view text) : value_(boost::json::storage_ptr(&resource_)) {
+        unsigned char temp[512];
+        {
+            boost::json::parser parser(boost::json::storage_ptr(&resource_), {}, temp, sizeof temp);
+            parser.reset(boost::json::storage_ptr(&resource_));
+            boost::system::error_code ec;
+            parser.write(text.data(), text.size(), ec);
+            if (!ec) {
+                value_ = parser.release();
+                ok_ = true;
+            }
+        }
+        volatile unsigned char* p = temp;
+        for (std::size_t i = 0; i < sizeof temp; ++i) p[i] = 0;
+    }
+    secret_json(const secret_json&) = delete;
+    secret_json& operator=(const secret_json&) = delete;
+
+    /// The document, or null when the text is not JSON.
+    const boost::json::value* value() const noexcept { return ok_ ? &value_ : nullptr; }
+    /// The document as an object, or null.
+    const boost::json::object* object() const noexcept { return ok_ ? value_.if_object() : nullptr; }
+
+private:
+    wiping_resource resource_; // declared first: it outlives value_
+    boost::json::value value_;
+    bool ok_ = false;
+};
+
+} // namespace takeoff::detail
+// end of <takeoff/core/secret_json.hpp>
 // begin of <takeoff/core/with_diagnostics.hpp>
 // with_diagnostics: the completion token adapter behind the library's default token (Boost.MySQL's
 // model). It turns a completion void(error_code, T...) into void(std::exception_ptr, T...), the
@@ -8518,6 +8589,7 @@ private:
 // #include <takeoff/core/diagnostics.hpp> (already inlined above)
 // #include <takeoff/core/error.hpp> (already inlined above)
 // #include <takeoff/core/redact.hpp> (already inlined above)
+// #include <takeoff/core/secret_json.hpp> (already inlined above)
 // #include <takeoff/http/message.hpp> (already inlined above)
 // #include <takeoff/oauth/authorization.hpp> (already inlined above)
 // #include <takeoff/oauth/endpoint.hpp> (already inlined above)
@@ -8856,54 +8928,6 @@ inline constexpr std::chrono::seconds max_token_lifetime{2147483647};
 
 namespace detail {
 
-// A memory resource that zeroes each block before it frees it: JSON that holds tokens or client
-// secrets is parsed into it, so that the parsed copies do not linger in freed memory.
-class wiping_resource final : public boost::json::memory_resource {
-    void* do_allocate(std::size_t bytes, std::size_t alignment) override {
-        return ::operator new(bytes, std::align_val_t(alignment));
-    }
-    void do_deallocate(void* p, std::size_t bytes, std::size_t alignment) override {
-        volatile unsigned char* bytes_p = static_cast<unsigned char*>(p);
-        for (std::size_t i = 0; i < bytes; ++i) bytes_p[i] = 0;
-        ::operator delete(p, bytes, std::align_val_t(alignment));
-    }
-    bool do_is_equal(const boost::json::memory_resource& other) const noexcept override { return this == &other; }
-};
-
-// A JSON document that may hold secrets. The value, its strings and the parser's working memory all
-// come from a wiping_resource (and a stack buffer wiped afterwards). Not copyable or movable: the
-// value points into the object's own resource.
-class secret_json {
-public:
-    explicit secret_json(std::string_view text) : value_(boost::json::storage_ptr(&resource_)) {
-        unsigned char temp[512];
-        {
-            boost::json::parser parser(boost::json::storage_ptr(&resource_), {}, temp, sizeof temp);
-            parser.reset(boost::json::storage_ptr(&resource_));
-            boost::system::error_code ec;
-            parser.write(text.data(), text.size(), ec);
-            if (!ec) {
-                value_ = parser.release();
-                ok_ = true;
-            }
-        }
-        volatile unsigned char* p = temp;
-        for (std::size_t i = 0; i < sizeof temp; ++i) p[i] = 0;
-    }
-    secret_json(const secret_json&) = delete;
-    secret_json& operator=(const secret_json&) = delete;
-
-    /// The document, or null when the text is not JSON.
-    const boost::json::value* value() const noexcept { return ok_ ? &value_ : nullptr; }
-    /// The document as an object, or null.
-    const boost::json::object* object() const noexcept { return ok_ ? value_.if_object() : nullptr; }
-
-private:
-    wiping_resource resource_; // declared first: it outlives value_
-    boost::json::value value_;
-    bool ok_ = false;
-};
-
 // A string from the server fit to quote in our own message: 1 to 64 of [A-Za-z0-9_.-], else empty.
 inline std::string_view quotable_word(std::string_view s) noexcept {
     if (s.empty() || s.size() > 64) return {};
@@ -8998,7 +9022,7 @@ inline std::string_view token_error_hint(errc code) noexcept {
 inline boost::system::error_code token_error_from_response(const http::response& response, diagnostics& diag) {
     diag.clear();
     diag.set_http_status(response.status);
-    const detail::secret_json doc(response.body);
+    const takeoff::detail::secret_json doc(response.body);
     const boost::json::object* obj = doc.object();
 
     const auto text_field = [obj](std::string_view key) -> std::string_view {
@@ -9060,7 +9084,7 @@ inline boost::system::result<token_response> parse_token_response(const http::re
     diag.clear();
     if (!detail::is_success_status(response.status)) return token_error_from_response(response, diag);
 
-    const detail::secret_json doc(response.body);
+    const takeoff::detail::secret_json doc(response.body);
     const boost::json::object* obj = doc.object();
     auto invalid = [&diag, &response](std::string message) -> boost::system::result<token_response> {
         diag.set_http_status(response.status);
@@ -9379,6 +9403,7 @@ auto async_sign_in(http::client& client, const client_config& config, const sign
 // #include <takeoff/core/diagnostics.hpp> (already inlined above)
 // #include <takeoff/core/error.hpp> (already inlined above)
 // #include <takeoff/core/redact.hpp> (already inlined above)
+// #include <takeoff/core/secret_json.hpp> (already inlined above)
 // #include <takeoff/oauth/token_set.hpp> (already inlined above)
 
 #include <boost/json/memory_resource.hpp>
@@ -9481,23 +9506,6 @@ private:
 };
 
 namespace detail::token_file {
-
-/// A Boost.JSON memory resource that zeroes every block it frees, so that the tokens a parsed
-/// token file held do not linger in freed heap memory.
-class wiping_memory_resource final : public boost::json::memory_resource {
-    // Over-aligned blocks only through the align_val_t forms, as a sanitizer expects of each pair.
-    static constexpr bool over_aligned(std::size_t align) noexcept { return align > __STDCPP_DEFAULT_NEW_ALIGNMENT__; }
-    void* do_allocate(std::size_t bytes, std::size_t align) override {
-        return over_aligned(align) ? ::operator new(bytes, std::align_val_t(align)) : ::operator new(bytes);
-    }
-    void do_deallocate(void* p, std::size_t bytes, std::size_t align) override {
-        volatile unsigned char* q = static_cast<unsigned char*>(p);
-        for (std::size_t i = 0; i < bytes; ++i) q[i] = 0;
-        if (over_aligned(align)) ::operator delete(p, bytes, std::align_val_t(align));
-        else ::operator delete(p, bytes);
-    }
-    bool do_is_equal(const boost::json::memory_resource& other) const noexcept override { return this == &other; }
-};
 
 /// Closes a file descriptor when it goes out of scope.
 class unique_fd {
@@ -9716,15 +9724,13 @@ inline constexpr std::size_t max_token_file_size = 8 * 1024 * 1024;
 /// Parses the text of a token file into `out` (state valid or ignored).
 inline void parse_token_file(std::string_view text, const std::string& name, token_file_contents& out) {
     using state = token_file_contents::state;
-    wiping_memory_resource resource;
-    boost::system::error_code ec;
-    boost::json::value doc = boost::json::parse(text, ec, boost::json::storage_ptr(&resource));
-    if (ec) {
+    const takeoff::detail::secret_json parsed(text);
+    if (!parsed.value()) {
         out.what = state::ignored;
         out.note = name + " is not valid JSON; ignoring it";
         return;
     }
-    const auto* obj = doc.if_object();
+    const auto* obj = parsed.object();
     const auto* version = obj ? obj->if_contains("version") : nullptr;
     const auto* entries = obj ? obj->if_contains("entries") : nullptr;
     if (!version || !version->is_number() || !entries || !entries->is_array()) {
@@ -10190,6 +10196,7 @@ private:
 // #include <takeoff/core/error.hpp> (already inlined above)
 // #include <takeoff/core/json.hpp> (already inlined above)
 // #include <takeoff/core/redact.hpp> (already inlined above)
+// #include <takeoff/core/secret_json.hpp> (already inlined above)
 // #include <takeoff/oauth/endpoint.hpp> (already inlined above)
 // #include <takeoff/oauth/token.hpp> (already inlined above)
 
@@ -10303,14 +10310,14 @@ inline boost::system::result<oauth_client_secrets> read_client_secrets(const boo
 inline boost::system::result<oauth_client_secrets> parse_oauth_client_secrets(std::string_view text,
                                                                               diagnostics& diag) {
     diag.clear();
-    const oauth::detail::secret_json doc(detail::trim_whitespace(text));
+    const takeoff::detail::secret_json doc(detail::trim_whitespace(text));
     if (!doc.value()) {
         diag.set_client_message("the client secrets are not JSON (paste the output of "
                                 "SYSTEM$SHOW_OAUTH_CLIENT_SECRETS as it is)");
         return make_error_code(errc::invalid_json);
     }
     if (const boost::json::string* wrapped = doc.value()->if_string()) {
-        const oauth::detail::secret_json inner(
+        const takeoff::detail::secret_json inner(
             detail::trim_whitespace(std::string_view(wrapped->data(), wrapped->size())));
         if (!inner.value()) {
             diag.set_client_message("the client secrets are a JSON string that does not hold JSON");
@@ -11943,6 +11950,7 @@ inline boost::system::result<boost::urls::url> normalize_ingress_url(std::string
 // #include <takeoff/core/diagnostics.hpp> (already inlined above)
 // #include <takeoff/core/error.hpp> (already inlined above)
 // #include <takeoff/core/redact.hpp> (already inlined above)
+// #include <takeoff/core/secret_json.hpp> (already inlined above)
 // #include <takeoff/http/message.hpp> (already inlined above)
 // #include <takeoff/oauth/authorization.hpp> (already inlined above)
 // #include <takeoff/oauth/pkce.hpp> (already inlined above)
@@ -12219,11 +12227,9 @@ inline boost::system::result<session_token> parse_login_response(const http::res
     if (response.status < 200 || response.status > 299)
         return detail::http_failure(response, "the Snowflake login request", diag);
 
-    boost::system::error_code parse_error;
-    boost::json::value body =
-        boost::json::parse(boost::json::string_view(response.body.data(), response.body.size()), parse_error);
-    if (parse_error || !body.is_object()) return invalid("the Snowflake login response is not a JSON object");
-    const boost::json::object& root = body.as_object();
+    const takeoff::detail::secret_json body(response.body); // it holds the session and master tokens
+    if (!body.object()) return invalid("the Snowflake login response is not a JSON object");
+    const boost::json::object& root = *body.object();
     const boost::json::value* success = root.if_contains("success");
     if (!success || !success->is_bool()) return invalid("the Snowflake login response has no boolean 'success'");
 

@@ -8,10 +8,11 @@
 // a token that does not verify is a result, not an exception.
 
 #include <takeoff/core/base64.hpp>
+#include <takeoff/core/diagnostics.hpp>
+#include <takeoff/core/jwt.hpp>
 #include <takeoff_emulator/certificates.hpp>
 
 #include <boost/json/object.hpp>
-#include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
 
 #include <openssl/evp.h>
@@ -35,34 +36,24 @@ struct decoded_jwt {
     std::string signature;     ///< the decoded signature bytes
 };
 
-/// Splits and decodes a compact JWS. Nothing (and `why` says what) when it does not have three
-/// base64url parts, or the header or payload is not a JSON object.
+/// Splits and decodes a compact JWS with the library's own JWT reading (takeoff/core/jwt.hpp).
+/// Nothing (and `why` says what) when it does not have three base64url parts, or the header or
+/// payload is not a JSON object.
 inline std::optional<decoded_jwt> decode_jwt(std::string_view token, std::string& why)
 {
-    const auto first = token.find('.');
-    const auto second = first == std::string_view::npos ? first : token.find('.', first + 1);
-    if (second == std::string_view::npos || token.find('.', second + 1) != std::string_view::npos) {
-        why = "a JWT has three dot-separated parts";
-        return std::nullopt;
-    }
-    auto header_text = base64url_decode(token.substr(0, first));
-    auto payload_text = base64url_decode(token.substr(first + 1, second - first - 1));
-    auto signature = base64url_decode(token.substr(second + 1));
-    if (!header_text || !payload_text || !signature) {
-        why = "a JWT part is not base64url";
-        return std::nullopt;
-    }
-    std::error_code ignored;
-    boost::json::value header = boost::json::parse(*header_text, ignored);
-    boost::json::value payload = boost::json::parse(*payload_text, ignored);
-    if (!header.is_object() || !payload.is_object()) {
-        why = "the JWT header or payload is not a JSON object";
+    takeoff::diagnostics diag;
+    auto segments = takeoff::split_jwt(token, diag);
+    auto header = segments ? takeoff::jwt_header(token, diag) : boost::system::result<boost::json::object>(segments.error());
+    auto payload = header ? takeoff::jwt_payload(token, diag) : boost::system::result<boost::json::object>(header.error());
+    auto signature = payload ? base64url_decode(segments->signature) : boost::system::result<std::string>(payload.error());
+    if (!signature) {
+        why = diag.client_message().empty() ? "the JWT signature is not base64url" : diag.client_message();
         return std::nullopt;
     }
     decoded_jwt out;
-    out.header = std::move(header.as_object());
-    out.payload = std::move(payload.as_object());
-    out.signing_input = std::string(token.substr(0, second));
+    out.header = std::move(*header);
+    out.payload = std::move(*payload);
+    out.signing_input = std::string(token.substr(0, token.rfind('.')));
     out.signature = std::move(*signature);
     return out;
 }

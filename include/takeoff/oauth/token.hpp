@@ -12,6 +12,7 @@
 #include <takeoff/core/diagnostics.hpp>
 #include <takeoff/core/error.hpp>
 #include <takeoff/core/redact.hpp>
+#include <takeoff/core/secret_json.hpp>
 #include <takeoff/http/message.hpp>
 #include <takeoff/oauth/authorization.hpp>
 #include <takeoff/oauth/endpoint.hpp>
@@ -283,54 +284,6 @@ inline constexpr std::chrono::seconds max_token_lifetime{2147483647};
 
 namespace detail {
 
-// A memory resource that zeroes each block before it frees it: JSON that holds tokens or client
-// secrets is parsed into it, so that the parsed copies do not linger in freed memory.
-class wiping_resource final : public boost::json::memory_resource {
-    void* do_allocate(std::size_t bytes, std::size_t alignment) override {
-        return ::operator new(bytes, std::align_val_t(alignment));
-    }
-    void do_deallocate(void* p, std::size_t bytes, std::size_t alignment) override {
-        volatile unsigned char* bytes_p = static_cast<unsigned char*>(p);
-        for (std::size_t i = 0; i < bytes; ++i) bytes_p[i] = 0;
-        ::operator delete(p, bytes, std::align_val_t(alignment));
-    }
-    bool do_is_equal(const boost::json::memory_resource& other) const noexcept override { return this == &other; }
-};
-
-// A JSON document that may hold secrets. The value, its strings and the parser's working memory all
-// come from a wiping_resource (and a stack buffer wiped afterwards). Not copyable or movable: the
-// value points into the object's own resource.
-class secret_json {
-public:
-    explicit secret_json(std::string_view text) : value_(boost::json::storage_ptr(&resource_)) {
-        unsigned char temp[512];
-        {
-            boost::json::parser parser(boost::json::storage_ptr(&resource_), {}, temp, sizeof temp);
-            parser.reset(boost::json::storage_ptr(&resource_));
-            boost::system::error_code ec;
-            parser.write(text.data(), text.size(), ec);
-            if (!ec) {
-                value_ = parser.release();
-                ok_ = true;
-            }
-        }
-        volatile unsigned char* p = temp;
-        for (std::size_t i = 0; i < sizeof temp; ++i) p[i] = 0;
-    }
-    secret_json(const secret_json&) = delete;
-    secret_json& operator=(const secret_json&) = delete;
-
-    /// The document, or null when the text is not JSON.
-    const boost::json::value* value() const noexcept { return ok_ ? &value_ : nullptr; }
-    /// The document as an object, or null.
-    const boost::json::object* object() const noexcept { return ok_ ? value_.if_object() : nullptr; }
-
-private:
-    wiping_resource resource_; // declared first: it outlives value_
-    boost::json::value value_;
-    bool ok_ = false;
-};
-
 // A string from the server fit to quote in our own message: 1 to 64 of [A-Za-z0-9_.-], else empty.
 inline std::string_view quotable_word(std::string_view s) noexcept {
     if (s.empty() || s.size() > 64) return {};
@@ -425,7 +378,7 @@ inline std::string_view token_error_hint(errc code) noexcept {
 inline boost::system::error_code token_error_from_response(const http::response& response, diagnostics& diag) {
     diag.clear();
     diag.set_http_status(response.status);
-    const detail::secret_json doc(response.body);
+    const takeoff::detail::secret_json doc(response.body);
     const boost::json::object* obj = doc.object();
 
     const auto text_field = [obj](std::string_view key) -> std::string_view {
@@ -487,7 +440,7 @@ inline boost::system::result<token_response> parse_token_response(const http::re
     diag.clear();
     if (!detail::is_success_status(response.status)) return token_error_from_response(response, diag);
 
-    const detail::secret_json doc(response.body);
+    const takeoff::detail::secret_json doc(response.body);
     const boost::json::object* obj = doc.object();
     auto invalid = [&diag, &response](std::string message) -> boost::system::result<token_response> {
         diag.set_http_status(response.status);

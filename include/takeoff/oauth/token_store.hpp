@@ -24,6 +24,7 @@
 #include <takeoff/core/diagnostics.hpp>
 #include <takeoff/core/error.hpp>
 #include <takeoff/core/redact.hpp>
+#include <takeoff/core/secret_json.hpp>
 #include <takeoff/oauth/token_set.hpp>
 
 #include <boost/json/memory_resource.hpp>
@@ -126,23 +127,6 @@ private:
 };
 
 namespace detail::token_file {
-
-/// A Boost.JSON memory resource that zeroes every block it frees, so that the tokens a parsed
-/// token file held do not linger in freed heap memory.
-class wiping_memory_resource final : public boost::json::memory_resource {
-    // Over-aligned blocks only through the align_val_t forms, as a sanitizer expects of each pair.
-    static constexpr bool over_aligned(std::size_t align) noexcept { return align > __STDCPP_DEFAULT_NEW_ALIGNMENT__; }
-    void* do_allocate(std::size_t bytes, std::size_t align) override {
-        return over_aligned(align) ? ::operator new(bytes, std::align_val_t(align)) : ::operator new(bytes);
-    }
-    void do_deallocate(void* p, std::size_t bytes, std::size_t align) override {
-        volatile unsigned char* q = static_cast<unsigned char*>(p);
-        for (std::size_t i = 0; i < bytes; ++i) q[i] = 0;
-        if (over_aligned(align)) ::operator delete(p, bytes, std::align_val_t(align));
-        else ::operator delete(p, bytes);
-    }
-    bool do_is_equal(const boost::json::memory_resource& other) const noexcept override { return this == &other; }
-};
 
 /// Closes a file descriptor when it goes out of scope.
 class unique_fd {
@@ -361,15 +345,13 @@ inline constexpr std::size_t max_token_file_size = 8 * 1024 * 1024;
 /// Parses the text of a token file into `out` (state valid or ignored).
 inline void parse_token_file(std::string_view text, const std::string& name, token_file_contents& out) {
     using state = token_file_contents::state;
-    wiping_memory_resource resource;
-    boost::system::error_code ec;
-    boost::json::value doc = boost::json::parse(text, ec, boost::json::storage_ptr(&resource));
-    if (ec) {
+    const takeoff::detail::secret_json parsed(text);
+    if (!parsed.value()) {
         out.what = state::ignored;
         out.note = name + " is not valid JSON; ignoring it";
         return;
     }
-    const auto* obj = doc.if_object();
+    const auto* obj = parsed.object();
     const auto* version = obj ? obj->if_contains("version") : nullptr;
     const auto* entries = obj ? obj->if_contains("entries") : nullptr;
     if (!version || !version->is_number() || !entries || !entries->is_array()) {

@@ -11,6 +11,7 @@
 #include <takeoff/core/error.hpp>
 #include <takeoff/core/json.hpp>
 #include <takeoff/core/redact.hpp>
+#include <takeoff/core/secret_json.hpp>
 #include <takeoff/oauth/endpoint.hpp>
 #include <takeoff/oauth/token.hpp>
 
@@ -124,14 +125,14 @@ inline boost::system::result<oauth_client_secrets> read_client_secrets(const boo
 inline boost::system::result<oauth_client_secrets> parse_oauth_client_secrets(std::string_view text,
                                                                               diagnostics& diag) {
     diag.clear();
-    const oauth::detail::secret_json doc(detail::trim_whitespace(text));
+    const takeoff::detail::secret_json doc(detail::trim_whitespace(text));
     if (!doc.value()) {
         diag.set_client_message("the client secrets are not JSON (paste the output of "
                                 "SYSTEM$SHOW_OAUTH_CLIENT_SECRETS as it is)");
         return make_error_code(errc::invalid_json);
     }
     if (const boost::json::string* wrapped = doc.value()->if_string()) {
-        const oauth::detail::secret_json inner(
+        const takeoff::detail::secret_json inner(
             detail::trim_whitespace(std::string_view(wrapped->data(), wrapped->size())));
         if (!inner.value()) {
             diag.set_client_message("the client secrets are a JSON string that does not hold JSON");

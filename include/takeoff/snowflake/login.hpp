@@ -13,6 +13,7 @@
 #include <takeoff/core/diagnostics.hpp>
 #include <takeoff/core/error.hpp>
 #include <takeoff/core/redact.hpp>
+#include <takeoff/core/secret_json.hpp>
 #include <takeoff/http/message.hpp>
 #include <takeoff/oauth/authorization.hpp>
 #include <takeoff/oauth/pkce.hpp>
@@ -289,11 +290,9 @@ inline boost::system::result<session_token> parse_login_response(const http::res
     if (response.status < 200 || response.status > 299)
         return detail::http_failure(response, "the Snowflake login request", diag);
 
-    boost::system::error_code parse_error;
-    boost::json::value body =
-        boost::json::parse(boost::json::string_view(response.body.data(), response.body.size()), parse_error);
-    if (parse_error || !body.is_object()) return invalid("the Snowflake login response is not a JSON object");
-    const boost::json::object& root = body.as_object();
+    const takeoff::detail::secret_json body(response.body); // it holds the session and master tokens
+    if (!body.object()) return invalid("the Snowflake login response is not a JSON object");
+    const boost::json::object& root = *body.object();
     const boost::json::value* success = root.if_contains("success");
     if (!success || !success->is_bool()) return invalid("the Snowflake login response has no boolean 'success'");
 
