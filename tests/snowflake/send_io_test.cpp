@@ -71,6 +71,20 @@ void add_mint_route(emu::server& server, std::shared_ptr<std::atomic<int>> minte
     });
 }
 
+// The emulator with /mint (held until the gate opens, or not), a client and a minting provider.
+// Tests bind its members: `auto& [server, io, client, provider] = minting_setup;`.
+struct minting {
+    emu::server server;
+    asio::io_context io;
+    http::client client;
+    minting_provider provider;
+
+    explicit minting(bool held, snowflake::credential_header header = snowflake::credential_header::authorization)
+        : client(io.get_executor(), client_defaults()), provider(client, server.url() + "/mint", header) {
+        add_mint_route(server, std::make_shared<std::atomic<int>>(0), held);
+    }
+};
+
 // /api accepts only `Snowflake Token="<accepted>"` in `header`; else 401 (or the ingress's login
 // redirect with `redirect_when_rejected`).
 void add_api_route(emu::server& server, std::string header, std::string accepted, bool redirect_when_rejected = false) {
@@ -107,12 +121,8 @@ send_result send(asio::io_context& io, http::client& client, snowflake::token_pr
 } // namespace
 
 TEST_CASE("single flight: 1000 callers waiting for a credential cause one token request and all get its token") {
-    emu::server server;
-    auto minted = std::make_shared<std::atomic<int>>(0);
-    add_mint_route(server, minted, true);
-    asio::io_context io;
-    http::client client(io.get_executor(), client_defaults());
-    minting_provider provider(client, server.url() + "/mint");
+    minting setup(true);
+    auto& [server, io, client, provider] = setup;
 
     constexpr int callers = 1000;
     std::vector<std::string> tokens(callers);
@@ -136,12 +146,8 @@ TEST_CASE("single flight: 1000 callers waiting for a credential cause one token 
 }
 
 TEST_CASE("single flight: a cancelled waiter ends with operation_aborted, the fetch goes on and the others get its token") {
-    emu::server server;
-    auto minted = std::make_shared<std::atomic<int>>(0);
-    add_mint_route(server, minted, true);
-    asio::io_context io;
-    http::client client(io.get_executor(), client_defaults());
-    minting_provider provider(client, server.url() + "/mint");
+    minting setup(true);
+    auto& [server, io, client, provider] = setup;
 
     asio::cancellation_signal cancel_first; // the caller whose wait started the fetch
     std::optional<boost::system::error_code> first;
@@ -171,13 +177,9 @@ TEST_CASE("single flight: a cancelled waiter ends with operation_aborted, the fe
 }
 
 TEST_CASE("async_send: the credential goes in Authorization as Snowflake Token=\"...\", fetched once for two requests") {
-    emu::server server;
-    auto minted = std::make_shared<std::atomic<int>>(0);
-    add_mint_route(server, minted, false);
+    minting setup(false);
+    auto& [server, io, client, provider] = setup;
     add_api_route(server, "Authorization", "tok-1");
-    asio::io_context io;
-    http::client client(io.get_executor(), client_defaults());
-    minting_provider provider(client, server.url() + "/mint");
 
     for (int i = 0; i < 2; ++i) {
         takeoff::diagnostics diag;
@@ -194,13 +196,9 @@ TEST_CASE("async_send: the credential goes in Authorization as Snowflake Token=\
 }
 
 TEST_CASE("async_send: X-SF-SPCS-Authorization carries the credential when asked, Authorization stays unset") {
-    emu::server server;
-    auto minted = std::make_shared<std::atomic<int>>(0);
-    add_mint_route(server, minted, false);
+    minting setup(false, snowflake::credential_header::spcs_authorization);
+    auto& [server, io, client, provider] = setup;
     add_api_route(server, "X-SF-SPCS-Authorization", "tok-1");
-    asio::io_context io;
-    http::client client(io.get_executor(), client_defaults());
-    minting_provider provider(client, server.url() + "/mint", snowflake::credential_header::spcs_authorization);
 
     takeoff::diagnostics diag;
     auto [ec, resp] = send(io, client, provider, takeoff::test::get(server, "/api"), diag);
@@ -212,13 +210,9 @@ TEST_CASE("async_send: X-SF-SPCS-Authorization carries the credential when asked
 }
 
 TEST_CASE("async_send: a 401 invalidates the credential and the request is sent once more with a new one") {
-    emu::server server;
-    auto minted = std::make_shared<std::atomic<int>>(0);
-    add_mint_route(server, minted, false);
+    minting setup(false);
+    auto& [server, io, client, provider] = setup;
     add_api_route(server, "Authorization", "tok-2");
-    asio::io_context io;
-    http::client client(io.get_executor(), client_defaults());
-    minting_provider provider(client, server.url() + "/mint");
 
     takeoff::diagnostics diag;
     auto [ec, resp] = send(io, client, provider, takeoff::test::get(server, "/api"), diag);
@@ -232,13 +226,9 @@ TEST_CASE("async_send: a 401 invalidates the credential and the request is sent 
 }
 
 TEST_CASE("async_send: the ingress's login redirect is not followed; the request is sent once more with a new credential") {
-    emu::server server;
-    auto minted = std::make_shared<std::atomic<int>>(0);
-    add_mint_route(server, minted, false);
+    minting setup(false);
+    auto& [server, io, client, provider] = setup;
     add_api_route(server, "Authorization", "tok-2", true);
-    asio::io_context io;
-    http::client client(io.get_executor(), client_defaults());
-    minting_provider provider(client, server.url() + "/mint");
 
     takeoff::diagnostics diag;
     auto [ec, resp] = send(io, client, provider, takeoff::test::get(server, "/api"), diag);
@@ -248,13 +238,9 @@ TEST_CASE("async_send: the ingress's login redirect is not followed; the request
 }
 
 TEST_CASE("async_send: rejected twice, the second rejection is the result (no third attempt)") {
-    emu::server server;
-    auto minted = std::make_shared<std::atomic<int>>(0);
-    add_mint_route(server, minted, false);
+    minting setup(false);
+    auto& [server, io, client, provider] = setup;
     add_api_route(server, "Authorization", "never");
-    asio::io_context io;
-    http::client client(io.get_executor(), client_defaults());
-    minting_provider provider(client, server.url() + "/mint");
 
     takeoff::diagnostics diag;
     auto [ec, resp] = send(io, client, provider, takeoff::test::get(server, "/api"), diag);
@@ -294,9 +280,8 @@ TEST_CASE("async_send: a provider that cannot fetch fails the request unsent, wi
 }
 
 TEST_CASE("async_send: a 403 with the ingress's ERROR_ body is a rejected credential (sent once more); the service's own 403 is returned as it is") {
-    emu::server server;
-    auto minted = std::make_shared<std::atomic<int>>(0);
-    add_mint_route(server, minted, false);
+    minting setup(false);
+    auto& [server, io, client, provider] = setup;
     auto calls = std::make_shared<std::atomic<int>>(0);
     server.route(verb::get, "/policy", [calls](emu::exchange& ex) -> asio::awaitable<void> {
         if (++*calls == 1)
@@ -307,9 +292,6 @@ TEST_CASE("async_send: a 403 with the ingress's ERROR_ body is a rejected creden
             co_await ex.async_respond(emu::make_response(bhttp_status::ok, "allowed", "text/plain"));
     });
     server.route(verb::get, "/own", emu::behaviours::respond_json(bhttp_status::forbidden, R"({"detail":"not yours"})"));
-    asio::io_context io;
-    http::client client(io.get_executor(), client_defaults());
-    minting_provider provider(client, server.url() + "/mint");
 
     takeoff::diagnostics diag;
     auto [ec, resp] = send(io, client, provider, takeoff::test::get(server, "/policy"), diag);
