@@ -62,6 +62,15 @@ public:
         return save_locked(diag);
     }
 
+    /// Forgets the tokens, here and in the store (sign out); diag says why the store failed.
+    boost::system::error_code forget(diagnostics& diag) {
+        std::lock_guard lock(mutex_);
+        tokens_.reset();
+        loaded_ = true;
+        if (!store_) return {};
+        return store_->erase(key_, diag);
+    }
+
     /// The tokens held (loaded from the store if none are yet); empty when not signed in.
     std::optional<oauth::token_set> tokens(diagnostics& diag) {
         std::lock_guard lock(mutex_);

@@ -28,6 +28,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <string_view>
 #include <utility>
 
 namespace takeoff::snowflake {
@@ -89,11 +90,12 @@ inline http::response_classifier with_ingress_classifier(http::response_classifi
 // The ingress rejected the credential: its login redirect, a 401, or a 403 whose body is the
 // ingress's own error JSON ({"responseType":"ERROR_...", ...}: an invalid or expired token, a network
 // policy). A 403 without that body is the service's own answer, not a credential problem.
-inline bool is_credential_rejected(const boost::system::error_code& ec, const http::response& response) {
+// `body` is the error body (for a streamed request, the excerpt the diagnostics kept).
+inline bool is_credential_rejected(const boost::system::error_code& ec, std::string_view error_body) {
     if (ec == errc::ingress_unauthenticated || ec == errc::unauthorized) return true;
     if (ec != errc::forbidden) return false;
     boost::system::error_code parse_ec;
-    const auto body = boost::json::parse(response.body, parse_ec);
+    const auto body = boost::json::parse(error_body, parse_ec);
     if (parse_ec || !body.is_object()) return false;
     const auto* type = body.as_object().if_contains("responseType");
     return type && type->is_string() && type->as_string().starts_with("ERROR_");
@@ -111,10 +113,26 @@ send_task(const http::client& client, token_provider& provider, const http::requ
     settings.decorate = detail::credential_decorator(provider, last);
     settings.classify = detail::with_ingress_classifier(std::move(settings.classify));
     auto first = co_await client.request_task(req, settings, diag);
-    if (!detail::is_credential_rejected(first.ec, first.value)) co_return first;
+    if (!detail::is_credential_rejected(first.ec, first.value.body)) co_return first;
     const auto used = last->get();
     if (!used || !provider.invalidate(*used)) co_return first;
     co_return co_await client.request_task(req, settings, diag);
+}
+
+/// As send_task, completing with a body_stream once a 2xx header has arrived (a streamed
+/// response). A rejected credential is found out before any of the body is read, so the request
+/// is sent once more under the same rule.
+inline takeoff::detail::task<takeoff::detail::op_result<http::body_stream>>
+open_task(const http::client& client, token_provider& provider, const http::request& req,
+          http::request_settings settings, diagnostics& diag) {
+    auto last = std::make_shared<detail::last_credential>();
+    settings.decorate = detail::credential_decorator(provider, last);
+    settings.classify = detail::with_ingress_classifier(std::move(settings.classify));
+    auto first = co_await client.open_task(req, settings, diag);
+    if (!detail::is_credential_rejected(first.ec, diag.server_message())) co_return first;
+    const auto used = last->get();
+    if (!used || !provider.invalidate(*used)) co_return first;
+    co_return co_await client.open_task(req, settings, diag);
 }
 
 /// Sends `req` through `client` with `provider`'s credential (see the file comment). Completes with

@@ -201,6 +201,14 @@ public:
     /// True when the last parse() completed an event; current() is that event.
     bool has_event() const noexcept { return has_event_; }
 
+    /// True when part of an event that has not been dispatched has been read: a `data` line
+    /// without the empty line that ends its event, or a field line (not a comment) without its
+    /// line end. At the end of a stream that is an event cut off (finish() would discard it).
+    bool in_event() const noexcept {
+        return (!has_event_ && !data_.empty()) || state_ == line_state::name || state_ == line_state::value_start ||
+               state_ == line_state::value;
+    }
+
     /// The event the last parse() completed; all views empty when has_event() is false.
     const event& current() const noexcept { return has_event_ ? event_ : no_event_; }
 
