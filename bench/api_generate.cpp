@@ -35,6 +35,7 @@
 
 #include <fcntl.h>
 #include <spawn.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -160,6 +161,14 @@ std::optional<std::string> run_program(std::vector<std::string> argv) {
     return output;
 }
 
+// CPU time (user + system) of the children reaped so far (the Python client, once it has ended).
+double children_cpu_seconds() {
+    rusage usage{};
+    ::getrusage(RUSAGE_CHILDREN, &usage);
+    auto seconds = [](const timeval& t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6; };
+    return seconds(usage.ru_utime) + seconds(usage.ru_stime);
+}
+
 const std::string python = "/usr/bin/python3";
 const std::string python_script = TAKEOFF_SOURCE_DIR "/bench/api_generate_client.py";
 
@@ -190,17 +199,23 @@ int main(int argc, char** argv) {
 
         const auto warm = run_load(io, client, warm_up_count, true);
         if (warm.errors) return 1;
+        const double client_cpu_before = takeoff::bench::own_cpu_seconds();
+        const double server_cpu_before = server.cpu_seconds();
         const auto cxx = run_load(io, client, request_count, false);
         if (cxx.errors) return 1;
         const long long peak_rss = takeoff::bench::peak_resident_bytes();
-        std::fprintf(stderr, "api_generate: C++ %zu requests in %.3f s (%zu connections opened)\n", request_count,
-                     cxx.seconds, client.transport().connections_opened());
+        // Who was busy: CPU time of the client and of the server against the wall time.
+        std::fprintf(stderr, "api_generate: C++: %zu requests in %.3f s, client CPU %.3f s, server CPU %.3f s (%zu connections opened)\n",
+                     request_count, cxx.seconds, takeoff::bench::own_cpu_seconds() - client_cpu_before,
+                     server.cpu_seconds() - server_cpu_before, client.transport().connections_opened());
 
         const auto token_file = server.directory() / "token";
         {
             std::ofstream out(token_file);
             out << server.session_token().reveal() << '\n';
         }
+        const double python_cpu_before = children_cpu_seconds();
+        const double server_cpu_before_python = server.cpu_seconds();
         const auto reply = run_program({python, python_script, "--url", server.url(), "--ca-file", server.ca_file().string(),
                                         "--token-file", token_file.string(), "--count", std::to_string(request_count),
                                         "--concurrency", std::to_string(concurrency), "--max-new-tokens",
@@ -212,8 +227,9 @@ int main(int argc, char** argv) {
         const auto figures = boost::json::parse(*reply).as_object();
         const double python_seconds = figures.at("seconds").to_number<double>();
         const auto python_errors = figures.at("errors").to_number<std::int64_t>();
-        std::fprintf(stderr, "api_generate: Python %zu requests in %.3f s, %lld errors\n", request_count, python_seconds,
-                     static_cast<long long>(python_errors));
+        std::fprintf(stderr, "api_generate: Python: %zu requests in %.3f s, Python CPU %.3f s, server CPU %.3f s, %lld errors\n",
+                     request_count, python_seconds, children_cpu_seconds() - python_cpu_before,
+                     server.cpu_seconds() - server_cpu_before_python, static_cast<long long>(python_errors));
         if (python_errors != 0) return 1;
 
         const double rps = static_cast<double>(request_count) / cxx.seconds;

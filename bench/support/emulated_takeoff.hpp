@@ -27,6 +27,8 @@
 #include <sched.h>
 #include <spawn.h>
 #include <sys/resource.h>
+#include <sys/time.h>
+#include <time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -38,6 +40,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <iterator>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -71,6 +74,21 @@ inline long long peak_resident_bytes() {
         if (line.rfind("VmHWM:", 0) == 0) return std::stoll(line.substr(6)) * 1024; // "VmHWM:  1234 kB"
     }
     return -1;
+}
+
+/// CPU time (user + system) this process has used so far, in seconds.
+inline double own_cpu_seconds() {
+    rusage usage{};
+    ::getrusage(RUSAGE_SELF, &usage);
+    auto seconds = [](const timeval& t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6; };
+    return seconds(usage.ru_utime) + seconds(usage.ru_stime);
+}
+
+/// CPU time the calling thread has used so far (CLOCK_THREAD_CPUTIME_ID).
+inline std::chrono::nanoseconds thread_cpu_time() {
+    timespec t{};
+    ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    return std::chrono::seconds(t.tv_sec) + std::chrono::nanoseconds(t.tv_nsec);
 }
 
 /// Raises the soft RLIMIT_NOFILE to the hard limit (a benchmark holds a thousand sockets or more).
@@ -191,6 +209,21 @@ public:
     const std::filesystem::path& ca_file() const noexcept { return ca_file_; }
     /// A directory for the benchmark's own files, removed at the end.
     const std::filesystem::path& directory() const noexcept { return directory_.path(); }
+
+    /// CPU time (user + system) the server process has used so far, in seconds.
+    double cpu_seconds() const {
+        std::ifstream stat("/proc/" + std::to_string(pid_) + "/stat");
+        std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+        // Fields after the command name (which may hold spaces) start after its closing ')'.
+        std::istringstream fields(text.substr(text.rfind(')') + 2));
+        std::string field;
+        unsigned long long utime = 0, stime = 0;
+        for (int i = 3; i <= 15 && fields >> field; ++i) {
+            if (i == 14) utime = std::stoull(field);
+            if (i == 15) stime = std::stoull(field);
+        }
+        return static_cast<double>(utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+    }
 
     /// The server's time to first token of every stream so far, in the order received.
     std::vector<std::chrono::nanoseconds> stream_ttfts() {
