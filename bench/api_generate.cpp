@@ -197,6 +197,7 @@ int main(int argc, char** argv) {
         snowflake::static_token_provider provider(io.get_executor(), server.session_token(), "the session token");
         takeoff::client client(io.get_executor(), options, &provider);
 
+        const long long rss_before = takeoff::bench::resident_bytes();
         const auto warm = run_load(io, client, warm_up_count, true);
         if (warm.errors) return 1;
         const double client_cpu_before = takeoff::bench::own_cpu_seconds();
@@ -205,15 +206,17 @@ int main(int argc, char** argv) {
         if (cxx.errors) return 1;
         const long long peak_rss = takeoff::bench::peak_resident_bytes();
         // Who was busy: CPU time of the client and of the server against the wall time.
-        std::fprintf(stderr, "api_generate: C++: %zu requests in %.3f s, client CPU %.3f s, server CPU %.3f s (%zu connections opened)\n",
+        std::fprintf(stderr, "api_generate: C++: %zu requests in %.3f s, client CPU %.3f s, server CPU %.3f s (%zu connections opened); "
+                     "RSS %lld bytes before the load\n",
                      request_count, cxx.seconds, takeoff::bench::own_cpu_seconds() - client_cpu_before,
-                     server.cpu_seconds() - server_cpu_before, client.transport().connections_opened());
+                     server.cpu_seconds() - server_cpu_before, client.transport().connections_opened(), rss_before);
 
         const auto token_file = server.directory() / "token";
         {
             std::ofstream out(token_file);
             out << server.session_token().reveal() << '\n';
         }
+        const std::size_t connections_before_python = server.connections_accepted();
         const double python_cpu_before = children_cpu_seconds();
         const double server_cpu_before_python = server.cpu_seconds();
         const auto reply = run_program({python, python_script, "--url", server.url(), "--ca-file", server.ca_file().string(),
@@ -227,9 +230,10 @@ int main(int argc, char** argv) {
         const auto figures = boost::json::parse(*reply).as_object();
         const double python_seconds = figures.at("seconds").to_number<double>();
         const auto python_errors = figures.at("errors").to_number<std::int64_t>();
-        std::fprintf(stderr, "api_generate: Python: %zu requests in %.3f s, Python CPU %.3f s, server CPU %.3f s, %lld errors\n",
+        std::fprintf(stderr, "api_generate: Python: %zu requests in %.3f s, Python CPU %.3f s, server CPU %.3f s, %zu connections, %lld errors\n",
                      request_count, python_seconds, children_cpu_seconds() - python_cpu_before,
-                     server.cpu_seconds() - server_cpu_before_python, static_cast<long long>(python_errors));
+                     server.cpu_seconds() - server_cpu_before_python,
+                     server.connections_accepted() - connections_before_python, static_cast<long long>(python_errors));
         if (python_errors != 0) return 1;
 
         const double rps = static_cast<double>(request_count) / cxx.seconds;

@@ -14,6 +14,7 @@
 // - answers each "timings" line on its stdin with the server's own time to first token of every
 //   stream so far (a count line, then one line of nanoseconds per stream, in the order they were
 //   received);
+// - answers each "connections" line with the number of connections it has accepted so far;
 // - stops when its stdin closes.
 
 #include <takeoff/core/redact.hpp>
@@ -142,6 +143,10 @@ inline int serve_takeoff(char** argv) {
     std::cout << server.port() << ' ' << account.issue_session_token() << std::endl;
     std::string command;
     while (std::getline(std::cin, command)) {
+        if (command == "connections") {
+            std::cout << server.connection_count() << std::endl;
+            continue;
+        }
         if (command != "timings") continue;
         const auto timings = takeoff.stream_timings();
         std::cout << timings.size() << '\n';
@@ -225,11 +230,15 @@ public:
         return static_cast<double>(utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
     }
 
+    /// Connections the server has accepted so far.
+    std::size_t connections_accepted() {
+        ask("connections");
+        return std::stoul(read_line());
+    }
+
     /// The server's time to first token of every stream so far, in the order received.
     std::vector<std::chrono::nanoseconds> stream_ttfts() {
-        const std::string command = "timings\n";
-        if (::write(to_child_, command.data(), command.size()) != static_cast<ssize_t>(command.size()))
-            throw std::runtime_error("cannot ask the server process for its timings");
+        ask("timings");
         const std::size_t count = std::stoul(read_line());
         std::vector<std::chrono::nanoseconds> result;
         result.reserve(count);
@@ -238,6 +247,12 @@ public:
     }
 
 private:
+    void ask(std::string command) {
+        command += '\n';
+        if (::write(to_child_, command.data(), command.size()) != static_cast<ssize_t>(command.size()))
+            throw std::runtime_error("cannot ask the server process");
+    }
+
     std::string read_line() {
         std::string line;
         char c;
