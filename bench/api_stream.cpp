@@ -33,6 +33,7 @@
 #include <takeoff/snowflake/credential.hpp>
 #include <takeoff_emulator/generation.hpp>
 
+#include "support/counting_allocators.hpp"
 #include "support/emulated_takeoff.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -144,15 +145,28 @@ bool report(const char* phase, const phase_result& r) {
     return false;
 }
 
-// The memory phase: RSS growth per stream with stream_count streams open at their 10th token.
-std::optional<long long> memory_phase(bench_client& b) {
+// Growth per stream in the memory phase: resident set, and the heap split into C++ and OpenSSL.
+struct memory_result {
+    long long rss = 0, cxx = 0, openssl = 0;
+};
+
+struct memory_sample {
+    long long rss, cxx, openssl;
+    static memory_sample now() {
+        return {takeoff::bench::resident_bytes(), takeoff::bench::cxx_live_bytes.load(),
+                takeoff::bench::openssl_live_bytes.load()};
+    }
+};
+
+// The memory phase: growth per stream with stream_count streams open at their 10th token.
+std::optional<memory_result> memory_phase(bench_client& b) {
     phase_result result;
     asio::steady_timer gate(b.io, steady::time_point::max());
     std::size_t settled = 0; // at the hold, or failed before it
-    long long at_hold = 0;
+    memory_sample at_hold{};
     auto arrive = [&] {
         if (++settled == stream_count) {
-            at_hold = takeoff::bench::resident_bytes();
+            at_hold = memory_sample::now();
             gate.cancel();
         }
     };
@@ -163,15 +177,17 @@ std::optional<long long> memory_phase(bench_client& b) {
             co_await std::move(waiting);
         }
     };
-    const long long before = takeoff::bench::resident_bytes();
+    const memory_sample before = memory_sample::now();
     for (std::size_t i = 0; i < stream_count; ++i)
         asio::co_spawn(b.io, read_stream(b.client, "memory " + std::to_string(i), result, hold, arrive), asio::detached);
     b.io.restart();
     b.io.run();
     if (!report("memory phase", result)) return std::nullopt;
     std::fprintf(stderr, "api_stream: %zu connections opened, RSS %lld bytes before, %lld at the hold\n",
-                 b.client.transport().connections_opened(), before, at_hold);
-    return (at_hold - before) / static_cast<long long>(stream_count);
+                 b.client.transport().connections_opened(), before.rss, at_hold.rss);
+    if (!takeoff::bench::openssl_counted) std::fprintf(stderr, "api_stream: OpenSSL allocations could not be counted\n");
+    const auto n = static_cast<long long>(stream_count);
+    return memory_result{(at_hold.rss - before.rss) / n, (at_hold.cxx - before.cxx) / n, (at_hold.openssl - before.openssl) / n};
 }
 
 // The throughput phase: tokens per second with stream_count streams at once.
@@ -316,10 +332,13 @@ int main(int argc, char** argv) {
         if (!ttft) return 1;
 
         std::printf("BENCH api_stream_tokens_per_s %.0f tokens/s\n", *tokens_per_s);
-        std::printf("BENCH api_stream_bytes_per_stream %lld bytes\n", *bytes_per_stream);
+        std::printf("BENCH api_stream_bytes_per_stream %lld bytes\n", bytes_per_stream->rss);
         std::printf("BENCH api_stream_added_ttft_us %.1f us\n", ttft->added_us);
         std::printf("BENCH api_stream_client_ttft_us %.1f us\n", ttft->client_us);
         std::printf("BENCH api_stream_server_ttft_us %.1f us\n", ttft->server_us);
+        std::printf("BENCH api_stream_heap_bytes_per_stream %lld bytes\n", bytes_per_stream->cxx + bytes_per_stream->openssl);
+        std::printf("BENCH api_stream_heap_cxx_bytes_per_stream %lld bytes\n", bytes_per_stream->cxx);
+        std::printf("BENCH api_stream_heap_openssl_bytes_per_stream %lld bytes\n", bytes_per_stream->openssl);
         return 0;
     } catch (const std::exception& e) {
         std::fprintf(stderr, "api_stream: %s\n", e.what());
