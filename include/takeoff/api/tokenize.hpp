@@ -22,6 +22,7 @@
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
+#include <initializer_list>
 #include <optional>
 #include <string>
 #include <type_traits>
@@ -297,6 +298,11 @@ inline basic_detokenize<std::int64_t> detokenize(reader_id reader, std::vector<s
 /// POST /chat_template/{reader_id} of one conversation: completes with the prompt.
 inline basic_chat_template<false> chat_template(reader_id reader, std::vector<chat_message> conversation) {
     return {std::move(reader), std::move(conversation)};
+}
+/// As above for a braced list of messages (`{{"user", "Hi"}}` would otherwise also read as a list
+/// of conversations).
+inline basic_chat_template<false> chat_template(reader_id reader, std::initializer_list<chat_message> conversation) {
+    return {std::move(reader), std::vector<chat_message>(conversation)};
 }
 /// POST /chat_template/{reader_id} of several conversations: completes with one prompt each.
 inline basic_chat_template<true> chat_template(reader_id reader, std::vector<std::vector<chat_message>> conversations) {
