@@ -298,3 +298,9 @@ TEST_CASE("management_status: broken replies name the fault") {
         CHECK(d.client_message() == row.message);
     }
 }
+
+TEST_CASE("create_reader: a config from designated initializers naming only some fields") {
+    const auto req = api::create_reader({.model_name = "m", .device = "cpu", .max_sequence_length = 4096});
+    CHECK(req.body() == R"({"model_name":"m","device":"cpu","consumer_group":"primary","max_sequence_length":4096})");
+    CHECK(req.config().model_name == "m");
+}

@@ -50,34 +50,35 @@ struct reader_summary {
 
 /// The body of POST /reader: what a new reader runs (takeoff_config's ReaderConfig). Only the
 /// fields that are set are sent; `extra` carries any other field (disable_cuda_graph,
-/// prefill_chunk_size, ...) as it is.
+/// prefill_chunk_size, ...) as it is. Every member has an initializer so that designated
+/// initializers naming only some of them draw no -Wmissing-field-initializers.
 struct reader_config {
     /// The model (a Hugging Face name or a path the server can read). Required.
-    std::string model_name;
+    std::string model_name{};
     /// "cpu" or "cuda". Required.
-    std::string device;
+    std::string device{};
     /// The group the reader serves.
     api::consumer_group consumer_group = api::consumer_group::primary();
-    std::optional<std::int64_t> max_batch_size;
+    std::optional<std::int64_t> max_batch_size{};
     /// The model's context length (max_sequence_length; LangChain's max_seq_length is not a
     /// Takeoff field).
-    std::optional<std::int64_t> max_sequence_length;
-    std::optional<std::int64_t> batch_duration_millis;
+    std::optional<std::int64_t> max_sequence_length{};
+    std::optional<std::int64_t> batch_duration_millis{};
     /// The number of GPUs to split the model over.
-    std::optional<std::int64_t> tensor_parallel;
+    std::optional<std::int64_t> tensor_parallel{};
     /// e.g. "awq".
-    std::optional<std::string> quant_type;
+    std::optional<std::string> quant_type{};
     /// e.g. "10GB" or "90%".
-    std::optional<std::string> page_cache_size;
+    std::optional<std::string> page_cache_size{};
     /// e.g. "0,1".
-    std::optional<std::string> cuda_visible_devices;
-    std::optional<std::string> log_level;
+    std::optional<std::string> cuda_visible_devices{};
+    std::optional<std::string> log_level{};
     /// A Hugging Face token for gated models: a secret, never printed.
-    std::optional<secret> access_token;
-    std::optional<std::string> backend;
-    std::optional<std::string> redis_host;
+    std::optional<secret> access_token{};
+    std::optional<std::string> backend{};
+    std::optional<std::string> redis_host{};
     /// Further fields, sent as they are (must not repeat a field above).
-    boost::json::object extra;
+    boost::json::object extra{};
 };
 
 namespace detail {
