@@ -15,7 +15,7 @@
 // 503 (no live reader yet) are retried by the transport's retry policy first.
 
 #include <takeoff/api/base_url.hpp>
-#include <takeoff/api/generate.hpp>
+#include <takeoff/api/api.hpp>
 #include <takeoff/api/request.hpp>
 #include <takeoff/core/config.hpp>
 #include <takeoff/core/diagnostics.hpp>
@@ -61,9 +61,10 @@ struct client_options {
 
 namespace detail {
 
-/// A request type whose 503 is an answer rather than an error (healthz: "not ready").
+/// A request whose 503 is an answer rather than an error: healthz ("not ready" is false), which
+/// is therefore not retried either.
 template <class R>
-concept unavailable_is_answer = requires { R::unavailable_is_answer; } && R::unavailable_is_answer;
+concept unavailable_is_answer = std::same_as<R, api::healthz_request>;
 
 /// A generate request of the given mode (Streamed: /generate_stream).
 template <class Input, bool Streamed>
@@ -204,6 +205,110 @@ public:
         return async_open(detail::as_generate<true>(std::forward<Input>(input)), diag, std::forward<CompletionToken>(token));
     }
 
+    /// api::embed(input): one text gives std::vector<float>, a batch one vector per text.
+    template <class Input, class CompletionToken = default_token>
+    auto async_embed(Input&& input, CompletionToken&& token = {})
+        requires requires { api::embed(std::forward<Input>(input)); }
+    {
+        return async_send(api::embed(std::forward<Input>(input)), std::forward<CompletionToken>(token));
+    }
+
+    /// api::classify(input): scores of one text, of a batch, or of (query, document) pairs.
+    template <class Input, class CompletionToken = default_token>
+    auto async_classify(Input&& input, CompletionToken&& token = {})
+        requires requires { api::classify(std::forward<Input>(input)); }
+    {
+        return async_send(api::classify(std::forward<Input>(input)), std::forward<CompletionToken>(token));
+    }
+
+    /// api::rerank(query, documents): one score vector per document, in order.
+    template <class CompletionToken = default_token>
+    auto async_rerank(const std::string& query, const std::vector<std::string>& documents, CompletionToken&& token = {}) {
+        return async_send(api::rerank(query, documents), std::forward<CompletionToken>(token));
+    }
+
+    /// api::tokenize(reader, text): the reader's tokens of `text`.
+    template <class Text, class CompletionToken = default_token>
+    auto async_tokenize(api::reader_id reader, Text&& text, CompletionToken&& token = {})
+        requires requires { api::tokenize(std::move(reader), std::forward<Text>(text)); }
+    {
+        return async_send(api::tokenize(std::move(reader), std::forward<Text>(text)),
+                          std::forward<CompletionToken>(token));
+    }
+
+    /// api::detokenize(reader, tokens): the text of token strings or ids.
+    template <class Tokens, class CompletionToken = default_token>
+    auto async_detokenize(api::reader_id reader, Tokens&& tokens, CompletionToken&& token = {})
+        requires requires { api::detokenize(std::move(reader), std::forward<Tokens>(tokens)); }
+    {
+        return async_send(api::detokenize(std::move(reader), std::forward<Tokens>(tokens)),
+                          std::forward<CompletionToken>(token));
+    }
+
+    /// api::chat_template(reader, conversation): the prompt the model's chat template makes of it.
+    template <class CompletionToken = default_token>
+    auto async_chat_template(api::reader_id reader, std::vector<api::chat_message> conversation,
+                             CompletionToken&& token = {}) {
+        return async_send(api::chat_template(std::move(reader), std::move(conversation)),
+                          std::forward<CompletionToken>(token));
+    }
+
+    /// GET /status of the inference API: the live readers and their consumer groups.
+    template <class CompletionToken = default_token>
+    auto async_status(CompletionToken&& token = {}) {
+        return async_send(api::status(), std::forward<CompletionToken>(token));
+    }
+
+    /// GET /healthz: true when ready, false on 503 (not retried).
+    template <class CompletionToken = default_token>
+    auto async_healthz(CompletionToken&& token = {}) {
+        return async_send(api::healthz(), std::forward<CompletionToken>(token));
+    }
+
+    /// GET /reader_groups of the management API.
+    template <class CompletionToken = default_token>
+    auto async_reader_groups(CompletionToken&& token = {}) {
+        return async_send(api::reader_groups(), std::forward<CompletionToken>(token));
+    }
+
+    /// POST /reader of the management API: the new reader's id (the config is checked first).
+    template <class CompletionToken = default_token>
+    auto async_create_reader(api::reader_config config, CompletionToken&& token = {}) {
+        return async_send(api::create_reader(std::move(config)), std::forward<CompletionToken>(token));
+    }
+
+    /// DELETE /reader/{id} of the management API.
+    template <class CompletionToken = default_token>
+    auto async_delete_reader(api::reader_id reader, CompletionToken&& token = {}) {
+        return async_send(api::delete_reader(std::move(reader)), std::forward<CompletionToken>(token));
+    }
+
+    /// GET /config/{id} of the management API: the reader's configuration as JSON.
+    template <class CompletionToken = default_token>
+    auto async_reader_config(api::reader_id reader, CompletionToken&& token = {}) {
+        return async_send(api::reader_config_of(std::move(reader)), std::forward<CompletionToken>(token));
+    }
+
+    /// GET /status of the management API: the server's configuration and readers.
+    template <class CompletionToken = default_token>
+    auto async_management_status(CompletionToken&& token = {}) {
+        return async_send(api::management_status(), std::forward<CompletionToken>(token));
+    }
+
+    /// OpenAI-compatible chat completion (buffered): `model` is the consumer group.
+    template <class CompletionToken = default_token>
+    auto async_chat(api::consumer_group model, std::vector<api::chat_message> messages, CompletionToken&& token = {}) {
+        return async_send(api::openai::chat(std::move(model), std::move(messages)), std::forward<CompletionToken>(token));
+    }
+
+    /// OpenAI-compatible chat completion, streamed: an event_stream of chat_chunk events.
+    template <class CompletionToken = default_token>
+    auto async_chat_stream(api::consumer_group model, std::vector<api::chat_message> messages,
+                           CompletionToken&& token = {}) {
+        return async_open(api::openai::chat_stream(std::move(model), std::move(messages)),
+                          std::forward<CompletionToken>(token));
+    }
+
 private:
     template <class R>
     using response_of = typename R::response_type;
@@ -246,6 +351,7 @@ private:
         std::shared_ptr<detail::takeoff_client_state> st, const R& req, const http::request& h,
         const http::request_settings& s, diagnostics& diag) {
         using result = takeoff::detail::op_result<response_of<R>>;
+        if (auto invalid = api::validate(req, diag)) co_return result{invalid, {}};
         auto reply = co_await exchange(*st, h, s, diag);
         if constexpr (detail::unavailable_is_answer<R>) {
             if (reply.ec == errc::service_unavailable) co_return result{{}, response_of<R>{}};
@@ -261,6 +367,7 @@ private:
         std::shared_ptr<detail::takeoff_client_state> st, R& req, const http::request& h,
         const http::request_settings& s, diagnostics& diag) {
         using result = takeoff::detail::op_result<event_stream<R>>;
+        if (auto invalid = api::validate(req, diag)) co_return result{invalid, {}};
         takeoff::detail::op_result<http::body_stream> body;
         if (st->provider)
             body = co_await snowflake::open_task(st->http, *st->provider, h, s, diag);

@@ -597,3 +597,30 @@ TEST_CASE("sse: lines of every length around the scan width, and long lines") {
         CHECK(out.events[0].data == big + "\n" + big);
     }
 }
+
+TEST_CASE("sse: in_event is true while an event has begun and not been dispatched, false between events") {
+    takeoff::sse::parser p;
+    boost::system::error_code ec;
+    auto feed = [&](std::string_view s) {
+        std::vector<std::string> out;
+        while (auto ev = p.next(s, ec)) out.emplace_back(ev->data);
+        return out;
+    };
+    CHECK_FALSE(p.in_event());
+    CHECK(feed("data: one\n\n") == std::vector<std::string>{"one"});
+    CHECK_FALSE(p.in_event());
+    CHECK(feed("dat").empty());
+    CHECK(p.in_event()); // a field name cut off
+    CHECK(feed("a: two").empty());
+    CHECK(p.in_event()); // a value without its line end
+    CHECK(feed("\n").empty());
+    CHECK(p.in_event()); // a data line without the empty line that dispatches it
+    CHECK(feed("\n") == std::vector<std::string>{"two"});
+    CHECK_FALSE(p.in_event());
+    CHECK(feed(": a comment, then a comment cut off\n: keep").empty());
+    CHECK_FALSE(p.in_event()); // comments hold no event
+    CHECK(feed("\nid: 7\n").empty());
+    CHECK_FALSE(p.in_event()); // an id alone dispatches nothing, so nothing is lost at the end
+    p.finish();
+    CHECK_FALSE(p.in_event());
+}

@@ -855,7 +855,8 @@ inline std::string sse_event(std::string_view data)
 // ---------------------------------------------------------------------------------------------
 // Embeddings and scores
 
-/// A deterministic unit-length (L2 norm 1) vector of `dimensions` components for `text`.
+/// A deterministic unit-length vector (L2 norm 1 within 1e-8) of `dimensions` components for
+/// `text`, each rounded to nine decimals.
 inline std::vector<double> embedding(std::string_view text, std::size_t dimensions)
 {
     std::vector<double> v(dimensions);
@@ -871,8 +872,10 @@ inline std::vector<double> embedding(std::string_view text, std::size_t dimensio
         v[0] = 1.0;
         norm = 1.0;
     }
+    // Nine decimals: short enough that every JSON parser reads back exactly the same double
+    // (Boost.JSON 1.81's parser can be 1 ulp off on 17-digit numbers), close enough to norm 1.
     for (double& x : v)
-        x /= std::sqrt(norm);
+        x = std::round(x / std::sqrt(norm) * 1e9) / 1e9;
     return v;
 }
 

@@ -215,7 +215,7 @@ struct prompts {
 
 inline prompts text_field(const boost::json::object& body, std::string_view key = "text")
 {
-    const boost::json::value* v = body.if_contains(key);
+    const boost::json::value* v = optional_field(body, key);
     prompts out;
     if (v && v->is_string()) {
         out.items.emplace_back(v->get_string());

@@ -21,6 +21,8 @@ public:
     /// The group the server uses when a request names none.
     static consumer_group primary() { return consumer_group("primary"); }
 
+    /// An empty name (what an operation that failed completes with).
+    consumer_group() = default;
     explicit consumer_group(std::string name) : name_(std::move(name)) {}
     explicit consumer_group(std::string_view name) : name_(name) {}
     explicit consumer_group(const char* name) : name_(name) {}
@@ -37,6 +39,8 @@ private:
 /// requests that address one reader carry it in their path.
 class reader_id {
 public:
+    /// An empty id (what an operation that failed completes with).
+    reader_id() = default;
     explicit reader_id(std::string id) : id_(std::move(id)) {}
     explicit reader_id(std::string_view id) : id_(id) {}
     explicit reader_id(const char* id) : id_(id) {}
