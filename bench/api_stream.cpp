@@ -10,11 +10,13 @@
 // Three phases, each stream's tokens checked against the emulator's generator:
 //
 // - memory: after one warm-up stream (so that what exists once, TLS context and pool entry, is in
-//   the baseline), 1,000 streams are opened at once, each on a new connection, and each is read to
-//   its 10th token, where it waits until all 1,000 have got there; the growth of the resident set
-//   (/proc/self/statm) from before their opening to that moment, divided by 1,000, is
+//   the baseline), 1,000 streams are opened at once (999 of them on new connections), and each is
+//   read to its 10th token, where it waits until all 1,000 have got there; the growth of the
+//   resident set (/proc/self/statm) from before their opening to that moment, divided by 1,000, is
 //   `api_stream_bytes_per_stream` (connection, TLS state, read buffers, event_stream, the
-//   coroutine reading it). Then all of them are read to their end.
+//   coroutine reading it), and the growth of the heap, counted by replaced allocators
+//   (support/counting_allocators.hpp), `api_stream_heap_bytes_per_stream` split into C++ and
+//   OpenSSL. Then all of them are read to their end.
 // - throughput: 1,000 streams opened at once again (on the connections pooled by the first phase)
 //   and read to their end: `api_stream_tokens_per_s` = tokens received / the time from the first
 //   opening to the last end.
@@ -23,9 +25,11 @@
 //   server's own from its handler's start (after the ingress check) to the completion of the first
 //   token's write (the emulator's stream_timings, in the same order); the median is
 //   `api_stream_added_ttft_us`, with the medians of both parts as `_client_ttft_us` and
-//   `_server_ttft_us`.
+//   `_server_ttft_us`. (Matched by order, not by X-Request-Id: with a credential provider the
+//   client replaces a call's request_options::decorate with the credential's.)
 //
-// Run: `bash tools/bench.sh api_stream`. The latest figures are in docs/benchmarks.md.
+// `bench_api_stream --ttft-only N` runs the warm-up and the last phase alone, N streams long (for
+// perf record). Run: `bash tools/bench.sh api_stream`. The latest figures are in docs/benchmarks.md.
 
 #include <takeoff/api/base_url.hpp>
 #include <takeoff/api/generate.hpp>
