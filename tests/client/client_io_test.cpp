@@ -18,6 +18,8 @@
 #include <boost/json/parse.hpp>
 
 #include <regex>
+#include <tuple>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -31,6 +33,18 @@ namespace api = takeoff::api;
 
 namespace {
 constexpr auto tuple = asio::as_tuple(asio::deferred);
+
+// Reads a stream to its end or its first error: the tokens read and that error.
+template <class Stream>
+asio::awaitable<std::pair<std::vector<std::string>, boost::system::error_code>> read_all(Stream& stream,
+                                                                                          takeoff::diagnostics& diag) {
+    std::vector<std::string> tokens;
+    for (;;) {
+        auto [ec, token] = co_await stream.async_next(diag, tuple);
+        if (ec || !token) co_return std::make_pair(std::move(tokens), ec);
+        tokens.push_back(std::move(*token));
+    }
+}
 } // namespace
 
 TEST_CASE("client: generate of one prompt gives the emulator's text, over HTTP and HTTPS") {
@@ -150,15 +164,7 @@ TEST_CASE("client: a stream whose connection drops after 3 tokens gives those 3,
         takeoff::diagnostics diag;
         run(io, [&]() -> asio::awaitable<void> {
             auto stream = co_await client.async_generate_stream(api::generate_stream("p").max_new_tokens(10));
-            for (;;) {
-                auto [ec, token] = co_await stream.async_next(diag, tuple);
-                if (ec) {
-                    failure = ec;
-                    break;
-                }
-                if (!token) break;
-                tokens.push_back(*token);
-            }
+            std::tie(tokens, failure) = co_await read_all(stream, diag);
             CHECK(stream.done());
             auto [after_ec, after] = co_await stream.async_next(tuple);
             CHECK(after_ec == errc::stream_truncated);
@@ -185,14 +191,7 @@ TEST_CASE("client: a body that ends cleanly inside an event is errc::stream_trun
     takeoff::diagnostics diag;
     run(io, [&]() -> asio::awaitable<void> {
         auto stream = co_await client.async_generate_stream(api::generate_stream("q").max_new_tokens(10));
-        for (;;) {
-            auto [ec, token] = co_await stream.async_next(diag, tuple);
-            if (ec || !token) {
-                failure = ec;
-                break;
-            }
-            tokens.push_back(*token);
-        }
+        std::tie(tokens, failure) = co_await read_all(stream, diag);
     });
     CHECK(tokens == emu::generated_tokens("q", 2));
     CHECK(failure == errc::stream_truncated);
