@@ -15,9 +15,12 @@
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/deferred.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/json/parse.hpp>
 
+#include <atomic>
 #include <regex>
+#include <thread>
 #include <tuple>
 #include <utility>
 #include <string>
@@ -331,4 +334,36 @@ TEST_CASE("client: without a provider no credential header is sent; the body and
     CHECK(sent[0].header("Content-Type") == "application/json");
     CHECK(sent[0].body == R"({"text":"x","max_new_tokens":1})");
     CHECK(sent[0].target == "/generate");
+}
+
+TEST_CASE("client: one client shared by 64 coroutines on 4 threads: every reply is its own prompt's") {
+    takeoff_site site;
+    asio::io_context io;
+    takeoff::client client(io.get_executor(), site.client_options());
+    constexpr int count = 64;
+    std::vector<std::string> texts(count);
+    std::atomic<int> finished{0};
+    for (int i = 0; i < count; ++i) {
+        asio::co_spawn(
+            io,
+            [&, i]() -> asio::awaitable<void> {
+                const std::string prompt = "thread prompt " + std::to_string(i);
+                if (i % 2 == 0) {
+                    texts[i] = co_await client.async_generate(api::generate(prompt).max_new_tokens(3));
+                } else {
+                    auto stream = co_await client.async_generate_stream(api::generate_stream(prompt).max_new_tokens(3));
+                    while (auto t = co_await stream.async_next()) texts[i] += *t;
+                }
+                ++finished;
+            },
+            asio::detached);
+    }
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t) threads.emplace_back([&io] { io.run(); });
+    for (auto& t : threads) t.join();
+    CHECK(finished == count);
+    for (int i = 0; i < count; ++i) {
+        CAPTURE(i);
+        CHECK(texts[i] == emu::generated_text("thread prompt " + std::to_string(i), 3));
+    }
 }
