@@ -147,6 +147,12 @@ private:
         co_return tokens;
     }
 
+    // "<field>: <what diag says>", with ec.
+    static boost::system::error_code field_error(std::string_view field, boost::system::error_code ec, diagnostics& diag) {
+        diag.set_client_message(std::string(field) + ": " + diag.client_message());
+        return ec;
+    }
+
     boost::system::error_code build(boost::asio::any_io_executor executor, diagnostics& diag) {
         http::client_options http = options_.http;
         if (!config_.ca_file.empty()) http.tls.ca_file = config_.ca_file;
@@ -154,13 +160,18 @@ private:
 
         takeoff::client_options co;
         co.http = http;
-        co.inference_url = api::inference_url::runtime(config_.endpoint_url, diag).value();
-        // Unset: the management and OpenAI ports have no ingress of their own configured; requests to
-        // them go to the inference ingress host, which answers 404 for their paths.
-        co.management_url = api::management_url::runtime(
-            config_.management_url.empty() ? config_.endpoint_url : config_.management_url, diag).value();
-        co.openai_url =
-            api::openai_url::runtime(config_.openai_url.empty() ? config_.endpoint_url : config_.openai_url, diag).value();
+        // An unset management or OpenAI URL: that port has no ingress of its own configured, and its
+        // requests go to the inference ingress host (which answers 404 for their paths).
+        auto inference = api::inference_url::runtime(config_.endpoint_url, diag);
+        if (!inference) return field_error("endpoint_url", inference.error(), diag);
+        auto management = api::management_url::runtime(
+            config_.management_url.empty() ? config_.endpoint_url : config_.management_url, diag);
+        if (!management) return field_error("management_url", management.error(), diag);
+        auto openai = api::openai_url::runtime(config_.openai_url.empty() ? config_.endpoint_url : config_.openai_url, diag);
+        if (!openai) return field_error("openai_url", openai.error(), diag);
+        co.inference_url = std::move(*inference);
+        co.management_url = std::move(*management);
+        co.openai_url = std::move(*openai);
         diag.clear();
 
         switch (config_.auth) {

@@ -9,7 +9,8 @@
 // nothing is queued. The stream ends (async_next gives an empty optional) when the body ends
 // after a complete event, or at the API's end marker (OpenAI's `data: [DONE]`). A connection that
 // drops, or a body that ends inside an event, is errc::stream_truncated: never a silent end.
-// Cancelling a read, or destroying the stream before its end, closes the connection.
+// Cancelling a read, or destroying the stream before its end, closes the connection; reading it
+// to its end gives the connection back to the pool at once.
 
 #include <takeoff/api/request.hpp>
 #include <takeoff/core/config.hpp>
@@ -44,8 +45,14 @@ struct event_stream_state {
     static constexpr std::size_t drain_limit = 16 * 1024;
 
     event_stream_state(http::body_stream b, Request r, boost::asio::any_io_executor ex, bool s)
-        : body(std::move(b)), request(std::move(r)), executor(std::move(ex)), serialised(s) {}
+        : status(b.status()), headers(b.headers()), body(std::move(b)), request(std::move(r)), executor(std::move(ex)),
+          serialised(s) {}
 
+    // The body ended: its connection goes back to the pool now, not when the stream is destroyed.
+    void release_body() { body = http::body_stream(); }
+
+    unsigned status;
+    http::fields headers;
     http::body_stream body;
     Request request;
     boost::asio::any_io_executor executor;
@@ -74,11 +81,11 @@ public:
                                                                       std::move(executor), serialised)) {}
 
     /// The response status (2xx).
-    unsigned status() const { return state_ ? state_->body.status() : 0; }
+    unsigned status() const { return state_ ? state_->status : 0; }
     /// The response header fields (a request id, say).
     const http::fields& headers() const {
         static const http::fields none;
-        return state_ ? state_->body.headers() : none;
+        return state_ ? state_->headers : none;
     }
     /// True once the stream has ended (normally or not).
     bool done() const noexcept { return !state_ || state_->finished || state_->failed; }
@@ -148,6 +155,7 @@ private:
                 if (step->end) {
                     co_await drain(s);
                     s.finished = true;
+                    s.release_body();
                     co_return result{};
                 }
                 if (step->event) co_return result{{}, std::move(step->event)};
@@ -164,6 +172,7 @@ private:
                     co_return fail(s, diag, make_error_code(errc::stream_truncated),
                                    "the stream ended inside an event (its blank line never came)");
                 s.finished = true;
+                s.release_body();
                 co_return result{};
             }
             if (ec) {

@@ -8,6 +8,11 @@
 // compile the Boost.JSON and Boost.URL sources into that unit. Do that only in programs that do not
 // link Boost::json / Boost::url (e.g. a program that copied only the single header).
 
+#include <takeoff/api/api.hpp>
+#include <takeoff/batch.hpp>
+#include <takeoff/client.hpp>
+#include <takeoff/connection.hpp>
+#include <takeoff/event_stream.hpp>
 #include <takeoff/core/base64.hpp>
 #include <takeoff/core/checked_literal.hpp>
 #include <takeoff/core/config.hpp>

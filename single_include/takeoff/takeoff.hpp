@@ -16,14 +16,16 @@
 // compile the Boost.JSON and Boost.URL sources into that unit. Do that only in programs that do not
 // link Boost::json / Boost::url (e.g. a program that copied only the single header).
 
-// begin of <takeoff/core/base64.hpp>
-// Base64 and base64url (RFC 4648 sections 4 and 5): Basic credentials for proxies and OAuth
-// clients, and the unpadded base64url that PKCE and JWTs use.
+// begin of <takeoff/api/api.hpp>
+// Every Takeoff request type (sans-io): include this to use them all.
+
+// begin of <takeoff/api/base_url.hpp>
+// Which Takeoff API a request belongs to, and the typed base URL of each API.
 //
-// The decoders are strict, as RFC 4648 section 3.3 and 3.5 allow: characters outside the alphabet
-// (whitespace included), misplaced or missing padding and non-zero bits after the last byte are
-// errors. Accepting only the canonical form means one value has one encoding, which matters where
-// an encoded value is compared (a PKCE challenge, a JWT signature).
+// Takeoff serves three APIs on three ports (inference 3000, management 3001, OpenAI-compatible
+// 3003); SPCS gives each port an ingress host of its own. A request names its API at compile time
+// and is sent to the base URL of that API only: a base_url<api_kind::inference> cannot carry a
+// management request (to_http_request does not compile).
 
 // begin of <takeoff/core/config.hpp>
 // Version, Boost floor and feature detection shared by every header.
@@ -48,6 +50,11 @@ inline constexpr const char* version_string = TAKEOFF_VERSION_STRING;
 
 } // namespace takeoff
 // end of <takeoff/core/config.hpp>
+// begin of <takeoff/core/diagnostics.hpp>
+// diagnostics: what an error_code alone cannot say (our explanation, the server's own words kept
+// apart as untrusted text, HTTP status, request id, Retry-After), and takeoff::error, the exception
+// that carries it.
+
 // begin of <takeoff/core/error.hpp>
 // takeoff::errc, its error category, and the retry classification of error codes.
 //
@@ -246,143 +253,6 @@ template <>
 struct is_error_code_enum<takeoff::errc> : std::true_type {};
 } // namespace boost::system
 // end of <takeoff/core/error.hpp>
-
-#include <boost/system/result.hpp>
-
-#include <array>
-#include <cstddef>
-#include <cstdint>
-#include <string>
-#include <string_view>
-
-namespace takeoff {
-
-namespace detail {
-
-inline constexpr std::string_view base64_alphabet =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-inline constexpr std::string_view base64url_alphabet =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-// Encodes with the given alphabet; `pad` adds '=' up to a multiple of four characters.
-inline std::string base64_encode_with(std::string_view in, std::string_view alphabet, bool pad) {
-    std::string out;
-    out.reserve((in.size() + 2) / 3 * 4);
-    std::size_t i = 0;
-    for (; i + 3 <= in.size(); i += 3) {
-        const std::uint32_t v = (std::uint32_t{static_cast<unsigned char>(in[i])} << 16) |
-                                (std::uint32_t{static_cast<unsigned char>(in[i + 1])} << 8) |
-                                std::uint32_t{static_cast<unsigned char>(in[i + 2])};
-        out += alphabet[(v >> 18) & 63];
-        out += alphabet[(v >> 12) & 63];
-        out += alphabet[(v >> 6) & 63];
-        out += alphabet[v & 63];
-    }
-    const std::size_t rest = in.size() - i;
-    if (rest == 1) {
-        const std::uint32_t v = std::uint32_t{static_cast<unsigned char>(in[i])} << 16;
-        out += alphabet[(v >> 18) & 63];
-        out += alphabet[(v >> 12) & 63];
-        if (pad) out += "==";
-    } else if (rest == 2) {
-        const std::uint32_t v = (std::uint32_t{static_cast<unsigned char>(in[i])} << 16) |
-                                (std::uint32_t{static_cast<unsigned char>(in[i + 1])} << 8);
-        out += alphabet[(v >> 18) & 63];
-        out += alphabet[(v >> 12) & 63];
-        out += alphabet[(v >> 6) & 63];
-        if (pad) out += '=';
-    }
-    return out;
-}
-
-// The 6-bit value of c in the alphabet, or -1.
-inline int base64_value(char c, bool url) noexcept {
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == (url ? '-' : '+')) return 62;
-    if (c == (url ? '_' : '/')) return 63;
-    return -1;
-}
-
-// Decodes unpadded text (padding already removed by the caller).
-inline boost::system::result<std::string> base64_decode_unpadded(std::string_view in, bool url) {
-    // One leftover character cannot hold a whole byte.
-    if (in.size() % 4 == 1) return make_error_code(errc::invalid_argument);
-    std::string out;
-    out.reserve(in.size() / 4 * 3 + 2);
-    std::uint32_t acc = 0;
-    int bits = 0;
-    for (char c : in) {
-        const int v = base64_value(c, url);
-        if (v < 0) return make_error_code(errc::invalid_argument);
-        acc = (acc << 6) | static_cast<std::uint32_t>(v);
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            out += static_cast<char>((acc >> bits) & 0xff);
-        }
-    }
-    // The bits left over after the last byte must be zero (canonical encoding only).
-    if ((acc & ((1u << bits) - 1)) != 0) return make_error_code(errc::invalid_argument);
-    return out;
-}
-
-} // namespace detail
-
-/// Standard base64 with '=' padding (RFC 4648 section 4), as HTTP Basic credentials need.
-inline std::string base64_encode(std::string_view data) {
-    return detail::base64_encode_with(data, detail::base64_alphabet, true);
-}
-
-/// base64url without padding (RFC 4648 section 5, as RFC 7636 PKCE and RFC 7515 JWS use it), so the
-/// result can go into URLs and JWT segments as it is.
-inline std::string base64url_encode(std::string_view data) {
-    return detail::base64_encode_with(data, detail::base64url_alphabet, false);
-}
-
-/// Decodes standard base64. The input must be padded to a multiple of four characters and be the
-/// canonical encoding; anything else (whitespace, the url alphabet, stray '=') gives
-/// errc::invalid_argument.
-inline boost::system::result<std::string> base64_decode(std::string_view text) {
-    if (text.size() % 4 != 0) return make_error_code(errc::invalid_argument);
-    std::size_t pad = 0;
-    while (pad < 2 && pad < text.size() && text[text.size() - 1 - pad] == '=') ++pad;
-    return detail::base64_decode_unpadded(text.substr(0, text.size() - pad), false);
-}
-
-/// Decodes base64url. Padding is optional (JWTs and PKCE omit it, some servers add it), but when
-/// present it must be exactly what makes the length a multiple of four. Anything else, including
-/// the '+' and '/' of standard base64, gives errc::invalid_argument.
-inline boost::system::result<std::string> base64url_decode(std::string_view text) {
-    std::size_t pad = 0;
-    while (pad < 2 && pad < text.size() && text[text.size() - 1 - pad] == '=') ++pad;
-    if (pad != 0 && text.size() % 4 != 0) return make_error_code(errc::invalid_argument);
-    return detail::base64_decode_unpadded(text.substr(0, text.size() - pad), true);
-}
-
-} // namespace takeoff
-// end of <takeoff/core/base64.hpp>
-// begin of <takeoff/core/checked_literal.hpp>
-// Checked literals, the fmt idiom: a type whose constructor from a literal is consteval runs the
-// type's rules while compiling, so `account_url u{"http://x"}` does not compile and the compiler's
-// message names the broken rule. Values known only at run time go through `T::runtime(text)`,
-// which applies the same rules and returns boost::system::result.
-//
-// A rules class provides:
-//   static constexpr takeoff::errc error;                          // the run-time error code
-//   static constexpr bool check(value, takeoff::literal_check&);    // false after check.fail(...)
-// Every failure path calls `check.fail("reason")` with a literal reason: at compile time that call
-// stops compilation and the compiler prints the reason; at run time the reason becomes the
-// diagnostics message.
-
-// #include <takeoff/core/config.hpp> (already inlined above)
-// begin of <takeoff/core/diagnostics.hpp>
-// diagnostics: what an error_code alone cannot say (our explanation, the server's own words kept
-// apart as untrusted text, HTTP status, request id, Retry-After), and takeoff::error, the exception
-// that carries it.
-
-// #include <takeoff/core/error.hpp> (already inlined above)
 // begin of <takeoff/core/redact.hpp>
 // Keeping secrets out of logs: a secret holder that never prints its value, and helpers that
 // mask secrets in text the library did not write (server bodies it quotes in diagnostics).
@@ -679,6 +549,1142 @@ inline void throw_if_error(const boost::system::error_code& ec, const diagnostic
 // #include <takeoff/core/error.hpp> (already inlined above)
 
 #include <boost/system/result.hpp>
+#include <boost/url/parse.hpp>
+#include <boost/url/url.hpp>
+
+#include <ostream>
+#include <string>
+#include <string_view>
+
+namespace takeoff::api {
+
+/// The three HTTP APIs of a Takeoff server.
+enum class api_kind {
+    inference,  ///< /generate, /embed, /classify, /tokenize, /status, ... (port 3000)
+    management, ///< /reader_groups, /reader, /config, /status (port 3001)
+    openai,     ///< /v1/chat/completions, /v1/embeddings (port 3003)
+};
+
+/// "inference", "management" or "openai".
+constexpr std::string_view to_string(api_kind k) noexcept {
+    switch (k) {
+    case api_kind::inference: return "inference";
+    case api_kind::management: return "management";
+    case api_kind::openai: return "openai";
+    }
+    return "unknown";
+}
+
+inline std::ostream& operator<<(std::ostream& os, api_kind k) { return os << to_string(k); }
+
+/// The default base URL of each API for a Takeoff on this machine.
+constexpr std::string_view default_base_url(api_kind k) noexcept {
+    switch (k) {
+    case api_kind::inference: return "http://localhost:3000";
+    case api_kind::management: return "http://localhost:3001";
+    case api_kind::openai: return "http://localhost:3003";
+    }
+    return "";
+}
+
+/// The base URL of one API: http or https, a host, an optional port and path prefix (kept, for
+/// gateways), no query, fragment or user info, no trailing slash. A host without a scheme (the
+/// ingress_url column of SHOW ENDPOINTS) gets https://. Distinct types per API.
+template <api_kind Kind>
+class base_url {
+public:
+    static constexpr api_kind kind = Kind;
+
+    /// The default for a local Takeoff (default_base_url(Kind)).
+    base_url() : url_(boost::urls::parse_absolute_uri(default_base_url(Kind)).value()) {}
+
+    /// Checks and normalises `text`; errc::invalid_url with the broken rule in diag.
+    static boost::system::result<base_url> runtime(std::string_view text, diagnostics& diag) {
+        diag.clear();
+        auto fail = [&](std::string_view why) -> boost::system::result<base_url> {
+            diag.set_client_message("the " + std::string(to_string(Kind)) + " base URL is invalid: " + std::string(why));
+            return make_error_code(errc::invalid_url);
+        };
+        while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
+        while (!text.empty() && (text.back() == ' ' || text.back() == '\t' || text.back() == '\n')) text.remove_suffix(1);
+        if (text.empty()) return fail("it is empty");
+        std::string full(text);
+        if (full.find("://") == std::string::npos) full = "https://" + full;
+        auto parsed = boost::urls::parse_absolute_uri(full);
+        if (!parsed) return fail("it is not an absolute URL (expected http(s)://host[:port][/path])");
+        boost::urls::url u(*parsed);
+        const auto scheme = u.scheme_id();
+        if (scheme != boost::urls::scheme::http && scheme != boost::urls::scheme::https)
+            return fail("the scheme must be http or https");
+        if (u.host().empty()) return fail("it has no host");
+        if (u.has_userinfo()) return fail("it must not hold a user name or password");
+        if (u.has_query()) return fail("it must not have a query (?)");
+        if (u.has_fragment()) return fail("it must not have a fragment (#)");
+        std::string path(u.encoded_path());
+        while (!path.empty() && path.back() == '/') path.pop_back();
+        u.set_encoded_path(path);
+        return base_url(std::move(u));
+    }
+
+    /// As above, without the explanation.
+    static boost::system::result<base_url> runtime(std::string_view text) {
+        diagnostics ignored;
+        return runtime(text, ignored);
+    }
+
+    /// The URL (no trailing slash).
+    const boost::urls::url& url() const noexcept { return url_; }
+    /// The URL as text.
+    std::string_view str() const noexcept { return url_.buffer(); }
+
+    /// The URL of `path` (starting with '/', already percent-encoded) under this base.
+    boost::urls::url join(std::string_view path) const {
+        boost::urls::url out = url_;
+        std::string full(url_.encoded_path());
+        full += path;
+        out.set_encoded_path(full);
+        return out;
+    }
+
+    friend bool operator==(const base_url& a, const base_url& b) noexcept { return a.url_ == b.url_; }
+    friend std::ostream& operator<<(std::ostream& os, const base_url& b) { return os << b.str(); }
+
+private:
+    explicit base_url(boost::urls::url u) : url_(std::move(u)) {}
+    boost::urls::url url_;
+};
+
+/// The base URL of the inference API (port 3000).
+using inference_url = base_url<api_kind::inference>;
+/// The base URL of the management API (port 3001).
+using management_url = base_url<api_kind::management>;
+/// The base URL of the OpenAI-compatible API (port 3003).
+using openai_url = base_url<api_kind::openai>;
+
+} // namespace takeoff::api
+// end of <takeoff/api/base_url.hpp>
+// begin of <takeoff/api/chat_message.hpp>
+// One message of a conversation, as /chat_template and the OpenAI-compatible chat take it.
+
+// #include <takeoff/core/config.hpp> (already inlined above)
+
+#include <boost/json/object.hpp>
+
+#include <string>
+
+namespace takeoff::api {
+
+/// A message of a conversation: its role ("system", "user", "assistant", ...) and its text. The
+/// role is not checked: models' chat templates define their own.
+struct chat_message {
+    std::string role;
+    std::string content;
+
+    friend bool operator==(const chat_message&, const chat_message&) = default;
+};
+
+namespace detail {
+/// {"role": ..., "content": ...}
+inline boost::json::object to_json_object(const chat_message& m) {
+    boost::json::object o;
+    o["role"] = m.role;
+    o["content"] = m.content;
+    return o;
+}
+} // namespace detail
+
+} // namespace takeoff::api
+// end of <takeoff/api/chat_message.hpp>
+// begin of <takeoff/api/classify.hpp>
+// POST /classify (reference §2.6): scores from a sequence-classification model, and reranking.
+//
+//     auto scores = api::classify("I loved it");                           // std::vector<double>
+//     auto each = api::classify(std::vector<std::string>{"good", "bad"});  // one vector per text
+//     auto ranked = api::rerank("capital of France?", {"Paris is ...", "Berlin is ..."});
+//
+// Takeoff has no /rerank route: reranking is /classify with [query, document] pairs, which the
+// server joins with the tokenizer's separator; each pair gets a score vector (one score for a
+// reranker). One text gives one score vector, a batch or pairs one per item in order (the count is
+// checked).
+
+// begin of <takeoff/api/detail/json_reply.hpp>
+// Helpers the request types share to read their JSON replies (sans-io). Every failure is
+// errc::invalid_response with "the <route> reply ..." in diagnostics (detail::bad_reply), so a
+// caller can tell a server that answered something unexpected from one that could not be reached.
+
+// begin of <takeoff/api/ids.hpp>
+// consumer_group and reader_id: two kinds of names Takeoff uses that are easy to mix up (the
+// Python client's own tests call tokenize(reader_id, text) with the arguments swapped). A consumer
+// group picks the readers a generate/embed/classify request goes to (in the body); a reader id
+// names one reader (in the path of tokenize, detokenize, chat_template, config, delete). Distinct
+// types: one is never accepted where the other belongs.
+
+// #include <takeoff/core/config.hpp> (already inlined above)
+
+#include <compare>
+#include <ostream>
+#include <string>
+#include <string_view>
+#include <utility>
+
+namespace takeoff::api {
+
+/// The name of a group of readers ("primary"); requests name it in their body.
+class consumer_group {
+public:
+    /// The group the server uses when a request names none.
+    static consumer_group primary() { return consumer_group("primary"); }
+
+    /// An empty name (what an operation that failed completes with).
+    consumer_group() = default;
+    explicit consumer_group(std::string name) : name_(std::move(name)) {}
+    explicit consumer_group(std::string_view name) : name_(name) {}
+    explicit consumer_group(const char* name) : name_(name) {}
+
+    const std::string& str() const noexcept { return name_; }
+    friend auto operator<=>(const consumer_group&, const consumer_group&) = default;
+    friend std::ostream& operator<<(std::ostream& os, const consumer_group& g) { return os << g.name_; }
+
+private:
+    std::string name_;
+};
+
+/// The id of one reader (a key of live_readers in /status, or reader_id in /reader_groups);
+/// requests that address one reader carry it in their path.
+class reader_id {
+public:
+    /// An empty id (what an operation that failed completes with).
+    reader_id() = default;
+    explicit reader_id(std::string id) : id_(std::move(id)) {}
+    explicit reader_id(std::string_view id) : id_(id) {}
+    explicit reader_id(const char* id) : id_(id) {}
+
+    const std::string& str() const noexcept { return id_; }
+    friend auto operator<=>(const reader_id&, const reader_id&) = default;
+    friend std::ostream& operator<<(std::ostream& os, const reader_id& r) { return os << r.id_; }
+
+private:
+    std::string id_;
+};
+
+} // namespace takeoff::api
+// end of <takeoff/api/ids.hpp>
+// begin of <takeoff/api/request.hpp>
+// What every Takeoff request type provides, and how one becomes an http::request (sans-io).
+//
+// A request type R knows at compile time:
+//   static constexpr api_kind api;                  which API (and so which base URL) it goes to
+//   static constexpr boost::beast::http::verb method;
+//   std::string path() const;                        the path under the base URL, percent-encoded
+//   std::string body() const;                        the JSON body ("" for a GET or DELETE)
+// and either (buffered_request)
+//   using response_type = ...;
+//   result<response_type> parse_response(const http::response&, diagnostics&) const;
+// or (streaming_request, answered with text/event-stream)
+//   using event_type = ...;
+//   result<event_step<event_type>> parse_event(const sse::event&, diagnostics&) const;
+// (members, so that a reply can be checked against the request: a batch's size, say).
+//
+// A streaming request is not a buffered one: awaiting it as buffered does not compile.
+
+// #include <takeoff/api/base_url.hpp> (already inlined above)
+// #include <takeoff/core/config.hpp> (already inlined above)
+// #include <takeoff/core/diagnostics.hpp> (already inlined above)
+// #include <takeoff/core/error.hpp> (already inlined above)
+// begin of <takeoff/http/message.hpp>
+// The request a caller hands to the transport and the buffered response it gets back.
+
+// #include <takeoff/core/config.hpp> (already inlined above)
+// begin of <takeoff/http/fields.hpp>
+// http::fields: the header fields of a request or a response, in the order they were added or
+// received. Names compare ignoring ASCII case (RFC 9110 section 5.1). All names and values live in
+// one string and their positions in one vector, so a response header costs two allocations however
+// many fields it has (Beast's basic_fields: one per field, in a list and a tree), and a move is a
+// few pointers: the transport moves every response from its parser to the caller.
+//
+// Sans-io; a plain value type (copyable, movable, not thread-safe).
+
+// #include <takeoff/core/config.hpp> (already inlined above)
+// begin of <takeoff/http/detail/syntax.hpp>
+// Character rules of HTTP (RFC 9110): tokens, field values, and ASCII case, in which header names,
+// schemes and host names compare (never the locale's). Tables, since they run on every request and
+// response. Sans-io.
+
+// #include <takeoff/core/config.hpp> (already inlined above)
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <string_view>
+
+namespace takeoff::http::detail {
+
+constexpr char ascii_lower(char c) noexcept { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
+
+// Eight bytes at a time ("SIMD within a register"): the tests below are exact for "some byte of the
+// word is ...", which is all the callers ask.
+namespace swar {
+inline constexpr std::uint64_t ones = 0x0101010101010101ull;
+inline constexpr std::uint64_t highs = 0x8080808080808080ull;
+
+inline std::uint64_t load(const char* p) noexcept {
+    std::uint64_t w;
+    std::memcpy(&w, p, 8);
+    return w;
+}
+/// Some byte of w is below n (n <= 0x80).
+constexpr bool has_less(std::uint64_t w, std::uint8_t n) noexcept { return ((w - ones * n) & ~w & highs) != 0; }
+/// Some byte of w equals b.
+constexpr bool has_byte(std::uint64_t w, std::uint8_t b) noexcept { return has_less(w ^ (ones * b), 1); }
+/// Some byte of w is a control character: below 0x20 (HTAB among them) or DEL (0x7f).
+constexpr bool has_control(std::uint64_t w) noexcept { return has_less(w, 0x20) || has_byte(w, 0x7f); }
+/// w with the ASCII capitals of each byte lowered (bytes 0x80 and above unchanged).
+constexpr std::uint64_t lower(std::uint64_t w) noexcept {
+    const std::uint64_t low7 = w & ~highs;                   // no carry can cross a byte below
+    const std::uint64_t at_least_a = low7 + ones * (0x80 - 'A'); // high bit: byte >= 'A'
+    const std::uint64_t past_z = low7 + ones * (0x80 - 'Z' - 1); // high bit: byte > 'Z'
+    const std::uint64_t capitals = at_least_a & ~past_z & ~w & highs;
+    return w | (capitals >> 2); // 0x80 >> 2 == 0x20, the case bit
+}
+} // namespace swar
+
+/// Equal ignoring ASCII case.
+inline bool iequals(std::string_view a, std::string_view b) noexcept {
+    const std::size_t n = a.size();
+    if (n != b.size()) return false;
+    if (n >= 8) { // whole words, the last one overlapping the one before
+        for (std::size_t i = 0; i + 8 < n; i += 8)
+            if (swar::lower(swar::load(a.data() + i)) != swar::lower(swar::load(b.data() + i))) return false;
+        return swar::lower(swar::load(a.data() + n - 8)) == swar::lower(swar::load(b.data() + n - 8));
+    }
+    for (std::size_t i = 0; i < n; ++i)
+        if (ascii_lower(a[i]) != ascii_lower(b[i])) return false;
+    return true;
+}
+
+// RFC 9110 tchar.
+inline constexpr auto token_chars = [] {
+    std::array<bool, 256> table{};
+    for (unsigned c = '0'; c <= '9'; ++c) table[c] = true;
+    for (unsigned c = 'a'; c <= 'z'; ++c) table[c] = true;
+    for (unsigned c = 'A'; c <= 'Z'; ++c) table[c] = true;
+    for (const char c : std::string_view("!#$%&'*+-.^_`|~")) table[static_cast<unsigned char>(c)] = true;
+    return table;
+}();
+
+// What a field value may hold (RFC 9110 section 5.5): VCHAR, SP, HTAB and obs-text; no other
+// control character and no DEL.
+inline constexpr auto field_value_chars = [] {
+    std::array<bool, 256> table{};
+    for (unsigned c = 0x20; c < 0x7f; ++c) table[c] = true;
+    for (unsigned c = 0x80; c < 0x100; ++c) table[c] = true;
+    table['\t'] = true;
+    return table;
+}();
+
+/// v without the optional white space (RFC 9110 section 5.6.3: SP and HTAB) at either end.
+constexpr std::string_view trim_ows(std::string_view v) noexcept {
+    while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+    while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
+    return v;
+}
+
+/// True for an RFC 9110 token (a valid header name).
+inline bool is_token(std::string_view s) noexcept {
+    if (s.empty()) return false;
+    for (const char c : s)
+        if (!token_chars[static_cast<unsigned char>(c)]) return false;
+    return true;
+}
+
+} // namespace takeoff::http::detail
+// end of <takeoff/http/detail/syntax.hpp>
+
+#include <boost/beast/http/field.hpp>
+
+#include <cstddef>
+#include <functional>
+#include <cstdint>
+#include <initializer_list>
+#include <iterator>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace takeoff::http {
+
+/// A header field name: a string, or one of Beast's known field constants
+/// (`boost::beast::http::field::content_type`). Only a view: it does not own the text.
+class field_name {
+public:
+    constexpr field_name(std::string_view name) noexcept : text_(name) {}
+    constexpr field_name(const char* name) noexcept : text_(name) {}
+    field_name(const std::string& name) noexcept : text_(name) {}
+    field_name(boost::beast::http::field name) noexcept : text_(to_std(boost::beast::http::to_string(name))) {}
+
+    constexpr std::string_view view() const noexcept { return text_; }
+
+private:
+    template <class View>
+    static std::string_view to_std(View v) noexcept {
+        return std::string_view(v.data(), v.size());
+    }
+    std::string_view text_;
+};
+
+
+/// Header fields in order, names compared ignoring ASCII case. See the file comment.
+class fields {
+    struct entry {
+        std::uint32_t offset;     // of the name in text_; the value follows it
+        std::uint32_t name_size;
+        std::uint32_t value_size;
+    };
+
+public:
+    /// One field as a pair of views into the container (valid until it is next modified).
+    struct field {
+        std::string_view name;
+        std::string_view value;
+    };
+
+    /// Iterates over the fields in order; dereferencing gives a `field` by value.
+    class const_iterator {
+    public:
+        using iterator_concept = std::forward_iterator_tag;
+        using iterator_category = std::input_iterator_tag;
+        using value_type = field;
+        using difference_type = std::ptrdiff_t;
+        using reference = field;
+
+        const_iterator() = default;
+        field operator*() const { return owner_->at_index(index_); }
+        /// `it->name`, `it->value`: through a proxy holding the field.
+        struct arrow {
+            field f;
+            const field* operator->() const noexcept { return &f; }
+        };
+        arrow operator->() const { return {owner_->at_index(index_)}; }
+        const_iterator& operator++() noexcept {
+            ++index_;
+            return *this;
+        }
+        const_iterator operator++(int) noexcept {
+            auto copy = *this;
+            ++index_;
+            return copy;
+        }
+        friend bool operator==(const const_iterator& a, const const_iterator& b) noexcept {
+            return a.index_ == b.index_ && a.owner_ == b.owner_;
+        }
+
+    private:
+        friend class fields;
+        const_iterator(const fields* owner, std::size_t index) noexcept : owner_(owner), index_(index) {}
+        const fields* owner_ = nullptr;
+        std::size_t index_ = 0;
+    };
+
+    fields() = default;
+    /// Fields from (name, value) pairs, in order.
+    fields(std::initializer_list<std::pair<std::string_view, std::string_view>> init) {
+        for (const auto& [name, value] : init) append(name, value);
+    }
+
+    std::size_t size() const noexcept { return entries_.size(); }
+    bool empty() const noexcept { return entries_.empty(); }
+    const_iterator begin() const noexcept { return {this, 0}; }
+    const_iterator end() const noexcept { return {this, entries_.size()}; }
+
+    /// The first field with this name, or end().
+    const_iterator find(field_name name) const noexcept {
+        for (std::size_t i = 0; i < entries_.size(); ++i)
+            if (detail::iequals(name_at(i), name.view())) return {this, i};
+        return end();
+    }
+    bool contains(field_name name) const noexcept { return find(name) != end(); }
+    /// How many fields have this name.
+    std::size_t count(field_name name) const noexcept {
+        std::size_t n = 0;
+        for (std::size_t i = 0; i < entries_.size(); ++i) n += detail::iequals(name_at(i), name.view()) ? 1 : 0;
+        return n;
+    }
+    /// The value of the first field with this name; empty when there is none (use find() to tell
+    /// an absent field from an empty one).
+    std::string_view operator[](field_name name) const noexcept {
+        auto it = find(name);
+        return it == end() ? std::string_view() : (*it).value;
+    }
+
+    /// Adds a field after the others (a name may occur more than once). The transport checks
+    /// names and values before sending a request: nothing is validated here.
+    void append(field_name name, std::string_view value) {
+        const std::string_view n = name.view();
+        if (text_.size() + n.size() + value.size() > UINT32_MAX) throw std::length_error("takeoff::http::fields");
+        entries_.push_back(entry{static_cast<std::uint32_t>(text_.size()), static_cast<std::uint32_t>(n.size()),
+                                 static_cast<std::uint32_t>(value.size())});
+        text_.append(n).append(value);
+    }
+
+    /// Replaces every field of this name by one with this value (at the end).
+    void set(field_name name, std::string_view value) {
+        // name and value may view this container's own text: copy them before erasing.
+        if (points_into_text(name.view()) || points_into_text(value)) {
+            const std::string n(name.view()), v(value);
+            erase(n);
+            append(n, v);
+            return;
+        }
+        erase(name);
+        append(name, value);
+    }
+
+    /// Removes every field of this name; returns how many there were.
+    std::size_t erase(field_name name) {
+        if (count(name) == 0) return 0;
+        const std::string wanted(name.view()); // may view text_, which is rebuilt below
+        fields kept;
+        kept.text_.reserve(text_.size());
+        std::size_t removed = 0;
+        for (std::size_t i = 0; i < entries_.size(); ++i) {
+            if (detail::iequals(name_at(i), wanted)) {
+                ++removed;
+                continue;
+            }
+            kept.append(name_at(i), value_at(i));
+        }
+        *this = std::move(kept);
+        return removed;
+    }
+
+    void clear() noexcept {
+        entries_.clear();
+        text_.clear();
+    }
+
+    /// Room for `count` fields holding `bytes` of names and values in all, without reallocating.
+    void reserve(std::size_t count, std::size_t bytes) {
+        entries_.reserve(count);
+        text_.reserve(bytes);
+    }
+
+    /// Same fields, same values, same order; names compared ignoring case.
+    friend bool operator==(const fields& a, const fields& b) noexcept {
+        if (a.size() != b.size()) return false;
+        for (std::size_t i = 0; i < a.size(); ++i)
+            if (!detail::iequals(a.name_at(i), b.name_at(i)) || a.value_at(i) != b.value_at(i)) return false;
+        return true;
+    }
+
+private:
+    std::string_view name_at(std::size_t i) const noexcept {
+        return std::string_view(text_).substr(entries_[i].offset, entries_[i].name_size);
+    }
+    std::string_view value_at(std::size_t i) const noexcept {
+        return std::string_view(text_).substr(entries_[i].offset + entries_[i].name_size, entries_[i].value_size);
+    }
+    field at_index(std::size_t i) const noexcept { return {name_at(i), value_at(i)}; }
+    bool points_into_text(std::string_view s) const noexcept {
+        return !s.empty() && !text_.empty() && std::less_equal<>{}(text_.data(), s.data()) &&
+               std::less<>{}(s.data(), text_.data() + text_.size());
+    }
+
+    std::string text_;
+    std::vector<entry> entries_;
+};
+
+} // namespace takeoff::http
+// end of <takeoff/http/fields.hpp>
+
+#include <boost/beast/http/field.hpp>
+#include <boost/beast/http/verb.hpp>
+#include <boost/url/url.hpp>
+
+#include <string>
+#include <string_view>
+#include <utility>
+
+namespace takeoff::http {
+
+/// An HTTP request: method, absolute http(s) URL, extra headers and an already encoded body.
+/// Host, Content-Length, Transfer-Encoding and Connection are set by the transport (such headers
+/// given here are ignored); User-Agent is the client's unless given here.
+struct request {
+    boost::beast::http::verb method = boost::beast::http::verb::get;
+    boost::urls::url url;
+    http::fields headers;
+    std::string body;
+
+    /// A GET of url.
+    static request get(boost::urls::url url) { return request{boost::beast::http::verb::get, std::move(url), {}, {}}; }
+
+    /// A POST of body with the given Content-Type.
+    static request post(boost::urls::url url, std::string body, std::string_view content_type) {
+        request r{boost::beast::http::verb::post, std::move(url), {}, std::move(body)};
+        r.headers.set(boost::beast::http::field::content_type, content_type);
+        return r;
+    }
+};
+
+/// A complete response with its body in memory.
+struct response {
+    unsigned status = 0;
+    http::fields headers;
+    std::string body;
+
+    /// The Content-Type without parameters, lowercased ("application/json").
+    std::string media_type() const;
+};
+
+namespace detail {
+inline std::string media_type_of(std::string_view content_type) {
+    std::string out(trim_ows(content_type.substr(0, content_type.find(';'))));
+    for (char& c : out) c = ascii_lower(c);
+    return out;
+}
+} // namespace detail
+
+inline std::string response::media_type() const {
+    auto it = headers.find(boost::beast::http::field::content_type);
+    return it == headers.end() ? std::string() : detail::media_type_of(it->value);
+}
+
+} // namespace takeoff::http
+// end of <takeoff/http/message.hpp>
+// begin of <takeoff/sse/event.hpp>
+// One dispatched server-sent event. It is a set of views so that handing an event to the caller
+// costs no copy; the parser that produced it owns the bytes (see sse::parser for how long).
+
+// #include <takeoff/core/config.hpp> (already inlined above)
+
+#include <string_view>
+
+namespace takeoff::sse {
+
+/// A server-sent event as the WHATWG rules dispatch it. The views point into the parser's own
+/// buffers, never into the bytes given to parse(), and stay valid until the parser's next
+/// parse(), next(), finish() or reset().
+struct event {
+    /// The `event` field, or "message" when the event had none (or an empty one).
+    std::string_view type;
+    /// The `data` lines joined by LF, without a trailing LF. May contain NUL bytes.
+    std::string_view data;
+    /// The last event ID in force at dispatch: it persists across events until an `id` field
+    /// changes it, so it may have been set by an earlier event. Empty when there is none.
+    std::string_view id;
+
+    friend bool operator==(const event&, const event&) = default;
+};
+
+} // namespace takeoff::sse
+// end of <takeoff/sse/event.hpp>
+
+#include <boost/beast/http/verb.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/value.hpp>
+#include <boost/system/result.hpp>
+
+#include <concepts>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace takeoff::api {
+
+/// What one server-sent event means to a stream: an event for the caller, nothing (a comment or
+/// an event of a type the API does not define: skipped), or the end marker (OpenAI's [DONE]).
+template <class Event>
+struct event_step {
+    std::optional<Event> event;
+    bool end = false;
+};
+
+/// What every request type has (see the file comment).
+template <class R>
+concept request = requires(const R& r) {
+    { R::api } -> std::convertible_to<api_kind>;
+    { R::method } -> std::convertible_to<boost::beast::http::verb>;
+    { r.path() } -> std::convertible_to<std::string>;
+    { r.body() } -> std::convertible_to<std::string>;
+};
+
+/// A request answered by one JSON (or empty) body, parsed into R::response_type.
+template <class R>
+concept buffered_request = request<R> && requires(const R& r, const http::response& resp, diagnostics& diag) {
+    typename R::response_type;
+    { r.parse_response(resp, diag) } -> std::same_as<boost::system::result<typename R::response_type>>;
+};
+
+/// A request answered by a text/event-stream of R::event_type events.
+template <class R>
+concept streaming_request = request<R> && requires(const R& r, const sse::event& ev, diagnostics& diag) {
+    typename R::event_type;
+    { r.parse_event(ev, diag) } -> std::same_as<boost::system::result<event_step<typename R::event_type>>>;
+};
+
+/// The http::request for `r` sent to `base`, which must be the base URL of r's API (another API's
+/// base URL does not compile). JSON bodies get `Content-Type: application/json`; streaming
+/// requests ask for `Accept: text/event-stream`.
+template <request R>
+http::request to_http_request(const base_url<R::api>& base, const R& r) {
+    http::request out;
+    out.method = R::method;
+    out.url = base.join(r.path());
+    out.body = r.body();
+    if (!out.body.empty()) out.headers.set(boost::beast::http::field::content_type, "application/json");
+    if constexpr (streaming_request<R>)
+        out.headers.set(boost::beast::http::field::accept, "text/event-stream");
+    else
+        out.headers.set(boost::beast::http::field::accept, "application/json");
+    return out;
+}
+
+namespace detail {
+
+/// A path segment percent-encoded (an id in a path may hold any character).
+inline std::string encode_segment(std::string_view s) {
+    static constexpr char hex[] = "0123456789ABCDEF";
+    std::string out;
+    out.reserve(s.size());
+    for (unsigned char c : s) {
+        const bool unreserved = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                                c == '-' || c == '.' || c == '_' || c == '~';
+        if (unreserved) {
+            out += static_cast<char>(c);
+        } else {
+            out += '%';
+            out += hex[c >> 4];
+            out += hex[c & 15];
+        }
+    }
+    return out;
+}
+
+/// errc::invalid_response with "the <what> reply <why>" in diag.
+inline boost::system::error_code bad_reply(diagnostics& diag, std::string_view what, std::string_view why) {
+    diag.set_client_message("the " + std::string(what) + " reply " + std::string(why));
+    return make_error_code(errc::invalid_response);
+}
+
+/// The body parsed as JSON; errc::invalid_json (with the parser's reason) otherwise. `what` names
+/// the route in the message ("/generate").
+inline boost::system::result<boost::json::value> parse_reply(std::string_view body, std::string_view what,
+                                                             diagnostics& diag) {
+    boost::system::error_code ec;
+    auto v = boost::json::parse(body, ec);
+    if (ec) {
+        diag.set_client_message("the " + std::string(what) + " reply is not JSON: " + ec.message());
+        if (!body.empty()) diag.set_server_message(body.substr(0, 200));
+        return make_error_code(errc::invalid_json);
+    }
+    return v;
+}
+
+/// The reply's top-level object member `key`; errc::invalid_response naming it otherwise.
+inline boost::system::result<const boost::json::value*> member(const boost::json::value& reply, std::string_view key,
+                                                                std::string_view what, diagnostics& diag) {
+    const auto* obj = reply.if_object();
+    if (!obj) return bad_reply(diag, what, "is not a JSON object");
+    const auto* v = obj->if_contains(key);
+    if (!v) return bad_reply(diag, what, "has no '" + std::string(key) + "'");
+    return v;
+}
+
+/// A JSON number as a double (integers included).
+inline std::optional<double> number(const boost::json::value& v) noexcept {
+    if (v.is_double()) return v.get_double();
+    if (v.is_int64()) return static_cast<double>(v.get_int64());
+    if (v.is_uint64()) return static_cast<double>(v.get_uint64());
+    return std::nullopt;
+}
+
+/// A JSON array of numbers as floats; nullopt when it is anything else.
+template <class Float>
+std::optional<std::vector<Float>> number_vector(const boost::json::value& v) {
+    const auto* arr = v.if_array();
+    if (!arr) return std::nullopt;
+    std::vector<Float> out;
+    out.reserve(arr->size());
+    for (const auto& x : *arr) {
+        auto n = number(x);
+        if (!n) return std::nullopt;
+        out.push_back(static_cast<Float>(*n));
+    }
+    return out;
+}
+
+} // namespace detail
+
+} // namespace takeoff::api
+// end of <takeoff/api/request.hpp>
+// #include <takeoff/core/config.hpp> (already inlined above)
+// #include <takeoff/core/diagnostics.hpp> (already inlined above)
+// #include <takeoff/core/error.hpp> (already inlined above)
+
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
+#include <boost/system/result.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace takeoff::api::detail {
+
+/// The reply parsed as a JSON object; invalid_json or invalid_response otherwise.
+inline boost::system::result<boost::json::object> parse_object_reply(std::string_view body, std::string_view what,
+                                                                     diagnostics& diag) {
+    auto reply = parse_reply(body, what, diag);
+    if (!reply) return reply.error();
+    auto* obj = reply->if_object();
+    if (!obj) return bad_reply(diag, what, "is not a JSON object");
+    return std::move(*obj);
+}
+
+/// A required string member of `obj` (named `name` in messages, e.g. "'model_name' of reader r1").
+inline boost::system::result<std::string> string_member(const boost::json::object& obj, std::string_view key,
+                                                        std::string_view what, diagnostics& diag,
+                                                        std::string_view where = {}) {
+    const auto* v = obj.if_contains(key);
+    const std::string suffix = where.empty() ? std::string() : " " + std::string(where);
+    if (!v) return bad_reply(diag, what, "has no '" + std::string(key) + "'" + suffix);
+    if (!v->is_string()) return bad_reply(diag, what, "has a '" + std::string(key) + "'" + suffix + " that is not a string");
+    return std::string(v->get_string());
+}
+
+/// An optional string member: absent or null give nullopt, another type is an error.
+inline boost::system::result<std::optional<std::string>> optional_string_member(const boost::json::object& obj,
+                                                                               std::string_view key,
+                                                                               std::string_view what,
+                                                                               diagnostics& diag,
+                                                                               std::string_view where = {}) {
+    const auto* v = obj.if_contains(key);
+    if (!v || v->is_null()) return std::optional<std::string>();
+    if (!v->is_string()) {
+        const std::string suffix = where.empty() ? std::string() : " " + std::string(where);
+        return bad_reply(diag, what, "has a '" + std::string(key) + "'" + suffix + " that is not a string");
+    }
+    return std::optional<std::string>(std::string(v->get_string()));
+}
+
+/// A JSON integer that fits in int64 (a whole double too, as some servers write 3.0).
+inline std::optional<std::int64_t> integer(const boost::json::value& v) noexcept {
+    if (v.is_int64()) return v.get_int64();
+    if (v.is_uint64() && v.get_uint64() <= static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()))
+        return static_cast<std::int64_t>(v.get_uint64());
+    if (v.is_double()) {
+        const double d = v.get_double();
+        if (d >= -9.2e18 && d <= 9.2e18 && static_cast<double>(static_cast<std::int64_t>(d)) == d)
+            return static_cast<std::int64_t>(d);
+    }
+    return std::nullopt;
+}
+
+/// The strings as a JSON array.
+inline boost::json::array string_array(const std::vector<std::string>& texts) {
+    boost::json::array a;
+    a.reserve(texts.size());
+    for (const auto& t : texts) a.emplace_back(t);
+    return a;
+}
+
+/// One vector of numbers: a flat array, or an array holding exactly one such array (what a server
+/// that treats every input as a batch sends back).
+template <class Number>
+boost::system::result<std::vector<Number>> single_vector(const boost::json::value& v, std::string_view what,
+                                                         std::string_view key, diagnostics& diag) {
+    if (auto flat = number_vector<Number>(v)) return std::move(*flat);
+    if (const auto* arr = v.if_array(); arr && arr->size() == 1)
+        if (auto inner = number_vector<Number>((*arr)[0])) return std::move(*inner);
+    return bad_reply(diag, what, "has a '" + std::string(key) + "' that is not one array of numbers");
+}
+
+/// One vector of numbers per input: an array of `expected` arrays of numbers.
+template <class Number>
+boost::system::result<std::vector<std::vector<Number>>> vector_batch(const boost::json::value& v, std::size_t expected,
+                                                                     std::string_view what, std::string_view key,
+                                                                     std::string_view unit, diagnostics& diag) {
+    const auto* arr = v.if_array();
+    if (!arr) return bad_reply(diag, what, "has a '" + std::string(key) + "' that is not an array (a batch was sent)");
+    if (arr->size() != expected)
+        return bad_reply(diag, what,
+                         "has " + std::to_string(arr->size()) + " results for " + std::to_string(expected) + " " +
+                             std::string(unit));
+    std::vector<std::vector<Number>> out;
+    out.reserve(arr->size());
+    for (std::size_t i = 0; i < arr->size(); ++i) {
+        auto one = number_vector<Number>((*arr)[i]);
+        if (!one) return bad_reply(diag, what, "has a result " + std::to_string(i) + " that is not an array of numbers");
+        out.push_back(std::move(*one));
+    }
+    return out;
+}
+
+/// `route` followed by the reader id as one percent-encoded path segment.
+inline std::string reader_path(std::string_view route, const reader_id& id) {
+    return std::string(route) + encode_segment(id.str());
+}
+
+/// errc::invalid_argument: a request addressed to a reader with an empty id would address the
+/// route itself.
+inline boost::system::error_code empty_reader_id(diagnostics& diag, std::string_view route) {
+    diag.set_client_message("the " + std::string(route) + " request has an empty reader id");
+    return make_error_code(errc::invalid_argument);
+}
+
+} // namespace takeoff::api::detail
+// end of <takeoff/api/detail/json_reply.hpp>
+// #include <takeoff/api/ids.hpp> (already inlined above)
+// #include <takeoff/api/request.hpp> (already inlined above)
+// #include <takeoff/core/config.hpp> (already inlined above)
+
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+#include <boost/json/serialize.hpp>
+
+#include <concepts>
+#include <optional>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+namespace takeoff::api {
+
+/// A pair of texts the model scores together: a (query, document) for a reranker, a (question,
+/// context) for extractive QA.
+using text_pair = std::pair<std::string, std::string>;
+
+/// POST /classify of one text (Input = std::string), a batch (std::vector<std::string>) or pairs
+/// (std::vector<text_pair>). Made by api::classify and api::rerank.
+template <class Input>
+class basic_classify {
+public:
+    static_assert(std::same_as<Input, std::string> || std::same_as<Input, std::vector<std::string>> ||
+                  std::same_as<Input, std::vector<text_pair>>);
+    static constexpr api_kind api = api_kind::inference;
+    static constexpr boost::beast::http::verb method = boost::beast::http::verb::post;
+    /// True for a batch of texts or pairs.
+    static constexpr bool is_batch = !std::same_as<Input, std::string>;
+
+    /// A score vector, or one per item in order.
+    using response_type = std::conditional_t<is_batch, std::vector<std::vector<double>>, std::vector<double>>;
+
+    explicit basic_classify(Input input) : input_(std::move(input)) {}
+
+    /// The reader group of the classification model. Unset, none is sent and the server uses its
+    /// default ("primary"; the Python client sends "classify" instead).
+    basic_classify& consumer_group(api::consumer_group g) {
+        consumer_group_ = std::move(g);
+        return *this;
+    }
+
+    /// The text, texts or pairs.
+    const Input& input() const noexcept { return input_; }
+
+    std::string path() const { return "/classify"; }
+
+    /// {"text": "..." | ["...", ...] | [["q", "d"], ...], "consumer_group"?}
+    std::string body() const {
+        boost::json::object o;
+        if constexpr (std::same_as<Input, std::string>) {
+            o["text"] = input_;
+        } else if constexpr (std::same_as<Input, std::vector<std::string>>) {
+            o["text"] = detail::string_array(input_);
+        } else {
+            boost::json::array a;
+            a.reserve(input_.size());
+            for (const auto& [first, second] : input_) a.emplace_back(boost::json::array{first, second});
+            o["text"] = std::move(a);
+        }
+        if (consumer_group_) o["consumer_group"] = consumer_group_->str();
+        return boost::json::serialize(o);
+    }
+
+    /// {"result": [[s, ...], ...]}: one score vector per item. For one text the server answers a
+    /// batch of one; a flat [s, ...] is accepted too.
+    boost::system::result<response_type> parse_response(const http::response& resp, diagnostics& diag) const {
+        auto reply = detail::parse_reply(resp.body, "/classify", diag);
+        if (!reply) return reply.error();
+        auto result = detail::member(*reply, "result", "/classify", diag);
+        if (!result) return result.error();
+        if constexpr (is_batch)
+            return detail::vector_batch<double>(**result, input_.size(), "/classify", "result",
+                                                std::same_as<Input, std::vector<text_pair>> ? "pairs" : "texts", diag);
+        else
+            return detail::single_vector<double>(**result, "/classify", "result", diag);
+    }
+
+private:
+    Input input_;
+    std::optional<api::consumer_group> consumer_group_;
+};
+
+/// POST /classify of one text: completes with its scores.
+inline basic_classify<std::string> classify(std::string text) { return basic_classify<std::string>(std::move(text)); }
+/// POST /classify of a batch: completes with one score vector per text, in order.
+inline basic_classify<std::vector<std::string>> classify(std::vector<std::string> texts) {
+    return basic_classify<std::vector<std::string>>(std::move(texts));
+}
+/// POST /classify of text pairs: completes with one score vector per pair, in order.
+inline basic_classify<std::vector<text_pair>> classify(std::vector<text_pair> pairs) {
+    return basic_classify<std::vector<text_pair>>(std::move(pairs));
+}
+/// Reranking: POST /classify of the pairs (query, document) for each document; completes with one
+/// score vector per document, in order (one score each for a reranker model).
+inline basic_classify<std::vector<text_pair>> rerank(const std::string& query, const std::vector<std::string>& documents) {
+    std::vector<text_pair> pairs;
+    pairs.reserve(documents.size());
+    for (const auto& d : documents) pairs.emplace_back(query, d);
+    return basic_classify<std::vector<text_pair>>(std::move(pairs));
+}
+
+} // namespace takeoff::api
+// end of <takeoff/api/classify.hpp>
+// begin of <takeoff/api/embed.hpp>
+// POST /embed (reference §2.5): text to embedding vectors.
+//
+//     auto one = api::embed("The cat sat");                                  // std::vector<float>
+//     auto many = api::embed(std::vector<std::string>{"a", "b"}).consumer_group(api::consumer_group("embed"));
+//
+// One text gives one vector, a batch one vector per text in order (the count is checked). The
+// OpenAI-compatible /v1/embeddings is openai::embeddings (openai.hpp).
+
+// #include <takeoff/api/detail/json_reply.hpp> (already inlined above)
+// #include <takeoff/api/ids.hpp> (already inlined above)
+// #include <takeoff/api/request.hpp> (already inlined above)
+// #include <takeoff/core/config.hpp> (already inlined above)
+
+#include <boost/json/object.hpp>
+#include <boost/json/serialize.hpp>
+
+#include <concepts>
+#include <optional>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+namespace takeoff::api {
+
+/// POST /embed of one text (Text = std::string) or a batch (std::vector<std::string>). Made by
+/// api::embed.
+template <class Text>
+class basic_embed {
+public:
+    static_assert(std::same_as<Text, std::string> || std::same_as<Text, std::vector<std::string>>);
+    static constexpr api_kind api = api_kind::inference;
+    static constexpr boost::beast::http::verb method = boost::beast::http::verb::post;
+    /// True for a batch of texts.
+    static constexpr bool is_batch = std::same_as<Text, std::vector<std::string>>;
+
+    /// A vector of floats, or one per text in order.
+    using response_type = std::conditional_t<is_batch, std::vector<std::vector<float>>, std::vector<float>>;
+
+    explicit basic_embed(Text text) : text_(std::move(text)) {}
+
+    /// The reader group of embedding models to use (unset: the server's default, "primary").
+    basic_embed& consumer_group(api::consumer_group g) {
+        consumer_group_ = std::move(g);
+        return *this;
+    }
+
+    /// The text or texts.
+    const Text& text() const noexcept { return text_; }
+
+    std::string path() const { return "/embed"; }
+
+    /// {"text": ..., "consumer_group"?}
+    std::string body() const {
+        boost::json::object o;
+        if constexpr (is_batch)
+            o["text"] = detail::string_array(text_);
+        else
+            o["text"] = text_;
+        if (consumer_group_) o["consumer_group"] = consumer_group_->str();
+        return boost::json::serialize(o);
+    }
+
+    /// {"result": [f, ...]} for one text ([[f, ...]] accepted too), {"result": [[...], ...]} with
+    /// one vector per text for a batch.
+    boost::system::result<response_type> parse_response(const http::response& resp, diagnostics& diag) const {
+        auto reply = detail::parse_reply(resp.body, "/embed", diag);
+        if (!reply) return reply.error();
+        auto result = detail::member(*reply, "result", "/embed", diag);
+        if (!result) return result.error();
+        if constexpr (is_batch)
+            return detail::vector_batch<float>(**result, text_.size(), "/embed", "result", "texts", diag);
+        else
+            return detail::single_vector<float>(**result, "/embed", "result", diag);
+    }
+
+private:
+    Text text_;
+    std::optional<api::consumer_group> consumer_group_;
+};
+
+/// POST /embed of one text: completes with its embedding.
+inline basic_embed<std::string> embed(std::string text) { return basic_embed<std::string>(std::move(text)); }
+/// POST /embed of a batch: completes with one embedding per text, in order.
+inline basic_embed<std::vector<std::string>> embed(std::vector<std::string> texts) {
+    return basic_embed<std::vector<std::string>>(std::move(texts));
+}
+
+} // namespace takeoff::api
+// end of <takeoff/api/embed.hpp>
+// begin of <takeoff/api/generate.hpp>
+// POST /generate and POST /generate_stream (reference §2.1, §2.2, §3).
+//
+//     auto one = api::generate("List three things to do in London: ").max_new_tokens(64).temperature(0.7);
+//     auto many = api::generate(std::vector<std::string>{"a", "b"});        // a batch
+//     auto typed = api::generate("pi is ").regex("[0-9]+\\.[0-9]+");       // constrained output
+//     auto tokens = api::generate_stream("Tell me a story");                 // streamed
+//
+// The prompt's type decides the reply's: one prompt gives std::string, a batch
+// std::vector<std::string> (streamed: raw token text, or batch_token{text, batch_id}). Constrained
+// output is a JSON schema or a regex, never both: once one is set the request's type has neither
+// setter. Only the fields that were set are sent (older clients send every field, unset ones as
+// null; Takeoff accepts both).
+
+// #include <takeoff/api/ids.hpp> (already inlined above)
+// #include <takeoff/api/request.hpp> (already inlined above)
+// begin of <takeoff/api/sampling.hpp>
+// Sampling and length settings of a generation, each a checked value: a constant is range-checked
+// while compiling (`req.temperature(0.7)`; `req.temperature(-1.0)` does not compile and the error
+// names the rule), a value known only at run time goes through `api::temperature::runtime(x, diag)`,
+// which applies the same rule and returns errc::out_of_range with the rule in diag.
+//
+// Takeoff documents no ranges (reference §8.13); these are the ones under which the fields mean
+// something: a temperature or penalty of 0 or below, a top-p outside (0, 1], a top-k or token count
+// below 1 are rejected before anything is sent.
+
+// begin of <takeoff/core/checked_literal.hpp>
+// Checked literals, the fmt idiom: a type whose constructor from a literal is consteval runs the
+// type's rules while compiling, so `account_url u{"http://x"}` does not compile and the compiler's
+// message names the broken rule. Values known only at run time go through `T::runtime(text)`,
+// which applies the same rules and returns boost::system::result.
+//
+// A rules class provides:
+//   static constexpr takeoff::errc error;                          // the run-time error code
+//   static constexpr bool check(value, takeoff::literal_check&);    // false after check.fail(...)
+// Every failure path calls `check.fail("reason")` with a literal reason: at compile time that call
+// stops compilation and the compiler prints the reason; at run time the reason becomes the
+// diagnostics message.
+
+// #include <takeoff/core/config.hpp> (already inlined above)
+// #include <takeoff/core/diagnostics.hpp> (already inlined above)
+// #include <takeoff/core/error.hpp> (already inlined above)
+
+#include <boost/system/result.hpp>
 
 #include <cstddef>
 #include <memory>
@@ -826,644 +1832,1779 @@ private:
 } // namespace takeoff
 // end of <takeoff/core/checked_literal.hpp>
 // #include <takeoff/core/config.hpp> (already inlined above)
-// #include <takeoff/core/diagnostics.hpp> (already inlined above)
-// #include <takeoff/core/error.hpp> (already inlined above)
-// begin of <takeoff/core/fixed_string.hpp>
-// fixed_string: a string literal usable as a template argument (`role<"CONTAINER_USER_ROLE">`) and
-// joinable at compile time, so composed values such as scope strings are compile-time constants.
 
-// #include <takeoff/core/config.hpp> (already inlined above)
-
-#include <cstddef>
-#include <string_view>
-
-namespace takeoff {
-
-/// N characters held by value, plus a terminating NUL. A structural type: all members public.
-template <std::size_t N>
-struct fixed_string {
-    char chars[N + 1] = {};
-
-    constexpr fixed_string() = default;
-
-    /// From a string literal; the deduction guide below makes `fixed_string{"abc"}` a
-    /// fixed_string<3>.
-    constexpr fixed_string(const char (&literal)[N + 1]) noexcept {
-        for (std::size_t i = 0; i < N; ++i) chars[i] = literal[i];
-    }
-
-    static constexpr std::size_t size() noexcept { return N; }
-    static constexpr bool empty() noexcept { return N == 0; }
-    constexpr const char* c_str() const noexcept { return chars; }
-    constexpr std::string_view view() const noexcept { return {chars, N}; }
-    constexpr operator std::string_view() const noexcept { return view(); }
-    constexpr char operator[](std::size_t i) const noexcept { return chars[i]; }
-
-    template <std::size_t M>
-    constexpr bool operator==(const fixed_string<M>& other) const noexcept {
-        return view() == other.view();
-    }
-    constexpr bool operator==(std::string_view other) const noexcept { return view() == other; }
-};
-
-template <std::size_t N>
-fixed_string(const char (&)[N]) -> fixed_string<N - 1>;
-
-/// Joins two fixed strings at compile time.
-template <std::size_t N, std::size_t M>
-constexpr fixed_string<N + M> operator+(const fixed_string<N>& a, const fixed_string<M>& b) noexcept {
-    fixed_string<N + M> out;
-    for (std::size_t i = 0; i < N; ++i) out.chars[i] = a.chars[i];
-    for (std::size_t i = 0; i < M; ++i) out.chars[N + i] = b.chars[i];
-    return out;
-}
-
-template <std::size_t N, std::size_t M>
-constexpr fixed_string<N + M - 1> operator+(const fixed_string<N>& a, const char (&b)[M]) noexcept {
-    return a + fixed_string<M - 1>(b);
-}
-
-template <std::size_t N, std::size_t M>
-constexpr fixed_string<N - 1 + M> operator+(const char (&a)[N], const fixed_string<M>& b) noexcept {
-    return fixed_string<N - 1>(a) + b;
-}
-
-} // namespace takeoff
-// end of <takeoff/core/fixed_string.hpp>
-// begin of <takeoff/core/json.hpp>
-// Tolerant JSON mapping for structs described with BOOST_DESCRIBE_STRUCT.
-//
-// Boost 1.81's own described-struct conversion is strict (every key present, no extra keys), which
-// breaks on any server that adds a field. The rules here:
-//   - unknown keys are ignored;
-//   - a std::optional member may be absent or null (-> nullopt);
-//   - any other member is required: absence is errc::missing_field, naming the field's path;
-//   - a value of the wrong JSON type is errc::invalid_field_type, naming the path and the types;
-//   - on output, empty optionals are omitted (some servers reject explicit nulls).
-// Supported member types: bool, integers, floating point, std::string, std::optional, std::vector,
-// string-keyed std::map / std::unordered_map, described enums (as their names), described structs,
-// takeoff::secret (a JSON string; to_json writes the plain value, as a request body or a token file
-// needs it), boost::json::value / object / array, and any type with its own Boost.JSON conversion.
-//
-// from_json/to_json are the entry points. To make boost::json::value_to / value_from use the same
-// rules for the structs of a namespace, add `using takeoff::json_io::tag_invoke;` to it.
-
-// #include <takeoff/core/config.hpp> (already inlined above)
-// #include <takeoff/core/diagnostics.hpp> (already inlined above)
-// #include <takeoff/core/error.hpp> (already inlined above)
-// #include <takeoff/core/redact.hpp> (already inlined above)
-
-#include <boost/describe/enum_from_string.hpp>
-#include <boost/describe/enum_to_string.hpp>
-#include <boost/describe/enumerators.hpp>
-#include <boost/describe/members.hpp>
-#include <boost/describe/modifiers.hpp>
-#include <boost/json/parse.hpp>
-#include <boost/json/value.hpp>
-#include <boost/json/value_from.hpp>
-#include <boost/json/value_to.hpp>
-#include <boost/mp11/algorithm.hpp>
-#include <boost/system/result.hpp>
-
-#include <cmath>
 #include <cstdint>
 #include <limits>
+
+namespace takeoff::api {
+
+namespace detail {
+constexpr bool finite(double v) noexcept {
+    return v == v && v <= std::numeric_limits<double>::max() && v >= -std::numeric_limits<double>::max();
+}
+
+struct temperature_rules {
+    using value_type = double;
+    static constexpr errc error = errc::out_of_range;
+    static constexpr bool check(double v, literal_check& c) {
+        if (!finite(v) || v <= 0.0 || v > 100.0)
+            return c.fail("sampling temperature must lie in (0, 100] (for greedy decoding use top_k 1)");
+        return true;
+    }
+};
+struct top_p_rules {
+    using value_type = double;
+    static constexpr errc error = errc::out_of_range;
+    static constexpr bool check(double v, literal_check& c) {
+        if (!finite(v) || v <= 0.0 || v > 1.0) return c.fail("top_p must lie in (0, 1]");
+        return true;
+    }
+};
+struct top_k_rules {
+    using value_type = std::int64_t;
+    static constexpr errc error = errc::out_of_range;
+    static constexpr bool check(std::int64_t v, literal_check& c) {
+        if (v < 1) return c.fail("top_k must be at least 1");
+        return true;
+    }
+};
+struct repetition_penalty_rules {
+    using value_type = double;
+    static constexpr errc error = errc::out_of_range;
+    static constexpr bool check(double v, literal_check& c) {
+        if (!finite(v) || v <= 0.0 || v > 100.0) return c.fail("repetition_penalty must lie in (0, 100] (1 is none)");
+        return true;
+    }
+};
+struct ngram_size_rules {
+    using value_type = std::int64_t;
+    static constexpr errc error = errc::out_of_range;
+    static constexpr bool check(std::int64_t v, literal_check& c) {
+        if (v < 0) return c.fail("no_repeat_ngram_size must not be negative (0 is off)");
+        return true;
+    }
+};
+struct token_count_rules {
+    using value_type = std::int64_t;
+    static constexpr errc error = errc::out_of_range;
+    static constexpr bool check(std::int64_t v, literal_check& c) {
+        if (v < 1) return c.fail("a token count must be at least 1");
+        return true;
+    }
+};
+struct min_token_count_rules {
+    using value_type = std::int64_t;
+    static constexpr errc error = errc::out_of_range;
+    static constexpr bool check(std::int64_t v, literal_check& c) {
+        if (v < 0) return c.fail("min_new_tokens must not be negative");
+        return true;
+    }
+};
+} // namespace detail
+
+/// sampling_temperature: (0, 100].
+using temperature = checked_value<detail::temperature_rules>;
+/// sampling_topp: (0, 1].
+using top_p = checked_value<detail::top_p_rules>;
+/// sampling_topk: 1 or more (1 is greedy).
+using top_k = checked_value<detail::top_k_rules>;
+/// repetition_penalty: (0, 100]; above 1 penalises repeats.
+using repetition_penalty = checked_value<detail::repetition_penalty_rules>;
+/// no_repeat_ngram_size: 0 (off) or more.
+using no_repeat_ngram_size = checked_value<detail::ngram_size_rules>;
+/// max_new_tokens and prompt_max_tokens: 1 or more.
+using token_count = checked_value<detail::token_count_rules>;
+/// min_new_tokens: 0 or more.
+using min_token_count = checked_value<detail::min_token_count_rules>;
+
+} // namespace takeoff::api
+// end of <takeoff/api/sampling.hpp>
+// #include <takeoff/core/config.hpp> (already inlined above)
+
+#include <boost/json/object.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
+
+#include <concepts>
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+namespace takeoff::api {
+
+/// The constrained-decoding library the server uses (`constrained_decoding_backend`).
+enum class decoding_backend { lmfe, outlines };
+
+/// No constraint on the output.
+struct unconstrained {};
+/// Output constrained to a JSON schema (`json_schema`).
+struct json_schema_constraint {
+    boost::json::value schema;
+};
+/// Output constrained to a regular expression (`regex_string`, interegular dialect).
+struct regex_constraint {
+    std::string pattern;
+};
+
+/// A request whose output is not constrained yet (the only kind that can take a constraint).
+template <class Constraint>
+concept output_not_yet_constrained = std::same_as<Constraint, unconstrained>;
+
+/// One token of a streamed batch: its text and the index of the prompt it belongs to. Tokens of
+/// different prompts interleave.
+struct batch_token {
+    std::string text;
+    std::size_t batch_id = 0;
+    friend bool operator==(const batch_token&, const batch_token&) = default;
+};
+
+/// The optional fields of a generation, as set (see basic_generate's setters).
+struct generation_settings {
+    std::optional<api::consumer_group> consumer_group;
+    std::optional<api::temperature> temperature;
+    std::optional<api::top_p> top_p;
+    std::optional<api::top_k> top_k;
+    std::optional<api::repetition_penalty> repetition_penalty;
+    std::optional<api::no_repeat_ngram_size> no_repeat_ngram_size;
+    std::optional<api::token_count> max_new_tokens;
+    std::optional<api::min_token_count> min_new_tokens;
+    std::optional<api::token_count> prompt_max_tokens;
+    std::optional<decoding_backend> constrained_decoding_backend;
+    std::optional<bool> return_metadata;
+    std::optional<bool> use_chat_template;
+    std::optional<std::string> lora_id;
+};
+
+/// A generation request: buffered (/generate) or streamed (/generate_stream), one prompt
+/// (Text = std::string) or a batch (Text = std::vector<std::string>), with a Constraint.
+/// Made by api::generate and api::generate_stream.
+template <bool Streamed, class Text, class Constraint = unconstrained>
+class basic_generate {
+public:
+    static_assert(std::same_as<Text, std::string> || std::same_as<Text, std::vector<std::string>>);
+    static constexpr api_kind api = api_kind::inference;
+    static constexpr boost::beast::http::verb method = boost::beast::http::verb::post;
+    /// True for a batch of prompts.
+    static constexpr bool is_batch = std::same_as<Text, std::vector<std::string>>;
+    /// True for /generate_stream.
+    static constexpr bool is_streamed = Streamed;
+
+    explicit basic_generate(Text text) : text_(std::move(text)) {}
+    basic_generate(Text text, generation_settings settings, Constraint constraint)
+        : text_(std::move(text)), settings_(std::move(settings)), constraint_(std::move(constraint)) {}
+
+    /// The prompt or prompts.
+    const Text& text() const noexcept { return text_; }
+    /// The optional fields set so far.
+    const generation_settings& settings() const noexcept { return settings_; }
+    /// The constraint (unconstrained, json_schema_constraint or regex_constraint).
+    const Constraint& constraint() const noexcept { return constraint_; }
+
+    /// The reader group that serves the request (the server's default is "primary").
+    basic_generate& consumer_group(api::consumer_group g) { return set(settings_.consumer_group, std::move(g)); }
+    /// sampling_temperature.
+    basic_generate& temperature(api::temperature v) { return set(settings_.temperature, v); }
+    /// sampling_topp.
+    basic_generate& top_p(api::top_p v) { return set(settings_.top_p, v); }
+    /// sampling_topk.
+    basic_generate& top_k(api::top_k v) { return set(settings_.top_k, v); }
+    /// repetition_penalty.
+    basic_generate& repetition_penalty(api::repetition_penalty v) { return set(settings_.repetition_penalty, v); }
+    /// no_repeat_ngram_size.
+    basic_generate& no_repeat_ngram_size(api::no_repeat_ngram_size v) { return set(settings_.no_repeat_ngram_size, v); }
+    /// max_new_tokens.
+    basic_generate& max_new_tokens(api::token_count v) { return set(settings_.max_new_tokens, v); }
+    /// min_new_tokens.
+    basic_generate& min_new_tokens(api::min_token_count v) { return set(settings_.min_new_tokens, v); }
+    /// prompt_max_tokens: the prompt is truncated to this many tokens.
+    basic_generate& prompt_max_tokens(api::token_count v) { return set(settings_.prompt_max_tokens, v); }
+    /// constrained_decoding_backend.
+    basic_generate& constrained_decoding_backend(decoding_backend b) { return set(settings_.constrained_decoding_backend, b); }
+    /// return_metadata (the typed reply keeps the text only; see docs/takeoff-api.md).
+    basic_generate& return_metadata(bool on) { return set(settings_.return_metadata, on); }
+    /// use_chat_template: the server applies the model's chat template to the prompt.
+    basic_generate& use_chat_template(bool on) { return set(settings_.use_chat_template, on); }
+    /// lora_id: the LoRA module to use.
+    basic_generate& lora_id(std::string id) { return set(settings_.lora_id, std::move(id)); }
+
+    /// The same request with its output constrained to a JSON schema. Only for a request with no
+    /// constraint yet: a regex and a schema together do not compile.
+    basic_generate<Streamed, Text, json_schema_constraint> json_schema(boost::json::value schema) const
+        requires output_not_yet_constrained<Constraint>
+    {
+        return {text_, settings_, json_schema_constraint{std::move(schema)}};
+    }
+
+    /// The same request with its output constrained to a regular expression (see json_schema).
+    basic_generate<Streamed, Text, regex_constraint> regex(std::string pattern) const
+        requires output_not_yet_constrained<Constraint>
+    {
+        return {text_, settings_, regex_constraint{std::move(pattern)}};
+    }
+
+    std::string path() const { return Streamed ? "/generate_stream" : "/generate"; }
+
+    /// The JSON body: text and the fields that were set.
+    std::string body() const {
+        boost::json::object o;
+        if constexpr (is_batch) {
+            boost::json::array a;
+            a.reserve(text_.size());
+            for (const auto& t : text_) a.emplace_back(t);
+            o["text"] = std::move(a);
+        } else {
+            o["text"] = text_;
+        }
+        const auto& s = settings_;
+        if (s.consumer_group) o["consumer_group"] = s.consumer_group->str();
+        if (s.temperature) o["sampling_temperature"] = s.temperature->value();
+        if (s.top_p) o["sampling_topp"] = s.top_p->value();
+        if (s.top_k) o["sampling_topk"] = s.top_k->value();
+        if (s.repetition_penalty) o["repetition_penalty"] = s.repetition_penalty->value();
+        if (s.no_repeat_ngram_size) o["no_repeat_ngram_size"] = s.no_repeat_ngram_size->value();
+        if (s.max_new_tokens) o["max_new_tokens"] = s.max_new_tokens->value();
+        if (s.min_new_tokens) o["min_new_tokens"] = s.min_new_tokens->value();
+        if (s.prompt_max_tokens) o["prompt_max_tokens"] = s.prompt_max_tokens->value();
+        if constexpr (std::same_as<Constraint, json_schema_constraint>) o["json_schema"] = constraint_.schema;
+        if constexpr (std::same_as<Constraint, regex_constraint>) o["regex_string"] = constraint_.pattern;
+        if (s.constrained_decoding_backend)
+            o["constrained_decoding_backend"] =
+                *s.constrained_decoding_backend == decoding_backend::lmfe ? "lmfe" : "outlines";
+        if (s.return_metadata) o["return_metadata"] = *s.return_metadata;
+        if (s.use_chat_template) o["use_chat_template"] = *s.use_chat_template;
+        if (s.lora_id) o["lora_id"] = *s.lora_id;
+        return boost::json::serialize(o);
+    }
+
+    /// What a buffered request completes with: the generated text, or one per prompt in order.
+    using response_type = std::conditional_t<is_batch, std::vector<std::string>, std::string>;
+    /// What a streamed request yields: a token's text, or a batch_token.
+    using event_type = std::conditional_t<is_batch, batch_token, std::string>;
+
+    /// {"text": "..."} for one prompt (a one-element array is accepted too), {"text": [...]}
+    /// with one text per prompt for a batch.
+    boost::system::result<response_type> parse_response(const http::response& resp, diagnostics& diag) const
+        requires(!Streamed)
+    {
+        auto reply = detail::parse_reply(resp.body, "/generate", diag);
+        if (!reply) return reply.error();
+        auto text = detail::member(*reply, "text", "/generate", diag);
+        if (!text) return text.error();
+        const boost::json::value& t = **text;
+        if constexpr (is_batch) {
+            const auto* arr = t.if_array();
+            if (!arr) return detail::bad_reply(diag, "/generate", "'text' is not an array (a batch was sent)");
+            if (arr->size() != text_.size())
+                return detail::bad_reply(diag, "/generate",
+                                         "has " + std::to_string(arr->size()) + " texts for " +
+                                             std::to_string(text_.size()) + " prompts");
+            std::vector<std::string> out;
+            out.reserve(arr->size());
+            for (const auto& x : *arr) {
+                if (!x.is_string()) return detail::bad_reply(diag, "/generate", "'text' holds a non-string");
+                out.emplace_back(x.get_string());
+            }
+            return out;
+        } else {
+            if (t.is_string()) return std::string(t.get_string());
+            if (const auto* arr = t.if_array(); arr && arr->size() == 1 && (*arr)[0].is_string())
+                return std::string((*arr)[0].get_string());
+            return detail::bad_reply(diag, "/generate", "'text' is not a string");
+        }
+    }
+
+    /// One prompt: the event's data is the token's text (as the SSE rules rejoined it). A batch:
+    /// the data is {"text": "...", "batch_id": i} with i below the number of prompts. Events with a
+    /// type other than "message" are skipped.
+    boost::system::result<event_step<event_type>> parse_event(const sse::event& ev, diagnostics& diag) const
+        requires Streamed
+    {
+        if (ev.type != "message") return event_step<event_type>{};
+        if constexpr (is_batch) {
+            auto reply = detail::parse_reply(ev.data, "/generate_stream event", diag);
+            if (!reply) return reply.error();
+            auto text = detail::member(*reply, "text", "/generate_stream event", diag);
+            if (!text) return text.error();
+            auto id = detail::member(*reply, "batch_id", "/generate_stream event", diag);
+            if (!id) return id.error();
+            if (!(*text)->is_string()) return detail::bad_reply(diag, "/generate_stream event", "'text' is not a string");
+            const auto* n = (*id)->if_int64();
+            const auto* u = (*id)->if_uint64();
+            const std::uint64_t index = n && *n >= 0 ? static_cast<std::uint64_t>(*n) : (u ? *u : UINT64_MAX);
+            if (index >= text_.size())
+                return detail::bad_reply(diag, "/generate_stream event",
+                                         "has a batch_id that is not the index of a prompt sent");
+            return event_step<event_type>{batch_token{std::string((*text)->get_string()), static_cast<std::size_t>(index)}};
+        } else {
+            return event_step<event_type>{std::string(ev.data)};
+        }
+    }
+
+private:
+    template <class Field, class Value>
+    basic_generate& set(Field& field, Value&& v) {
+        field = std::forward<Value>(v);
+        return *this;
+    }
+
+    Text text_;
+    generation_settings settings_;
+    [[no_unique_address]] Constraint constraint_;
+};
+
+/// POST /generate of one prompt: completes with the generated text.
+inline basic_generate<false, std::string> generate(std::string prompt) {
+    return basic_generate<false, std::string>(std::move(prompt));
+}
+/// POST /generate of a batch: completes with one text per prompt, in order.
+inline basic_generate<false, std::vector<std::string>> generate(std::vector<std::string> prompts) {
+    return basic_generate<false, std::vector<std::string>>(std::move(prompts));
+}
+/// POST /generate_stream of one prompt: yields the tokens' text.
+inline basic_generate<true, std::string> generate_stream(std::string prompt) {
+    return basic_generate<true, std::string>(std::move(prompt));
+}
+/// POST /generate_stream of a batch: yields batch_token events.
+inline basic_generate<true, std::vector<std::string>> generate_stream(std::vector<std::string> prompts) {
+    return basic_generate<true, std::vector<std::string>>(std::move(prompts));
+}
+
+} // namespace takeoff::api
+// end of <takeoff/api/generate.hpp>
+// #include <takeoff/api/ids.hpp> (already inlined above)
+// begin of <takeoff/api/management.hpp>
+// The management API (port 3001, reference §5): list, create and delete readers, read a reader's
+// config and the server's status.
+//
+//     auto groups = api::reader_groups();                      // consumer group -> reader summaries
+//     api::reader_config cfg{.model_name = "TheBloke/Llama-2-7B-Chat-AWQ", .device = "cuda"};
+//     cfg.max_sequence_length = 4096;
+//     auto made = api::create_reader(cfg);                      // completes with the new reader_id
+//     auto gone = api::delete_reader(api::reader_id("primary-1"));
+//
+// These requests name api_kind::management: sending one to the inference base URL does not
+// compile. create_reader checks its config before sending (api::validate): an empty model name is
+// errc::missing_field, a device other than "cpu" or "cuda" errc::invalid_argument.
+
+// #include <takeoff/api/detail/json_reply.hpp> (already inlined above)
+// #include <takeoff/api/ids.hpp> (already inlined above)
+// begin of <takeoff/api/nothing.hpp>
+// The response type of a request whose reply carries nothing the caller needs.
+
+// #include <takeoff/core/config.hpp> (already inlined above)
+
+namespace takeoff::api {
+
+/// What a request completes with when success is all there is to know (DELETE /reader/{id}: any
+/// 2xx status, with or without a body).
+struct nothing {
+    friend constexpr bool operator==(nothing, nothing) noexcept { return true; }
+};
+
+} // namespace takeoff::api
+// end of <takeoff/api/nothing.hpp>
+// #include <takeoff/api/request.hpp> (already inlined above)
+// begin of <takeoff/api/status.hpp>
+// GET /status and GET /healthz of the inference API (reference §2.9).
+//
+//     auto s = api::status();          // api::inference_status
+//     auto ready = api::healthz();     // bool
+//
+// /status lists the readers and the consumer groups each serves; Takeoff 0.19 changed a reader's
+// "consumer_group" (a string) into "consumer_groups" (an array): both are read. To address one
+// reader (tokenize, chat_template) find its id with inference_status::readers_in(group).
+
+// #include <takeoff/api/detail/json_reply.hpp> (already inlined above)
+// #include <takeoff/api/ids.hpp> (already inlined above)
+// #include <takeoff/api/request.hpp> (already inlined above)
+// #include <takeoff/core/config.hpp> (already inlined above)
+// #include <takeoff/core/error.hpp> (already inlined above)
+
+#include <boost/json/object.hpp>
+#include <boost/json/serialize.hpp>
+
 #include <map>
 #include <optional>
 #include <string>
 #include <string_view>
-#include <type_traits>
-#include <unordered_map>
-#include <utility>
 #include <vector>
 
-namespace takeoff {
+namespace takeoff::api {
 
-namespace detail::json_mapping {
+/// One reader as /status describes it.
+struct reader_info {
+    /// The groups it serves ("consumer_groups", or the older single "consumer_group").
+    std::vector<consumer_group> consumer_groups;
+    /// "cpu" or "cuda" ("backend" in older servers).
+    std::string device;
+    std::string model_name;
+    std::string model_type;
+    /// The LoRA modules it can apply, as the server wrote them (a string; another JSON value is kept
+    /// as its JSON text); nullopt when absent or null.
+    std::optional<std::string> loras;
 
-namespace json = boost::json;
-namespace describe = boost::describe;
-
-template <class T>
-struct is_optional : std::false_type {};
-template <class T>
-struct is_optional<std::optional<T>> : std::true_type {};
-
-template <class T>
-struct is_vector : std::false_type {};
-template <class T, class A>
-struct is_vector<std::vector<T, A>> : std::true_type {};
-
-template <class T>
-struct is_string_map : std::false_type {};
-template <class V, class C, class A>
-struct is_string_map<std::map<std::string, V, C, A>> : std::true_type {};
-template <class V, class H, class E, class A>
-struct is_string_map<std::unordered_map<std::string, V, H, E, A>> : std::true_type {};
-
-template <class T>
-using members_of = describe::describe_members<T, describe::mod_public | describe::mod_inherited>;
-
-template <class T>
-concept described_struct = std::is_class_v<T> && !std::is_union_v<T> && describe::has_describe_members<T>::value;
-
-template <class T>
-concept described_enum = std::is_enum_v<T> && describe::has_describe_enumerators<T>::value;
-
-inline const char* kind_name(json::kind k) noexcept {
-    switch (k) {
-    case json::kind::null: return "null";
-    case json::kind::bool_: return "boolean";
-    case json::kind::int64:
-    case json::kind::uint64:
-    case json::kind::double_: return "number";
-    case json::kind::string: return "string";
-    case json::kind::array: return "array";
-    case json::kind::object: return "object";
-    }
-    return "value";
-}
-
-// Tracks where in the document the decoder is, so errors can name the field.
-struct context {
-    std::string path;
-    diagnostics* diag = nullptr;
-
-    boost::system::error_code wrong_type(const json::value& v, const char* expected) {
-        if (diag) {
-            std::string where = path.empty() ? std::string("the JSON document") : "field '" + path + "'";
-            diag->set_client_message(where + " has the wrong type: expected " + expected + ", got " +
-                                     kind_name(v.kind()));
-        }
-        return make_error_code(errc::invalid_field_type);
-    }
-    boost::system::error_code missing(std::string_view name) {
-        if (diag)
-            diag->set_client_message("missing required field '" + joined(name) + "'");
-        return make_error_code(errc::missing_field);
-    }
-    std::string joined(std::string_view name) const {
-        return path.empty() ? std::string(name) : path + "." + std::string(name);
-    }
+    friend bool operator==(const reader_info&, const reader_info&) = default;
 };
 
-// Appends a path segment for the lifetime of a scope.
-class path_segment {
-public:
-    path_segment(context& ctx, std::string_view segment, bool is_index) : ctx_(ctx), size_(ctx.path.size()) {
-        if (!is_index && !ctx.path.empty()) ctx.path += '.';
-        ctx.path += segment;
-    }
-    ~path_segment() { ctx_.path.resize(size_); }
-    path_segment(const path_segment&) = delete;
-    path_segment& operator=(const path_segment&) = delete;
+/// What the inference API's /status answers.
+struct inference_status {
+    std::map<reader_id, reader_info> live_readers;
+    std::map<reader_id, reader_info> dead_readers;
+    /// The ports the server listens on.
+    std::vector<int> ports;
 
-private:
-    context& ctx_;
-    std::size_t size_;
+    /// The ids of the live readers that serve `group`, in id order (empty when none does).
+    std::vector<reader_id> readers_in(const consumer_group& group) const {
+        std::vector<reader_id> out;
+        for (const auto& [id, info] : live_readers)
+            for (const auto& g : info.consumer_groups)
+                if (g == group) {
+                    out.push_back(id);
+                    break;
+                }
+        return out;
+    }
+
+    friend bool operator==(const inference_status&, const inference_status&) = default;
 };
-
-template <class T>
-boost::system::error_code decode(const json::value& v, T& out, context& ctx);
-
-template <class T>
-boost::system::error_code decode_integer(const json::value& v, T& out, context& ctx) {
-    using limits = std::numeric_limits<T>;
-    if (const std::int64_t* i = v.if_int64()) {
-        if constexpr (std::is_signed_v<T>) {
-            if (*i >= static_cast<std::int64_t>(limits::min()) && *i <= static_cast<std::int64_t>(limits::max())) {
-                out = static_cast<T>(*i);
-                return {};
-            }
-        } else if (*i >= 0 && static_cast<std::uint64_t>(*i) <= static_cast<std::uint64_t>(limits::max())) {
-            out = static_cast<T>(*i);
-            return {};
-        }
-        return ctx.wrong_type(v, "an integer in range");
-    }
-    if (const std::uint64_t* u = v.if_uint64()) {
-        if (*u <= static_cast<std::uint64_t>(limits::max())) {
-            out = static_cast<T>(*u);
-            return {};
-        }
-        return ctx.wrong_type(v, "an integer in range");
-    }
-    if (const double* d = v.if_double()) {
-        // 3600.0 is accepted as 3600; 1.5 is not an integer.
-        if (std::trunc(*d) == *d && *d >= static_cast<double>(limits::min()) &&
-            *d <= static_cast<double>(limits::max())) {
-            out = static_cast<T>(*d);
-            return {};
-        }
-        return ctx.wrong_type(v, "an integer in range");
-    }
-    return ctx.wrong_type(v, "an integer");
-}
-
-template <described_struct T>
-boost::system::error_code decode_struct(const json::value& v, T& out, context& ctx) {
-    const json::object* obj = v.if_object();
-    if (!obj) return ctx.wrong_type(v, "object");
-    boost::system::error_code ec;
-    boost::mp11::mp_for_each<members_of<T>>([&](auto member) {
-        if (ec) return;
-        using member_type = std::remove_cvref_t<decltype(out.*member.pointer)>;
-        const json::value* field = obj->if_contains(member.name);
-        if constexpr (is_optional<member_type>::value) {
-            if (!field || field->is_null()) {
-                (out.*member.pointer).reset();
-                return;
-            }
-        } else if (!field) {
-            ec = ctx.missing(member.name);
-            return;
-        }
-        path_segment segment(ctx, member.name, false);
-        ec = decode(*field, out.*member.pointer, ctx);
-    });
-    return ec;
-}
-
-template <class T>
-boost::system::error_code decode(const json::value& v, T& out, context& ctx) {
-    if constexpr (std::is_same_v<T, bool>) {
-        if (!v.is_bool()) return ctx.wrong_type(v, "boolean");
-        out = v.get_bool();
-        return {};
-    } else if constexpr (std::is_integral_v<T>) {
-        return decode_integer(v, out, ctx);
-    } else if constexpr (std::is_floating_point_v<T>) {
-        if (!v.is_number()) return ctx.wrong_type(v, "number");
-        out = static_cast<T>(v.to_number<double>());
-        return {};
-    } else if constexpr (std::is_same_v<T, std::string>) {
-        const json::string* s = v.if_string();
-        if (!s) return ctx.wrong_type(v, "string");
-        out.assign(s->data(), s->size());
-        return {};
-    } else if constexpr (std::is_same_v<T, secret>) {
-        const json::string* s = v.if_string();
-        if (!s) return ctx.wrong_type(v, "string");
-        out = secret(std::string_view(s->data(), s->size()));
-        return {};
-    } else if constexpr (std::is_same_v<T, json::value>) {
-        out = v;
-        return {};
-    } else if constexpr (std::is_same_v<T, json::object>) {
-        if (!v.is_object()) return ctx.wrong_type(v, "object");
-        out = v.get_object();
-        return {};
-    } else if constexpr (std::is_same_v<T, json::array>) {
-        if (!v.is_array()) return ctx.wrong_type(v, "array");
-        out = v.get_array();
-        return {};
-    } else if constexpr (is_optional<T>::value) {
-        if (v.is_null()) {
-            out.reset();
-            return {};
-        }
-        typename T::value_type inner{};
-        if (auto ec = decode(v, inner, ctx)) return ec;
-        out = std::move(inner);
-        return {};
-    } else if constexpr (is_vector<T>::value) {
-        const json::array* arr = v.if_array();
-        if (!arr) return ctx.wrong_type(v, "array");
-        T result;
-        result.reserve(arr->size());
-        for (std::size_t i = 0; i < arr->size(); ++i) {
-            path_segment segment(ctx, "[" + std::to_string(i) + "]", true);
-            typename T::value_type item{};
-            if (auto ec = decode((*arr)[i], item, ctx)) return ec;
-            result.push_back(std::move(item));
-        }
-        out = std::move(result);
-        return {};
-    } else if constexpr (is_string_map<T>::value) {
-        const json::object* obj = v.if_object();
-        if (!obj) return ctx.wrong_type(v, "object");
-        T result;
-        for (const auto& kv : *obj) {
-            path_segment segment(ctx, kv.key(), false);
-            typename T::mapped_type item{};
-            if (auto ec = decode(kv.value(), item, ctx)) return ec;
-            result.emplace(std::string(kv.key()), std::move(item));
-        }
-        out = std::move(result);
-        return {};
-    } else if constexpr (described_enum<T>) {
-        const json::string* s = v.if_string();
-        if (!s) return ctx.wrong_type(v, "string");
-        if (!describe::enum_from_string(std::string(s->data(), s->size()).c_str(), out))
-            return ctx.wrong_type(v, "one of the enumerated names");
-        return {};
-    } else if constexpr (described_struct<T>) {
-        return decode_struct(v, out, ctx);
-    } else {
-        auto r = json::try_value_to<T>(v);
-        if (!r) return ctx.wrong_type(v, "a convertible value");
-        out = std::move(*r);
-        return {};
-    }
-}
-
-template <class T>
-json::value encode(const T& in);
-
-template <described_struct T>
-json::value encode_struct(const T& in) {
-    json::object obj;
-    boost::mp11::mp_for_each<members_of<T>>([&](auto member) {
-        const auto& field = in.*member.pointer;
-        using member_type = std::remove_cvref_t<decltype(field)>;
-        if constexpr (is_optional<member_type>::value) {
-            if (!field) return;
-        }
-        obj.emplace(member.name, encode(field));
-    });
-    return obj;
-}
-
-template <class T>
-json::value encode(const T& in) {
-    if constexpr (is_optional<T>::value) {
-        return in ? encode(*in) : json::value(nullptr);
-    } else if constexpr (std::is_same_v<T, secret>) {
-        return json::value(json::string_view(in.reveal().data(), in.reveal().size()));
-    } else if constexpr (is_vector<T>::value) {
-        json::array arr;
-        arr.reserve(in.size());
-        for (const auto& item : in) arr.push_back(encode(item));
-        return arr;
-    } else if constexpr (is_string_map<T>::value) {
-        json::object obj;
-        for (const auto& [key, item] : in) obj.emplace(key, encode(item));
-        return obj;
-    } else if constexpr (described_enum<T>) {
-        const char* name = describe::enum_to_string(in, nullptr);
-        return name ? json::value(name) : json::value(static_cast<std::underlying_type_t<T>>(in));
-    } else if constexpr (described_struct<T>) {
-        return encode_struct(in);
-    } else {
-        return json::value_from(in);
-    }
-}
-
-} // namespace detail::json_mapping
-
-/// Maps a JSON value to T under the tolerant rules above; on failure diag names the field.
-template <class T>
-boost::system::result<T> from_json(const boost::json::value& v, diagnostics& diag) {
-    diag.clear();
-    detail::json_mapping::context ctx{{}, &diag};
-    T out{};
-    if (auto ec = detail::json_mapping::decode(v, out, ctx))
-        return boost::system::result<T>(boost::system::in_place_error, ec);
-    return out;
-}
-
-/// As from_json(v, diag), without the explanation.
-template <class T>
-boost::system::result<T> from_json(const boost::json::value& v) {
-    detail::json_mapping::context ctx;
-    T out{};
-    if (auto ec = detail::json_mapping::decode(v, out, ctx))
-        return boost::system::result<T>(boost::system::in_place_error, ec);
-    return out;
-}
-
-/// Parses JSON text and maps it to T. Text that is not JSON is errc::invalid_json.
-template <class T>
-boost::system::result<T> parse_json(std::string_view text, diagnostics& diag) {
-    diag.clear();
-    boost::system::error_code ec;
-    boost::json::value v = boost::json::parse(boost::json::string_view(text.data(), text.size()), ec);
-    if (ec) {
-        diag.set_client_message("the body is not valid JSON: " + ec.message());
-        return boost::system::result<T>(boost::system::in_place_error, make_error_code(errc::invalid_json));
-    }
-    return from_json<T>(v, diag);
-}
-
-/// Maps T to JSON, omitting empty optionals of described structs.
-template <class T>
-boost::json::value to_json(const T& value) {
-    return detail::json_mapping::encode(value);
-}
-
-/// Opt-in hooks that make boost::json::value_to / try_value_to / value_from apply the tolerant rules
-/// to the described structs of a namespace that says `using takeoff::json_io::tag_invoke;`.
-namespace json_io {
-
-template <detail::json_mapping::described_struct T>
-boost::system::result<T> tag_invoke(boost::json::try_value_to_tag<T>, const boost::json::value& v) {
-    return from_json<T>(v);
-}
-
-template <detail::json_mapping::described_struct T>
-void tag_invoke(boost::json::value_from_tag, boost::json::value& out, const T& value) {
-    out = to_json(value);
-}
-
-} // namespace json_io
-
-} // namespace takeoff
-// end of <takeoff/core/json.hpp>
-// begin of <takeoff/core/jwt.hpp>
-// Reading compact JWTs (RFC 7519, JWS compact serialisation of RFC 7515 section 7.1) without
-// verifying them: splitting header.payload.signature, decoding the header and payload as JSON
-// objects, and the `exp` claim as a time. A client reads the expiry of a token the server gave it
-// (the SPCS ingress token from the key-pair exchange) to know when to get another one; it has no
-// key to verify it with, and the server checks it anyway. Also the signing input of a JWT this
-// library signs (snowflake/keypair.hpp).
-//
-// Nothing here prints or keeps the token: messages name the rule that was broken, never the text.
-
-// #include <takeoff/core/base64.hpp> (already inlined above)
-// #include <takeoff/core/config.hpp> (already inlined above)
-// #include <takeoff/core/diagnostics.hpp> (already inlined above)
-// #include <takeoff/core/error.hpp> (already inlined above)
-
-#include <boost/json/object.hpp>
-#include <boost/json/parse.hpp>
-#include <boost/json/value.hpp>
-#include <boost/system/result.hpp>
-
-#include <chrono>
-#include <cmath>
-#include <cstdint>
-#include <optional>
-#include <string>
-#include <string_view>
-
-namespace takeoff {
-
-/// The three base64url segments of a compact JWT, still encoded (views into the token's text).
-struct jwt_segments {
-    std::string_view header;
-    std::string_view payload;
-    std::string_view signature;
-};
-
-/// Splits a compact JWT at its two dots. Fails with errc::invalid_argument (diag says which rule)
-/// unless there are exactly three segments, the header and payload are non-empty and every segment
-/// uses only the base64url alphabet (an unsecured JWT's empty signature is allowed here; nothing in
-/// this file verifies signatures).
-inline boost::system::result<jwt_segments> split_jwt(std::string_view compact, diagnostics& diag) {
-    diag.clear();
-    auto fail = [&diag](const char* message) -> boost::system::result<jwt_segments> {
-        diag.set_client_message(message);
-        return make_error_code(errc::invalid_argument);
-    };
-    const std::size_t first = compact.find('.');
-    const std::size_t second = first == std::string_view::npos ? first : compact.find('.', first + 1);
-    if (second == std::string_view::npos || compact.find('.', second + 1) != std::string_view::npos)
-        return fail("a JWT has three segments separated by '.'");
-    jwt_segments out{compact.substr(0, first), compact.substr(first + 1, second - first - 1),
-                     compact.substr(second + 1)};
-    if (out.header.empty() || out.payload.empty()) return fail("a JWT's header and payload are not empty");
-    for (char c : compact)
-        if (c != '.' && detail::base64_value(c, true) < 0)
-            return fail("a JWT's segments are unpadded base64url");
-    return out;
-}
 
 namespace detail {
 
-// Decodes one segment and parses it as a JSON object; `what` names the segment in messages.
-inline boost::system::result<boost::json::object> decode_jwt_json(std::string_view segment, const char* what,
-                                                                  diagnostics& diag) {
-    auto fail = [&](const char* rule) -> boost::system::result<boost::json::object> {
-        diag.set_client_message(std::string("the JWT's ") + what + rule);
-        return make_error_code(errc::invalid_argument);
-    };
-    auto text = base64url_decode(segment);
-    if (!text) return fail(" is not valid base64url");
-    boost::system::error_code ec;
-    boost::json::value value = boost::json::parse(boost::json::string_view(text->data(), text->size()), ec);
-    if (ec) return fail(" is not JSON");
-    if (!value.is_object()) return fail(" is not a JSON object");
-    return std::move(value.as_object());
+/// One reader's info: "consumer_groups" (array of strings) or "consumer_group" (a string); "device"
+/// or "backend"; absent strings are left empty; anything present of the wrong type is an error.
+/// Other members ("consumer_name", "pids", "enable_document_processing") are ignored.
+inline boost::system::result<reader_info> parse_reader_info(const boost::json::value& v, const std::string& id,
+                                                            std::string_view what, diagnostics& diag) {
+    const std::string where = "of reader '" + id + "'";
+    const auto* obj = v.if_object();
+    if (!obj) return bad_reply(diag, what, "has a reader '" + id + "' that is not an object");
+    reader_info info;
+    if (const auto* groups = obj->if_contains("consumer_groups"); groups && !groups->is_null()) {
+        const auto* arr = groups->if_array();
+        if (!arr) return bad_reply(diag, what, "has a 'consumer_groups' " + where + " that is not an array");
+        for (const auto& g : *arr) {
+            if (!g.is_string())
+                return bad_reply(diag, what, "has a 'consumer_groups' " + where + " that holds a non-string");
+            info.consumer_groups.emplace_back(std::string(g.get_string()));
+        }
+    } else {
+        auto group = optional_string_member(*obj, "consumer_group", what, diag, where);
+        if (!group) return group.error();
+        if (*group) info.consumer_groups.emplace_back(std::move(**group));
+    }
+    auto device = optional_string_member(*obj, "device", what, diag, where);
+    if (!device) return device.error();
+    if (*device) {
+        info.device = std::move(**device);
+    } else {
+        auto backend = optional_string_member(*obj, "backend", what, diag, where);
+        if (!backend) return backend.error();
+        if (*backend) info.device = std::move(**backend);
+    }
+    auto model_name = optional_string_member(*obj, "model_name", what, diag, where);
+    if (!model_name) return model_name.error();
+    if (*model_name) info.model_name = std::move(**model_name);
+    auto model_type = optional_string_member(*obj, "model_type", what, diag, where);
+    if (!model_type) return model_type.error();
+    if (*model_type) info.model_type = std::move(**model_type);
+    if (const auto* loras = obj->if_contains("loras"); loras && !loras->is_null())
+        info.loras = loras->is_string() ? std::string(loras->get_string()) : boost::json::serialize(*loras);
+    return info;
+}
+
+/// A {<reader_id>: info, ...} map. Absent or null: empty. An empty array (what some mocks send) is
+/// taken as an empty map.
+inline boost::system::result<std::map<reader_id, reader_info>> parse_reader_map(const boost::json::object& parent,
+                                                                                std::string_view key,
+                                                                                std::string_view what,
+                                                                                diagnostics& diag) {
+    std::map<reader_id, reader_info> out;
+    const auto* v = parent.if_contains(key);
+    if (!v || v->is_null()) return out;
+    if (const auto* arr = v->if_array(); arr && arr->empty()) return out;
+    const auto* obj = v->if_object();
+    if (!obj) return bad_reply(diag, what, "has a '" + std::string(key) + "' that is not an object");
+    for (const auto& [k, info_json] : *obj) {
+        std::string id(k);
+        auto info = parse_reader_info(info_json, id, what, diag);
+        if (!info) return info.error();
+        out.emplace(reader_id(std::move(id)), std::move(*info));
+    }
+    return out;
 }
 
 } // namespace detail
 
-/// The JWT's header (`{"alg":...,"typ":...}`), decoded; errc::invalid_argument with diag otherwise.
-inline boost::system::result<boost::json::object> jwt_header(std::string_view compact, diagnostics& diag) {
-    auto segments = split_jwt(compact, diag);
-    if (!segments) return segments.error();
-    return detail::decode_jwt_json(segments->header, "header", diag);
-}
-
-/// The JWT's claims, decoded, not verified; errc::invalid_argument with diag otherwise.
-inline boost::system::result<boost::json::object> jwt_payload(std::string_view compact, diagnostics& diag) {
-    auto segments = split_jwt(compact, diag);
-    if (!segments) return segments.error();
-    return detail::decode_jwt_json(segments->payload, "payload", diag);
-}
-
-/// The `exp` claim (a NumericDate: seconds since the epoch, fractions dropped) as a wall-clock time,
-/// or nothing when the text is not a JWT, has no `exp`, or its `exp` is not a number from 0 to the
-/// largest time system_clock can hold (with libstdc++'s nanoseconds, 9223372036: the year 2262; a
-/// larger value would overflow the conversion). The clock is system_clock, the same as
-/// oauth::token_clock.
-inline std::optional<std::chrono::system_clock::time_point> jwt_expiry(std::string_view compact) {
-    diagnostics ignored;
-    auto payload = jwt_payload(compact, ignored);
-    if (!payload) return std::nullopt;
-    const boost::json::value* exp = payload->if_contains("exp");
-    if (!exp) return std::nullopt;
-    constexpr double max_seconds = static_cast<double>(
-        std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::duration::max()).count());
-    double seconds = 0;
-    if (exp->is_int64()) seconds = static_cast<double>(exp->as_int64());
-    else if (exp->is_uint64()) seconds = static_cast<double>(exp->as_uint64());
-    else if (exp->is_double()) seconds = std::floor(exp->as_double());
-    else return std::nullopt;
-    if (!(seconds >= 0 && seconds <= max_seconds)) return std::nullopt; // also refuses NaN
-    return std::chrono::system_clock::time_point(
-        std::chrono::seconds(static_cast<std::int64_t>(seconds)));
-}
-
-/// What a JWS signature covers: base64url(header) "." base64url(payload) (RFC 7515 section 5.1).
-inline std::string jwt_signing_input(std::string_view header_json, std::string_view payload_json) {
-    return base64url_encode(header_json) + '.' + base64url_encode(payload_json);
-}
-
-} // namespace takeoff
-// end of <takeoff/core/jwt.hpp>
-// #include <takeoff/core/redact.hpp> (already inlined above)
-// begin of <takeoff/core/secret_json.hpp>
-// JSON that holds secrets (token replies, login replies, client secrets, token files) is parsed into
-// memory that is zeroed before it is freed, so that the parsed copies of tokens do not linger in
-// freed heap memory. One parser for every layer that reads such JSON.
-
-// #include <takeoff/core/config.hpp> (already inlined above)
-
-#include <boost/json/memory_resource.hpp>
-#include <boost/json/parser.hpp>
-#include <boost/json/storage_ptr.hpp>
-#include <boost/json/value.hpp>
-#include <boost/system/error_code.hpp>
-
-#include <cstddef>
-#include <new>
-#include <string_view>
-
-namespace takeoff::detail {
-
-// A memory resource that zeroes each block before it frees it. Over-aligned blocks only through the
-// align_val_t forms, as a sanitizer expects of each new/delete pair.
-class wiping_resource final : public boost::json::memory_resource {
-    static constexpr bool over_aligned(std::size_t align) noexcept { return align > __STDCPP_DEFAULT_NEW_ALIGNMENT__; }
-    void* do_allocate(std::size_t bytes, std::size_t align) override {
-        return over_aligned(align) ? ::operator new(bytes, std::align_val_t(align)) : ::operator new(bytes);
-    }
-    void do_deallocate(void* p, std::size_t bytes, std::size_t align) override {
-        volatile unsigned char* q = static_cast<unsigned char*>(p);
-        for (std::size_t i = 0; i < bytes; ++i) q[i] = 0;
-        if (over_aligned(align)) ::operator delete(p, bytes, std::align_val_t(align));
-        else ::operator delete(p, bytes);
-    }
-    bool do_is_equal(const boost::json::memory_resource& other) const noexcept override { return this == &other; }
-};
-
-// A JSON document that may hold secrets. The value, its strings and the parser's working memory all
-// come from a wiping_resource (and a stack buffer wiped afterwards). Not copyable or movable: the
-// value points into the object's own resource.
-class secret_json {
+/// GET /status on the inference API. Made by api::status().
+class status_request {
 public:
-    explicit secret_json(std::string_view text) : value_(boost::json::storage_ptr(&resource_)) {
-        unsigned char temp[512];
-        {
-            boost::json::parser parser(boost::json::storage_ptr(&resource_), {}, temp, sizeof temp);
-            parser.reset(boost::json::storage_ptr(&resource_));
-            boost::system::error_code ec;
-            parser.write(text.data(), text.size(), ec);
-            if (!ec) {
-                value_ = parser.release();
-                ok_ = true;
+    static constexpr api_kind api = api_kind::inference;
+    static constexpr boost::beast::http::verb method = boost::beast::http::verb::get;
+    using response_type = inference_status;
+
+    std::string path() const { return "/status"; }
+    std::string body() const { return {}; }
+
+    /// {"live_readers": {...}, "dead_readers"?: {...}, "ports"?: [int, ...]}; live_readers is
+    /// required.
+    boost::system::result<inference_status> parse_response(const http::response& resp, diagnostics& diag) const {
+        static constexpr std::string_view what = "/status";
+        auto reply = detail::parse_object_reply(resp.body, what, diag);
+        if (!reply) return reply.error();
+        if (!reply->contains("live_readers")) return detail::bad_reply(diag, what, "has no 'live_readers'");
+        inference_status out;
+        auto live = detail::parse_reader_map(*reply, "live_readers", what, diag);
+        if (!live) return live.error();
+        out.live_readers = std::move(*live);
+        auto dead = detail::parse_reader_map(*reply, "dead_readers", what, diag);
+        if (!dead) return dead.error();
+        out.dead_readers = std::move(*dead);
+        if (const auto* ports = reply->if_contains("ports"); ports && !ports->is_null()) {
+            const auto* arr = ports->if_array();
+            if (!arr) return detail::bad_reply(diag, what, "has a 'ports' that is not an array");
+            for (const auto& p : *arr) {
+                auto n = detail::integer(p);
+                if (!n || *n < 0 || *n > 65535) return detail::bad_reply(diag, what, "has a port that is not a port number");
+                out.ports.push_back(static_cast<int>(*n));
             }
         }
-        volatile unsigned char* p = temp;
-        for (std::size_t i = 0; i < sizeof temp; ++i) p[i] = 0;
+        return out;
     }
-    secret_json(const secret_json&) = delete;
-    secret_json& operator=(const secret_json&) = delete;
-
-    /// The document, or null when the text is not JSON.
-    const boost::json::value* value() const noexcept { return ok_ ? &value_ : nullptr; }
-    /// The document as an object, or null.
-    const boost::json::object* object() const noexcept { return ok_ ? value_.if_object() : nullptr; }
-
-private:
-    wiping_resource resource_; // declared first: it outlives value_
-    boost::json::value value_;
-    bool ok_ = false;
 };
 
-} // namespace takeoff::detail
-// end of <takeoff/core/secret_json.hpp>
+/// GET /healthz on the inference API: whether the server is up and every reader ready. Made by
+/// api::healthz().
+class healthz_request {
+public:
+    static constexpr api_kind api = api_kind::inference;
+    static constexpr boost::beast::http::verb method = boost::beast::http::verb::get;
+    /// true when ready. The transport turns a 503 into errc::service_unavailable before this parser
+    /// runs; the client maps that to false.
+    using response_type = bool;
+
+    std::string path() const { return "/healthz"; }
+    std::string body() const { return {}; }
+
+    /// Any 2xx (whatever the body) is true, a 503 false; another status is the errc of that status.
+    boost::system::result<bool> parse_response(const http::response& resp, diagnostics& diag) const {
+        if (resp.status >= 200 && resp.status < 300) return true;
+        if (resp.status == 503) return false;
+        diag.set_client_message("/healthz answered HTTP " + std::to_string(resp.status));
+        diag.set_http_status(resp.status);
+        const errc code = errc_from_http_status(resp.status);
+        return boost::system::result<bool>(boost::system::in_place_error,
+                                           make_error_code(code == errc{} ? errc::invalid_response : code));
+    }
+};
+
+/// GET /status (inference API): the live and dead readers and the groups they serve.
+inline status_request status() { return {}; }
+/// GET /healthz: true once the server is ready to serve.
+inline healthz_request healthz() { return {}; }
+
+} // namespace takeoff::api
+// end of <takeoff/api/status.hpp>
+// #include <takeoff/core/config.hpp> (already inlined above)
+// #include <takeoff/core/redact.hpp> (already inlined above)
+
+#include <boost/json/object.hpp>
+#include <boost/json/serialize.hpp>
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace takeoff::api {
+
+/// One reader as /reader_groups lists it.
+struct reader_summary {
+    reader_id id{std::string()};
+    /// "cpu" or "cuda" ("backend" in older servers).
+    std::string device;
+    std::string model_name;
+    std::string model_type;
+    /// Its processes.
+    std::vector<std::int64_t> pids;
+    /// Whether it serves requests yet (absent in older servers).
+    std::optional<bool> ready;
+
+    friend bool operator==(const reader_summary&, const reader_summary&) = default;
+};
+
+/// The body of POST /reader: what a new reader runs (takeoff_config's ReaderConfig). Only the
+/// fields that are set are sent; `extra` carries any other field (disable_cuda_graph,
+/// prefill_chunk_size, ...) as it is. Every member has an initializer so that designated
+/// initializers naming only some of them draw no -Wmissing-field-initializers.
+struct reader_config {
+    /// The model (a Hugging Face name or a path the server can read). Required.
+    std::string model_name{};
+    /// "cpu" or "cuda". Required.
+    std::string device{};
+    /// The group the reader serves.
+    api::consumer_group consumer_group = api::consumer_group::primary();
+    std::optional<std::int64_t> max_batch_size{};
+    /// The model's context length (max_sequence_length; LangChain's max_seq_length is not a
+    /// Takeoff field).
+    std::optional<std::int64_t> max_sequence_length{};
+    std::optional<std::int64_t> batch_duration_millis{};
+    /// The number of GPUs to split the model over.
+    std::optional<std::int64_t> tensor_parallel{};
+    /// e.g. "awq".
+    std::optional<std::string> quant_type{};
+    /// e.g. "10GB" or "90%".
+    std::optional<std::string> page_cache_size{};
+    /// e.g. "0,1".
+    std::optional<std::string> cuda_visible_devices{};
+    std::optional<std::string> log_level{};
+    /// A Hugging Face token for gated models: a secret, never printed.
+    std::optional<secret> access_token{};
+    std::optional<std::string> backend{};
+    std::optional<std::string> redis_host{};
+    /// Further fields, sent as they are (must not repeat a field above).
+    boost::json::object extra{};
+};
+
+namespace detail {
+inline constexpr std::array<std::string_view, 15> reader_config_fields = {
+    "model_name",      "device",          "consumer_group",       "max_batch_size", "max_sequence_length",
+    "batch_duration_millis", "tensor_parallel", "quant_type",     "page_cache_size", "cuda_visible_devices",
+    "log_level",       "access_token",    "backend",              "redis_host",     "max_seq_length"};
+} // namespace detail
+
+/// Checks `cfg` as the server would before anything is sent: an empty model_name is
+/// errc::missing_field, a device other than "cpu" or "cuda" errc::invalid_argument, an empty
+/// consumer group errc::missing_field, a max_batch_size, max_sequence_length or tensor_parallel
+/// below 1 or a negative batch_duration_millis errc::out_of_range, and an `extra` key that repeats
+/// a typed field (or is "max_seq_length") errc::invalid_argument. diag names the field.
+inline boost::system::error_code validate(const reader_config& cfg, diagnostics& diag) {
+    auto fail = [&](errc code, std::string message) {
+        diag.set_client_message(std::move(message));
+        return make_error_code(code);
+    };
+    if (cfg.model_name.empty()) return fail(errc::missing_field, "the reader config has no model_name");
+    if (cfg.device != "cpu" && cfg.device != "cuda")
+        return fail(errc::invalid_argument,
+                    cfg.device.empty() ? std::string("the reader config has no device (expected \"cpu\" or \"cuda\")")
+                                       : "the reader config's device \"" + cfg.device +
+                                             "\" is neither \"cpu\" nor \"cuda\"");
+    if (cfg.consumer_group.str().empty()) return fail(errc::missing_field, "the reader config has an empty consumer_group");
+    auto at_least = [&](const std::optional<std::int64_t>& v, std::int64_t min, std::string_view name) {
+        if (v && *v < min)
+            return fail(errc::out_of_range, "the reader config's " + std::string(name) + " must be at least " +
+                                                std::to_string(min) + " (got " + std::to_string(*v) + ")");
+        return boost::system::error_code();
+    };
+    if (auto ec = at_least(cfg.max_batch_size, 1, "max_batch_size")) return ec;
+    if (auto ec = at_least(cfg.max_sequence_length, 1, "max_sequence_length")) return ec;
+    if (auto ec = at_least(cfg.tensor_parallel, 1, "tensor_parallel")) return ec;
+    if (auto ec = at_least(cfg.batch_duration_millis, 0, "batch_duration_millis")) return ec;
+    for (const auto& [key, value] : cfg.extra) {
+        for (std::string_view field : detail::reader_config_fields)
+            if (key == field)
+                return fail(errc::invalid_argument,
+                            field == "max_seq_length"
+                                ? std::string("the reader config's extra sets \"max_seq_length\", which Takeoff does not "
+                                              "know: use max_sequence_length")
+                                : "the reader config's extra sets \"" + std::string(field) +
+                                      "\", a field of reader_config: set it there");
+    }
+    return {};
+}
+
+/// The JSON of `cfg` as POST /reader takes it: the typed fields that are set, then `extra`. The
+/// access token is written in plain text (the body is what carries it to the server).
+inline boost::json::object to_json_object(const reader_config& cfg) {
+    boost::json::object o;
+    o["model_name"] = cfg.model_name;
+    o["device"] = cfg.device;
+    o["consumer_group"] = cfg.consumer_group.str();
+    if (cfg.max_batch_size) o["max_batch_size"] = *cfg.max_batch_size;
+    if (cfg.max_sequence_length) o["max_sequence_length"] = *cfg.max_sequence_length;
+    if (cfg.batch_duration_millis) o["batch_duration_millis"] = *cfg.batch_duration_millis;
+    if (cfg.tensor_parallel) o["tensor_parallel"] = *cfg.tensor_parallel;
+    if (cfg.quant_type) o["quant_type"] = *cfg.quant_type;
+    if (cfg.page_cache_size) o["page_cache_size"] = *cfg.page_cache_size;
+    if (cfg.cuda_visible_devices) o["cuda_visible_devices"] = *cfg.cuda_visible_devices;
+    if (cfg.log_level) o["log_level"] = *cfg.log_level;
+    if (cfg.access_token) o["access_token"] = cfg.access_token->reveal();
+    if (cfg.backend) o["backend"] = *cfg.backend;
+    if (cfg.redis_host) o["redis_host"] = *cfg.redis_host;
+    for (const auto& [key, value] : cfg.extra)
+        if (!o.contains(key)) o[key] = value;
+    return o;
+}
+
+/// GET /reader_groups. Made by api::reader_groups().
+class reader_groups_request {
+public:
+    static constexpr api_kind api = api_kind::management;
+    static constexpr boost::beast::http::verb method = boost::beast::http::verb::get;
+    /// Each consumer group and its readers.
+    using response_type = std::map<consumer_group, std::vector<reader_summary>>;
+
+    std::string path() const { return "/reader_groups"; }
+    std::string body() const { return {}; }
+
+    /// {"<group>": [{"reader_id", "device" | "backend", "model_name", "model_type", "pids"?,
+    /// "ready"?}, ...], ...}; reader_id is required, absent strings are left empty.
+    boost::system::result<response_type> parse_response(const http::response& resp, diagnostics& diag) const {
+        static constexpr std::string_view what = "/reader_groups";
+        auto reply = detail::parse_object_reply(resp.body, what, diag);
+        if (!reply) return reply.error();
+        response_type out;
+        for (const auto& [group_key, readers_json] : *reply) {
+            const std::string group(group_key);
+            const auto* readers = readers_json.if_array();
+            if (!readers) return detail::bad_reply(diag, what, "has a group '" + group + "' that is not an array");
+            std::vector<reader_summary> summaries;
+            summaries.reserve(readers->size());
+            for (std::size_t i = 0; i < readers->size(); ++i) {
+                const std::string where = "in group '" + group + "'";
+                const auto* r = (*readers)[i].if_object();
+                if (!r) return detail::bad_reply(diag, what, "has a reader " + where + " that is not an object");
+                reader_summary s;
+                auto id = detail::string_member(*r, "reader_id", what, diag, where);
+                if (!id) return id.error();
+                s.id = reader_id(std::move(*id));
+                const std::string of = "of reader '" + s.id.str() + "'";
+                auto device = detail::optional_string_member(*r, "device", what, diag, of);
+                if (!device) return device.error();
+                auto backend = detail::optional_string_member(*r, "backend", what, diag, of);
+                if (!backend) return backend.error();
+                s.device = *device ? std::move(**device) : (*backend ? std::move(**backend) : std::string());
+                auto model_name = detail::optional_string_member(*r, "model_name", what, diag, of);
+                if (!model_name) return model_name.error();
+                if (*model_name) s.model_name = std::move(**model_name);
+                auto model_type = detail::optional_string_member(*r, "model_type", what, diag, of);
+                if (!model_type) return model_type.error();
+                if (*model_type) s.model_type = std::move(**model_type);
+                if (const auto* pids = r->if_contains("pids"); pids && !pids->is_null()) {
+                    const auto* arr = pids->if_array();
+                    if (!arr) return detail::bad_reply(diag, what, "has a 'pids' " + of + " that is not an array");
+                    for (const auto& p : *arr) {
+                        auto n = detail::integer(p);
+                        if (!n) return detail::bad_reply(diag, what, "has a pid " + of + " that is not an integer");
+                        s.pids.push_back(*n);
+                    }
+                }
+                if (const auto* ready = r->if_contains("ready"); ready && !ready->is_null()) {
+                    if (!ready->is_bool()) return detail::bad_reply(diag, what, "has a 'ready' " + of + " that is not a boolean");
+                    s.ready = ready->get_bool();
+                }
+                summaries.push_back(std::move(s));
+            }
+            out.emplace(consumer_group(group), std::move(summaries));
+        }
+        return out;
+    }
+};
+
+/// POST /reader: starts a reader. Made by api::create_reader(cfg).
+class create_reader_request {
+public:
+    static constexpr api_kind api = api_kind::management;
+    static constexpr boost::beast::http::verb method = boost::beast::http::verb::post;
+    /// The new reader's id.
+    using response_type = reader_id;
+
+    explicit create_reader_request(reader_config cfg) : config_(std::move(cfg)) {}
+
+    /// The config sent.
+    const reader_config& config() const noexcept { return config_; }
+
+    std::string path() const { return "/reader"; }
+    /// The config's JSON (to_json_object).
+    std::string body() const { return boost::json::serialize(to_json_object(config_)); }
+
+    /// validate(config(), diag): the client calls it before sending.
+    boost::system::error_code validate(diagnostics& diag) const { return api::validate(config_, diag); }
+
+    /// {"reader_id": "..."} with any 2xx status (201 from current servers); a reply without it
+    /// (an empty body included) is errc::invalid_response.
+    boost::system::result<reader_id> parse_response(const http::response& resp, diagnostics& diag) const {
+        static constexpr std::string_view what = "POST /reader";
+        if (resp.body.empty()) return detail::bad_reply(diag, what, "is empty (expected the new reader's reader_id)");
+        auto reply = detail::parse_object_reply(resp.body, what, diag);
+        if (!reply) return reply.error();
+        auto id = detail::string_member(*reply, "reader_id", what, diag);
+        if (!id) return id.error();
+        if (id->empty()) return detail::bad_reply(diag, what, "has an empty 'reader_id'");
+        return reader_id(std::move(*id));
+    }
+
+private:
+    reader_config config_;
+};
+
+/// DELETE /reader/{reader_id}. Made by api::delete_reader(id).
+class delete_reader_request {
+public:
+    static constexpr api_kind api = api_kind::management;
+    static constexpr boost::beast::http::verb method = boost::beast::http::verb::delete_;
+    using response_type = nothing;
+
+    explicit delete_reader_request(reader_id id) : id_(std::move(id)) {}
+
+    /// The reader addressed.
+    const reader_id& reader() const noexcept { return id_; }
+
+    std::string path() const { return "/reader/" + detail::encode_segment(id_.str()); }
+    std::string body() const { return {}; }
+
+    /// An empty reader id would address /reader/ itself: errc::invalid_argument.
+    boost::system::error_code validate(diagnostics& diag) const {
+        if (id_.str().empty()) return detail::empty_reader_id(diag, "DELETE /reader");
+        return {};
+    }
+
+    /// Any 2xx (204 from current servers), whatever the body.
+    boost::system::result<nothing> parse_response(const http::response&, diagnostics&) const { return nothing{}; }
+
+private:
+    reader_id id_;
+};
+
+/// GET /config/{reader_id}. Made by api::reader_config_of(id).
+class reader_config_request {
+public:
+    static constexpr api_kind api = api_kind::management;
+    static constexpr boost::beast::http::verb method = boost::beast::http::verb::get;
+    /// The reader's config as the server keeps it (its fields vary between versions).
+    using response_type = boost::json::object;
+
+    explicit reader_config_request(reader_id id) : id_(std::move(id)) {}
+
+    /// The reader addressed.
+    const reader_id& reader() const noexcept { return id_; }
+
+    std::string path() const { return "/config/" + detail::encode_segment(id_.str()); }
+    std::string body() const { return {}; }
+
+    /// An empty reader id: errc::invalid_argument.
+    boost::system::error_code validate(diagnostics& diag) const {
+        if (id_.str().empty()) return detail::empty_reader_id(diag, "/config");
+        return {};
+    }
+
+    /// A JSON object.
+    boost::system::result<boost::json::object> parse_response(const http::response& resp, diagnostics& diag) const {
+        return detail::parse_object_reply(resp.body, "/config", diag);
+    }
+
+private:
+    reader_id id_;
+};
+
+/// The readers part of the management /status.
+struct server_readers {
+    std::map<reader_id, reader_info> live_readers;
+    std::map<reader_id, reader_info> dead_readers;
+    std::map<reader_id, reader_info> loading_readers;
+    /// The consumer groups reserved by the server's config.
+    std::vector<std::string> reserved_consumers;
+
+    friend bool operator==(const server_readers&, const server_readers&) = default;
+};
+
+/// What the management API's /status answers.
+struct management_status_reply {
+    /// The server's AppConfig (ports, limits; the fields vary between versions).
+    boost::json::object config;
+    /// The readers; nullopt when the server sent null.
+    std::optional<server_readers> status;
+
+    friend bool operator==(const management_status_reply&, const management_status_reply&) = default;
+};
+
+/// GET /status on the management API. Made by api::management_status().
+class management_status_request {
+public:
+    static constexpr api_kind api = api_kind::management;
+    static constexpr boost::beast::http::verb method = boost::beast::http::verb::get;
+    using response_type = management_status_reply;
+
+    std::string path() const { return "/status"; }
+    std::string body() const { return {}; }
+
+    /// {"config": {...}, "status": {"live_readers", "dead_readers", "loading_readers",
+    /// "reserved_consumers", "last_heartbeat", ...} | null}. config is required; reader maps as in
+    /// the inference /status (either consumer group shape); reserved_consumers may be an array or
+    /// one string; last_heartbeat is ignored.
+    boost::system::result<management_status_reply> parse_response(const http::response& resp, diagnostics& diag) const {
+        static constexpr std::string_view what = "management /status";
+        auto reply = detail::parse_object_reply(resp.body, what, diag);
+        if (!reply) return reply.error();
+        management_status_reply out;
+        const auto* config = reply->if_contains("config");
+        if (!config) return detail::bad_reply(diag, what, "has no 'config'");
+        if (!config->is_object()) return detail::bad_reply(diag, what, "has a 'config' that is not an object");
+        out.config = config->get_object();
+        const auto* status = reply->if_contains("status");
+        if (!status || status->is_null()) return out;
+        const auto* st = status->if_object();
+        if (!st) return detail::bad_reply(diag, what, "has a 'status' that is neither an object nor null");
+        server_readers readers;
+        auto live = detail::parse_reader_map(*st, "live_readers", what, diag);
+        if (!live) return live.error();
+        readers.live_readers = std::move(*live);
+        auto dead = detail::parse_reader_map(*st, "dead_readers", what, diag);
+        if (!dead) return dead.error();
+        readers.dead_readers = std::move(*dead);
+        auto loading = detail::parse_reader_map(*st, "loading_readers", what, diag);
+        if (!loading) return loading.error();
+        readers.loading_readers = std::move(*loading);
+        if (const auto* reserved = st->if_contains("reserved_consumers"); reserved && !reserved->is_null()) {
+            if (reserved->is_string()) {
+                if (!reserved->get_string().empty()) readers.reserved_consumers.emplace_back(reserved->get_string());
+            } else if (const auto* arr = reserved->if_array()) {
+                for (const auto& r : *arr) {
+                    if (!r.is_string())
+                        return detail::bad_reply(diag, what, "has a 'reserved_consumers' that holds a non-string");
+                    readers.reserved_consumers.emplace_back(r.get_string());
+                }
+            } else {
+                return detail::bad_reply(diag, what, "has a 'reserved_consumers' that is neither an array nor a string");
+            }
+        }
+        out.status = std::move(readers);
+        return out;
+    }
+};
+
+/// GET /reader_groups: each consumer group and its readers.
+inline reader_groups_request reader_groups() { return {}; }
+/// POST /reader: starts a reader with `cfg` (checked before sending: see validate); completes with
+/// its id.
+inline create_reader_request create_reader(reader_config cfg) { return create_reader_request(std::move(cfg)); }
+/// DELETE /reader/{id}: stops the reader.
+inline delete_reader_request delete_reader(reader_id id) { return delete_reader_request(std::move(id)); }
+/// GET /config/{id}: the reader's config.
+inline reader_config_request reader_config_of(reader_id id) { return reader_config_request(std::move(id)); }
+/// GET /status (management API): the server's config and its readers.
+inline management_status_request management_status() { return {}; }
+
+} // namespace takeoff::api
+// end of <takeoff/api/management.hpp>
+// #include <takeoff/api/nothing.hpp> (already inlined above)
+// begin of <takeoff/api/openai.hpp>
+// The OpenAI-compatible API (port 3003, reference §2.10): chat completions, buffered and streamed,
+// and embeddings. The OpenAI "model" is a Takeoff consumer group.
+//
+//     namespace oai = takeoff::api::openai;
+//     auto chat = oai::chat(api::consumer_group::primary(), {{"user", "Hello"}}).max_tokens(64);
+//     auto stream = oai::chat_stream(api::consumer_group::primary(), {{"user", "Hello"}});
+//     auto vec = oai::embeddings(api::consumer_group("embed"), "The cat sat");
+//
+// A streamed chat yields chat_chunk events and ends at `data: [DONE]`.
+
+// #include <takeoff/api/chat_message.hpp> (already inlined above)
+// #include <takeoff/api/detail/json_reply.hpp> (already inlined above)
+// #include <takeoff/api/ids.hpp> (already inlined above)
+// #include <takeoff/api/request.hpp> (already inlined above)
+// #include <takeoff/api/sampling.hpp> (already inlined above)
+// #include <takeoff/core/checked_literal.hpp> (already inlined above)
+// #include <takeoff/core/config.hpp> (already inlined above)
+
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+#include <boost/json/serialize.hpp>
+
+#include <concepts>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+namespace takeoff::api::openai {
+
+namespace detail {
+struct temperature_rules {
+    using value_type = double;
+    static constexpr errc error = errc::out_of_range;
+    static constexpr bool check(double v, literal_check& c) {
+        if (!api::detail::finite(v) || v < 0.0 || v > 2.0) return c.fail("OpenAI temperature must lie in [0, 2]");
+        return true;
+    }
+};
+} // namespace detail
+
+/// The OpenAI sampling temperature: [0, 2] (0 is greedy), unlike Takeoff's own (0, 100].
+using temperature = checked_value<detail::temperature_rules>;
+
+/// Token counts of a completion.
+struct usage {
+    std::int64_t prompt_tokens = 0;
+    std::int64_t completion_tokens = 0;
+    std::int64_t total_tokens = 0;
+    friend bool operator==(const usage&, const usage&) = default;
+};
+
+/// One answer of a chat completion.
+struct choice {
+    std::size_t index = 0;
+    chat_message message;
+    /// "stop", "length", ...; nullopt when the server sent none.
+    std::optional<std::string> finish_reason;
+    friend bool operator==(const choice&, const choice&) = default;
+};
+
+/// The reply to a buffered chat completion.
+struct chat_completion {
+    std::string id;
+    std::string model;
+    std::vector<choice> choices;
+    std::optional<openai::usage> usage;
+
+    /// The first choice's content: the answer (empty when there is no choice).
+    const std::string& text() const noexcept {
+        static const std::string none;
+        return choices.empty() ? none : choices.front().message.content;
+    }
+    friend bool operator==(const chat_completion&, const chat_completion&) = default;
+};
+
+/// One event of a streamed chat completion: a piece of the answer (content, "" in the chunk that
+/// only names the role or the finish reason).
+struct chat_chunk {
+    std::size_t index = 0;
+    std::string content;
+    /// "assistant" in the first chunk, usually.
+    std::optional<std::string> role;
+    /// Set in the last chunk.
+    std::optional<std::string> finish_reason;
+    friend bool operator==(const chat_chunk&, const chat_chunk&) = default;
+};
+
+namespace detail {
+inline constexpr std::string_view chat_route = "/v1/chat/completions";
+
+inline boost::system::result<std::size_t> index_of(const boost::json::object& o, std::size_t fallback,
+                                                   std::string_view what, diagnostics& diag) {
+    const auto* v = o.if_contains("index");
+    if (!v || v->is_null()) return fallback;
+    auto n = api::detail::integer(*v);
+    if (!n || *n < 0) return api::detail::bad_reply(diag, what, "has an 'index' that is not a non-negative integer");
+    return static_cast<std::size_t>(*n);
+}
+
+/// A string member that may be absent or null ("" then).
+inline boost::system::result<std::string> text_or_empty(const boost::json::object& o, std::string_view key,
+                                                        std::string_view what, diagnostics& diag) {
+    auto v = api::detail::optional_string_member(o, key, what, diag);
+    if (!v) return v.error();
+    return v->value_or(std::string());
+}
+
+/// An "error" member of a reply or a stream event (OpenAI's {"error": {"message": ...}}):
+/// errc::invalid_response with the server's message kept as untrusted text.
+inline boost::system::error_code reported_error(const boost::json::value& error, std::string_view what,
+                                                diagnostics& diag) {
+    const auto* obj = error.if_object();
+    const auto* message = obj ? obj->if_contains("message") : nullptr;
+    diag.set_server_message(message && message->is_string() ? std::string_view(message->get_string())
+                                                            : std::string_view(boost::json::serialize(error)));
+    return api::detail::bad_reply(diag, what, "reports an error");
+}
+} // namespace detail
+
+/// POST /v1/chat/completions, buffered (Streamed = false) or streamed ("stream": true). Made by
+/// openai::chat and openai::chat_stream.
+template <bool Streamed>
+class basic_chat {
+public:
+    static constexpr api_kind api = api_kind::openai;
+    static constexpr boost::beast::http::verb method = boost::beast::http::verb::post;
+    /// True for chat_stream.
+    static constexpr bool is_streamed = Streamed;
+
+    using response_type = chat_completion;
+    using event_type = chat_chunk;
+
+    basic_chat(consumer_group model, std::vector<chat_message> messages)
+        : model_(std::move(model)), messages_(std::move(messages)) {}
+
+    /// max_tokens: the most tokens the answer may have.
+    basic_chat& max_tokens(token_count n) {
+        max_tokens_ = n;
+        return *this;
+    }
+    /// temperature, in OpenAI's range [0, 2].
+    basic_chat& temperature(openai::temperature t) {
+        temperature_ = t;
+        return *this;
+    }
+    /// top_p.
+    basic_chat& top_p(api::top_p p) {
+        top_p_ = p;
+        return *this;
+    }
+
+    /// The consumer group ("model") and the conversation.
+    const consumer_group& model() const noexcept { return model_; }
+    const std::vector<chat_message>& messages() const noexcept { return messages_; }
+
+    std::string path() const { return std::string(detail::chat_route); }
+
+    /// {"model", "messages", "max_tokens"?, "temperature"?, "top_p"?, "stream": true (streamed only)}
+    std::string body() const {
+        boost::json::object o;
+        o["model"] = model_.str();
+        boost::json::array messages;
+        messages.reserve(messages_.size());
+        for (const auto& m : messages_) messages.emplace_back(api::detail::to_json_object(m));
+        o["messages"] = std::move(messages);
+        if (max_tokens_) o["max_tokens"] = max_tokens_->value();
+        if (temperature_) o["temperature"] = temperature_->value();
+        if (top_p_) o["top_p"] = top_p_->value();
+        if constexpr (Streamed) o["stream"] = true;
+        return boost::json::serialize(o);
+    }
+
+    /// No message, or an empty model name, is errc::invalid_argument (the server answers 400/404).
+    boost::system::error_code validate(diagnostics& diag) const {
+        if (messages_.empty()) {
+            diag.set_client_message("the chat completion request has no message");
+            return make_error_code(errc::invalid_argument);
+        }
+        if (model_.str().empty()) {
+            diag.set_client_message("the chat completion request has an empty model (consumer group)");
+            return make_error_code(errc::invalid_argument);
+        }
+        return {};
+    }
+
+    /// {"id", "model", "choices": [{"index", "message": {"role", "content"}, "finish_reason"}, ...],
+    /// "usage"?}; at least one choice; a null content reads as "".
+    boost::system::result<chat_completion> parse_response(const http::response& resp, diagnostics& diag) const
+        requires(!Streamed)
+    {
+        static constexpr std::string_view what = detail::chat_route;
+        auto reply = api::detail::parse_object_reply(resp.body, what, diag);
+        if (!reply) return reply.error();
+        if (const auto* error = reply->if_contains("error"); error && !error->is_null())
+            return detail::reported_error(*error, what, diag);
+        chat_completion out;
+        auto id = detail::text_or_empty(*reply, "id", what, diag);
+        if (!id) return id.error();
+        out.id = std::move(*id);
+        auto model = detail::text_or_empty(*reply, "model", what, diag);
+        if (!model) return model.error();
+        out.model = std::move(*model);
+        const auto* choices_json = reply->if_contains("choices");
+        if (!choices_json) return api::detail::bad_reply(diag, what, "has no 'choices'");
+        const auto* choices = choices_json->if_array();
+        if (!choices) return api::detail::bad_reply(diag, what, "has a 'choices' that is not an array");
+        if (choices->empty()) return api::detail::bad_reply(diag, what, "has no choice");
+        for (std::size_t i = 0; i < choices->size(); ++i) {
+            const auto* c = (*choices)[i].if_object();
+            if (!c) return api::detail::bad_reply(diag, what, "has a choice that is not an object");
+            choice ch;
+            auto index = detail::index_of(*c, i, what, diag);
+            if (!index) return index.error();
+            ch.index = *index;
+            const auto* message_json = c->if_contains("message");
+            if (!message_json) return api::detail::bad_reply(diag, what, "has a choice with no 'message'");
+            const auto* message = message_json->if_object();
+            if (!message) return api::detail::bad_reply(diag, what, "has a choice whose 'message' is not an object");
+            auto role = detail::text_or_empty(*message, "role", what, diag);
+            if (!role) return role.error();
+            ch.message.role = role->empty() ? std::string("assistant") : std::move(*role);
+            auto content = detail::text_or_empty(*message, "content", what, diag);
+            if (!content) return content.error();
+            ch.message.content = std::move(*content);
+            auto finish = api::detail::optional_string_member(*c, "finish_reason", what, diag);
+            if (!finish) return finish.error();
+            ch.finish_reason = std::move(*finish);
+            out.choices.push_back(std::move(ch));
+        }
+        if (const auto* usage_json = reply->if_contains("usage"); usage_json && !usage_json->is_null()) {
+            const auto* u = usage_json->if_object();
+            if (!u) return api::detail::bad_reply(diag, what, "has a 'usage' that is not an object");
+            openai::usage counts;
+            for (auto [key, field] : {std::pair{"prompt_tokens", &usage::prompt_tokens},
+                                      std::pair{"completion_tokens", &usage::completion_tokens},
+                                      std::pair{"total_tokens", &usage::total_tokens}}) {
+                const auto* v = u->if_contains(key);
+                if (!v || v->is_null()) continue;
+                auto n = api::detail::integer(*v);
+                if (!n) return api::detail::bad_reply(diag, what, "has a 'usage." + std::string(key) + "' that is not an integer");
+                counts.*field = *n;
+            }
+            out.usage = counts;
+        }
+        return out;
+    }
+
+    /// `data: {"choices": [{"index", "delta": {"role"?, "content"?}, "finish_reason"}], ...}` gives a
+    /// chat_chunk of the first choice; a chunk with no choice (a usage-only chunk) and events of
+    /// another type are skipped; `data: [DONE]` ends the stream; `data: {"error": ...}` is an error.
+    boost::system::result<event_step<chat_chunk>> parse_event(const sse::event& ev, diagnostics& diag) const
+        requires Streamed
+    {
+        static constexpr std::string_view what = "/v1/chat/completions stream event";
+        if (ev.type != "message") return event_step<chat_chunk>{};
+        if (ev.data == "[DONE]") return event_step<chat_chunk>{std::nullopt, true};
+        auto reply = api::detail::parse_object_reply(ev.data, what, diag);
+        if (!reply) return reply.error();
+        if (const auto* error = reply->if_contains("error"); error && !error->is_null())
+            return detail::reported_error(*error, what, diag);
+        const auto* choices_json = reply->if_contains("choices");
+        if (!choices_json) return api::detail::bad_reply(diag, what, "has no 'choices'");
+        const auto* choices = choices_json->if_array();
+        if (!choices) return api::detail::bad_reply(diag, what, "has a 'choices' that is not an array");
+        if (choices->empty()) return event_step<chat_chunk>{};
+        const auto* c = (*choices)[0].if_object();
+        if (!c) return api::detail::bad_reply(diag, what, "has a choice that is not an object");
+        chat_chunk chunk;
+        auto index = detail::index_of(*c, 0, what, diag);
+        if (!index) return index.error();
+        chunk.index = *index;
+        if (const auto* delta_json = c->if_contains("delta"); delta_json && !delta_json->is_null()) {
+            const auto* delta = delta_json->if_object();
+            if (!delta) return api::detail::bad_reply(diag, what, "has a 'delta' that is not an object");
+            auto content = detail::text_or_empty(*delta, "content", what, diag);
+            if (!content) return content.error();
+            chunk.content = std::move(*content);
+            auto role = api::detail::optional_string_member(*delta, "role", what, diag);
+            if (!role) return role.error();
+            chunk.role = std::move(*role);
+        }
+        auto finish = api::detail::optional_string_member(*c, "finish_reason", what, diag);
+        if (!finish) return finish.error();
+        chunk.finish_reason = std::move(*finish);
+        return event_step<chat_chunk>{std::move(chunk)};
+    }
+
+private:
+    consumer_group model_;
+    std::vector<chat_message> messages_;
+    std::optional<token_count> max_tokens_;
+    std::optional<openai::temperature> temperature_;
+    std::optional<api::top_p> top_p_;
+};
+
+/// POST /v1/embeddings of one text (Text = std::string) or a batch (std::vector<std::string>).
+/// Made by openai::embeddings.
+template <class Text>
+class basic_embeddings {
+public:
+    static_assert(std::same_as<Text, std::string> || std::same_as<Text, std::vector<std::string>>);
+    static constexpr api_kind api = api_kind::openai;
+    static constexpr boost::beast::http::verb method = boost::beast::http::verb::post;
+    /// True for a batch of texts.
+    static constexpr bool is_batch = std::same_as<Text, std::vector<std::string>>;
+    /// A vector, or one per text in input order.
+    using response_type = std::conditional_t<is_batch, std::vector<std::vector<float>>, std::vector<float>>;
+
+    basic_embeddings(consumer_group model, Text input) : model_(std::move(model)), input_(std::move(input)) {}
+
+    std::string path() const { return "/v1/embeddings"; }
+
+    /// {"input": ..., "model": ...}
+    std::string body() const {
+        boost::json::object o;
+        if constexpr (is_batch)
+            o["input"] = api::detail::string_array(input_);
+        else
+            o["input"] = input_;
+        o["model"] = model_.str();
+        return boost::json::serialize(o);
+    }
+
+    /// OpenAI's {"data": [{"embedding": [...], "index": i}, ...]}, put in input order by index
+    /// (each index once, below the number of texts; without indexes, in the order given), or the
+    /// {"result": ...} of /embed (reference §8.1).
+    boost::system::result<response_type> parse_response(const http::response& resp, diagnostics& diag) const {
+        static constexpr std::string_view what = "/v1/embeddings";
+        auto reply = api::detail::parse_object_reply(resp.body, what, diag);
+        if (!reply) return reply.error();
+        const std::size_t expected = is_batch ? input_.size() : 1;
+        if (const auto* error = reply->if_contains("error"); error && !error->is_null())
+            return detail::reported_error(*error, what, diag);
+        if (const auto* result = reply->if_contains("result")) {
+            if constexpr (is_batch)
+                return api::detail::vector_batch<float>(*result, expected, what, "result", "texts", diag);
+            else
+                return api::detail::single_vector<float>(*result, what, "result", diag);
+        }
+        const auto* data_json = reply->if_contains("data");
+        if (!data_json) return api::detail::bad_reply(diag, what, "has neither 'data' nor 'result'");
+        const auto* data = data_json->if_array();
+        if (!data) return api::detail::bad_reply(diag, what, "has a 'data' that is not an array");
+        if (data->size() != expected)
+            return api::detail::bad_reply(diag, what,
+                                          "has " + std::to_string(data->size()) + " embeddings for " +
+                                              std::to_string(expected) + " texts");
+        std::vector<std::vector<float>> out(expected);
+        std::vector<bool> seen(expected, false);
+        for (std::size_t i = 0; i < data->size(); ++i) {
+            const auto* item = (*data)[i].if_object();
+            if (!item) return api::detail::bad_reply(diag, what, "has a 'data' item that is not an object");
+            auto index = detail::index_of(*item, i, what, diag);
+            if (!index) return index.error();
+            if (*index >= expected || seen[*index])
+                return api::detail::bad_reply(diag, what, "has an 'index' that is not the position of a text sent, or repeats one");
+            seen[*index] = true;
+            const auto* embedding = item->if_contains("embedding");
+            if (!embedding) return api::detail::bad_reply(diag, what, "has a 'data' item with no 'embedding'");
+            auto vec = api::detail::number_vector<float>(*embedding);
+            if (!vec) return api::detail::bad_reply(diag, what, "has an 'embedding' that is not an array of numbers");
+            out[*index] = std::move(*vec);
+        }
+        if constexpr (is_batch)
+            return out;
+        else
+            return std::move(out.front());
+    }
+
+private:
+    consumer_group model_;
+    Text input_;
+};
+
+/// POST /v1/chat/completions: completes with the chat_completion.
+inline basic_chat<false> chat(consumer_group model, std::vector<chat_message> messages) {
+    return {std::move(model), std::move(messages)};
+}
+/// POST /v1/chat/completions with "stream": true: yields chat_chunk events until [DONE].
+inline basic_chat<true> chat_stream(consumer_group model, std::vector<chat_message> messages) {
+    return {std::move(model), std::move(messages)};
+}
+/// POST /v1/embeddings of one text: completes with its embedding.
+inline basic_embeddings<std::string> embeddings(consumer_group model, std::string input) {
+    return {std::move(model), std::move(input)};
+}
+/// POST /v1/embeddings of a batch: completes with one embedding per text, in order.
+inline basic_embeddings<std::vector<std::string>> embeddings(consumer_group model, std::vector<std::string> inputs) {
+    return {std::move(model), std::move(inputs)};
+}
+
+} // namespace takeoff::api::openai
+// end of <takeoff/api/openai.hpp>
+// #include <takeoff/api/request.hpp> (already inlined above)
+// #include <takeoff/api/sampling.hpp> (already inlined above)
+// #include <takeoff/api/status.hpp> (already inlined above)
+// begin of <takeoff/api/tokenize.hpp>
+// POST /tokenize/{reader_id}, /detokenize/{reader_id} and /chat_template/{reader_id} (reference
+// §2.7, §2.8): requests addressed to one reader, not to a consumer group.
+//
+//     auto t = api::tokenize(api::reader_id("primary-0"), "hello world");      // api::tokenization
+//     auto text = api::detokenize(api::reader_id("primary-0"), std::vector<std::int64_t>{1, 2});
+//     auto prompt = api::chat_template(api::reader_id("primary-0"), {{"user", "Hi"}}).add_generation_prompt(true);
+//
+// The reader id is a key of live_readers in /status (see inference_status::readers_in) and goes in
+// the path, percent-encoded. A consumer_group where the reader id belongs does not compile.
+
+// #include <takeoff/api/chat_message.hpp> (already inlined above)
+// #include <takeoff/api/detail/json_reply.hpp> (already inlined above)
+// #include <takeoff/api/ids.hpp> (already inlined above)
+// #include <takeoff/api/request.hpp> (already inlined above)
+// #include <takeoff/core/config.hpp> (already inlined above)
+
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+#include <boost/json/serialize.hpp>
+
+#include <concepts>
+#include <cstddef>
+#include <cstdint>
+#include <initializer_list>
+#include <optional>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+namespace takeoff::api {
+
+/// What /tokenize answers: the tokens' text and their count (tokens_count, or the number of tokens
+/// when the server sends no count).
+struct tokenization {
+    std::vector<std::string> tokens;
+    std::size_t count = 0;
+    friend bool operator==(const tokenization&, const tokenization&) = default;
+};
+
+namespace detail {
+template <class T>
+inline constexpr bool reader_id_expected = false;
+} // namespace detail
+
+/// POST /tokenize/{reader_id} of a text (Text = std::string) or of a pair of texts tokenized
+/// together (Text = text_pair). Made by api::tokenize.
+template <class Text>
+class basic_tokenize {
+public:
+    static_assert(std::same_as<Text, std::string> || std::same_as<Text, std::pair<std::string, std::string>>);
+    static constexpr api_kind api = api_kind::inference;
+    static constexpr boost::beast::http::verb method = boost::beast::http::verb::post;
+    using response_type = tokenization;
+
+    basic_tokenize(api::reader_id reader, Text text) : reader_(std::move(reader)), text_(std::move(text)) {}
+
+    /// use_chat_template: tokenize the text as the model's chat template would present it (sent
+    /// only when set; the Python client sends true).
+    basic_tokenize& use_chat_template(bool on) {
+        use_chat_template_ = on;
+        return *this;
+    }
+    /// skip_special_tokens (sent only when set).
+    basic_tokenize& skip_special_tokens(bool on) {
+        skip_special_tokens_ = on;
+        return *this;
+    }
+
+    /// The reader addressed.
+    const api::reader_id& reader() const noexcept { return reader_; }
+
+    std::string path() const { return detail::reader_path("/tokenize/", reader_); }
+
+    /// {"text": "..." | ["...", "..."], "use_chat_template"?, "skip_special_tokens"?}
+    std::string body() const {
+        boost::json::object o;
+        if constexpr (std::same_as<Text, std::string>)
+            o["text"] = text_;
+        else
+            o["text"] = boost::json::array{text_.first, text_.second};
+        if (use_chat_template_) o["use_chat_template"] = *use_chat_template_;
+        if (skip_special_tokens_) o["skip_special_tokens"] = *skip_special_tokens_;
+        return boost::json::serialize(o);
+    }
+
+    /// An empty reader id would address /tokenize/ itself: errc::invalid_argument.
+    boost::system::error_code validate(diagnostics& diag) const {
+        if (reader_.str().empty()) return detail::empty_reader_id(diag, "/tokenize");
+        return {};
+    }
+
+    /// {"tokens": ["...", ...], "tokens_count"?: n}
+    boost::system::result<tokenization> parse_response(const http::response& resp, diagnostics& diag) const {
+        static constexpr std::string_view what = "/tokenize";
+        auto reply = detail::parse_reply(resp.body, what, diag);
+        if (!reply) return reply.error();
+        auto tokens = detail::member(*reply, "tokens", what, diag);
+        if (!tokens) return tokens.error();
+        const auto* arr = (*tokens)->if_array();
+        if (!arr) return detail::bad_reply(diag, what, "has a 'tokens' that is not an array");
+        tokenization out;
+        out.tokens.reserve(arr->size());
+        for (const auto& t : *arr) {
+            if (!t.is_string()) return detail::bad_reply(diag, what, "has a token that is not a string");
+            out.tokens.emplace_back(t.get_string());
+        }
+        out.count = out.tokens.size();
+        if (const auto* n = reply->as_object().if_contains("tokens_count"); n && !n->is_null()) {
+            auto count = detail::integer(*n);
+            if (!count || *count < 0) return detail::bad_reply(diag, what, "has a 'tokens_count' that is not a count");
+            out.count = static_cast<std::size_t>(*count);
+        }
+        return out;
+    }
+
+private:
+    api::reader_id reader_;
+    Text text_;
+    std::optional<bool> use_chat_template_;
+    std::optional<bool> skip_special_tokens_;
+};
+
+/// POST /detokenize/{reader_id} of token texts (Token = std::string) or token ids (std::int64_t).
+/// Made by api::detokenize.
+template <class Token>
+class basic_detokenize {
+public:
+    static_assert(std::same_as<Token, std::string> || std::same_as<Token, std::int64_t>);
+    static constexpr api_kind api = api_kind::inference;
+    static constexpr boost::beast::http::verb method = boost::beast::http::verb::post;
+    /// The text the tokens spell.
+    using response_type = std::string;
+
+    basic_detokenize(api::reader_id reader, std::vector<Token> tokens)
+        : reader_(std::move(reader)), tokens_(std::move(tokens)) {}
+
+    /// skip_special_tokens (sent only when set; the Python client sends true).
+    basic_detokenize& skip_special_tokens(bool on) {
+        skip_special_tokens_ = on;
+        return *this;
+    }
+
+    /// The reader addressed.
+    const api::reader_id& reader() const noexcept { return reader_; }
+
+    std::string path() const { return detail::reader_path("/detokenize/", reader_); }
+
+    /// {"tokens": [...], "skip_special_tokens"?}
+    std::string body() const {
+        boost::json::object o;
+        boost::json::array a;
+        a.reserve(tokens_.size());
+        for (const auto& t : tokens_) a.emplace_back(t);
+        o["tokens"] = std::move(a);
+        if (skip_special_tokens_) o["skip_special_tokens"] = *skip_special_tokens_;
+        return boost::json::serialize(o);
+    }
+
+    /// An empty reader id: errc::invalid_argument.
+    boost::system::error_code validate(diagnostics& diag) const {
+        if (reader_.str().empty()) return detail::empty_reader_id(diag, "/detokenize");
+        return {};
+    }
+
+    /// {"text": "..."}
+    boost::system::result<std::string> parse_response(const http::response& resp, diagnostics& diag) const {
+        auto reply = detail::parse_object_reply(resp.body, "/detokenize", diag);
+        if (!reply) return reply.error();
+        return detail::string_member(*reply, "text", "/detokenize", diag);
+    }
+
+private:
+    api::reader_id reader_;
+    std::vector<Token> tokens_;
+    std::optional<bool> skip_special_tokens_;
+};
+
+/// POST /chat_template/{reader_id}: the prompt the model's chat template makes of one conversation
+/// (Batch = false: completes with std::string) or of several (true: one string per conversation).
+/// Made by api::chat_template.
+template <bool Batch>
+class basic_chat_template {
+public:
+    static constexpr api_kind api = api_kind::inference;
+    static constexpr boost::beast::http::verb method = boost::beast::http::verb::post;
+    /// True for several conversations.
+    static constexpr bool is_batch = Batch;
+    using conversations_type =
+        std::conditional_t<Batch, std::vector<std::vector<chat_message>>, std::vector<chat_message>>;
+    /// The templated prompt, or one per conversation in order.
+    using response_type = std::conditional_t<Batch, std::vector<std::string>, std::string>;
+
+    basic_chat_template(api::reader_id reader, conversations_type inputs)
+        : reader_(std::move(reader)), inputs_(std::move(inputs)) {}
+
+    /// add_generation_prompt: end the prompt with the template's cue for the assistant's answer
+    /// (sent only when set; the server's default is false).
+    basic_chat_template& add_generation_prompt(bool on) {
+        add_generation_prompt_ = on;
+        return *this;
+    }
+
+    /// The reader addressed.
+    const api::reader_id& reader() const noexcept { return reader_; }
+
+    std::string path() const { return detail::reader_path("/chat_template/", reader_); }
+
+    /// {"inputs": [[{"role", "content"}, ...], ...], "add_generation_prompt"?}: always a batch of
+    /// conversations on the wire.
+    std::string body() const {
+        boost::json::object o;
+        boost::json::array batch;
+        auto add = [&batch](const std::vector<chat_message>& conversation) {
+            boost::json::array messages;
+            messages.reserve(conversation.size());
+            for (const auto& m : conversation) messages.emplace_back(detail::to_json_object(m));
+            batch.emplace_back(std::move(messages));
+        };
+        if constexpr (Batch)
+            for (const auto& c : inputs_) add(c);
+        else
+            add(inputs_);
+        o["inputs"] = std::move(batch);
+        if (add_generation_prompt_) o["add_generation_prompt"] = *add_generation_prompt_;
+        return boost::json::serialize(o);
+    }
+
+    /// Checked before sending (the server answers 400): an empty reader id, no conversation or an
+    /// empty conversation give errc::invalid_argument.
+    boost::system::error_code validate(diagnostics& diag) const {
+        if (reader_.str().empty()) return detail::empty_reader_id(diag, "/chat_template");
+        auto fail = [&](std::string message) {
+            diag.set_client_message(std::move(message));
+            return make_error_code(errc::invalid_argument);
+        };
+        if constexpr (Batch) {
+            if (inputs_.empty()) return fail("the /chat_template request has no conversation");
+            for (std::size_t i = 0; i < inputs_.size(); ++i)
+                if (inputs_[i].empty())
+                    return fail("the /chat_template request's conversation " + std::to_string(i) + " has no message");
+        } else {
+            if (inputs_.empty()) return fail("the /chat_template request's conversation has no message");
+        }
+        return {};
+    }
+
+    /// {"messages": ["...", ...]}: one prompt per conversation sent.
+    boost::system::result<response_type> parse_response(const http::response& resp, diagnostics& diag) const {
+        static constexpr std::string_view what = "/chat_template";
+        auto reply = detail::parse_reply(resp.body, what, diag);
+        if (!reply) return reply.error();
+        auto messages = detail::member(*reply, "messages", what, diag);
+        if (!messages) return messages.error();
+        const auto* arr = (*messages)->if_array();
+        if (!arr) return detail::bad_reply(diag, what, "has a 'messages' that is not an array");
+        const std::size_t expected = Batch ? inputs_.size() : 1;
+        if (arr->size() != expected)
+            return detail::bad_reply(diag, what,
+                                     "has " + std::to_string(arr->size()) + " prompts for " + std::to_string(expected) +
+                                         " conversations");
+        std::vector<std::string> out;
+        out.reserve(arr->size());
+        for (const auto& m : *arr) {
+            if (!m.is_string()) return detail::bad_reply(diag, what, "has a prompt that is not a string");
+            out.emplace_back(m.get_string());
+        }
+        if constexpr (Batch)
+            return out;
+        else
+            return std::move(out.front());
+    }
+
+private:
+    api::reader_id reader_;
+    conversations_type inputs_;
+    std::optional<bool> add_generation_prompt_;
+};
+
+/// POST /tokenize/{reader_id} of a text: completes with its tokens.
+inline basic_tokenize<std::string> tokenize(reader_id reader, std::string text) {
+    return {std::move(reader), std::move(text)};
+}
+/// POST /tokenize/{reader_id} of two texts tokenized as a pair (as a reranker sees them).
+inline basic_tokenize<std::pair<std::string, std::string>> tokenize(reader_id reader,
+                                                                     std::pair<std::string, std::string> texts) {
+    return {std::move(reader), std::move(texts)};
+}
+/// POST /detokenize/{reader_id} of token texts: completes with the text.
+inline basic_detokenize<std::string> detokenize(reader_id reader, std::vector<std::string> tokens) {
+    return {std::move(reader), std::move(tokens)};
+}
+/// POST /detokenize/{reader_id} of token ids: completes with the text.
+inline basic_detokenize<std::int64_t> detokenize(reader_id reader, std::vector<std::int64_t> tokens) {
+    return {std::move(reader), std::move(tokens)};
+}
+/// POST /chat_template/{reader_id} of one conversation: completes with the prompt.
+inline basic_chat_template<false> chat_template(reader_id reader, std::vector<chat_message> conversation) {
+    return {std::move(reader), std::move(conversation)};
+}
+/// As above for a braced list of messages (`{{"user", "Hi"}}` would otherwise also read as a list
+/// of conversations).
+inline basic_chat_template<false> chat_template(reader_id reader, std::initializer_list<chat_message> conversation) {
+    return {std::move(reader), std::vector<chat_message>(conversation)};
+}
+/// POST /chat_template/{reader_id} of several conversations: completes with one prompt each.
+inline basic_chat_template<true> chat_template(reader_id reader, std::vector<std::vector<chat_message>> conversations) {
+    return {std::move(reader), std::move(conversations)};
+}
+
+/// A consumer_group where a reader_id belongs: these routes address one reader (find its id with
+/// api::status() and inference_status::readers_in(group)).
+template <class Group, class... Rest>
+    requires std::same_as<std::remove_cvref_t<Group>, consumer_group>
+void tokenize(Group&&, Rest&&...) {
+    static_assert(detail::reader_id_expected<Group>,
+                  "tokenize takes a reader_id, not a consumer_group: find the reader with api::status().readers_in(group)");
+}
+/// See tokenize(consumer_group, ...).
+template <class Group, class... Rest>
+    requires std::same_as<std::remove_cvref_t<Group>, consumer_group>
+void detokenize(Group&&, Rest&&...) {
+    static_assert(detail::reader_id_expected<Group>,
+                  "detokenize takes a reader_id, not a consumer_group: find the reader with api::status().readers_in(group)");
+}
+/// See tokenize(consumer_group, ...).
+template <class Group, class... Rest>
+    requires std::same_as<std::remove_cvref_t<Group>, consumer_group>
+void chat_template(Group&&, Rest&&...) {
+    static_assert(detail::reader_id_expected<Group>,
+                  "chat_template takes a reader_id, not a consumer_group: find the reader with api::status().readers_in(group)");
+}
+
+} // namespace takeoff::api
+// end of <takeoff/api/tokenize.hpp>
+// begin of <takeoff/api/validate.hpp>
+// Checks a request makes of itself before it is sent. A request type whose fields can break a rule
+// the type system cannot express (an empty reader id, a reader config without a model name) has
+//     boost::system::error_code validate(diagnostics&) const;
+// and the client calls it through api::validate(r, diag) before anything goes on the wire.
+
+// #include <takeoff/api/request.hpp> (already inlined above)
+// #include <takeoff/core/config.hpp> (already inlined above)
+// #include <takeoff/core/diagnostics.hpp> (already inlined above)
+
+#include <boost/system/error_code.hpp>
+
+#include <concepts>
+
+namespace takeoff::api {
+
+/// A request that checks its own fields before it is sent.
+template <class R>
+concept validated_request = request<R> && requires(const R& r, diagnostics& diag) {
+    { r.validate(diag) } -> std::same_as<boost::system::error_code>;
+};
+
+/// r.validate(diag) for a validated_request; success for any other request (its types already
+/// enforce its rules).
+template <request R>
+boost::system::error_code validate(const R& r, diagnostics& diag) {
+    if constexpr (validated_request<R>)
+        return r.validate(diag);
+    else
+        return {};
+}
+
+} // namespace takeoff::api
+// end of <takeoff/api/validate.hpp>
+// end of <takeoff/api/api.hpp>
+// begin of <takeoff/batch.hpp>
+// Many requests with bounded concurrency: the batch helper.
+//
+//     std::vector<std::string> prompts = ...;                       // 1,000 of them
+//     takeoff::batch_options options;
+//     options.progress = [](std::size_t done, std::size_t total) { std::cerr << done << '/' << total << '\r'; };
+//     auto results = co_await takeoff::async_generate_batch(client, prompts, options);
+//     for (auto& r : results) if (r.ec) ...; else use(r.value);
+//
+// At most options.concurrency requests are in flight at once (default 32; the transport's pool
+// also caps connections per origin). Results come back in input order, one batch_item per request,
+// each with its own error code and diagnostics: one failure loses nothing else. Cancelling the
+// operation cancels the requests in flight and starts no more; it then completes with
+// operation_aborted and every item (those not started have operation_aborted).
+
+// #include <takeoff/api/generate.hpp> (already inlined above)
+// #include <takeoff/api/request.hpp> (already inlined above)
+// begin of <takeoff/client.hpp>
+// takeoff::client: every Takeoff route, typed, over one http::client (its connection pools shared
+// by any number of coroutines and threads), with an optional SPCS ingress credential.
+//
+//     takeoff::client takeoff(io.get_executor());                        // a local Takeoff
+//     std::string text = co_await takeoff.async_generate("Hello");
+//     auto stream = co_await takeoff.async_generate_stream(api::generate_stream("Hi").max_new_tokens(64));
+//     while (auto token = co_await stream.async_next()) std::cout << *token;
+//
+// Requests are the types of include/takeoff/api/; each names its API, and the client sends it to
+// that API's base URL (client_options). With a token_provider every attempt carries its credential
+// (snowflake/send.hpp: a rejected credential is invalidated and the request sent once more); with
+// none, nothing is added (a Takeoff on localhost). A non-2xx reply completes with the errc of its
+// status and an excerpt of the body as the (untrusted) server message in the diagnostics; 429 and
+// 503 (no live reader yet) are retried by the transport's retry policy first.
+
+// #include <takeoff/api/base_url.hpp> (already inlined above)
+// #include <takeoff/api/api.hpp> (already inlined above)
+// #include <takeoff/api/request.hpp> (already inlined above)
+// #include <takeoff/core/config.hpp> (already inlined above)
+// #include <takeoff/core/diagnostics.hpp> (already inlined above)
+// #include <takeoff/core/error.hpp> (already inlined above)
 // begin of <takeoff/core/with_diagnostics.hpp>
 // with_diagnostics: the completion token adapter behind the library's default token (Boost.MySQL's
 // model). It turns a completion void(error_code, T...) into void(std::exception_ptr, T...), the
@@ -1624,14 +3765,6 @@ struct associator<Associator, takeoff::detail::diagnostics_handler<Handler>, Def
 
 } // namespace boost::asio
 // end of <takeoff/core/with_diagnostics.hpp>
-// begin of <takeoff/http/body_stream.hpp>
-// body_stream: the body of a response read as it arrives, in constant memory, for SSE and other
-// long streams. Obtained from client::async_open after a 2xx header; pulled with async_read_some.
-
-// #include <takeoff/core/config.hpp> (already inlined above)
-// #include <takeoff/core/diagnostics.hpp> (already inlined above)
-// #include <takeoff/core/error.hpp> (already inlined above)
-// #include <takeoff/core/with_diagnostics.hpp> (already inlined above)
 // begin of <takeoff/detail/async_op.hpp>
 // How every public async_* operation of the library is built: the work is a detail::task (task.hpp)
 // started through async_initiate, so that any completion token works (deferred by default,
@@ -2298,6 +4431,37 @@ auto async_run(const asio::any_io_executor& executor, bool serialised, std::chro
 
 } // namespace takeoff::detail
 // end of <takeoff/detail/async_op.hpp>
+// #include <takeoff/detail/task.hpp> (already inlined above)
+// begin of <takeoff/event_stream.hpp>
+// event_stream: the events of a streamed Takeoff request (generate_stream, OpenAI chat with
+// stream: true), pulled one at a time:
+//
+//     auto stream = co_await client.async_generate_stream("Tell me a story");
+//     while (auto token = co_await stream.async_next()) std::cout << *token << std::flush;
+//
+// Constant memory: a fixed read buffer and the SSE parser's buffers for the event being read;
+// nothing is queued. The stream ends (async_next gives an empty optional) when the body ends
+// after a complete event, or at the API's end marker (OpenAI's `data: [DONE]`). A connection that
+// drops, or a body that ends inside an event, is errc::stream_truncated: never a silent end.
+// Cancelling a read, or destroying the stream before its end, closes the connection; reading it
+// to its end gives the connection back to the pool at once.
+
+// #include <takeoff/api/request.hpp> (already inlined above)
+// #include <takeoff/core/config.hpp> (already inlined above)
+// #include <takeoff/core/diagnostics.hpp> (already inlined above)
+// #include <takeoff/core/error.hpp> (already inlined above)
+// #include <takeoff/core/with_diagnostics.hpp> (already inlined above)
+// #include <takeoff/detail/async_op.hpp> (already inlined above)
+// #include <takeoff/detail/task.hpp> (already inlined above)
+// begin of <takeoff/http/body_stream.hpp>
+// body_stream: the body of a response read as it arrives, in constant memory, for SSE and other
+// long streams. Obtained from client::async_open after a 2xx header; pulled with async_read_some.
+
+// #include <takeoff/core/config.hpp> (already inlined above)
+// #include <takeoff/core/diagnostics.hpp> (already inlined above)
+// #include <takeoff/core/error.hpp> (already inlined above)
+// #include <takeoff/core/with_diagnostics.hpp> (already inlined above)
+// #include <takeoff/detail/async_op.hpp> (already inlined above)
 // begin of <takeoff/http/detail/connection.hpp>
 // One HTTP/1.1 connection, plain or TLS, optionally tunnelled through a proxy with CONNECT. A
 // connection is used by one exchange at a time; the pool hands it out and takes it back.
@@ -2331,309 +4495,7 @@ auto async_run(const asio::any_io_executor& executor, bool serialised, std::chro
 
 // #include <takeoff/core/config.hpp> (already inlined above)
 // #include <takeoff/core/diagnostics.hpp> (already inlined above)
-// begin of <takeoff/http/fields.hpp>
-// http::fields: the header fields of a request or a response, in the order they were added or
-// received. Names compare ignoring ASCII case (RFC 9110 section 5.1). All names and values live in
-// one string and their positions in one vector, so a response header costs two allocations however
-// many fields it has (Beast's basic_fields: one per field, in a list and a tree), and a move is a
-// few pointers: the transport moves every response from its parser to the caller.
-//
-// Sans-io; a plain value type (copyable, movable, not thread-safe).
-
-// #include <takeoff/core/config.hpp> (already inlined above)
-// begin of <takeoff/http/detail/syntax.hpp>
-// Character rules of HTTP (RFC 9110): tokens, field values, and ASCII case, in which header names,
-// schemes and host names compare (never the locale's). Tables, since they run on every request and
-// response. Sans-io.
-
-// #include <takeoff/core/config.hpp> (already inlined above)
-
-#include <array>
-#include <cstddef>
-#include <cstdint>
-#include <cstring>
-#include <string_view>
-
-namespace takeoff::http::detail {
-
-constexpr char ascii_lower(char c) noexcept { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
-
-// Eight bytes at a time ("SIMD within a register"): the tests below are exact for "some byte of the
-// word is ...", which is all the callers ask.
-namespace swar {
-inline constexpr std::uint64_t ones = 0x0101010101010101ull;
-inline constexpr std::uint64_t highs = 0x8080808080808080ull;
-
-inline std::uint64_t load(const char* p) noexcept {
-    std::uint64_t w;
-    std::memcpy(&w, p, 8);
-    return w;
-}
-/// Some byte of w is below n (n <= 0x80).
-constexpr bool has_less(std::uint64_t w, std::uint8_t n) noexcept { return ((w - ones * n) & ~w & highs) != 0; }
-/// Some byte of w equals b.
-constexpr bool has_byte(std::uint64_t w, std::uint8_t b) noexcept { return has_less(w ^ (ones * b), 1); }
-/// Some byte of w is a control character: below 0x20 (HTAB among them) or DEL (0x7f).
-constexpr bool has_control(std::uint64_t w) noexcept { return has_less(w, 0x20) || has_byte(w, 0x7f); }
-/// w with the ASCII capitals of each byte lowered (bytes 0x80 and above unchanged).
-constexpr std::uint64_t lower(std::uint64_t w) noexcept {
-    const std::uint64_t low7 = w & ~highs;                   // no carry can cross a byte below
-    const std::uint64_t at_least_a = low7 + ones * (0x80 - 'A'); // high bit: byte >= 'A'
-    const std::uint64_t past_z = low7 + ones * (0x80 - 'Z' - 1); // high bit: byte > 'Z'
-    const std::uint64_t capitals = at_least_a & ~past_z & ~w & highs;
-    return w | (capitals >> 2); // 0x80 >> 2 == 0x20, the case bit
-}
-} // namespace swar
-
-/// Equal ignoring ASCII case.
-inline bool iequals(std::string_view a, std::string_view b) noexcept {
-    const std::size_t n = a.size();
-    if (n != b.size()) return false;
-    if (n >= 8) { // whole words, the last one overlapping the one before
-        for (std::size_t i = 0; i + 8 < n; i += 8)
-            if (swar::lower(swar::load(a.data() + i)) != swar::lower(swar::load(b.data() + i))) return false;
-        return swar::lower(swar::load(a.data() + n - 8)) == swar::lower(swar::load(b.data() + n - 8));
-    }
-    for (std::size_t i = 0; i < n; ++i)
-        if (ascii_lower(a[i]) != ascii_lower(b[i])) return false;
-    return true;
-}
-
-// RFC 9110 tchar.
-inline constexpr auto token_chars = [] {
-    std::array<bool, 256> table{};
-    for (unsigned c = '0'; c <= '9'; ++c) table[c] = true;
-    for (unsigned c = 'a'; c <= 'z'; ++c) table[c] = true;
-    for (unsigned c = 'A'; c <= 'Z'; ++c) table[c] = true;
-    for (const char c : std::string_view("!#$%&'*+-.^_`|~")) table[static_cast<unsigned char>(c)] = true;
-    return table;
-}();
-
-// What a field value may hold (RFC 9110 section 5.5): VCHAR, SP, HTAB and obs-text; no other
-// control character and no DEL.
-inline constexpr auto field_value_chars = [] {
-    std::array<bool, 256> table{};
-    for (unsigned c = 0x20; c < 0x7f; ++c) table[c] = true;
-    for (unsigned c = 0x80; c < 0x100; ++c) table[c] = true;
-    table['\t'] = true;
-    return table;
-}();
-
-/// v without the optional white space (RFC 9110 section 5.6.3: SP and HTAB) at either end.
-constexpr std::string_view trim_ows(std::string_view v) noexcept {
-    while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
-    while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
-    return v;
-}
-
-/// True for an RFC 9110 token (a valid header name).
-inline bool is_token(std::string_view s) noexcept {
-    if (s.empty()) return false;
-    for (const char c : s)
-        if (!token_chars[static_cast<unsigned char>(c)]) return false;
-    return true;
-}
-
-} // namespace takeoff::http::detail
-// end of <takeoff/http/detail/syntax.hpp>
-
-#include <boost/beast/http/field.hpp>
-
-#include <cstddef>
-#include <functional>
-#include <cstdint>
-#include <initializer_list>
-#include <iterator>
-#include <stdexcept>
-#include <string>
-#include <string_view>
-#include <utility>
-#include <vector>
-
-namespace takeoff::http {
-
-/// A header field name: a string, or one of Beast's known field constants
-/// (`boost::beast::http::field::content_type`). Only a view: it does not own the text.
-class field_name {
-public:
-    constexpr field_name(std::string_view name) noexcept : text_(name) {}
-    constexpr field_name(const char* name) noexcept : text_(name) {}
-    field_name(const std::string& name) noexcept : text_(name) {}
-    field_name(boost::beast::http::field name) noexcept : text_(to_std(boost::beast::http::to_string(name))) {}
-
-    constexpr std::string_view view() const noexcept { return text_; }
-
-private:
-    template <class View>
-    static std::string_view to_std(View v) noexcept {
-        return std::string_view(v.data(), v.size());
-    }
-    std::string_view text_;
-};
-
-
-/// Header fields in order, names compared ignoring ASCII case. See the file comment.
-class fields {
-    struct entry {
-        std::uint32_t offset;     // of the name in text_; the value follows it
-        std::uint32_t name_size;
-        std::uint32_t value_size;
-    };
-
-public:
-    /// One field as a pair of views into the container (valid until it is next modified).
-    struct field {
-        std::string_view name;
-        std::string_view value;
-    };
-
-    /// Iterates over the fields in order; dereferencing gives a `field` by value.
-    class const_iterator {
-    public:
-        using iterator_concept = std::forward_iterator_tag;
-        using iterator_category = std::input_iterator_tag;
-        using value_type = field;
-        using difference_type = std::ptrdiff_t;
-        using reference = field;
-
-        const_iterator() = default;
-        field operator*() const { return owner_->at_index(index_); }
-        /// `it->name`, `it->value`: through a proxy holding the field.
-        struct arrow {
-            field f;
-            const field* operator->() const noexcept { return &f; }
-        };
-        arrow operator->() const { return {owner_->at_index(index_)}; }
-        const_iterator& operator++() noexcept {
-            ++index_;
-            return *this;
-        }
-        const_iterator operator++(int) noexcept {
-            auto copy = *this;
-            ++index_;
-            return copy;
-        }
-        friend bool operator==(const const_iterator& a, const const_iterator& b) noexcept {
-            return a.index_ == b.index_ && a.owner_ == b.owner_;
-        }
-
-    private:
-        friend class fields;
-        const_iterator(const fields* owner, std::size_t index) noexcept : owner_(owner), index_(index) {}
-        const fields* owner_ = nullptr;
-        std::size_t index_ = 0;
-    };
-
-    fields() = default;
-    /// Fields from (name, value) pairs, in order.
-    fields(std::initializer_list<std::pair<std::string_view, std::string_view>> init) {
-        for (const auto& [name, value] : init) append(name, value);
-    }
-
-    std::size_t size() const noexcept { return entries_.size(); }
-    bool empty() const noexcept { return entries_.empty(); }
-    const_iterator begin() const noexcept { return {this, 0}; }
-    const_iterator end() const noexcept { return {this, entries_.size()}; }
-
-    /// The first field with this name, or end().
-    const_iterator find(field_name name) const noexcept {
-        for (std::size_t i = 0; i < entries_.size(); ++i)
-            if (detail::iequals(name_at(i), name.view())) return {this, i};
-        return end();
-    }
-    bool contains(field_name name) const noexcept { return find(name) != end(); }
-    /// How many fields have this name.
-    std::size_t count(field_name name) const noexcept {
-        std::size_t n = 0;
-        for (std::size_t i = 0; i < entries_.size(); ++i) n += detail::iequals(name_at(i), name.view()) ? 1 : 0;
-        return n;
-    }
-    /// The value of the first field with this name; empty when there is none (use find() to tell
-    /// an absent field from an empty one).
-    std::string_view operator[](field_name name) const noexcept {
-        auto it = find(name);
-        return it == end() ? std::string_view() : (*it).value;
-    }
-
-    /// Adds a field after the others (a name may occur more than once). The transport checks
-    /// names and values before sending a request: nothing is validated here.
-    void append(field_name name, std::string_view value) {
-        const std::string_view n = name.view();
-        if (text_.size() + n.size() + value.size() > UINT32_MAX) throw std::length_error("takeoff::http::fields");
-        entries_.push_back(entry{static_cast<std::uint32_t>(text_.size()), static_cast<std::uint32_t>(n.size()),
-                                 static_cast<std::uint32_t>(value.size())});
-        text_.append(n).append(value);
-    }
-
-    /// Replaces every field of this name by one with this value (at the end).
-    void set(field_name name, std::string_view value) {
-        // name and value may view this container's own text: copy them before erasing.
-        if (points_into_text(name.view()) || points_into_text(value)) {
-            const std::string n(name.view()), v(value);
-            erase(n);
-            append(n, v);
-            return;
-        }
-        erase(name);
-        append(name, value);
-    }
-
-    /// Removes every field of this name; returns how many there were.
-    std::size_t erase(field_name name) {
-        if (count(name) == 0) return 0;
-        const std::string wanted(name.view()); // may view text_, which is rebuilt below
-        fields kept;
-        kept.text_.reserve(text_.size());
-        std::size_t removed = 0;
-        for (std::size_t i = 0; i < entries_.size(); ++i) {
-            if (detail::iequals(name_at(i), wanted)) {
-                ++removed;
-                continue;
-            }
-            kept.append(name_at(i), value_at(i));
-        }
-        *this = std::move(kept);
-        return removed;
-    }
-
-    void clear() noexcept {
-        entries_.clear();
-        text_.clear();
-    }
-
-    /// Room for `count` fields holding `bytes` of names and values in all, without reallocating.
-    void reserve(std::size_t count, std::size_t bytes) {
-        entries_.reserve(count);
-        text_.reserve(bytes);
-    }
-
-    /// Same fields, same values, same order; names compared ignoring case.
-    friend bool operator==(const fields& a, const fields& b) noexcept {
-        if (a.size() != b.size()) return false;
-        for (std::size_t i = 0; i < a.size(); ++i)
-            if (!detail::iequals(a.name_at(i), b.name_at(i)) || a.value_at(i) != b.value_at(i)) return false;
-        return true;
-    }
-
-private:
-    std::string_view name_at(std::size_t i) const noexcept {
-        return std::string_view(text_).substr(entries_[i].offset, entries_[i].name_size);
-    }
-    std::string_view value_at(std::size_t i) const noexcept {
-        return std::string_view(text_).substr(entries_[i].offset + entries_[i].name_size, entries_[i].value_size);
-    }
-    field at_index(std::size_t i) const noexcept { return {name_at(i), value_at(i)}; }
-    bool points_into_text(std::string_view s) const noexcept {
-        return !s.empty() && !text_.empty() && std::less_equal<>{}(text_.data(), s.data()) &&
-               std::less<>{}(s.data(), text_.data() + text_.size());
-    }
-
-    std::string text_;
-    std::vector<entry> entries_;
-};
-
-} // namespace takeoff::http
-// end of <takeoff/http/fields.hpp>
+// #include <takeoff/http/fields.hpp> (already inlined above)
 
 #include <boost/asio/any_completion_handler.hpp>
 #include <boost/beast/http/verb.hpp>
@@ -2693,7 +4555,134 @@ using response_classifier = std::function<boost::system::error_code(const respon
 // CONNECT tunnel, and so are http targets (the transport tunnels both). Proxy passwords live in takeoff::secret
 // and no to_string or operator<< here prints them.
 
-// #include <takeoff/core/base64.hpp> (already inlined above)
+// begin of <takeoff/core/base64.hpp>
+// Base64 and base64url (RFC 4648 sections 4 and 5): Basic credentials for proxies and OAuth
+// clients, and the unpadded base64url that PKCE and JWTs use.
+//
+// The decoders are strict, as RFC 4648 section 3.3 and 3.5 allow: characters outside the alphabet
+// (whitespace included), misplaced or missing padding and non-zero bits after the last byte are
+// errors. Accepting only the canonical form means one value has one encoding, which matters where
+// an encoded value is compared (a PKCE challenge, a JWT signature).
+
+// #include <takeoff/core/config.hpp> (already inlined above)
+// #include <takeoff/core/error.hpp> (already inlined above)
+
+#include <boost/system/result.hpp>
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace takeoff {
+
+namespace detail {
+
+inline constexpr std::string_view base64_alphabet =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+inline constexpr std::string_view base64url_alphabet =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+// Encodes with the given alphabet; `pad` adds '=' up to a multiple of four characters.
+inline std::string base64_encode_with(std::string_view in, std::string_view alphabet, bool pad) {
+    std::string out;
+    out.reserve((in.size() + 2) / 3 * 4);
+    std::size_t i = 0;
+    for (; i + 3 <= in.size(); i += 3) {
+        const std::uint32_t v = (std::uint32_t{static_cast<unsigned char>(in[i])} << 16) |
+                                (std::uint32_t{static_cast<unsigned char>(in[i + 1])} << 8) |
+                                std::uint32_t{static_cast<unsigned char>(in[i + 2])};
+        out += alphabet[(v >> 18) & 63];
+        out += alphabet[(v >> 12) & 63];
+        out += alphabet[(v >> 6) & 63];
+        out += alphabet[v & 63];
+    }
+    const std::size_t rest = in.size() - i;
+    if (rest == 1) {
+        const std::uint32_t v = std::uint32_t{static_cast<unsigned char>(in[i])} << 16;
+        out += alphabet[(v >> 18) & 63];
+        out += alphabet[(v >> 12) & 63];
+        if (pad) out += "==";
+    } else if (rest == 2) {
+        const std::uint32_t v = (std::uint32_t{static_cast<unsigned char>(in[i])} << 16) |
+                                (std::uint32_t{static_cast<unsigned char>(in[i + 1])} << 8);
+        out += alphabet[(v >> 18) & 63];
+        out += alphabet[(v >> 12) & 63];
+        out += alphabet[(v >> 6) & 63];
+        if (pad) out += '=';
+    }
+    return out;
+}
+
+// The 6-bit value of c in the alphabet, or -1.
+inline int base64_value(char c, bool url) noexcept {
+    if (c >= 'A' && c <= 'Z') return c - 'A';
+    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+    if (c >= '0' && c <= '9') return c - '0' + 52;
+    if (c == (url ? '-' : '+')) return 62;
+    if (c == (url ? '_' : '/')) return 63;
+    return -1;
+}
+
+// Decodes unpadded text (padding already removed by the caller).
+inline boost::system::result<std::string> base64_decode_unpadded(std::string_view in, bool url) {
+    // One leftover character cannot hold a whole byte.
+    if (in.size() % 4 == 1) return make_error_code(errc::invalid_argument);
+    std::string out;
+    out.reserve(in.size() / 4 * 3 + 2);
+    std::uint32_t acc = 0;
+    int bits = 0;
+    for (char c : in) {
+        const int v = base64_value(c, url);
+        if (v < 0) return make_error_code(errc::invalid_argument);
+        acc = (acc << 6) | static_cast<std::uint32_t>(v);
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            out += static_cast<char>((acc >> bits) & 0xff);
+        }
+    }
+    // The bits left over after the last byte must be zero (canonical encoding only).
+    if ((acc & ((1u << bits) - 1)) != 0) return make_error_code(errc::invalid_argument);
+    return out;
+}
+
+} // namespace detail
+
+/// Standard base64 with '=' padding (RFC 4648 section 4), as HTTP Basic credentials need.
+inline std::string base64_encode(std::string_view data) {
+    return detail::base64_encode_with(data, detail::base64_alphabet, true);
+}
+
+/// base64url without padding (RFC 4648 section 5, as RFC 7636 PKCE and RFC 7515 JWS use it), so the
+/// result can go into URLs and JWT segments as it is.
+inline std::string base64url_encode(std::string_view data) {
+    return detail::base64_encode_with(data, detail::base64url_alphabet, false);
+}
+
+/// Decodes standard base64. The input must be padded to a multiple of four characters and be the
+/// canonical encoding; anything else (whitespace, the url alphabet, stray '=') gives
+/// errc::invalid_argument.
+inline boost::system::result<std::string> base64_decode(std::string_view text) {
+    if (text.size() % 4 != 0) return make_error_code(errc::invalid_argument);
+    std::size_t pad = 0;
+    while (pad < 2 && pad < text.size() && text[text.size() - 1 - pad] == '=') ++pad;
+    return detail::base64_decode_unpadded(text.substr(0, text.size() - pad), false);
+}
+
+/// Decodes base64url. Padding is optional (JWTs and PKCE omit it, some servers add it), but when
+/// present it must be exactly what makes the length a multiple of four. Anything else, including
+/// the '+' and '/' of standard base64, gives errc::invalid_argument.
+inline boost::system::result<std::string> base64url_decode(std::string_view text) {
+    std::size_t pad = 0;
+    while (pad < 2 && pad < text.size() && text[text.size() - 1 - pad] == '=') ++pad;
+    if (pad != 0 && text.size() % 4 != 0) return make_error_code(errc::invalid_argument);
+    return detail::base64_decode_unpadded(text.substr(0, text.size() - pad), true);
+}
+
+} // namespace takeoff
+// end of <takeoff/core/base64.hpp>
 // #include <takeoff/core/config.hpp> (already inlined above)
 // #include <takeoff/core/diagnostics.hpp> (already inlined above)
 // #include <takeoff/core/error.hpp> (already inlined above)
@@ -4047,67 +6036,7 @@ private:
 
 // #include <takeoff/core/config.hpp> (already inlined above)
 // #include <takeoff/http/detail/syntax.hpp> (already inlined above)
-// begin of <takeoff/http/message.hpp>
-// The request a caller hands to the transport and the buffered response it gets back.
-
-// #include <takeoff/core/config.hpp> (already inlined above)
-// #include <takeoff/http/fields.hpp> (already inlined above)
-
-#include <boost/beast/http/field.hpp>
-#include <boost/beast/http/verb.hpp>
-#include <boost/url/url.hpp>
-
-#include <string>
-#include <string_view>
-#include <utility>
-
-namespace takeoff::http {
-
-/// An HTTP request: method, absolute http(s) URL, extra headers and an already encoded body.
-/// Host, Content-Length, Transfer-Encoding and Connection are set by the transport (such headers
-/// given here are ignored); User-Agent is the client's unless given here.
-struct request {
-    boost::beast::http::verb method = boost::beast::http::verb::get;
-    boost::urls::url url;
-    http::fields headers;
-    std::string body;
-
-    /// A GET of url.
-    static request get(boost::urls::url url) { return request{boost::beast::http::verb::get, std::move(url), {}, {}}; }
-
-    /// A POST of body with the given Content-Type.
-    static request post(boost::urls::url url, std::string body, std::string_view content_type) {
-        request r{boost::beast::http::verb::post, std::move(url), {}, std::move(body)};
-        r.headers.set(boost::beast::http::field::content_type, content_type);
-        return r;
-    }
-};
-
-/// A complete response with its body in memory.
-struct response {
-    unsigned status = 0;
-    http::fields headers;
-    std::string body;
-
-    /// The Content-Type without parameters, lowercased ("application/json").
-    std::string media_type() const;
-};
-
-namespace detail {
-inline std::string media_type_of(std::string_view content_type) {
-    std::string out(trim_ows(content_type.substr(0, content_type.find(';'))));
-    for (char& c : out) c = ascii_lower(c);
-    return out;
-}
-} // namespace detail
-
-inline std::string response::media_type() const {
-    auto it = headers.find(boost::beast::http::field::content_type);
-    return it == headers.end() ? std::string() : detail::media_type_of(it->value);
-}
-
-} // namespace takeoff::http
-// end of <takeoff/http/message.hpp>
+// #include <takeoff/http/message.hpp> (already inlined above)
 
 #include <boost/asio/buffer.hpp>
 #include <boost/beast/http/basic_parser.hpp>
@@ -6028,6 +7957,729 @@ private:
 
 } // namespace takeoff::http
 // end of <takeoff/http/body_stream.hpp>
+// begin of <takeoff/sse/parser.hpp>
+// The sans-io Server-Sent Events parser: text/event-stream bytes in, one event at a time out.
+//
+// It follows the WHATWG HTML rules for interpreting an event stream exactly (docs/sse.md lists them
+// with the extensions and the size cap). It is pull-based so that a transport can hand out one
+// event per async_next() without queueing: parse() stops right after the line that completes an
+// event. Memory is bounded by the per-event cap, and buffers are reused, so a long stream does not
+// allocate once they have grown to the size of its largest event.
+
+// #include <takeoff/core/config.hpp> (already inlined above)
+// #include <takeoff/core/error.hpp> (already inlined above)
+// #include <takeoff/sse/event.hpp> (already inlined above)
+
+#include <boost/system/error_code.hpp>
+
+#include <algorithm>
+#include <bit>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <optional>
+#include <string>
+#include <string_view>
+
+// SSE2 is part of every x86-64 target; elsewhere the scan falls back to memchr. Defining
+// TAKEOFF_SSE_NO_SIMD forces the fallback (the tests build it that way too).
+#if !defined(TAKEOFF_SSE_NO_SIMD) && (defined(__SSE2__) || defined(_M_X64))
+#define TAKEOFF_SSE_HAS_SSE2 1
+#include <emmintrin.h>
+#else
+#define TAKEOFF_SSE_HAS_SSE2 0
+#endif
+
+namespace takeoff::sse {
+
+/// The per-event cap a parser uses unless parser_options says otherwise: 1 MiB.
+inline constexpr std::size_t default_max_event_size = std::size_t{1} << 20;
+
+/// Settings of a parser.
+struct parser_options {
+    /// The most bytes one event may hold: its data (the values joined by LF, as dispatched), its
+    /// type and its id value are each checked against it. A stream that exceeds it gets
+    /// errc::event_too_large instead of unbounded buffering. SIZE_MAX disables the cap.
+    std::size_t max_event_size = default_max_event_size;
+};
+
+namespace detail {
+
+#if TAKEOFF_SSE_HAS_SSE2
+// Bit i is set when q[i] is CR or LF.
+inline unsigned line_end_mask(const char* q) noexcept {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(q));
+    const __m128i hits = _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('\n')), _mm_cmpeq_epi8(v, _mm_set1_epi8('\r')));
+    return static_cast<unsigned>(_mm_movemask_epi8(hits));
+}
+
+// find_line_end past the first 16 bytes, for lines that are longer: out of line to keep the caller small.
+inline const char* find_line_end_long(const char* p, const char* end) noexcept {
+    const __m128i lf = _mm_set1_epi8('\n');
+    const __m128i cr = _mm_set1_epi8('\r');
+    const auto hits = [&](const char* q) noexcept {
+        const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(q));
+        return _mm_or_si128(_mm_cmpeq_epi8(v, lf), _mm_cmpeq_epi8(v, cr));
+    };
+    const auto mask = [](__m128i h) noexcept { return static_cast<unsigned>(_mm_movemask_epi8(h)); };
+    // One test per 64 bytes while no line end is in sight.
+    while (end - p >= 64) {
+        const __m128i a = hits(p), b = hits(p + 16), c = hits(p + 32), d = hits(p + 48);
+        if (mask(_mm_or_si128(_mm_or_si128(a, b), _mm_or_si128(c, d))) != 0) {
+            if (const unsigned m = mask(a)) return p + std::countr_zero(m);
+            if (const unsigned m = mask(b)) return p + 16 + std::countr_zero(m);
+            if (const unsigned m = mask(c)) return p + 32 + std::countr_zero(m);
+            return p + 48 + std::countr_zero(mask(d));
+        }
+        p += 64;
+    }
+    while (end - p >= 16) {
+        if (const unsigned m = mask(hits(p))) return p + std::countr_zero(m);
+        p += 16;
+    }
+    if (p == end) return end;
+    // The last 1..15 bytes: one load that ends at `end` (the caller checked that the input holds at
+    // least 16 bytes before p), with the bytes already scanned shifted out.
+    const char* q = end - 16;
+    const unsigned m = mask(hits(q)) >> static_cast<unsigned>(p - q);
+    return m != 0 ? p + std::countr_zero(m) : end;
+}
+#endif
+
+/// The first CR or LF in [p, end), or end. Line ends are rare in large events and frequent in
+/// small ones, so the scan tests 16 bytes at a time rather than branching on every byte.
+inline const char* find_line_end(const char* p, const char* end) noexcept {
+#if TAKEOFF_SSE_HAS_SSE2
+    if (end - p >= 16) {
+        // Most lines of a token stream end within their first 16 bytes or soon after.
+        if (const unsigned m = line_end_mask(p)) return p + std::countr_zero(m);
+        if (end - p >= 32) {
+            if (const unsigned m = line_end_mask(p + 16)) return p + 16 + std::countr_zero(m);
+            return find_line_end_long(p + 32, end);
+        }
+        return find_line_end_long(p + 16, end);
+    }
+    for (; p != end; ++p) {
+        if (*p == '\n' || *p == '\r') return p;
+    }
+    return end;
+#else
+    // Two memchr passes, the CR one bounded by the LF found, so each byte is read at most twice.
+    if (p == end) return end;
+    const auto* lf = static_cast<const char*>(std::memchr(p, '\n', static_cast<std::size_t>(end - p)));
+    const char* limit = lf != nullptr ? lf : end;
+    const auto* cr = static_cast<const char*>(std::memchr(p, '\r', static_cast<std::size_t>(limit - p)));
+    return cr != nullptr ? cr : limit;
+#endif
+}
+
+} // namespace detail
+
+/// A sans-io text/event-stream parser (WHATWG rules). Feed it the response body in whatever
+/// pieces the transport reads; each parse() consumes input up to and including the line that
+/// completes the next event, or all of it. A single parser reads one stream after another:
+/// finish() ends a stream (a reconnect then starts the next) and keeps last_event_id() and retry().
+///
+///     std::string_view chunk = ...;          // bytes just read
+///     boost::system::error_code ec;
+///     while (auto ev = p.next(chunk, ec)) use(ev->type, ev->data, ev->id);
+///     if (ec) ...;                           // errc::event_too_large; parse again to skip past it
+class parser {
+public:
+    explicit parser(parser_options options = {}) noexcept : options_(options) {}
+
+    /// Consumes bytes of `input` up to and including the line that completes the next event (then
+    /// has_event() is true), or all of them; returns how many. The bytes not consumed must be
+    /// passed again, first, on the next call. ec is cleared, or set to errc::event_too_large when
+    /// the event being read exceeds the cap: the bytes read so far are consumed, that event is
+    /// dropped, and the next calls skip the rest of it and carry on with the following one.
+    /// Events dispatched by an earlier call are released first (their views become invalid).
+    /// Never throws except std::bad_alloc when a buffer has to grow.
+    std::size_t parse(std::string_view input, boost::system::error_code& ec) {
+        ec = {};
+        if (has_event_) release_event();
+        const char* const begin = input.data();
+        const char* const end = begin + input.size();
+        const char* p = begin;
+        if (p == end) return 0;
+        if (bom_state_ != bom_settled) [[unlikely]] {
+            p = skip_bom(p, end);
+            if (p == end) return input.size();
+        }
+        if (cr_pending_) {
+            // The previous input ended with a CR; an LF here belongs to the same line end.
+            cr_pending_ = false;
+            if (*p == '\n' && ++p == end) return input.size();
+        }
+        while (p != end) {
+            const char* eol;
+            if (state_ == line_state::start && (*p == '\n' || *p == '\r')) {
+                // An empty line, as after every event: no scan needed.
+                eol = p;
+                dispatch();
+            } else {
+                eol = detail::find_line_end(p, end);
+                if (eol == end) {
+                    line_part(p, end);
+                    p = end;
+                    break;
+                }
+                if (state_ == line_state::start) [[likely]] {
+                    whole_line(p, eol);
+                } else {
+                    line_part(p, eol);
+                    end_line();
+                }
+            }
+            p = eol + 1;
+            if (*eol == '\r') {
+                if (p == end) {
+                    cr_pending_ = true;
+                } else if (*p == '\n') {
+                    ++p;
+                }
+            }
+            if (has_event_ || overflow_) break;
+        }
+        if (overflow_) [[unlikely]] {
+            overflow_ = false;
+            ec = errc::event_too_large;
+        }
+        return static_cast<std::size_t>(p - begin);
+    }
+
+    /// parse() that also removes the consumed bytes from `input` and returns the event, if one
+    /// was completed. Loop on it until it returns nullopt, then check ec.
+    std::optional<event> next(std::string_view& input, boost::system::error_code& ec) {
+        input.remove_prefix(parse(input, ec));
+        if (has_event_) return event_;
+        return std::nullopt;
+    }
+
+    /// True when the last parse() completed an event; current() is that event.
+    bool has_event() const noexcept { return has_event_; }
+
+    /// True when part of an event that has not been dispatched has been read: a `data` line
+    /// without the empty line that ends its event, or a field line (not a comment) without its
+    /// line end. At the end of a stream that is an event cut off (finish() would discard it).
+    bool in_event() const noexcept {
+        return (!has_event_ && !data_.empty()) || state_ == line_state::name || state_ == line_state::value_start ||
+               state_ == line_state::value;
+    }
+
+    /// The event the last parse() completed; all views empty when has_event() is false.
+    const event& current() const noexcept { return has_event_ ? event_ : no_event_; }
+
+    /// Ends the current stream: the incomplete trailing event, if any, is discarded (an `id` line
+    /// in it is not adopted) as WHATWG says for end of stream. The parser is then ready for a new
+    /// stream, whose leading BOM it drops again; last_event_id(), retry() and comment_count()
+    /// carry over, as an EventSource keeps them across reconnects.
+    void finish() noexcept {
+        clear_event_state();
+        last_event_pending_ = false;
+        bom_state_ = 0;
+    }
+
+    /// Forgets everything, as a newly made parser (the options are kept).
+    void reset() noexcept {
+        finish();
+        last_event_id_.clear();
+        retry_.reset();
+        comments_ = 0;
+    }
+
+    /// The last event ID string: set when an event ends (at its empty line, whether or not it is
+    /// dispatched) from the latest `id` field, kept across events and streams, emptied by an
+    /// empty `id`. A transport sends it as Last-Event-ID when it reconnects, if not empty.
+    std::string_view last_event_id() const noexcept { return last_event_id_; }
+
+    /// The reconnection time in milliseconds from the last valid `retry` field (all ASCII digits,
+    /// fitting 64 bits), or nullopt if none came.
+    std::optional<std::uint64_t> retry() const noexcept { return retry_; }
+
+    /// Extension: how many comment lines (starting with ':') were read, keep-alives included; a
+    /// comment counts from its first byte. WHATWG ignores comments; a transport may use the count
+    /// to tell a quiet but alive stream from a stalled one.
+    std::uint64_t comment_count() const noexcept { return comments_; }
+
+    /// The options the parser was made with.
+    const parser_options& options() const noexcept { return options_; }
+
+private:
+    enum class line_state : std::uint8_t {
+        start,       // no byte of the current line seen yet
+        name,        // in the field name; name_ holds its first bytes
+        value_start, // right after the colon: one space there is dropped
+        value,       // in the value of field_
+        skip,        // a comment or a field that is ignored: bytes are dropped up to the line end
+    };
+    enum class field : std::uint8_t { data, event, id, retry, ignored };
+    enum class retry_state : std::uint8_t { empty, digits, invalid };
+
+    // The longest field name that means something ("event", "retry"); longer names are ignored
+    // without being buffered.
+    static constexpr std::size_t max_name = 5;
+    static constexpr std::uint8_t bom_settled = 3;
+    static constexpr event no_event_{};
+
+    // A whole line lies in the input and none of it came before: the hot path.
+    void whole_line(const char* b, const char* e) {
+        const auto n = static_cast<std::size_t>(e - b);
+        if (n == 0) {
+            dispatch();
+            return;
+        }
+        if (n >= 5 && std::memcmp(b, "data:", 5) == 0 && !discarding_) [[likely]] {
+            b += 5;
+            if (b != e && *b == ' ') ++b;
+            const auto size = static_cast<std::size_t>(e - b);
+            if (!fits(data_, size)) [[unlikely]] {
+                overflow();
+                return;
+            }
+            data_.append(b, size);
+            data_.push_back('\n');
+            return;
+        }
+        line_part(b, e);
+        end_line();
+    }
+
+    // Bytes [b, e) of the current line, which may go on in the next input.
+    void line_part(const char* b, const char* e) {
+        switch (state_) {
+        case line_state::start:
+            if (b == e) return;
+            if (*b == ':') {
+                ++comments_;
+                state_ = line_state::skip;
+                return;
+            }
+            name_size_ = 0;
+            state_ = line_state::name;
+            [[fallthrough]];
+        case line_state::name: {
+            // Look for the colon only as far as a meaningful name can reach.
+            const std::size_t room = max_name - name_size_ + 1;
+            const std::size_t window = std::min(static_cast<std::size_t>(e - b), room);
+            std::size_t colon = 0;
+            while (colon != window && b[colon] != ':') ++colon;
+            if (colon == window) {
+                if (window == room) {
+                    state_ = line_state::skip; // a longer name: an unknown field
+                } else {
+                    std::memcpy(name_ + name_size_, b, window);
+                    name_size_ += window;
+                }
+                return;
+            }
+            std::memcpy(name_ + name_size_, b, colon);
+            name_size_ += colon;
+            start_field();
+            b += colon + 1;
+            state_ = line_state::value_start;
+            [[fallthrough]];
+        }
+        case line_state::value_start:
+            if (b == e) return;
+            if (*b == ' ') ++b;
+            state_ = line_state::value;
+            [[fallthrough]];
+        case line_state::value:
+            append_value(b, e);
+            return;
+        case line_state::skip:
+            return;
+        }
+    }
+
+    // The current line has ended (its bytes were given to line_part).
+    void end_line() {
+        switch (state_) {
+        case line_state::start:
+            dispatch();
+            break;
+        case line_state::name:
+            // No colon: the whole line is the field name and the value is empty.
+            start_field();
+            end_value();
+            break;
+        case line_state::value_start:
+        case line_state::value:
+            end_value();
+            break;
+        case line_state::skip:
+            break;
+        }
+        state_ = line_state::start;
+    }
+
+    void start_field() noexcept {
+        field_ = discarding_ ? field::ignored : classify(std::string_view(name_, name_size_));
+        switch (field_) {
+        case field::event:
+            type_.clear();
+            break;
+        case field::id:
+            id_value_.clear();
+            break;
+        case field::retry:
+            retry_value_ = 0;
+            retry_state_ = retry_state::empty;
+            break;
+        case field::data:
+            // The LF after the previous value becomes part of the event even if this value is empty.
+            if (!fits(data_, 0)) overflow();
+            break;
+        case field::ignored:
+            break;
+        }
+    }
+
+    static field classify(std::string_view name) noexcept {
+        // Names are case-sensitive: "Data" is an unknown field.
+        if (name == "data") return field::data;
+        if (name == "event") return field::event;
+        if (name == "id") return field::id;
+        if (name == "retry") return field::retry;
+        return field::ignored;
+    }
+
+    void append_value(const char* b, const char* e) {
+        const auto n = static_cast<std::size_t>(e - b);
+        switch (field_) {
+        case field::data:
+            if (!fits(data_, n)) return overflow();
+            data_.append(b, n);
+            break;
+        case field::event:
+            if (!fits(type_, n)) return overflow();
+            type_.append(b, n);
+            break;
+        case field::id:
+            if (!fits(id_value_, n)) return overflow();
+            id_value_.append(b, n);
+            break;
+        case field::retry:
+            add_retry_digits(b, e);
+            break;
+        case field::ignored:
+            break;
+        }
+    }
+
+    void end_value() {
+        switch (field_) {
+        case field::data:
+            data_.push_back('\n');
+            break;
+        case field::id:
+            // An id containing NUL is ignored; otherwise it waits for the end of the event.
+            if (id_value_.find('\0') == std::string::npos) {
+                pending_event_id_.swap(id_value_);
+                last_event_pending_ = true;
+            }
+            break;
+        case field::retry:
+            if (retry_state_ == retry_state::digits) retry_ = retry_value_;
+            break;
+        case field::event:
+        case field::ignored:
+            break;
+        }
+    }
+
+    void add_retry_digits(const char* b, const char* e) noexcept {
+        constexpr auto max = std::numeric_limits<std::uint64_t>::max();
+        if (retry_state_ == retry_state::invalid) return;
+        for (; b != e; ++b) {
+            const unsigned digit = static_cast<unsigned char>(*b) - unsigned{'0'};
+            if (digit > 9 || retry_value_ > (max - digit) / 10) {
+                retry_state_ = retry_state::invalid; // not all digits, or too large to mean anything
+                return;
+            }
+            retry_value_ = retry_value_ * 10 + digit;
+            retry_state_ = retry_state::digits;
+        }
+    }
+
+    // The data buffer holds one LF after each value, so "fits" also counts the LFs between values:
+    // an event whose dispatched data is exactly max_event_size bytes passes.
+    bool fits(const std::string& buffer, std::size_t n) const noexcept {
+        const std::size_t cap = options_.max_event_size;
+        return n <= cap && buffer.size() <= cap - n;
+    }
+
+    void overflow() noexcept {
+        overflow_ = true;
+        discarding_ = true;
+        field_ = field::ignored;
+        data_.clear();
+        type_.clear();
+        id_value_.clear();
+        last_event_pending_ = false;
+    }
+
+    // An empty line.
+    void dispatch() noexcept {
+        if (last_event_pending_) {
+            last_event_id_.swap(pending_event_id_);
+            last_event_pending_ = false;
+        }
+        if (discarding_) {
+            discarding_ = false;
+            data_.clear();
+            type_.clear();
+            return;
+        }
+        if (data_.empty()) {
+            type_.clear();
+            return;
+        }
+        event_.type = type_.empty() ? std::string_view("message") : std::string_view(type_);
+        event_.data = std::string_view(data_.data(), data_.size() - 1);
+        event_.id = last_event_id_;
+        has_event_ = true;
+    }
+
+    // event_ is left as it is: current() stops showing it once has_event_ is false.
+    void release_event() noexcept {
+        has_event_ = false;
+        data_.clear();
+        type_.clear();
+    }
+
+    // Drops one leading UTF-8 BOM, which may arrive a byte at a time.
+    const char* skip_bom(const char* p, const char* end) {
+        static constexpr char bom[3] = {'\xEF', '\xBB', '\xBF'};
+        while (p != end && bom_state_ != bom_settled && *p == bom[bom_state_]) {
+            ++p;
+            ++bom_state_;
+        }
+        if (bom_state_ == bom_settled || p == end) return p;
+        // Not a BOM after all: the bytes held back are the start of the first line.
+        const std::uint8_t held = bom_state_;
+        bom_state_ = bom_settled;
+        line_part(bom, bom + held);
+        return p;
+    }
+
+    void clear_event_state() noexcept {
+        release_event();
+        id_value_.clear();
+        state_ = line_state::start;
+        field_ = field::ignored;
+        discarding_ = false;
+        overflow_ = false;
+        cr_pending_ = false;
+        name_size_ = 0;
+    }
+
+    parser_options options_;
+    std::string data_;             // the data buffer: each value followed by LF
+    std::string type_;             // the event type buffer
+    std::string id_value_;         // the value of the `id` line being read
+    std::string pending_event_id_; // the last event ID buffer, when it differs from last_event_id_
+    std::string last_event_id_;    // the last event ID string
+    event event_;
+    std::optional<std::uint64_t> retry_;
+    std::uint64_t retry_value_ = 0;
+    std::uint64_t comments_ = 0;
+    std::size_t name_size_ = 0;
+    char name_[max_name] = {};
+    line_state state_ = line_state::start;
+    field field_ = field::ignored;
+    retry_state retry_state_ = retry_state::empty;
+    std::uint8_t bom_state_ = 0; // BOM bytes matched so far, or bom_settled
+    bool last_event_pending_ = false;
+    bool has_event_ = false;
+    bool cr_pending_ = false;  // the last input ended with a CR: skip an LF that comes next
+    bool discarding_ = false;  // inside an event that exceeded the cap, up to its empty line
+    bool overflow_ = false;
+};
+
+} // namespace takeoff::sse
+// end of <takeoff/sse/parser.hpp>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/buffer.hpp>
+
+#include <array>
+#include <memory>
+#include <optional>
+#include <string_view>
+#include <utility>
+
+namespace takeoff {
+
+namespace detail {
+
+// What a stream owns, at a stable address for the reads in flight.
+template <class Request>
+struct event_stream_state {
+    // Bytes read per socket read. A token event is a few dozen bytes; 4 KiB takes hundreds at once.
+    static constexpr std::size_t buffer_size = 4096;
+    // After the end marker, at most this many more bytes are read hoping for the body's end (so the
+    // connection goes back to the pool); a server that sends more loses its connection instead.
+    static constexpr std::size_t drain_limit = 16 * 1024;
+
+    event_stream_state(http::body_stream b, Request r, boost::asio::any_io_executor ex, bool s)
+        : status(b.status()), headers(b.headers()), body(std::move(b)), request(std::move(r)), executor(std::move(ex)),
+          serialised(s) {}
+
+    // The body ended: its connection goes back to the pool now, not when the stream is destroyed.
+    void release_body() { body = http::body_stream(); }
+
+    unsigned status;
+    http::fields headers;
+    http::body_stream body;
+    Request request;
+    boost::asio::any_io_executor executor;
+    bool serialised;
+    sse::parser parser;
+    std::array<char, buffer_size> buffer;
+    std::size_t begin = 0, end = 0;          // unparsed bytes in buffer
+    boost::system::error_code pending;       // the error of the read that also delivered bytes
+    bool finished = false;                   // the end was reached; every next() gives nothing
+    bool failed = false;
+};
+
+} // namespace detail
+
+/// The events of one streamed request (see the file comment). Move-only; one async_next at a
+/// time; not thread-safe. Made by client::async_open.
+template <api::streaming_request Request>
+class event_stream {
+public:
+    /// What each async_next yields: a token's text, a batch_token, an OpenAI chat_chunk, ...
+    using event_type = typename Request::event_type;
+
+    event_stream() = default;
+    event_stream(http::body_stream body, Request request, boost::asio::any_io_executor executor, bool serialised)
+        : state_(std::make_shared<detail::event_stream_state<Request>>(std::move(body), std::move(request),
+                                                                      std::move(executor), serialised)) {}
+
+    /// The response status (2xx).
+    unsigned status() const { return state_ ? state_->status : 0; }
+    /// The response header fields (a request id, say).
+    const http::fields& headers() const {
+        static const http::fields none;
+        return state_ ? state_->headers : none;
+    }
+    /// True once the stream has ended (normally or not).
+    bool done() const noexcept { return !state_ || state_->finished || state_->failed; }
+
+    /// The next event: completes with void(error_code, std::optional<event_type>), empty at the
+    /// end. Errors: errc::stream_truncated (the connection dropped, or the body ended inside an
+    /// event), errc::invalid_response / invalid_json (an event the API does not define),
+    /// errc::event_too_large, the body's timeouts (http::body_stream::async_read_some). After an
+    /// error every call fails with errc::stream_truncated.
+    template <class CompletionToken = default_token>
+    auto async_next(CompletionToken&& token = {}) {
+        return start(nullptr, std::forward<CompletionToken>(token));
+    }
+
+    /// As above; a failure's explanation goes into diag.
+    template <class CompletionToken = default_token>
+    auto async_next(diagnostics& diag, CompletionToken&& token = {}) {
+        return start(&diag, std::forward<CompletionToken>(token));
+    }
+
+    /// For the library's composed operations: async_next as a step of the calling task. The
+    /// stream must outlive the task.
+    takeoff::detail::task<takeoff::detail::op_result<std::optional<event_type>>> next_task(diagnostics& diag) {
+        return next(state_, diag);
+    }
+
+private:
+    using state_type = detail::event_stream_state<Request>;
+    using result = takeoff::detail::op_result<std::optional<event_type>>;
+
+    template <class CompletionToken>
+    auto start(diagnostics* diag, CompletionToken&& token) {
+        boost::asio::any_io_executor executor = boost::asio::system_executor();
+        bool serialised = false;
+        if (state_) {
+            executor = state_->executor;
+            serialised = state_->serialised;
+        }
+        return takeoff::detail::async_run<std::optional<event_type>>(
+            executor, serialised, std::chrono::steady_clock::duration::zero(), diag,
+            [](diagnostics* d, std::shared_ptr<state_type>& state, diagnostics& own) {
+                return next(state, d ? *d : own);
+            },
+            std::forward<CompletionToken>(token), state_, diagnostics{});
+    }
+
+    static result fail(state_type& s, diagnostics& diag, boost::system::error_code ec, std::string message) {
+        s.failed = true;
+        if (!message.empty()) diag.set_client_message(std::move(message));
+        return result{ec, std::nullopt};
+    }
+
+    static takeoff::detail::task<result> next(std::shared_ptr<state_type> state, diagnostics& diag) {
+        if (!state || state->finished) co_return result{};
+        state_type& s = *state;
+        if (s.failed) co_return fail(s, diag, make_error_code(errc::stream_truncated), "an earlier read of the stream failed");
+        for (;;) {
+            // Events already read come first.
+            while (s.begin < s.end) {
+                boost::system::error_code ec;
+                const std::string_view input(s.buffer.data() + s.begin, s.end - s.begin);
+                s.begin += s.parser.parse(input, ec);
+                if (ec) co_return fail(s, diag, ec, "a server-sent event exceeded the parser's size cap");
+                if (!s.parser.has_event()) continue;
+                auto step = s.request.parse_event(s.parser.current(), diag);
+                if (!step) co_return fail(s, diag, step.error(), "");
+                if (step->end) {
+                    co_await drain(s);
+                    s.finished = true;
+                    s.release_body();
+                    co_return result{};
+                }
+                if (step->event) co_return result{{}, std::move(step->event)};
+            }
+            if (s.pending) {
+                const auto ec = s.pending;
+                co_return fail(s, diag, ec, "");
+            }
+            s.begin = s.end = 0;
+            auto [ec, n] = co_await s.body.read_some_task(boost::asio::buffer(s.buffer), &diag);
+            s.end = n;
+            if (ec == boost::asio::error::eof) {
+                if (s.parser.in_event())
+                    co_return fail(s, diag, make_error_code(errc::stream_truncated),
+                                   "the stream ended inside an event (its blank line never came)");
+                s.finished = true;
+                s.release_body();
+                co_return result{};
+            }
+            if (ec) {
+                if (n == 0) co_return fail(s, diag, ec, "");
+                s.pending = ec; // use the n bytes first
+            }
+        }
+    }
+
+    // Reads what follows the end marker, up to drain_limit bytes, so that a body that ends there
+    // gives its connection back to the pool.
+    static takeoff::detail::task<takeoff::detail::op_result<bool>> drain(state_type& s) {
+        std::size_t drained = 0;
+        while (!s.body.done() && drained < state_type::drain_limit) {
+            auto [ec, n] = co_await s.body.read_some_task(boost::asio::buffer(s.buffer));
+            drained += n;
+            if (ec) break;
+        }
+        s.begin = s.end = 0;
+        co_return takeoff::detail::op_result<bool>{{}, true};
+    }
+
+    std::shared_ptr<state_type> state_;
+};
+
+} // namespace takeoff
+// end of <takeoff/event_stream.hpp>
 // begin of <takeoff/http/client.hpp>
 // http::client: HTTP/1.1 requests over pooled plain or TLS connections, with per-step timeouts, a
 // whole-request deadline, redirects and retries by policy, and Asio cancellation.
@@ -6971,15 +9623,1518 @@ inline void inject_faults(client& c, std::shared_ptr<fault_injector> injector) {
 
 } // namespace takeoff::http
 // end of <takeoff/http/client.hpp>
+// #include <takeoff/http/options.hpp> (already inlined above)
+// begin of <takeoff/snowflake/credential.hpp>
+// SPCS ingress credentials: what a request to a Snowpark Container Services public endpoint carries
+// (`Authorization: Snowflake Token="<token>"`, or the same value in X-SF-SPCS-Authorization), and the
+// providers that make them.
+//
+// One interface, token_provider: async_get_token gives the credential to send now, invalidate() says
+// that the ingress rejected one. Two kinds of provider implement it:
+//
+// - static_token_provider: a token that never changes (a programmatic access token, or a token
+//   made elsewhere);
+// - refreshing_token_provider: the base of every provider that makes its credentials (OAuth ->
+//   session token, OAuth access token, key-pair JWT exchange; providers.hpp). It holds the current
+//   credential and fetches a new one when it is missing, invalidated or about to expire, **once**
+//   however many callers wait: the first caller's wait starts a fetch that runs as an operation of
+//   its own (so one caller's cancellation fails nobody else's wait), the others queue behind it, and
+//   all get its result. A credential counts as expiring `margin` (2 min) before its expiry, the
+//   margin clamped to half its lifetime so that short-lived tokens are still reused. When a fetch
+//   fails while the old credential is still valid, the old one is served (and the next caller
+//   tries again). The clock is injectable.
+
+// #include <takeoff/core/config.hpp> (already inlined above)
+// #include <takeoff/core/diagnostics.hpp> (already inlined above)
+// #include <takeoff/core/error.hpp> (already inlined above)
+// #include <takeoff/core/redact.hpp> (already inlined above)
+// #include <takeoff/core/with_diagnostics.hpp> (already inlined above)
+// #include <takeoff/detail/async_op.hpp> (already inlined above)
+// #include <takeoff/detail/task.hpp> (already inlined above)
+// begin of <takeoff/oauth/token_set.hpp>
+// What an OAuth sign-in leaves behind: the access token, when it expires, and the refresh token that
+// makes new ones. The token requests (token.hpp) produce it, the token stores (token_store.hpp) keep
+// it, and the credential providers (snowflake/providers.hpp) refresh it.
+//
+// Times are wall-clock (system_clock): a stored token set is read again by another process, maybe
+// days later. Whoever decides "is it still valid" takes the time from an injectable clock, so that
+// tests can move time on without waiting.
+
+// #include <takeoff/core/config.hpp> (already inlined above)
+// #include <takeoff/core/redact.hpp> (already inlined above)
+
+#include <chrono>
+#include <functional>
+#include <optional>
+#include <ostream>
+#include <string>
+
+namespace takeoff::oauth {
+
+/// The clock token lifetimes are measured with.
+using token_clock = std::chrono::system_clock;
+
+/// A source of the current time; token_clock::now unless a test passes another.
+using clock_function = std::function<token_clock::time_point()>;
+
+/// The tokens of one sign-in (account, client, scope).
+struct token_set {
+    /// The OAuth access token (Snowflake: 10 minutes by default).
+    secret access_token;
+    /// When the access token expires; empty when the server gave no lifetime.
+    std::optional<token_clock::time_point> expires_at;
+    /// The refresh token, when the scope asked for one (`refresh_token`) and the server issued it.
+    std::optional<secret> refresh_token;
+    /// When the refresh token expires, when the server said (Snowflake: 90 days by default).
+    std::optional<token_clock::time_point> refresh_token_expires_at;
+    /// The granted scope (the requested one when the server did not echo it).
+    std::string scope;
+    /// The Snowflake user name, when the server sent one (code exchange only).
+    std::string username;
+
+    /// True when the access token is known to have expired at `now` (a token of unknown lifetime
+    /// never is).
+    bool access_token_expired(token_clock::time_point now) const noexcept { return expires_at && now >= *expires_at; }
+
+    /// True when a refresh token is held and not known to have expired at `now`.
+    bool can_refresh(token_clock::time_point now) const noexcept {
+        return refresh_token && !refresh_token->empty() && !(refresh_token_expires_at && now >= *refresh_token_expires_at);
+    }
+
+    /// Prints the scope, the user and the lifetimes; every token shows as "[redacted]".
+    friend std::ostream& operator<<(std::ostream& os, const token_set& t) {
+        os << "token_set{access_token=" << t.access_token << ", expires_at=";
+        if (t.expires_at)
+            os << std::chrono::duration_cast<std::chrono::seconds>(t.expires_at->time_since_epoch()).count();
+        else
+            os << "(unknown)";
+        os << ", refresh_token=";
+        if (t.refresh_token)
+            os << *t.refresh_token;
+        else
+            os << "(none)";
+        return os << ", scope=\"" << t.scope << "\", username=\"" << t.username << "\"}";
+    }
+};
+
+} // namespace takeoff::oauth
+// end of <takeoff/oauth/token_set.hpp>
+
+#include <boost/asio/any_completion_handler.hpp>
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/associated_cancellation_slot.hpp>
+#include <boost/asio/associated_executor.hpp>
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/deferred.hpp>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/execution/blocking.hpp>
+#include <boost/asio/prefer.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <ostream>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <list>
+
+namespace takeoff::snowflake {
+
+namespace asio = boost::asio;
+
+/// The header a credential goes in. The ingress accepts both and strips both; the second leaves
+/// `Authorization` to the service behind the ingress.
+enum class credential_header { authorization, spcs_authorization };
+
+/// "Authorization" or "X-SF-SPCS-Authorization".
+constexpr std::string_view header_name(credential_header header) noexcept {
+    return header == credential_header::authorization ? std::string_view("Authorization")
+                                                      : std::string_view("X-SF-SPCS-Authorization");
+}
+
+/// A token the ingress accepts, and until when.
+struct credential {
+    /// The token itself (a session token, an OAuth access token, an exchanged JWT or a PAT).
+    secret token;
+    /// When it stops being valid; empty when unknown (a PAT, a static token).
+    std::optional<oauth::token_clock::time_point> expires_at;
+    /// Tells the credentials of one provider apart (invalidate() names the one that was rejected).
+    std::uint64_t generation = 0;
+
+    /// `Snowflake Token="<token>"`: the header's value.
+    secret header_value() const {
+        std::string value = "Snowflake Token=\"";
+        value += token.reveal();
+        value += '"';
+        return secret(std::move(value));
+    }
+
+    /// Prints the generation and the expiry; the token shows as "[redacted]".
+    friend std::ostream& operator<<(std::ostream& os, const credential& c) {
+        os << "credential{token=" << c.token << ", generation=" << c.generation << ", expires_at=";
+        if (c.expires_at)
+            os << std::chrono::duration_cast<std::chrono::seconds>(c.expires_at->time_since_epoch()).count();
+        else
+            os << "(unknown)";
+        return os << '}';
+    }
+};
+
+/// What a provider's task-level calls complete with.
+using credential_result = takeoff::detail::op_result<credential>;
+
+/// Where a request's credential comes from. Thread-safe: any number of operations, from any
+/// threads. A provider must outlive the operations that use it.
+class token_provider {
+public:
+    using executor_type = asio::any_io_executor;
+
+    token_provider(executor_type executor, credential_header header) : executor_(std::move(executor)), header_(header) {}
+    token_provider(const token_provider&) = delete;
+    token_provider& operator=(const token_provider&) = delete;
+    virtual ~token_provider() = default;
+
+    executor_type get_executor() const noexcept { return executor_; }
+    /// The header its credentials go in.
+    credential_header header() const noexcept { return header_; }
+
+    /// The credential to send now, fetched first when needed. Completes with
+    /// `void(error_code, credential)`; diag says why it failed.
+    template <class CompletionToken = default_token>
+    auto async_get_token(diagnostics& diag, CompletionToken&& token = {}) {
+        return start(&diag, std::forward<CompletionToken>(token));
+    }
+    /// As above; the diagnostics go only into the default token's exception.
+    template <class CompletionToken = default_token>
+    auto async_get_token(CompletionToken&& token = {}) {
+        return start(nullptr, std::forward<CompletionToken>(token));
+    }
+
+    /// The credential that async_get_token would give at once, without fetching; empty when it
+    /// would have to fetch. (The request decorator's fast path.)
+    virtual std::optional<credential> cached() const = 0;
+
+    /// For the library's composed operations: async_get_token as a step of the calling task.
+    virtual takeoff::detail::task<credential_result> token_task(diagnostics& diag) = 0;
+
+    /// The ingress rejected `used`: it is not given out again. True when another credential can be
+    /// made (so a rejected request is worth sending again), false when not (a static token).
+    virtual bool invalidate(const credential& used) = 0;
+
+private:
+    template <class CompletionToken>
+    auto start(diagnostics* diag, CompletionToken&& token) {
+        return takeoff::detail::async_run<credential>(
+            executor_, false, std::chrono::steady_clock::duration::zero(), diag,
+            [](diagnostics* d, token_provider* self, diagnostics& own) { return self->token_task(d ? *d : own); },
+            std::forward<CompletionToken>(token), this, diagnostics{});
+    }
+
+    executor_type executor_;
+    credential_header header_;
+};
+
+/// A token that does not change: a programmatic access token (PAT), or one made elsewhere. Once
+/// the ingress has rejected it, it is not offered again: async_get_token fails with
+/// errc::token_unavailable, saying what to replace.
+class static_token_provider final : public token_provider {
+public:
+    /// `description` names the token in messages ("the programmatic access token").
+    static_token_provider(executor_type executor, secret token, std::string description = "the static token",
+                          credential_header header = credential_header::authorization)
+        : token_provider(std::move(executor), header), token_(std::move(token)), description_(std::move(description)) {}
+
+    std::optional<credential> cached() const override {
+        if (rejected_.load(std::memory_order_acquire) || token_.empty()) return std::nullopt;
+        return credential{token_, std::nullopt, 1};
+    }
+
+    takeoff::detail::task<credential_result> token_task(diagnostics& diag) override {
+        co_return get(diag);
+    }
+
+    bool invalidate(const credential&) override {
+        rejected_.store(true, std::memory_order_release);
+        return false;
+    }
+
+private:
+    credential_result get(diagnostics& diag) const {
+        if (auto c = cached()) return {{}, std::move(*c)};
+        diag.set_client_message(token_.empty() ? description_ + " is empty"
+                                               : "the ingress rejected " + description_ +
+                                                     "; it cannot be renewed here: replace it and try again");
+        return {make_error_code(errc::token_unavailable), {}};
+    }
+
+    secret token_;
+    std::string description_;
+    std::atomic<bool> rejected_{false};
+};
+
+/// How a refreshing provider decides that its credential is expiring.
+struct refresh_settings {
+    /// A credential is renewed this long before it expires, but never earlier than half-way
+    /// through its lifetime.
+    std::chrono::seconds margin{120};
+    /// The time now (tests move it on).
+    oauth::clock_function clock = [] { return oauth::token_clock::now(); };
+};
+
+/// The base of the providers that make their credentials (see the file comment): one fetch at a
+/// time for any number of waiting callers. A derived class implements fetch_task().
+class refreshing_token_provider : public token_provider {
+public:
+    refreshing_token_provider(executor_type executor, refresh_settings settings,
+                              credential_header header = credential_header::authorization)
+        : token_provider(executor, header), state_(std::make_shared<shared_state>(executor, std::move(settings))) {}
+
+    std::optional<credential> cached() const override {
+        std::lock_guard lock(state_->mutex);
+        return state_->usable(state_->settings.clock());
+    }
+
+    bool invalidate(const credential& used) override {
+        std::lock_guard lock(state_->mutex);
+        if (state_->current && state_->current->generation == used.generation) state_->current.reset();
+        return true;
+    }
+
+    /// How many fetches have been started (each is one round of token requests).
+    std::size_t fetch_count() const {
+        std::lock_guard lock(state_->mutex);
+        return state_->fetches;
+    }
+
+protected:
+    /// Makes a new credential (its generation is set by the caller). Never runs twice at once for
+    /// one provider. Runs as an operation of its own on the provider's executor.
+    virtual takeoff::detail::task<credential_result> fetch_task(diagnostics& diag) = 0;
+
+    /// The time now, by the provider's clock.
+    oauth::token_clock::time_point now() const { return state_->settings.clock(); }
+
+private:
+    using wait_handler = asio::any_completion_handler<void(boost::system::error_code, credential,
+                                                           std::shared_ptr<const diagnostics>)>;
+
+    struct waiter {
+        std::uint64_t id;
+        wait_handler handler;
+    };
+
+    struct shared_state {
+        shared_state(executor_type ex, refresh_settings s) : executor(std::move(ex)), settings(std::move(s)) {}
+
+        executor_type executor;
+        refresh_settings settings;
+        mutable std::mutex mutex;
+        std::optional<credential> current;
+        oauth::token_clock::time_point obtained_at{};
+        std::uint64_t generation = 0;
+        std::uint64_t next_waiter = 0;
+        std::size_t fetches = 0;
+        bool fetching = false;
+        // A list: Boost 1.81's any_completion_handler move assignment recurses without end (it
+        // constructs from the lvalue), and a vector's erase move-assigns its elements.
+        std::list<waiter> waiters;
+
+        // The current credential if it is not expiring at `now` (mutex held).
+        std::optional<credential> usable(oauth::token_clock::time_point now) const {
+            if (!current) return std::nullopt;
+            if (!current->expires_at) return current;
+            const auto lifetime = *current->expires_at - obtained_at;
+            const auto margin = std::min<oauth::token_clock::duration>(settings.margin, lifetime / 2);
+            if (now + margin < *current->expires_at) return current;
+            return std::nullopt;
+        }
+
+        // The current credential if it has not expired at all (mutex held): what is served when a
+        // fetch fails.
+        std::optional<credential> still_valid(oauth::token_clock::time_point now) const {
+            if (current && (!current->expires_at || now < *current->expires_at)) return current;
+            return std::nullopt;
+        }
+    };
+
+    // Completes a waiter on its own executor; its cancellation slot is cleared there first (the
+    // slot is emitted from that executor, never concurrently with this). `from_cancellation`: called
+    // by the slot's own handler, which must not be cleared while it runs: posted, not dispatched.
+    static void complete(shared_state& state, wait_handler handler, boost::system::error_code ec, credential c,
+                         std::shared_ptr<const diagnostics> diag, bool from_cancellation = false) {
+        auto ex = asio::get_associated_executor(handler, state.executor);
+        auto finish = [h = std::move(handler), ec, c = std::move(c), d = std::move(diag)]() mutable {
+            auto slot = asio::get_associated_cancellation_slot(h);
+            if (slot.is_connected()) slot.clear();
+            std::move(h)(ec, std::move(c), std::move(d));
+        };
+        if (from_cancellation)
+            asio::prefer(ex, asio::execution::blocking.never).execute(std::move(finish));
+        else
+            asio::dispatch(ex, std::move(finish));
+    }
+
+    // Waits for the result of the fetch in progress, starting one if none is.
+    auto wait_for_fetch() {
+        return asio::async_initiate<const asio::deferred_t&,
+                                    void(boost::system::error_code, credential, std::shared_ptr<const diagnostics>)>(
+            [this](auto handler) {
+                std::unique_lock lock(state_->mutex);
+                if (auto c = state_->usable(state_->settings.clock())) { // fetched meanwhile
+                    lock.unlock();
+                    complete(*state_, std::move(handler), {}, std::move(*c), nullptr);
+                    return;
+                }
+                const std::uint64_t id = state_->next_waiter++;
+                // The type-erased handler installs its own cancellation state on the caller's slot,
+                // so the waiter's cancellation handler goes on the handler's slot, made first.
+                wait_handler wrapped(std::move(handler));
+                auto slot = wrapped.get_cancellation_slot();
+                if (slot.is_connected()) {
+                    slot.assign([state = state_, id](asio::cancellation_type type) {
+                        if ((type & (asio::cancellation_type::terminal | asio::cancellation_type::partial)) ==
+                            asio::cancellation_type::none)
+                            return; // total: the wait has no effect to undo, but others may wait on it
+                        std::unique_lock lock(state->mutex);
+                        auto it = std::find_if(state->waiters.begin(), state->waiters.end(),
+                                               [id](const waiter& w) { return w.id == id; });
+                        if (it == state->waiters.end()) return; // being completed
+                        wait_handler h = std::move(it->handler);
+                        state->waiters.erase(it);
+                        lock.unlock();
+                        complete(*state, std::move(h), asio::error::operation_aborted, {}, nullptr, true);
+                    });
+                }
+                state_->waiters.push_back(waiter{id, std::move(wrapped)});
+                const bool start = !state_->fetching;
+                state_->fetching = true;
+                if (start) ++state_->fetches;
+                lock.unlock();
+                if (start) start_fetch();
+            },
+            asio::deferred);
+    }
+
+public:
+    takeoff::detail::task<credential_result> token_task(diagnostics& diag) override {
+        if (auto c = cached()) co_return credential_result{{}, std::move(*c)};
+        auto wait = wait_for_fetch(); // a named local: GCC 12 and temporaries inside co_await
+        auto [ec, cred, fetch_diag] = co_await std::move(wait);
+        if (ec && fetch_diag) diag = *fetch_diag;
+        co_return credential_result{ec, std::move(cred)};
+    }
+
+private:
+    void start_fetch() {
+        auto fetch_diag = std::make_shared<diagnostics>();
+        takeoff::detail::async_run<credential>(
+            state_->executor, false, std::chrono::steady_clock::duration::zero(), nullptr,
+            [](diagnostics*, refreshing_token_provider* self, std::shared_ptr<diagnostics>& d) {
+                return self->fetch_task(*d);
+            },
+            [state = state_, fetch_diag](boost::system::error_code ec, credential fetched) {
+                finish_fetch(*state, ec, std::move(fetched), std::move(fetch_diag));
+            },
+            this, fetch_diag);
+    }
+
+    static void finish_fetch(shared_state& state, boost::system::error_code ec, credential fetched,
+                             std::shared_ptr<const diagnostics> diag) {
+        std::unique_lock lock(state.mutex);
+        state.fetching = false;
+        const auto now = state.settings.clock();
+        if (!ec) {
+            fetched.generation = ++state.generation;
+            state.current = fetched;
+            state.obtained_at = now;
+            diag = nullptr;
+        } else if (auto old = state.still_valid(now)) {
+            fetched = std::move(*old); // a failed refresh keeps the old credential while it lasts
+            ec = {};
+            diag = nullptr;
+        }
+        std::list<waiter> waiters;
+        waiters.swap(state.waiters);
+        lock.unlock();
+        for (auto& w : waiters) complete(state, std::move(w.handler), ec, fetched, diag);
+    }
+
+    std::shared_ptr<shared_state> state_;
+};
+
+} // namespace takeoff::snowflake
+// end of <takeoff/snowflake/credential.hpp>
+// begin of <takeoff/snowflake/send.hpp>
+// Sending a request through an SPCS ingress with a provider's credential.
+//
+// The credential is added by the transport's request decorator before every attempt (so a retry
+// after a Retry-After wait carries the credential current then), from the provider's cache when it
+// has a usable one (no operation of its own) and through async_get_token otherwise. The ingress's
+// login redirect is classified as errc::ingress_unauthenticated and never followed. When the
+// ingress rejects the credential (that redirect, a 401, or a 403 with the ingress's own
+// `"responseType":"ERROR_..."` body), the provider is told (invalidate) and the
+// same request is sent once more with a new credential; a provider that cannot make another (a
+// static token) is not asked twice.
+
+// #include <takeoff/core/config.hpp> (already inlined above)
+// #include <takeoff/core/diagnostics.hpp> (already inlined above)
+// #include <takeoff/core/error.hpp> (already inlined above)
+// #include <takeoff/core/with_diagnostics.hpp> (already inlined above)
+// #include <takeoff/detail/async_op.hpp> (already inlined above)
+// #include <takeoff/detail/task.hpp> (already inlined above)
+// #include <takeoff/http/client.hpp> (already inlined above)
 // #include <takeoff/http/hooks.hpp> (already inlined above)
 // #include <takeoff/http/message.hpp> (already inlined above)
 // #include <takeoff/http/options.hpp> (already inlined above)
-// #include <takeoff/http/origin.hpp> (already inlined above)
-// #include <takeoff/http/proxy.hpp> (already inlined above)
+// #include <takeoff/snowflake/credential.hpp> (already inlined above)
+// begin of <takeoff/snowflake/ingress.hpp>
+// The SPCS ingress's answer to a request without a valid credential: a redirect to its login host
+// (`https://sfc-endpoint-login.snowflakecomputing.app/sfc-oauth-begin?...`), meant for a browser.
+// A program must not follow it (it would get a sign-in page): it is an error of its own,
+// errc::ingress_unauthenticated, which the auth layer answers with a new credential.
+//
+// Sans-io: the rule is a function of the response header, installed into the transport as a
+// response classifier (http/hooks.hpp), so that the transport itself knows nothing of Snowflake.
+//
+// Also here: normalize_ingress_url, which turns the ingress_url column of SHOW ENDPOINTS (a host
+// name without a scheme) into the URL requests are sent to.
+
+// #include <takeoff/core/config.hpp> (already inlined above)
+// #include <takeoff/core/diagnostics.hpp> (already inlined above)
+// #include <takeoff/core/error.hpp> (already inlined above)
+// #include <takeoff/http/detail/syntax.hpp> (already inlined above)
+// #include <takeoff/http/hooks.hpp> (already inlined above)
 // #include <takeoff/http/redirect_policy.hpp> (already inlined above)
-// #include <takeoff/http/retry_after.hpp> (already inlined above)
-// #include <takeoff/http/retry_policy.hpp> (already inlined above)
-// #include <takeoff/http/tls.hpp> (already inlined above)
+// begin of <takeoff/oauth/endpoint.hpp>
+// OAuth endpoints as checked types: an authorization endpoint and a token endpoint are different
+// types, so a token request cannot be sent to the authorization URL by mistake, and a URL literal
+// that breaks a rule (plain http to a remote host, userinfo, a fragment, no host) does not compile.
+// URLs known only at run time go through T::runtime(text), which returns errc::invalid_url.
+
+// #include <takeoff/core/checked_literal.hpp> (already inlined above)
+
+#include <boost/system/result.hpp>
+
+#include <cstddef>
+#include <string_view>
+
+namespace takeoff::oauth {
+
+namespace detail {
+
+constexpr char ascii_lower(char c) noexcept { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+
+constexpr bool iequals(std::string_view a, std::string_view b) noexcept {
+    if (a.size() != b.size()) return false;
+    for (std::size_t i = 0; i < a.size(); ++i)
+        if (ascii_lower(a[i]) != ascii_lower(b[i])) return false;
+    return true;
+}
+
+/// The parts of an absolute http(s) URL that the endpoint rules look at.
+struct url_parts {
+    bool https = false;
+    std::string_view host;      // as written; an IPv6 literal keeps its brackets
+    std::string_view port;      // digits, or empty
+    std::string_view path;      // from the first '/' up to '?', or empty
+    bool has_query = false;
+};
+
+/// Parses `s` as http(s)://host[:port][/path][?query], failing (with a reason) on any other scheme,
+/// userinfo, a fragment, a missing or odd host, or a bad port. Hosts are ASCII letters, digits, '-'
+/// and '.' only: non-ASCII (IDNA) and percent-encoded hosts are refused rather than normalised,
+/// because a host that two parsers could read differently is how credentials end up elsewhere.
+constexpr bool parse_http_url(std::string_view s, url_parts& out, literal_check& check) {
+    std::size_t colon = s.find("://");
+    if (colon == std::string_view::npos) return check.fail("a URL starts with https://");
+    std::string_view scheme = s.substr(0, colon);
+    if (iequals(scheme, "https")) out.https = true;
+    else if (iequals(scheme, "http")) out.https = false;
+    else return check.fail("a URL starts with https://");
+    if (s.find('#') != std::string_view::npos) return check.fail("a URL has no fragment (#)");
+    std::string_view rest = s.substr(colon + 3);
+    std::size_t end = rest.find_first_of("/?");
+    std::string_view authority = rest.substr(0, end);
+    rest = end == std::string_view::npos ? std::string_view{} : rest.substr(end);
+    if (authority.find('@') != std::string_view::npos) return check.fail("a URL has no userinfo (user@)");
+    std::string_view host = authority;
+    if (!authority.empty() && authority.front() == '[') {
+        std::size_t close = authority.find(']');
+        if (close == std::string_view::npos) return check.fail("an IPv6 host is written [address]");
+        for (char c : authority.substr(1, close - 1))
+            if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') || c == ':'))
+                return check.fail("an IPv6 host is written [address]");
+        host = authority.substr(0, close + 1);
+        std::string_view after = authority.substr(close + 1);
+        if (!after.empty()) {
+            if (after.front() != ':') return check.fail("an IPv6 host is written [address]");
+            out.port = after.substr(1);
+            if (out.port.empty()) return check.fail("a port is a number from 1 to 65535");
+        }
+    } else if (std::size_t p = authority.find(':'); p != std::string_view::npos) {
+        host = authority.substr(0, p);
+        out.port = authority.substr(p + 1);
+        if (out.port.empty()) return check.fail("a port is a number from 1 to 65535");
+    }
+    if (host.empty() || host == "[]") return check.fail("a URL has a host");
+    if (host.front() != '[')
+        for (char c : host)
+            if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '.'))
+                return check.fail("a host has ASCII letters, digits, '-' and '.' only");
+    unsigned long port = 0;
+    for (char c : out.port) {
+        if (c < '0' || c > '9') return check.fail("a port is a number from 1 to 65535");
+        port = port * 10 + static_cast<unsigned long>(c - '0');
+        if (port > 65535) return check.fail("a port is a number from 1 to 65535");
+    }
+    if (!out.port.empty() && port == 0) return check.fail("a port is a number from 1 to 65535");
+    out.host = host;
+    std::size_t q = rest.find('?');
+    out.path = rest.substr(0, q);
+    out.has_query = q != std::string_view::npos;
+    return true;
+}
+
+/// Plain http is only for this machine: the emulator and tests. Anything else must be https.
+constexpr bool is_loopback_host(std::string_view host) noexcept {
+    return host == "127.0.0.1" || host == "[::1]" || iequals(host, "localhost");
+}
+
+constexpr bool check_endpoint_url(std::string_view s, literal_check& check) {
+    url_parts parts;
+    if (!parse_http_url(s, parts, check)) return false;
+    if (!parts.https && !is_loopback_host(parts.host))
+        return check.fail("http:// is allowed only for 127.0.0.1, [::1] and localhost; use https://");
+    return true;
+}
+
+} // namespace detail
+
+/// An OAuth endpoint URL of one kind (Kind tells the kinds apart; see the aliases below).
+/// Made from a literal (checked while compiling) or through runtime().
+template <class Kind>
+class endpoint {
+    struct rules {
+        static constexpr takeoff::errc error = takeoff::errc::invalid_url;
+        static constexpr bool check(std::string_view s, literal_check& c) { return detail::check_endpoint_url(s, c); }
+    };
+    using value_type = checked_string<rules>;
+
+public:
+    /// From a literal, checked while compiling.
+    template <std::size_t N>
+    consteval endpoint(const char (&literal)[N]) : value_(literal) {}
+
+    /// Checks a URL known only at run time; errc::invalid_url when a rule is broken.
+    static boost::system::result<endpoint> runtime(std::string_view text) {
+        auto value = value_type::runtime(text);
+        if (!value) return value.error();
+        return endpoint(std::move(*value));
+    }
+    /// As runtime(text), and on failure diag says which rule was broken.
+    static boost::system::result<endpoint> runtime(std::string_view text, diagnostics& diag) {
+        auto value = value_type::runtime(text, diag);
+        if (!value) return value.error();
+        return endpoint(std::move(*value));
+    }
+
+    /// The URL as given, for building requests.
+    std::string_view url() const noexcept { return value_.str(); }
+
+    friend bool operator==(const endpoint& a, const endpoint& b) noexcept { return a.url() == b.url(); }
+    friend std::ostream& operator<<(std::ostream& os, const endpoint& e) { return os << e.url(); }
+
+private:
+    explicit endpoint(value_type value) : value_(std::move(value)) {}
+    value_type value_;
+};
+
+/// Tag of authorization endpoints (where the browser is sent to sign in).
+struct authorization_endpoint_kind {};
+/// Tag of token endpoints (where codes and refresh tokens are exchanged).
+struct token_endpoint_kind {};
+
+/// The URL the user's browser opens to sign in (RFC 6749 section 3.1).
+using authorization_endpoint = endpoint<authorization_endpoint_kind>;
+/// The URL the client POSTs grants to (RFC 6749 section 3.2).
+using token_endpoint = endpoint<token_endpoint_kind>;
+
+} // namespace takeoff::oauth
+// end of <takeoff/oauth/endpoint.hpp>
+
+#include <boost/url/parse.hpp>
+#include <boost/url/url.hpp>
+#include <boost/url/url_view.hpp>
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+namespace takeoff::snowflake {
+
+/// The first label of the SPCS ingress login host.
+inline constexpr std::string_view ingress_login_host_prefix = "sfc-endpoint-login";
+
+/// True when `host` (any case) is the SPCS ingress login host: it starts with
+/// ingress_login_host_prefix.
+inline bool is_ingress_login_host(std::string_view host) noexcept {
+    if (host.size() < ingress_login_host_prefix.size()) return false;
+    for (std::size_t i = 0; i < ingress_login_host_prefix.size(); ++i)
+        if (http::detail::ascii_lower(host[i]) != ingress_login_host_prefix[i]) return false;
+    return true;
+}
+
+namespace detail {
+
+// The host a Location points at. Parsed with Boost.URL when it is a valid URI reference, else read
+// textually (after "//", up to the path, without userinfo and port) so that a malformed login
+// redirect is still recognised. A relative reference keeps the current host.
+inline std::string location_host(std::string_view location, boost::urls::url_view current) {
+    if (auto ref = boost::urls::parse_uri_reference(location)) {
+        if (ref->has_authority()) return std::string(ref->encoded_host().data(), ref->encoded_host().size());
+        return std::string(current.encoded_host().data(), current.encoded_host().size());
+    }
+    const std::size_t slashes = location.find("//");
+    if (slashes == std::string_view::npos) return {};
+    std::string_view authority = location.substr(slashes + 2);
+    authority = authority.substr(0, authority.find_first_of("/?#\\"));
+    if (const std::size_t at = authority.rfind('@'); at != std::string_view::npos) authority.remove_prefix(at + 1);
+    return std::string(authority.substr(0, authority.find(':')));
+}
+
+} // namespace detail
+
+/// True when a response is the ingress's login redirect: a redirect status (301, 302, 303, 307,
+/// 308) whose Location (white space around it ignored) points at the login host, whatever the
+/// method.
+inline bool is_ingress_login_redirect(unsigned status, std::string_view location_header,
+                                      boost::urls::url_view current) {
+    if (!http::is_redirect_status(status)) return false;
+    const std::string_view location = http::detail::trim_ows(location_header);
+    return !location.empty() && is_ingress_login_host(detail::location_host(location, current));
+}
+
+/// The response classifier (http::request_settings::classify) of requests to an SPCS ingress:
+/// the login redirect fails the request with errc::ingress_unauthenticated (never followed,
+/// whatever the redirect policy).
+inline boost::system::error_code classify_ingress_response(const http::response_view& response, diagnostics& diag) {
+    if (!is_ingress_login_redirect(response.status, response.headers[boost::beast::http::field::location],
+                                   response.url))
+        return {};
+    diag.set_http_status(response.status);
+    diag.set_client_message("the Snowflake ingress redirected to its login host: the request needs a valid "
+                            "Snowflake credential (HTTP " +
+                            std::to_string(response.status) + ")");
+    return make_error_code(errc::ingress_unauthenticated);
+}
+
+namespace detail {
+
+// True when `s` starts with a scheme followed by "://" (RFC 3986: a letter, then letters, digits,
+// '+', '-' or '.').
+inline bool has_scheme(std::string_view s) noexcept {
+    const std::size_t colon = s.find("://");
+    if (colon == std::string_view::npos || colon == 0) return false;
+    const auto letter = [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); };
+    if (!letter(s[0])) return false;
+    for (char c : s.substr(0, colon))
+        if (!(letter(c) || (c >= '0' && c <= '9') || c == '+' || c == '-' || c == '.')) return false;
+    return true;
+}
+
+} // namespace detail
+
+/// An ingress_url from SHOW ENDPOINTS ("abc-org-acct.snowflakecomputing.app", no scheme) as a URL:
+/// https:// added when there is no scheme, host lower-cased, trailing slash removed; http/https only;
+/// http only for loopback hosts (127.0.0.1, [::1], localhost) for tests; userinfo, query, fragment refused.
+///
+/// White space around the text is ignored; the scheme is lower-cased; a port and a path are kept
+/// ("https://host/v1" stays, for gateways), without trailing slashes. The host follows the endpoint
+/// rules (oauth/endpoint.hpp): ASCII letters, digits, '-' and '.', or a bracketed IPv6 address.
+/// Errors: errc::invalid_url, with a client message naming the broken rule.
+inline boost::system::result<boost::urls::url> normalize_ingress_url(std::string_view text, diagnostics& diag) {
+    diag.clear();
+    auto fail = [&diag](std::string_view reason) -> boost::system::result<boost::urls::url> {
+        diag.set_client_message("the ingress URL is invalid: " + std::string(reason));
+        return make_error_code(errc::invalid_url);
+    };
+    const auto space = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; };
+    std::string_view rest = text;
+    while (!rest.empty() && space(rest.front())) rest.remove_prefix(1);
+    while (!rest.empty() && space(rest.back())) rest.remove_suffix(1);
+    if (rest.empty()) return fail("it is empty");
+
+    const std::string full = detail::has_scheme(rest) ? std::string(rest) : "https://" + std::string(rest);
+    literal_check check;
+    oauth::detail::url_parts parts;
+    if (!oauth::detail::parse_http_url(full, parts, check)) return fail(check.reason());
+    if (parts.has_query) return fail("an ingress URL has no query (?)");
+    if (!parts.https && !oauth::detail::is_loopback_host(parts.host))
+        return fail("http:// is allowed only for 127.0.0.1, [::1] and localhost; use https://");
+
+    std::string out = parts.https ? "https://" : "http://";
+    for (char c : parts.host) out += oauth::detail::ascii_lower(c);
+    if (!parts.port.empty()) {
+        out += ':';
+        out += parts.port;
+    }
+    std::string_view path = parts.path;
+    while (!path.empty() && path.back() == '/') path.remove_suffix(1);
+    out += path;
+
+    auto parsed = boost::urls::parse_absolute_uri(out);
+    if (!parsed) return fail("the path has characters a URL cannot hold (encode them as %XX)");
+    return boost::urls::url(*parsed);
+}
+
+} // namespace takeoff::snowflake
+// end of <takeoff/snowflake/ingress.hpp>
+
+#include <boost/json/parse.hpp>
+
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <type_traits>
+#include <string_view>
+#include <utility>
+
+namespace takeoff::snowflake {
+
+namespace detail {
+
+// The credential the decorator added last, so that the one the ingress rejected is the one
+// invalidated. Written by the decorator's completion (any thread), read by the sending task after
+// the attempt (the transport resumes on its executor after the decorator's handler ran).
+struct last_credential {
+    std::mutex mutex;
+    std::optional<credential> value;
+
+    void set(credential c) {
+        std::lock_guard lock(mutex);
+        value = std::move(c);
+    }
+    std::optional<credential> get() {
+        std::lock_guard lock(mutex);
+        return value;
+    }
+};
+
+inline void add_credential(http::fields& headers, credential_header header, const credential& c) {
+    headers.append(header_name(header), c.header_value().reveal());
+}
+
+// The decorator that adds `provider`'s credential to every attempt.
+inline http::request_decorator credential_decorator(token_provider& provider, std::shared_ptr<last_credential> last) {
+    return [&provider, last = std::move(last)](http::attempt_context& attempt, http::decorate_handler done) {
+        if (auto c = provider.cached()) {
+            add_credential(attempt.headers, provider.header(), *c);
+            last->set(std::move(*c));
+            std::move(done)(boost::system::error_code{});
+            return;
+        }
+        http::fields* headers = &attempt.headers;
+        provider.async_get_token(
+            attempt.diag, [&provider, headers, last, done = std::move(done)](boost::system::error_code ec,
+                                                                             credential c) mutable {
+                if (!ec) {
+                    add_credential(*headers, provider.header(), c);
+                    last->set(std::move(c));
+                }
+                std::move(done)(ec);
+            });
+    };
+}
+
+// The request's own classifier (if any) first, then the ingress's login redirect.
+inline http::response_classifier with_ingress_classifier(http::response_classifier own) {
+    if (!own) return &classify_ingress_response;
+    return [own = std::move(own)](const http::response_view& response, diagnostics& diag) {
+        if (auto ec = own(response, diag)) return ec;
+        return classify_ingress_response(response, diag);
+    };
+}
+
+// The ingress rejected the credential: its login redirect, a 401, or a 403 whose body is the
+// ingress's own error JSON ({"responseType":"ERROR_...", ...}: an invalid or expired token, a network
+// policy). A 403 without that body is the service's own answer, not a credential problem.
+// `body` is the error body (for a streamed request, the excerpt the diagnostics kept).
+inline bool is_credential_rejected(const boost::system::error_code& ec, std::string_view error_body) {
+    if (ec == errc::ingress_unauthenticated || ec == errc::unauthorized) return true;
+    if (ec != errc::forbidden) return false;
+    boost::system::error_code parse_ec;
+    const auto body = boost::json::parse(error_body, parse_ec);
+    if (parse_ec || !body.is_object()) return false;
+    const auto* type = body.as_object().if_contains("responseType");
+    return type && type->is_string() && type->as_string().starts_with("ERROR_");
+}
+
+} // namespace detail
+
+namespace detail {
+
+// Sends req with provider's credential, once more after a rejected one: buffered (http::response)
+// or, when Streaming, opened (http::body_stream, whose rejection is found before any body is read;
+// its error body is the excerpt the diagnostics kept).
+template <bool Streaming>
+takeoff::detail::task<takeoff::detail::op_result<std::conditional_t<Streaming, http::body_stream, http::response>>>
+credential_task(const http::client& client, token_provider& provider, const http::request& req,
+                http::request_settings settings, diagnostics& diag) {
+    auto last = std::make_shared<detail::last_credential>();
+    settings.decorate = detail::credential_decorator(provider, last);
+    settings.classify = detail::with_ingress_classifier(std::move(settings.classify));
+    auto attempt = [&] {
+        if constexpr (Streaming) return client.open_task(req, settings, diag);
+        else return client.request_task(req, settings, diag);
+    };
+    auto first = co_await attempt();
+    std::string_view error_body;
+    if constexpr (Streaming) error_body = diag.server_message();
+    else error_body = first.value.body;
+    if (!detail::is_credential_rejected(first.ec, error_body)) co_return first;
+    const auto used = last->get();
+    if (!used || !provider.invalidate(*used)) co_return first;
+    co_return co_await attempt();
+}
+
+} // namespace detail
+
+/// For the library's composed operations: send `req` with `provider`'s credential as a step of the
+/// calling task (see the file comment). `settings` are the request's full settings (the client's
+/// defaults with the call's overrides); its decorator is replaced, its classifier kept.
+inline takeoff::detail::task<takeoff::detail::op_result<http::response>>
+send_task(const http::client& client, token_provider& provider, const http::request& req,
+          http::request_settings settings, diagnostics& diag) {
+    return detail::credential_task<false>(client, provider, req, std::move(settings), diag);
+}
+
+/// As send_task, completing with a body_stream once a 2xx header has arrived (a streamed
+/// response). A rejected credential is found out before any of the body is read, so the request
+/// is sent once more under the same rule.
+inline takeoff::detail::task<takeoff::detail::op_result<http::body_stream>>
+open_task(const http::client& client, token_provider& provider, const http::request& req,
+          http::request_settings settings, diagnostics& diag) {
+    return detail::credential_task<true>(client, provider, req, std::move(settings), diag);
+}
+
+/// Sends `req` through `client` with `provider`'s credential (see the file comment). Completes with
+/// `void(error_code, http::response)` as http::client::async_request does; `options` override the
+/// client's defaults. The client and the provider must outlive the operation.
+template <class CompletionToken = default_token>
+auto async_send(http::client& client, token_provider& provider, http::request req, const http::request_options& options,
+                diagnostics& diag, CompletionToken&& token = {}) {
+    http::request_settings settings = options.apply_to(client.defaults());
+    const auto deadline = settings.deadline;
+    return takeoff::detail::async_run<http::response>(
+        client.get_executor(), false, deadline, &diag,
+        [](diagnostics* d, http::client* c, token_provider* p, http::request& r, http::request_settings& s,
+           diagnostics& own) { return send_task(*c, *p, r, std::move(s), d ? *d : own); },
+        std::forward<CompletionToken>(token), &client, &provider, std::move(req), std::move(settings), diagnostics{});
+}
+
+/// As above, with the client's defaults.
+template <class CompletionToken = default_token>
+auto async_send(http::client& client, token_provider& provider, http::request req, diagnostics& diag,
+                CompletionToken&& token = {}) {
+    return async_send(client, provider, std::move(req), http::request_options{}, diag,
+                      std::forward<CompletionToken>(token));
+}
+
+/// As above; the diagnostics go only into the default token's exception.
+template <class CompletionToken = default_token>
+auto async_send(http::client& client, token_provider& provider, http::request req, CompletionToken&& token = {}) {
+    http::request_settings settings = client.defaults();
+    const auto deadline = settings.deadline;
+    return takeoff::detail::async_run<http::response>(
+        client.get_executor(), false, deadline, nullptr,
+        [](diagnostics* d, http::client* c, token_provider* p, http::request& r, http::request_settings& s,
+           diagnostics& own) { return send_task(*c, *p, r, std::move(s), d ? *d : own); },
+        std::forward<CompletionToken>(token), &client, &provider, std::move(req), std::move(settings), diagnostics{});
+}
+
+} // namespace takeoff::snowflake
+// end of <takeoff/snowflake/send.hpp>
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <type_traits>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace takeoff {
+
+/// How a client is made: one base URL per API and the transport's options.
+struct client_options {
+    /// Where inference requests go (default http://localhost:3000).
+    api::inference_url inference_url;
+    /// Where management requests go (default http://localhost:3001).
+    api::management_url management_url;
+    /// Where OpenAI-compatible requests go (default http://localhost:3003).
+    api::openai_url openai_url;
+    /// The transport's options. The defaults differ from http::client's in one way: a response
+    /// header may take up to 10 minutes (a long buffered generation sends nothing until it is done).
+    http::client_options http = default_http_options();
+
+    /// http::client_options{} with timeouts.header_read = 10 min.
+    static http::client_options default_http_options() {
+        http::client_options o;
+        o.defaults.timeouts.header_read = std::chrono::minutes(10);
+        return o;
+    }
+};
+
+namespace detail {
+
+/// A request whose 503 is an answer rather than an error: healthz ("not ready" is false), which
+/// is therefore not retried either.
+template <class R>
+concept unavailable_is_answer = std::same_as<R, api::healthz_request>;
+
+/// A generate request of the given mode (Streamed: /generate_stream).
+template <class Input, bool Streamed>
+concept generate_request_of = requires { std::remove_cvref_t<Input>::is_streamed; } &&
+                              std::remove_cvref_t<Input>::is_streamed == Streamed;
+
+/// What api::generate takes: a prompt (anything a std::string is made from) or a batch.
+template <class Input>
+concept generate_input = std::constructible_from<std::string, Input> ||
+                         std::same_as<std::remove_cvref_t<Input>, std::vector<std::string>>;
+
+/// The request a generate convenience sends: a request of the right mode as it is, or the one
+/// api::generate / api::generate_stream makes from a prompt or a batch.
+template <bool Streamed, class Input>
+auto as_generate(Input&& input) {
+    if constexpr (generate_request_of<Input, Streamed>) {
+        return std::remove_cvref_t<Input>(std::forward<Input>(input));
+    } else if constexpr (std::same_as<std::remove_cvref_t<Input>, std::vector<std::string>>) {
+        if constexpr (Streamed) return api::generate_stream(std::forward<Input>(input));
+        else return api::generate(std::forward<Input>(input));
+    } else {
+        if constexpr (Streamed) return api::generate_stream(std::string(std::forward<Input>(input)));
+        else return api::generate(std::string(std::forward<Input>(input)));
+    }
+}
+
+template <class Input, bool Streamed>
+concept generate_argument = generate_request_of<Input, Streamed> || generate_input<Input>;
+
+struct takeoff_client_state {
+    takeoff_client_state(boost::asio::any_io_executor ex, client_options o, snowflake::token_provider* p)
+        : options(std::move(o)), http(std::move(ex), options.http), provider(p),
+          serialised(takeoff::detail::is_serialised(http.get_executor()) || options.http.single_threaded_executor) {}
+
+    client_options options;
+    http::client http;
+    snowflake::token_provider* provider;
+    bool serialised;
+};
+
+} // namespace detail
+
+/// Sends Takeoff requests (see the file comment). Thread-safe; copies share one connection pool.
+/// Every async_* completes with void(error_code, T); with the default token `co_await` gives T
+/// and throws takeoff::error (with the diagnostics) on failure; as_tuple(deferred) gives both.
+class client {
+public:
+    using executor_type = boost::asio::any_io_executor;
+
+    /// A client of the Takeoff at options' base URLs. `provider` (may be null: no credential)
+    /// makes the SPCS ingress credential of every request; it must outlive the client's operations.
+    explicit client(executor_type executor, client_options options = {}, snowflake::token_provider* provider = nullptr)
+        : state_(std::make_shared<detail::takeoff_client_state>(std::move(executor), std::move(options), provider)) {}
+
+    executor_type get_executor() const noexcept { return state_->http.get_executor(); }
+    const client_options& options() const noexcept { return state_->options; }
+    /// The transport (connection counts, defaults).
+    const http::client& transport() const noexcept { return state_->http; }
+    /// The credential provider; null when requests carry none.
+    snowflake::token_provider* provider() const noexcept { return state_->provider; }
+
+    /// The base URL of API `Kind`.
+    template <api::api_kind Kind>
+    const api::base_url<Kind>& base_url() const noexcept {
+        if constexpr (Kind == api::api_kind::inference) return state_->options.inference_url;
+        else if constexpr (Kind == api::api_kind::management) return state_->options.management_url;
+        else return state_->options.openai_url;
+    }
+
+    // --- any request -----------------------------------------------------------------------
+
+    /// Sends a buffered request: completes with void(error_code, R::response_type). `options`
+    /// override the transport's defaults for this call. (A streaming request does not compile
+    /// here: open it with async_open.)
+    template <api::buffered_request R, class CompletionToken = default_token>
+    auto async_send(R req, const http::request_options& options, diagnostics& diag, CompletionToken&& token = {}) {
+        return start_send(std::move(req), options.apply_to(state_->http.defaults()), &diag,
+                          std::forward<CompletionToken>(token));
+    }
+    /// As above, with the transport's defaults.
+    template <api::buffered_request R, class CompletionToken = default_token>
+    auto async_send(R req, diagnostics& diag, CompletionToken&& token = {}) {
+        return start_send(std::move(req), state_->http.defaults(), &diag, std::forward<CompletionToken>(token));
+    }
+    /// As above; the diagnostics go only into the default token's exception.
+    template <api::buffered_request R, class CompletionToken = default_token>
+    auto async_send(R req, CompletionToken&& token = {}) {
+        return start_send(std::move(req), state_->http.defaults(), nullptr, std::forward<CompletionToken>(token));
+    }
+
+    /// Sends a streaming request: completes, once a 2xx header has arrived, with
+    /// void(error_code, event_stream<R>) to pull the events from.
+    template <api::streaming_request R, class CompletionToken = default_token>
+    auto async_open(R req, const http::request_options& options, diagnostics& diag, CompletionToken&& token = {}) {
+        return start_open(std::move(req), options.apply_to(state_->http.defaults()), &diag,
+                          std::forward<CompletionToken>(token));
+    }
+    /// As above, with the transport's defaults.
+    template <api::streaming_request R, class CompletionToken = default_token>
+    auto async_open(R req, diagnostics& diag, CompletionToken&& token = {}) {
+        return start_open(std::move(req), state_->http.defaults(), &diag, std::forward<CompletionToken>(token));
+    }
+    /// As above; the diagnostics go only into the default token's exception.
+    template <api::streaming_request R, class CompletionToken = default_token>
+    auto async_open(R req, CompletionToken&& token = {}) {
+        return start_open(std::move(req), state_->http.defaults(), nullptr, std::forward<CompletionToken>(token));
+    }
+
+    // --- named conveniences (each takes the request, or what api:: makes it from) ---------------
+
+    /// api::generate(input) sent: a prompt gives std::string, a batch std::vector<std::string>.
+    template <class Input, class CompletionToken = default_token>
+    auto async_generate(Input&& input, CompletionToken&& token = {})
+        requires detail::generate_argument<Input, false>
+    {
+        return async_send(detail::as_generate<false>(std::forward<Input>(input)), std::forward<CompletionToken>(token));
+    }
+    /// As above; a failure's explanation goes into diag.
+    template <class Input, class CompletionToken = default_token>
+    auto async_generate(Input&& input, diagnostics& diag, CompletionToken&& token = {})
+        requires detail::generate_argument<Input, false>
+    {
+        return async_send(detail::as_generate<false>(std::forward<Input>(input)), diag, std::forward<CompletionToken>(token));
+    }
+
+    /// api::generate_stream(input) opened: completes with the event_stream.
+    template <class Input, class CompletionToken = default_token>
+    auto async_generate_stream(Input&& input, CompletionToken&& token = {})
+        requires detail::generate_argument<Input, true>
+    {
+        return async_open(detail::as_generate<true>(std::forward<Input>(input)), std::forward<CompletionToken>(token));
+    }
+    /// As above; a failure's explanation goes into diag.
+    template <class Input, class CompletionToken = default_token>
+    auto async_generate_stream(Input&& input, diagnostics& diag, CompletionToken&& token = {})
+        requires detail::generate_argument<Input, true>
+    {
+        return async_open(detail::as_generate<true>(std::forward<Input>(input)), diag, std::forward<CompletionToken>(token));
+    }
+
+    /// api::embed(input): one text gives std::vector<float>, a batch one vector per text.
+    template <class Input, class CompletionToken = default_token>
+    auto async_embed(Input&& input, CompletionToken&& token = {})
+        requires requires { api::embed(std::forward<Input>(input)); }
+    {
+        return async_send(api::embed(std::forward<Input>(input)), std::forward<CompletionToken>(token));
+    }
+
+    /// api::classify(input): scores of one text, of a batch, or of (query, document) pairs.
+    template <class Input, class CompletionToken = default_token>
+    auto async_classify(Input&& input, CompletionToken&& token = {})
+        requires requires { api::classify(std::forward<Input>(input)); }
+    {
+        return async_send(api::classify(std::forward<Input>(input)), std::forward<CompletionToken>(token));
+    }
+
+    /// api::rerank(query, documents): one score vector per document, in order.
+    template <class CompletionToken = default_token>
+    auto async_rerank(const std::string& query, const std::vector<std::string>& documents, CompletionToken&& token = {}) {
+        return async_send(api::rerank(query, documents), std::forward<CompletionToken>(token));
+    }
+
+    /// api::tokenize(reader, text): the reader's tokens of `text`.
+    template <class Text, class CompletionToken = default_token>
+    auto async_tokenize(api::reader_id reader, Text&& text, CompletionToken&& token = {})
+        requires requires { api::tokenize(std::move(reader), std::forward<Text>(text)); }
+    {
+        return async_send(api::tokenize(std::move(reader), std::forward<Text>(text)),
+                          std::forward<CompletionToken>(token));
+    }
+
+    /// api::detokenize(reader, tokens): the text of token strings or ids.
+    template <class Tokens, class CompletionToken = default_token>
+    auto async_detokenize(api::reader_id reader, Tokens&& tokens, CompletionToken&& token = {})
+        requires requires { api::detokenize(std::move(reader), std::forward<Tokens>(tokens)); }
+    {
+        return async_send(api::detokenize(std::move(reader), std::forward<Tokens>(tokens)),
+                          std::forward<CompletionToken>(token));
+    }
+
+    /// api::chat_template(reader, conversation): the prompt the model's chat template makes of it.
+    template <class CompletionToken = default_token>
+    auto async_chat_template(api::reader_id reader, std::vector<api::chat_message> conversation,
+                             CompletionToken&& token = {}) {
+        return async_send(api::chat_template(std::move(reader), std::move(conversation)),
+                          std::forward<CompletionToken>(token));
+    }
+
+    /// GET /status of the inference API: the live readers and their consumer groups.
+    template <class CompletionToken = default_token>
+    auto async_status(CompletionToken&& token = {}) {
+        return async_send(api::status(), std::forward<CompletionToken>(token));
+    }
+
+    /// GET /healthz: true when ready, false on 503 (not retried).
+    template <class CompletionToken = default_token>
+    auto async_healthz(CompletionToken&& token = {}) {
+        return async_send(api::healthz(), std::forward<CompletionToken>(token));
+    }
+
+    /// GET /reader_groups of the management API.
+    template <class CompletionToken = default_token>
+    auto async_reader_groups(CompletionToken&& token = {}) {
+        return async_send(api::reader_groups(), std::forward<CompletionToken>(token));
+    }
+
+    /// POST /reader of the management API: the new reader's id (the config is checked first).
+    template <class CompletionToken = default_token>
+    auto async_create_reader(api::reader_config config, CompletionToken&& token = {}) {
+        return async_send(api::create_reader(std::move(config)), std::forward<CompletionToken>(token));
+    }
+
+    /// DELETE /reader/{id} of the management API.
+    template <class CompletionToken = default_token>
+    auto async_delete_reader(api::reader_id reader, CompletionToken&& token = {}) {
+        return async_send(api::delete_reader(std::move(reader)), std::forward<CompletionToken>(token));
+    }
+
+    /// GET /config/{id} of the management API: the reader's configuration as JSON.
+    template <class CompletionToken = default_token>
+    auto async_reader_config(api::reader_id reader, CompletionToken&& token = {}) {
+        return async_send(api::reader_config_of(std::move(reader)), std::forward<CompletionToken>(token));
+    }
+
+    /// GET /status of the management API: the server's configuration and readers.
+    template <class CompletionToken = default_token>
+    auto async_management_status(CompletionToken&& token = {}) {
+        return async_send(api::management_status(), std::forward<CompletionToken>(token));
+    }
+
+    /// OpenAI-compatible chat completion (buffered): `model` is the consumer group.
+    template <class CompletionToken = default_token>
+    auto async_chat(api::consumer_group model, std::vector<api::chat_message> messages, CompletionToken&& token = {}) {
+        return async_send(api::openai::chat(std::move(model), std::move(messages)), std::forward<CompletionToken>(token));
+    }
+
+    /// OpenAI-compatible chat completion, streamed: an event_stream of chat_chunk events.
+    template <class CompletionToken = default_token>
+    auto async_chat_stream(api::consumer_group model, std::vector<api::chat_message> messages,
+                           CompletionToken&& token = {}) {
+        return async_open(api::openai::chat_stream(std::move(model), std::move(messages)),
+                          std::forward<CompletionToken>(token));
+    }
+
+private:
+    template <class R>
+    using response_of = typename R::response_type;
+
+    template <class R, class CompletionToken>
+    auto start_send(R&& req, http::request_settings settings, diagnostics* diag, CompletionToken&& token) {
+        using Req = std::remove_cvref_t<R>;
+        if constexpr (detail::unavailable_is_answer<Req>) settings.retries = http::retry_policy::none();
+        auto hreq = api::to_http_request(base_url<Req::api>(), req);
+        const auto deadline = settings.deadline;
+        return takeoff::detail::async_run<response_of<Req>>(
+            state_->http.get_executor(), state_->serialised, deadline, diag,
+            [](diagnostics* d, std::shared_ptr<detail::takeoff_client_state>& st, Req& r, http::request& h,
+               http::request_settings& s, diagnostics& own) { return send<Req>(st, r, h, s, d ? *d : own); },
+            std::forward<CompletionToken>(token), state_, std::forward<R>(req), std::move(hreq), std::move(settings),
+            diagnostics{});
+    }
+
+    template <class R, class CompletionToken>
+    auto start_open(R&& req, http::request_settings settings, diagnostics* diag, CompletionToken&& token) {
+        using Req = std::remove_cvref_t<R>;
+        auto hreq = api::to_http_request(base_url<Req::api>(), req);
+        const auto deadline = settings.deadline;
+        return takeoff::detail::async_run<event_stream<Req>>(
+            state_->http.get_executor(), state_->serialised, deadline, diag,
+            [](diagnostics* d, std::shared_ptr<detail::takeoff_client_state>& st, Req& r, http::request& h,
+               http::request_settings& s, diagnostics& own) { return open<Req>(st, r, h, s, d ? *d : own); },
+            std::forward<CompletionToken>(token), state_, std::forward<R>(req), std::move(hreq), std::move(settings),
+            diagnostics{});
+    }
+
+    static takeoff::detail::task<takeoff::detail::op_result<http::response>> exchange(
+        detail::takeoff_client_state& st, const http::request& h, const http::request_settings& s, diagnostics& diag) {
+        if (st.provider) return snowflake::send_task(st.http, *st.provider, h, s, diag);
+        return st.http.request_task(h, s, diag);
+    }
+
+    template <class R>
+    static takeoff::detail::task<takeoff::detail::op_result<response_of<R>>> send(
+        std::shared_ptr<detail::takeoff_client_state> st, const R& req, const http::request& h,
+        const http::request_settings& s, diagnostics& diag) {
+        using result = takeoff::detail::op_result<response_of<R>>;
+        if (auto invalid = api::validate(req, diag)) co_return result{invalid, {}};
+        auto reply = co_await exchange(*st, h, s, diag);
+        if constexpr (detail::unavailable_is_answer<R>) {
+            if (reply.ec == errc::service_unavailable) co_return result{{}, response_of<R>{}};
+        }
+        if (reply.ec) co_return result{reply.ec, {}};
+        auto parsed = req.parse_response(reply.value, diag);
+        if (!parsed) co_return result{parsed.error(), {}};
+        co_return result{{}, std::move(*parsed)};
+    }
+
+    template <class R>
+    static takeoff::detail::task<takeoff::detail::op_result<event_stream<R>>> open(
+        std::shared_ptr<detail::takeoff_client_state> st, R& req, const http::request& h,
+        const http::request_settings& s, diagnostics& diag) {
+        using result = takeoff::detail::op_result<event_stream<R>>;
+        if (auto invalid = api::validate(req, diag)) co_return result{invalid, {}};
+        takeoff::detail::op_result<http::body_stream> body;
+        if (st->provider)
+            body = co_await snowflake::open_task(st->http, *st->provider, h, s, diag);
+        else
+            body = co_await st->http.open_task(h, s, diag);
+        if (body.ec) co_return result{body.ec, {}};
+        co_return result{{}, event_stream<R>(std::move(body.value), std::move(req), st->http.get_executor(), st->serialised)};
+    }
+
+    std::shared_ptr<detail::takeoff_client_state> state_;
+};
+
+} // namespace takeoff
+// end of <takeoff/client.hpp>
+// #include <takeoff/core/config.hpp> (already inlined above)
+// #include <takeoff/core/diagnostics.hpp> (already inlined above)
+// #include <takeoff/core/with_diagnostics.hpp> (already inlined above)
+
+#include <boost/asio/append.hpp>
+#include <boost/asio/associated_cancellation_slot.hpp>
+#include <boost/asio/associated_executor.hpp>
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/strand.hpp>
+
+#include <algorithm>
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace takeoff {
+
+/// How a batch runs.
+struct batch_options {
+    /// The most requests in flight at once (at least 1).
+    std::size_t concurrency = 32;
+    /// Called after each request completes with (completed so far, total); on one thread at a
+    /// time (the batch's strand), never concurrently. Must not block.
+    std::function<void(std::size_t completed, std::size_t total)> progress;
+    /// Overrides of the transport's defaults for each request (a deadline per request, say).
+    http::request_options request;
+};
+
+/// The outcome of one request of a batch.
+template <class T>
+struct batch_item {
+    boost::system::error_code ec;
+    T value{};
+    /// Why it failed (empty when it succeeded).
+    diagnostics diag;
+    bool ok() const noexcept { return !ec; }
+};
+
+namespace detail {
+
+template <class Request, class Handler>
+class batch_operation : public std::enable_shared_from_this<batch_operation<Request, Handler>> {
+public:
+    using value_type = typename Request::response_type;
+    using results_type = std::vector<batch_item<value_type>>;
+
+    batch_operation(takeoff::client c, std::vector<Request> requests, batch_options options, Handler handler)
+        : client_(std::move(c)), requests_(std::move(requests)), options_(std::move(options)),
+          results_(requests_.size()), handler_(std::move(handler)),
+          strand_(boost::asio::make_strand(client_.get_executor())),
+          work_(boost::asio::make_work_guard(boost::asio::get_associated_executor(handler_, client_.get_executor()))),
+          width_(std::max<std::size_t>(1, std::min(options_.concurrency, std::max<std::size_t>(requests_.size(), 1)))),
+          signals_(new boost::asio::cancellation_signal[width_]) {
+        for (std::size_t i = 0; i < width_; ++i) free_.push_back(width_ - 1 - i);
+    }
+
+    void start() {
+        auto slot = boost::asio::get_associated_cancellation_slot(handler_);
+        if (slot.is_connected()) {
+            std::weak_ptr<batch_operation> weak = this->shared_from_this();
+            slot.assign([weak, strand = strand_](boost::asio::cancellation_type) {
+                if (auto self = weak.lock()) boost::asio::dispatch(strand, [self] { self->cancel(); });
+            });
+        }
+        boost::asio::dispatch(strand_, [self = this->shared_from_this()] { self->launch(); });
+    }
+
+private:
+    void launch() {
+        while (!cancelled_ && in_flight_ < width_ && next_ < requests_.size()) {
+            const std::size_t index = next_++;
+            const std::size_t lane = free_.back();
+            free_.pop_back();
+            ++in_flight_;
+            busy_.push_back(lane);
+            // Completions come back on the client's executor and move onto the batch's strand.
+            auto done = [self = this->shared_from_this(), index, lane](boost::system::error_code ec, value_type v) {
+                auto strand = self->strand_;
+                boost::asio::dispatch(strand, [self = std::move(self), index, lane, ec, v = std::move(v)]() mutable {
+                    self->completed(index, lane, ec, std::move(v));
+                });
+            };
+            client_.async_send(std::move(requests_[index]), options_.request, results_[index].diag,
+                               boost::asio::bind_cancellation_slot(signals_[lane].slot(), std::move(done)));
+        }
+        if (in_flight_ == 0 && (cancelled_ || next_ == requests_.size())) finish();
+    }
+
+    void completed(std::size_t index, std::size_t lane, boost::system::error_code ec, value_type v) {
+        auto& item = results_[index];
+        item.ec = ec;
+        if (!ec) item.value = std::move(v);
+        --in_flight_;
+        std::erase(busy_, lane);
+        signals_[lane].slot().clear();
+        free_.push_back(lane);
+        ++completed_;
+        if (options_.progress) options_.progress(completed_, requests_.size());
+        launch();
+    }
+
+    void cancel() {
+        if (cancelled_ || finished_) return;
+        cancelled_ = true;
+        for (std::size_t lane : std::vector<std::size_t>(busy_)) signals_[lane].emit(boost::asio::cancellation_type::terminal);
+    }
+
+    void finish() {
+        if (finished_) return;
+        finished_ = true;
+        for (std::size_t i = next_; i < results_.size(); ++i) results_[i].ec = boost::asio::error::operation_aborted;
+        auto slot = boost::asio::get_associated_cancellation_slot(handler_);
+        if (slot.is_connected()) slot.clear();
+        const boost::system::error_code ec = cancelled_ ? boost::system::error_code(boost::asio::error::operation_aborted)
+                                                        : boost::system::error_code();
+        auto executor = work_.get_executor();
+        work_.reset();
+        boost::asio::dispatch(executor, boost::asio::append(std::move(handler_), ec, std::move(results_)));
+    }
+
+    takeoff::client client_;
+    std::vector<Request> requests_;
+    batch_options options_;
+    results_type results_;
+    Handler handler_;
+    boost::asio::strand<boost::asio::any_io_executor> strand_;
+    boost::asio::executor_work_guard<boost::asio::associated_executor_t<Handler, boost::asio::any_io_executor>> work_;
+    std::size_t width_;
+    std::unique_ptr<boost::asio::cancellation_signal[]> signals_;
+    std::vector<std::size_t> free_, busy_;
+    std::size_t next_ = 0, in_flight_ = 0, completed_ = 0;
+    bool cancelled_ = false, finished_ = false;
+};
+
+} // namespace detail
+
+/// Sends every request of `requests` through `c`, at most options.concurrency at once: completes
+/// with void(error_code, std::vector<batch_item<R::response_type>>) in input order (see the file
+/// comment). The error code is operation_aborted when the batch was cancelled, otherwise none:
+/// each item's own error is in the item.
+template <api::buffered_request R, class CompletionToken = default_token>
+auto async_send_batch(takeoff::client& c, std::vector<R> requests, batch_options options = {},
+                      CompletionToken&& token = {}) {
+    using results_type = std::vector<batch_item<typename R::response_type>>;
+    return boost::asio::async_initiate<CompletionToken, void(boost::system::error_code, results_type)>(
+        [](auto handler, takeoff::client c, std::vector<R> requests, batch_options options) {
+            using op = detail::batch_operation<R, std::decay_t<decltype(handler)>>;
+            auto self = std::make_shared<op>(std::move(c), std::move(requests), std::move(options), std::move(handler));
+            self->start();
+        },
+        token, c, std::move(requests), std::move(options));
+}
+
+/// api::generate of each prompt, sent as a batch (async_send_batch): each item's value is the
+/// generated text.
+template <class CompletionToken = default_token>
+auto async_generate_batch(takeoff::client& c, const std::vector<std::string>& prompts, batch_options options = {},
+                          CompletionToken&& token = {}) {
+    std::vector<api::basic_generate<false, std::string>> requests;
+    requests.reserve(prompts.size());
+    for (const auto& p : prompts) requests.push_back(api::generate(p));
+    return async_send_batch(c, std::move(requests), std::move(options), std::forward<CompletionToken>(token));
+}
+
+/// As above, each request made like `prototype` (its settings and constraint) with its own prompt.
+template <class Constraint, class CompletionToken = default_token>
+auto async_generate_batch(takeoff::client& c, const std::vector<std::string>& prompts,
+                          const api::basic_generate<false, std::string, Constraint>& prototype,
+                          batch_options options = {}, CompletionToken&& token = {}) {
+    std::vector<api::basic_generate<false, std::string, Constraint>> requests;
+    requests.reserve(prompts.size());
+    for (const auto& p : prompts) requests.emplace_back(p, prototype.settings(), prototype.constraint());
+    return async_send_batch(c, std::move(requests), std::move(options), std::forward<CompletionToken>(token));
+}
+
+} // namespace takeoff
+// end of <takeoff/batch.hpp>
+// #include <takeoff/client.hpp> (already inlined above)
+// begin of <takeoff/connection.hpp>
+// snowflake::connection: the Dataiku "connection" in code. A connection_config (the OAuth preset,
+// the ingress URL of each Takeoff port, the account URL) becomes a ready takeoff::client whose
+// requests carry the credential of the configured auth mode:
+//
+//     auto config = snowflake::load_connection_config("takeoff.json", diag).value();
+//     auto conn = snowflake::connection::make(io.get_executor(), config, diag).value();
+//     if (!conn->signed_in()) co_await conn->async_sign_in();   // browser, once; tokens are stored
+//     std::string text = co_await conn->client().async_generate("Hello");
+//
+// auth "oauth": OAuth tokens (signed in once, stored, refreshed) exchanged for a session token;
+// "oauth-direct": the OAuth access token itself; "pat": the programmatic access token; "keypair":
+// a key-pair JWT exchanged for an ingress token; "none": no credential.
+
+// #include <takeoff/client.hpp> (already inlined above)
+// #include <takeoff/core/config.hpp> (already inlined above)
+// #include <takeoff/core/diagnostics.hpp> (already inlined above)
+// #include <takeoff/core/error.hpp> (already inlined above)
+// begin of <takeoff/oauth/sign_in.hpp>
+// The browser sign-in (OAuth 2.0 authorization code flow with PKCE, RFC 6749 section 4.1 and RFC
+// 7636), as one operation: a PKCE pair and a state are made, the loopback listener opens on the
+// redirect URI (an ephemeral port written into it when it names none), the authorization URL goes
+// to the browser ($BROWSER, xdg-open, or printed; or an application's own callback), the
+// redirect's code is checked against the state and exchanged, with the verifier, for tokens.
+//
+// The no-browser mode (a machine without a browser, a remote shell): no listener; the URL is
+// printed, the user signs in on any machine and pastes the URL the browser was sent to (the
+// page fails to load, the address bar holds the code). Reading the pasted line blocks the thread
+// that runs the operation: it is for command-line programs.
+
+// #include <takeoff/core/config.hpp> (already inlined above)
+// #include <takeoff/core/diagnostics.hpp> (already inlined above)
+// #include <takeoff/core/error.hpp> (already inlined above)
+// #include <takeoff/core/with_diagnostics.hpp> (already inlined above)
+// #include <takeoff/detail/async_op.hpp> (already inlined above)
+// #include <takeoff/detail/task.hpp> (already inlined above)
+// #include <takeoff/http/client.hpp> (already inlined above)
 // begin of <takeoff/oauth/authorization.hpp>
 // The browser half of the OAuth authorization code flow (RFC 6749 section 4.1): the URL that sends
 // the user to the authorization endpoint, and the checks on the redirect that comes back.
@@ -7663,251 +11818,6 @@ inline boost::system::result<authorization_response> read_pasted_redirect(std::i
 
 } // namespace takeoff::oauth
 // end of <takeoff/oauth/browser.hpp>
-// begin of <takeoff/oauth/endpoint.hpp>
-// OAuth endpoints as checked types: an authorization endpoint and a token endpoint are different
-// types, so a token request cannot be sent to the authorization URL by mistake, and a URL literal
-// that breaks a rule (plain http to a remote host, userinfo, a fragment, no host) does not compile.
-// URLs known only at run time go through T::runtime(text), which returns errc::invalid_url.
-
-// #include <takeoff/core/checked_literal.hpp> (already inlined above)
-
-#include <boost/system/result.hpp>
-
-#include <cstddef>
-#include <string_view>
-
-namespace takeoff::oauth {
-
-namespace detail {
-
-constexpr char ascii_lower(char c) noexcept { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-
-constexpr bool iequals(std::string_view a, std::string_view b) noexcept {
-    if (a.size() != b.size()) return false;
-    for (std::size_t i = 0; i < a.size(); ++i)
-        if (ascii_lower(a[i]) != ascii_lower(b[i])) return false;
-    return true;
-}
-
-/// The parts of an absolute http(s) URL that the endpoint rules look at.
-struct url_parts {
-    bool https = false;
-    std::string_view host;      // as written; an IPv6 literal keeps its brackets
-    std::string_view port;      // digits, or empty
-    std::string_view path;      // from the first '/' up to '?', or empty
-    bool has_query = false;
-};
-
-/// Parses `s` as http(s)://host[:port][/path][?query], failing (with a reason) on any other scheme,
-/// userinfo, a fragment, a missing or odd host, or a bad port. Hosts are ASCII letters, digits, '-'
-/// and '.' only: non-ASCII (IDNA) and percent-encoded hosts are refused rather than normalised,
-/// because a host that two parsers could read differently is how credentials end up elsewhere.
-constexpr bool parse_http_url(std::string_view s, url_parts& out, literal_check& check) {
-    std::size_t colon = s.find("://");
-    if (colon == std::string_view::npos) return check.fail("a URL starts with https://");
-    std::string_view scheme = s.substr(0, colon);
-    if (iequals(scheme, "https")) out.https = true;
-    else if (iequals(scheme, "http")) out.https = false;
-    else return check.fail("a URL starts with https://");
-    if (s.find('#') != std::string_view::npos) return check.fail("a URL has no fragment (#)");
-    std::string_view rest = s.substr(colon + 3);
-    std::size_t end = rest.find_first_of("/?");
-    std::string_view authority = rest.substr(0, end);
-    rest = end == std::string_view::npos ? std::string_view{} : rest.substr(end);
-    if (authority.find('@') != std::string_view::npos) return check.fail("a URL has no userinfo (user@)");
-    std::string_view host = authority;
-    if (!authority.empty() && authority.front() == '[') {
-        std::size_t close = authority.find(']');
-        if (close == std::string_view::npos) return check.fail("an IPv6 host is written [address]");
-        for (char c : authority.substr(1, close - 1))
-            if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') || c == ':'))
-                return check.fail("an IPv6 host is written [address]");
-        host = authority.substr(0, close + 1);
-        std::string_view after = authority.substr(close + 1);
-        if (!after.empty()) {
-            if (after.front() != ':') return check.fail("an IPv6 host is written [address]");
-            out.port = after.substr(1);
-            if (out.port.empty()) return check.fail("a port is a number from 1 to 65535");
-        }
-    } else if (std::size_t p = authority.find(':'); p != std::string_view::npos) {
-        host = authority.substr(0, p);
-        out.port = authority.substr(p + 1);
-        if (out.port.empty()) return check.fail("a port is a number from 1 to 65535");
-    }
-    if (host.empty() || host == "[]") return check.fail("a URL has a host");
-    if (host.front() != '[')
-        for (char c : host)
-            if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '.'))
-                return check.fail("a host has ASCII letters, digits, '-' and '.' only");
-    unsigned long port = 0;
-    for (char c : out.port) {
-        if (c < '0' || c > '9') return check.fail("a port is a number from 1 to 65535");
-        port = port * 10 + static_cast<unsigned long>(c - '0');
-        if (port > 65535) return check.fail("a port is a number from 1 to 65535");
-    }
-    if (!out.port.empty() && port == 0) return check.fail("a port is a number from 1 to 65535");
-    out.host = host;
-    std::size_t q = rest.find('?');
-    out.path = rest.substr(0, q);
-    out.has_query = q != std::string_view::npos;
-    return true;
-}
-
-/// Plain http is only for this machine: the emulator and tests. Anything else must be https.
-constexpr bool is_loopback_host(std::string_view host) noexcept {
-    return host == "127.0.0.1" || host == "[::1]" || iequals(host, "localhost");
-}
-
-constexpr bool check_endpoint_url(std::string_view s, literal_check& check) {
-    url_parts parts;
-    if (!parse_http_url(s, parts, check)) return false;
-    if (!parts.https && !is_loopback_host(parts.host))
-        return check.fail("http:// is allowed only for 127.0.0.1, [::1] and localhost; use https://");
-    return true;
-}
-
-} // namespace detail
-
-/// An OAuth endpoint URL of one kind (Kind tells the kinds apart; see the aliases below).
-/// Made from a literal (checked while compiling) or through runtime().
-template <class Kind>
-class endpoint {
-    struct rules {
-        static constexpr takeoff::errc error = takeoff::errc::invalid_url;
-        static constexpr bool check(std::string_view s, literal_check& c) { return detail::check_endpoint_url(s, c); }
-    };
-    using value_type = checked_string<rules>;
-
-public:
-    /// From a literal, checked while compiling.
-    template <std::size_t N>
-    consteval endpoint(const char (&literal)[N]) : value_(literal) {}
-
-    /// Checks a URL known only at run time; errc::invalid_url when a rule is broken.
-    static boost::system::result<endpoint> runtime(std::string_view text) {
-        auto value = value_type::runtime(text);
-        if (!value) return value.error();
-        return endpoint(std::move(*value));
-    }
-    /// As runtime(text), and on failure diag says which rule was broken.
-    static boost::system::result<endpoint> runtime(std::string_view text, diagnostics& diag) {
-        auto value = value_type::runtime(text, diag);
-        if (!value) return value.error();
-        return endpoint(std::move(*value));
-    }
-
-    /// The URL as given, for building requests.
-    std::string_view url() const noexcept { return value_.str(); }
-
-    friend bool operator==(const endpoint& a, const endpoint& b) noexcept { return a.url() == b.url(); }
-    friend std::ostream& operator<<(std::ostream& os, const endpoint& e) { return os << e.url(); }
-
-private:
-    explicit endpoint(value_type value) : value_(std::move(value)) {}
-    value_type value_;
-};
-
-/// Tag of authorization endpoints (where the browser is sent to sign in).
-struct authorization_endpoint_kind {};
-/// Tag of token endpoints (where codes and refresh tokens are exchanged).
-struct token_endpoint_kind {};
-
-/// The URL the user's browser opens to sign in (RFC 6749 section 3.1).
-using authorization_endpoint = endpoint<authorization_endpoint_kind>;
-/// The URL the client POSTs grants to (RFC 6749 section 3.2).
-using token_endpoint = endpoint<token_endpoint_kind>;
-
-} // namespace takeoff::oauth
-// end of <takeoff/oauth/endpoint.hpp>
-// begin of <takeoff/oauth/form.hpp>
-// application/x-www-form-urlencoded bodies (the WHATWG URL standard's serialisation, which RFC 6749
-// appendix B asks for): the token requests of the OAuth flows and the JWT exchange are such forms,
-// and so are the halves of client_secret_basic credentials (RFC 6749 section 2.3.1).
-//
-// Sans-io. Values may be secrets: form_builder keeps its text in a takeoff::secret-like buffer that
-// is wiped when it goes, and str() hands the body over by move.
-
-// #include <takeoff/core/config.hpp> (already inlined above)
-// #include <takeoff/core/redact.hpp> (already inlined above)
-
-#include <cstddef>
-#include <string>
-#include <string_view>
-#include <utility>
-
-namespace takeoff::oauth {
-
-namespace detail {
-
-// Bytes a form serialiser leaves as they are: ASCII alphanumerics and "*-._" (WHATWG
-// application/x-www-form-urlencoded percent-encode set); a space becomes '+', all else %XX.
-constexpr bool is_form_safe(char c) noexcept {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '*' || c == '-' ||
-           c == '.' || c == '_';
-}
-
-} // namespace detail
-
-/// Appends `value` form-encoded to `out`: ASCII letters, digits and `*-._` as they are, a space as
-/// '+', every other byte as %XX (upper-case hex). `+`, `/` and `=` (common in Snowflake client
-/// secrets) therefore become %2B, %2F and %3D.
-inline void append_form_encoded(std::string& out, std::string_view value) {
-    static constexpr char hex[] = "0123456789ABCDEF";
-    for (char c : value) {
-        if (detail::is_form_safe(c)) {
-            out += c;
-        } else if (c == ' ') {
-            out += '+';
-        } else {
-            const auto u = static_cast<unsigned char>(c);
-            out += '%';
-            out += hex[u >> 4];
-            out += hex[u & 0x0f];
-        }
-    }
-}
-
-/// `value` form-encoded (see append_form_encoded).
-inline std::string form_encode(std::string_view value) {
-    std::string out;
-    out.reserve(value.size() + value.size() / 2);
-    append_form_encoded(out, value);
-    return out;
-}
-
-/// Builds a form body `k1=v1&k2=v2...` in the order the fields are added. The text may hold secrets
-/// (a client secret, a refresh token): it is wiped when the builder is destroyed, and take() moves
-/// it out, leaving nothing behind.
-class form_builder {
-public:
-    form_builder() = default;
-    form_builder(const form_builder&) = delete;
-    form_builder& operator=(const form_builder&) = delete;
-    ~form_builder() { takeoff::detail::wipe_string(text_); }
-
-    /// Adds one field; both key and value are encoded.
-    form_builder& add(std::string_view key, std::string_view value) {
-        if (!text_.empty()) text_ += '&';
-        append_form_encoded(text_, key);
-        text_ += '=';
-        append_form_encoded(text_, value);
-        return *this;
-    }
-
-    /// The body so far, moved out (the builder is empty afterwards). The caller owns the secret
-    /// text it may contain (a request body is sent, then destroyed with the request).
-    std::string take() noexcept {
-        std::string out = std::move(text_);
-        text_.clear();
-        return out;
-    }
-
-private:
-    std::string text_;
-};
-
-} // namespace takeoff::oauth
-// end of <takeoff/oauth/form.hpp>
 // #include <takeoff/oauth/pkce.hpp> (already inlined above)
 // begin of <takeoff/oauth/redirect_listener.hpp>
 // oauth::redirect_listener: the loopback HTTP listener that receives the browser's redirect at the
@@ -8533,29 +12443,6 @@ private:
 
 } // namespace takeoff::oauth
 // end of <takeoff/oauth/redirect_listener.hpp>
-// begin of <takeoff/oauth/sign_in.hpp>
-// The browser sign-in (OAuth 2.0 authorization code flow with PKCE, RFC 6749 section 4.1 and RFC
-// 7636), as one operation: a PKCE pair and a state are made, the loopback listener opens on the
-// redirect URI (an ephemeral port written into it when it names none), the authorization URL goes
-// to the browser ($BROWSER, xdg-open, or printed; or an application's own callback), the
-// redirect's code is checked against the state and exchanged, with the verifier, for tokens.
-//
-// The no-browser mode (a machine without a browser, a remote shell): no listener; the URL is
-// printed, the user signs in on any machine and pastes the URL the browser was sent to (the
-// page fails to load, the address bar holds the code). Reading the pasted line blocks the thread
-// that runs the operation: it is for command-line programs.
-
-// #include <takeoff/core/config.hpp> (already inlined above)
-// #include <takeoff/core/diagnostics.hpp> (already inlined above)
-// #include <takeoff/core/error.hpp> (already inlined above)
-// #include <takeoff/core/with_diagnostics.hpp> (already inlined above)
-// #include <takeoff/detail/async_op.hpp> (already inlined above)
-// #include <takeoff/detail/task.hpp> (already inlined above)
-// #include <takeoff/http/client.hpp> (already inlined above)
-// #include <takeoff/oauth/authorization.hpp> (already inlined above)
-// #include <takeoff/oauth/browser.hpp> (already inlined above)
-// #include <takeoff/oauth/pkce.hpp> (already inlined above)
-// #include <takeoff/oauth/redirect_listener.hpp> (already inlined above)
 // begin of <takeoff/oauth/token_client.hpp>
 // The token requests of an OAuth client on the wire: the authorization-code exchange and the
 // refresh grant, posted through http::client, their replies folded into a token_set.
@@ -8589,79 +12476,170 @@ private:
 // #include <takeoff/core/diagnostics.hpp> (already inlined above)
 // #include <takeoff/core/error.hpp> (already inlined above)
 // #include <takeoff/core/redact.hpp> (already inlined above)
-// #include <takeoff/core/secret_json.hpp> (already inlined above)
+// begin of <takeoff/core/secret_json.hpp>
+// JSON that holds secrets (token replies, login replies, client secrets, token files) is parsed into
+// memory that is zeroed before it is freed, so that the parsed copies of tokens do not linger in
+// freed heap memory. One parser for every layer that reads such JSON.
+
+// #include <takeoff/core/config.hpp> (already inlined above)
+
+#include <boost/json/memory_resource.hpp>
+#include <boost/json/parser.hpp>
+#include <boost/json/storage_ptr.hpp>
+#include <boost/json/value.hpp>
+#include <boost/system/error_code.hpp>
+
+#include <cstddef>
+#include <new>
+#include <string_view>
+
+namespace takeoff::detail {
+
+// A memory resource that zeroes each block before it frees it. Over-aligned blocks only through the
+// align_val_t forms, as a sanitizer expects of each new/delete pair.
+class wiping_resource final : public boost::json::memory_resource {
+    static constexpr bool over_aligned(std::size_t align) noexcept { return align > __STDCPP_DEFAULT_NEW_ALIGNMENT__; }
+    void* do_allocate(std::size_t bytes, std::size_t align) override {
+        return over_aligned(align) ? ::operator new(bytes, std::align_val_t(align)) : ::operator new(bytes);
+    }
+    void do_deallocate(void* p, std::size_t bytes, std::size_t align) override {
+        volatile unsigned char* q = static_cast<unsigned char*>(p);
+        for (std::size_t i = 0; i < bytes; ++i) q[i] = 0;
+        if (over_aligned(align)) ::operator delete(p, bytes, std::align_val_t(align));
+        else ::operator delete(p, bytes);
+    }
+    bool do_is_equal(const boost::json::memory_resource& other) const noexcept override { return this == &other; }
+};
+
+// A JSON document that may hold secrets. The value, its strings and the parser's working memory all
+// come from a wiping_resource (and a stack buffer wiped afterwards). Not copyable or movable: the
+// value points into the object's own resource.
+class secret_json {
+public:
+    explicit secret_json(std::string_view text) : value_(boost::json::storage_ptr(&resource_)) {
+        unsigned char temp[512];
+        {
+            boost::json::parser parser(boost::json::storage_ptr(&resource_), {}, temp, sizeof temp);
+            parser.reset(boost::json::storage_ptr(&resource_));
+            boost::system::error_code ec;
+            parser.write(text.data(), text.size(), ec);
+            if (!ec) {
+                value_ = parser.release();
+                ok_ = true;
+            }
+        }
+        volatile unsigned char* p = temp;
+        for (std::size_t i = 0; i < sizeof temp; ++i) p[i] = 0;
+    }
+    secret_json(const secret_json&) = delete;
+    secret_json& operator=(const secret_json&) = delete;
+
+    /// The document, or null when the text is not JSON.
+    const boost::json::value* value() const noexcept { return ok_ ? &value_ : nullptr; }
+    /// The document as an object, or null.
+    const boost::json::object* object() const noexcept { return ok_ ? value_.if_object() : nullptr; }
+
+private:
+    wiping_resource resource_; // declared first: it outlives value_
+    boost::json::value value_;
+    bool ok_ = false;
+};
+
+} // namespace takeoff::detail
+// end of <takeoff/core/secret_json.hpp>
 // #include <takeoff/http/message.hpp> (already inlined above)
 // #include <takeoff/oauth/authorization.hpp> (already inlined above)
 // #include <takeoff/oauth/endpoint.hpp> (already inlined above)
-// #include <takeoff/oauth/form.hpp> (already inlined above)
-// begin of <takeoff/oauth/token_set.hpp>
-// What an OAuth sign-in leaves behind: the access token, when it expires, and the refresh token that
-// makes new ones. The token requests (token.hpp) produce it, the token stores (token_store.hpp) keep
-// it, and the credential providers (snowflake/providers.hpp) refresh it.
+// begin of <takeoff/oauth/form.hpp>
+// application/x-www-form-urlencoded bodies (the WHATWG URL standard's serialisation, which RFC 6749
+// appendix B asks for): the token requests of the OAuth flows and the JWT exchange are such forms,
+// and so are the halves of client_secret_basic credentials (RFC 6749 section 2.3.1).
 //
-// Times are wall-clock (system_clock): a stored token set is read again by another process, maybe
-// days later. Whoever decides "is it still valid" takes the time from an injectable clock, so that
-// tests can move time on without waiting.
+// Sans-io. Values may be secrets: form_builder keeps its text in a takeoff::secret-like buffer that
+// is wiped when it goes, and str() hands the body over by move.
 
 // #include <takeoff/core/config.hpp> (already inlined above)
 // #include <takeoff/core/redact.hpp> (already inlined above)
 
-#include <chrono>
-#include <functional>
-#include <optional>
-#include <ostream>
+#include <cstddef>
 #include <string>
+#include <string_view>
+#include <utility>
 
 namespace takeoff::oauth {
 
-/// The clock token lifetimes are measured with.
-using token_clock = std::chrono::system_clock;
+namespace detail {
 
-/// A source of the current time; token_clock::now unless a test passes another.
-using clock_function = std::function<token_clock::time_point()>;
+// Bytes a form serialiser leaves as they are: ASCII alphanumerics and "*-._" (WHATWG
+// application/x-www-form-urlencoded percent-encode set); a space becomes '+', all else %XX.
+constexpr bool is_form_safe(char c) noexcept {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '*' || c == '-' ||
+           c == '.' || c == '_';
+}
 
-/// The tokens of one sign-in (account, client, scope).
-struct token_set {
-    /// The OAuth access token (Snowflake: 10 minutes by default).
-    secret access_token;
-    /// When the access token expires; empty when the server gave no lifetime.
-    std::optional<token_clock::time_point> expires_at;
-    /// The refresh token, when the scope asked for one (`refresh_token`) and the server issued it.
-    std::optional<secret> refresh_token;
-    /// When the refresh token expires, when the server said (Snowflake: 90 days by default).
-    std::optional<token_clock::time_point> refresh_token_expires_at;
-    /// The granted scope (the requested one when the server did not echo it).
-    std::string scope;
-    /// The Snowflake user name, when the server sent one (code exchange only).
-    std::string username;
+} // namespace detail
 
-    /// True when the access token is known to have expired at `now` (a token of unknown lifetime
-    /// never is).
-    bool access_token_expired(token_clock::time_point now) const noexcept { return expires_at && now >= *expires_at; }
+/// Appends `value` form-encoded to `out`: ASCII letters, digits and `*-._` as they are, a space as
+/// '+', every other byte as %XX (upper-case hex). `+`, `/` and `=` (common in Snowflake client
+/// secrets) therefore become %2B, %2F and %3D.
+inline void append_form_encoded(std::string& out, std::string_view value) {
+    static constexpr char hex[] = "0123456789ABCDEF";
+    for (char c : value) {
+        if (detail::is_form_safe(c)) {
+            out += c;
+        } else if (c == ' ') {
+            out += '+';
+        } else {
+            const auto u = static_cast<unsigned char>(c);
+            out += '%';
+            out += hex[u >> 4];
+            out += hex[u & 0x0f];
+        }
+    }
+}
 
-    /// True when a refresh token is held and not known to have expired at `now`.
-    bool can_refresh(token_clock::time_point now) const noexcept {
-        return refresh_token && !refresh_token->empty() && !(refresh_token_expires_at && now >= *refresh_token_expires_at);
+/// `value` form-encoded (see append_form_encoded).
+inline std::string form_encode(std::string_view value) {
+    std::string out;
+    out.reserve(value.size() + value.size() / 2);
+    append_form_encoded(out, value);
+    return out;
+}
+
+/// Builds a form body `k1=v1&k2=v2...` in the order the fields are added. The text may hold secrets
+/// (a client secret, a refresh token): it is wiped when the builder is destroyed, and take() moves
+/// it out, leaving nothing behind.
+class form_builder {
+public:
+    form_builder() = default;
+    form_builder(const form_builder&) = delete;
+    form_builder& operator=(const form_builder&) = delete;
+    ~form_builder() { takeoff::detail::wipe_string(text_); }
+
+    /// Adds one field; both key and value are encoded.
+    form_builder& add(std::string_view key, std::string_view value) {
+        if (!text_.empty()) text_ += '&';
+        append_form_encoded(text_, key);
+        text_ += '=';
+        append_form_encoded(text_, value);
+        return *this;
     }
 
-    /// Prints the scope, the user and the lifetimes; every token shows as "[redacted]".
-    friend std::ostream& operator<<(std::ostream& os, const token_set& t) {
-        os << "token_set{access_token=" << t.access_token << ", expires_at=";
-        if (t.expires_at)
-            os << std::chrono::duration_cast<std::chrono::seconds>(t.expires_at->time_since_epoch()).count();
-        else
-            os << "(unknown)";
-        os << ", refresh_token=";
-        if (t.refresh_token)
-            os << *t.refresh_token;
-        else
-            os << "(none)";
-        return os << ", scope=\"" << t.scope << "\", username=\"" << t.username << "\"}";
+    /// The body so far, moved out (the builder is empty afterwards). The caller owns the secret
+    /// text it may contain (a request body is sent, then destroyed with the request).
+    std::string take() noexcept {
+        std::string out = std::move(text_);
+        text_.clear();
+        return out;
     }
+
+private:
+    std::string text_;
 };
 
 } // namespace takeoff::oauth
-// end of <takeoff/oauth/token_set.hpp>
+// end of <takeoff/oauth/form.hpp>
+// #include <takeoff/oauth/token_set.hpp> (already inlined above)
 
 #include <boost/beast/http/field.hpp>
 #include <boost/json/memory_resource.hpp>
@@ -9374,9 +13352,6 @@ auto async_sign_in(http::client& client, const client_config& config, const sign
 
 } // namespace takeoff::oauth
 // end of <takeoff/oauth/sign_in.hpp>
-// #include <takeoff/oauth/token.hpp> (already inlined above)
-// #include <takeoff/oauth/token_client.hpp> (already inlined above)
-// #include <takeoff/oauth/token_set.hpp> (already inlined above)
 // begin of <takeoff/oauth/token_store.hpp>
 // Token stores: where the tokens of a sign-in are kept between calls and between runs, so that a
 // refresh token saves the user a browser sign-in. memory_token_store lives as long as the process;
@@ -10183,161 +14158,6 @@ private:
 
 } // namespace takeoff::snowflake
 // end of <takeoff/snowflake/account_url.hpp>
-// begin of <takeoff/snowflake/client_secrets.hpp>
-// What SYSTEM$SHOW_OAUTH_CLIENT_SECRETS('<INTEGRATION>') returns, read from the text an
-// administrator copies out of a worksheet or a query result: the client id and the integration's
-// two secrets (two so that they can be rotated; either one works).
-//
-// Sans-io. The secrets are held as takeoff::secret, the JSON is parsed into memory wiped when freed,
-// and no message ever quotes a value.
-
-// #include <takeoff/core/config.hpp> (already inlined above)
-// #include <takeoff/core/diagnostics.hpp> (already inlined above)
-// #include <takeoff/core/error.hpp> (already inlined above)
-// #include <takeoff/core/json.hpp> (already inlined above)
-// #include <takeoff/core/redact.hpp> (already inlined above)
-// #include <takeoff/core/secret_json.hpp> (already inlined above)
-// #include <takeoff/oauth/endpoint.hpp> (already inlined above)
-// #include <takeoff/oauth/token.hpp> (already inlined above)
-
-#include <boost/json/value.hpp>
-#include <boost/system/result.hpp>
-
-#include <array>
-#include <cstddef>
-#include <optional>
-#include <ostream>
-#include <string>
-#include <string_view>
-#include <utility>
-#include <vector>
-
-namespace takeoff::snowflake {
-
-/// What SYSTEM$SHOW_OAUTH_CLIENT_SECRETS('<INTEGRATION>') returns: the client id and its two secrets.
-struct oauth_client_secrets {
-    /// OAUTH_CLIENT_ID.
-    std::string client_id;
-    /// OAUTH_CLIENT_SECRET, the one to try first.
-    secret client_secret;
-    /// OAUTH_CLIENT_SECRET_2, when the text had a non-empty one.
-    std::optional<secret> client_secret_2;
-
-    /// Prints the client id; the secrets show as "[redacted]".
-    friend std::ostream& operator<<(std::ostream& os, const oauth_client_secrets& s) {
-        os << "oauth_client_secrets{client_id=\"" << s.client_id << "\", client_secret=" << s.client_secret
-           << ", client_secret_2=";
-        if (s.client_secret_2)
-            os << *s.client_secret_2;
-        else
-            os << "(none)";
-        return os << '}';
-    }
-};
-
-namespace detail {
-
-inline constexpr std::array<std::string_view, 3> client_secret_keys = {"oauth_client_id", "oauth_client_secret",
-                                                                       "oauth_client_secret_2"};
-
-inline std::string_view trim_whitespace(std::string_view s) noexcept {
-    const auto space = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; };
-    while (!s.empty() && space(s.front())) s.remove_prefix(1);
-    while (!s.empty() && space(s.back())) s.remove_suffix(1);
-    return s;
-}
-
-// Reads the fields of the (unwrapped) object.
-inline boost::system::result<oauth_client_secrets> read_client_secrets(const boost::json::object& obj,
-                                                                       diagnostics& diag) {
-    std::array<const boost::json::value*, client_secret_keys.size()> found{};
-    for (const auto& kv : obj) {
-        const std::string_view key(kv.key().data(), kv.key().size());
-        for (std::size_t i = 0; i < client_secret_keys.size(); ++i) {
-            if (!oauth::detail::iequals(key, client_secret_keys[i])) continue;
-            if (found[i]) {
-                diag.set_client_message("the key '" + std::string(client_secret_keys[i]) +
-                                        "' appears twice (spelled in different cases)");
-                return make_error_code(errc::invalid_argument);
-            }
-            found[i] = &kv.value();
-        }
-    }
-
-    // Each value must be a string (the second secret may also be absent or null).
-    std::array<std::string_view, client_secret_keys.size()> values{};
-    for (std::size_t i = 0; i < client_secret_keys.size(); ++i) {
-        const boost::json::value* v = found[i];
-        const bool optional = i == 2;
-        if (!v || (optional && v->is_null())) {
-            if (optional) continue;
-            diag.set_client_message("missing required field '" + std::string(client_secret_keys[i]) + "'");
-            return make_error_code(errc::missing_field);
-        }
-        const boost::json::string* s = v->if_string();
-        if (!s) {
-            diag.set_client_message("field '" + std::string(client_secret_keys[i]) +
-                                    "' has the wrong type: expected string, got " +
-                                    takeoff::detail::json_mapping::kind_name(v->kind()));
-            return make_error_code(errc::invalid_field_type);
-        }
-        values[i] = std::string_view(s->data(), s->size());
-        if (values[i].empty() && !optional) {
-            diag.set_client_message("field '" + std::string(client_secret_keys[i]) + "' is empty");
-            return make_error_code(errc::missing_field);
-        }
-    }
-
-    oauth_client_secrets out;
-    out.client_id = std::string(values[0]);
-    out.client_secret = secret(values[1]);
-    if (!values[2].empty()) out.client_secret_2.emplace(values[2]);
-    return out;
-}
-
-} // namespace detail
-
-/// Reads the output of SYSTEM$SHOW_OAUTH_CLIENT_SECRETS: a JSON object with the keys
-/// `oauth_client_id`, `oauth_client_secret` and `oauth_client_secret_2`, matched in any case.
-/// Lenient about how it was copied: white space around it, and the whole object wrapped once in a
-/// JSON string (`"{\"OAUTH_CLIENT_ID\":…}"`), are accepted. Other keys are ignored. Errors, with a
-/// client message that never quotes a value:
-/// - the text (or the wrapped text) is not JSON: errc::invalid_json;
-/// - it is not an object: errc::invalid_field_type;
-/// - the id or the first secret is missing or empty: errc::missing_field, naming the key;
-/// - a value is not a string (the second secret may also be null): errc::invalid_field_type;
-/// - a key appears twice, spelled in different cases: errc::invalid_argument.
-inline boost::system::result<oauth_client_secrets> parse_oauth_client_secrets(std::string_view text,
-                                                                              diagnostics& diag) {
-    diag.clear();
-    const takeoff::detail::secret_json doc(detail::trim_whitespace(text));
-    if (!doc.value()) {
-        diag.set_client_message("the client secrets are not JSON (paste the output of "
-                                "SYSTEM$SHOW_OAUTH_CLIENT_SECRETS as it is)");
-        return make_error_code(errc::invalid_json);
-    }
-    if (const boost::json::string* wrapped = doc.value()->if_string()) {
-        const takeoff::detail::secret_json inner(
-            detail::trim_whitespace(std::string_view(wrapped->data(), wrapped->size())));
-        if (!inner.value()) {
-            diag.set_client_message("the client secrets are a JSON string that does not hold JSON");
-            return make_error_code(errc::invalid_json);
-        }
-        if (!inner.object()) {
-            diag.set_client_message("the client secrets must be a JSON object");
-            return make_error_code(errc::invalid_field_type);
-        }
-        return detail::read_client_secrets(*inner.object(), diag);
-    }
-    if (!doc.object()) {
-        diag.set_client_message("the client secrets must be a JSON object");
-        return make_error_code(errc::invalid_field_type);
-    }
-    return detail::read_client_secrets(*doc.object(), diag);
-}
-
-} // namespace takeoff::snowflake
-// end of <takeoff/snowflake/client_secrets.hpp>
 // begin of <takeoff/snowflake/connection_config.hpp>
 // snowflake::connection_config: the "Config contract" of ROADMAP.md in one object, shared by the
 // library and the takeoff CLI. It mirrors the Dataiku preset (OAuth client id and secret, endpoints,
@@ -10485,7 +14305,68 @@ using unquoted_identifier = checked_string<unquoted_identifier_rules>;
 // #include <takeoff/core/config.hpp> (already inlined above)
 // #include <takeoff/core/diagnostics.hpp> (already inlined above)
 // #include <takeoff/core/error.hpp> (already inlined above)
-// #include <takeoff/core/fixed_string.hpp> (already inlined above)
+// begin of <takeoff/core/fixed_string.hpp>
+// fixed_string: a string literal usable as a template argument (`role<"CONTAINER_USER_ROLE">`) and
+// joinable at compile time, so composed values such as scope strings are compile-time constants.
+
+// #include <takeoff/core/config.hpp> (already inlined above)
+
+#include <cstddef>
+#include <string_view>
+
+namespace takeoff {
+
+/// N characters held by value, plus a terminating NUL. A structural type: all members public.
+template <std::size_t N>
+struct fixed_string {
+    char chars[N + 1] = {};
+
+    constexpr fixed_string() = default;
+
+    /// From a string literal; the deduction guide below makes `fixed_string{"abc"}` a
+    /// fixed_string<3>.
+    constexpr fixed_string(const char (&literal)[N + 1]) noexcept {
+        for (std::size_t i = 0; i < N; ++i) chars[i] = literal[i];
+    }
+
+    static constexpr std::size_t size() noexcept { return N; }
+    static constexpr bool empty() noexcept { return N == 0; }
+    constexpr const char* c_str() const noexcept { return chars; }
+    constexpr std::string_view view() const noexcept { return {chars, N}; }
+    constexpr operator std::string_view() const noexcept { return view(); }
+    constexpr char operator[](std::size_t i) const noexcept { return chars[i]; }
+
+    template <std::size_t M>
+    constexpr bool operator==(const fixed_string<M>& other) const noexcept {
+        return view() == other.view();
+    }
+    constexpr bool operator==(std::string_view other) const noexcept { return view() == other; }
+};
+
+template <std::size_t N>
+fixed_string(const char (&)[N]) -> fixed_string<N - 1>;
+
+/// Joins two fixed strings at compile time.
+template <std::size_t N, std::size_t M>
+constexpr fixed_string<N + M> operator+(const fixed_string<N>& a, const fixed_string<M>& b) noexcept {
+    fixed_string<N + M> out;
+    for (std::size_t i = 0; i < N; ++i) out.chars[i] = a.chars[i];
+    for (std::size_t i = 0; i < M; ++i) out.chars[N + i] = b.chars[i];
+    return out;
+}
+
+template <std::size_t N, std::size_t M>
+constexpr fixed_string<N + M - 1> operator+(const fixed_string<N>& a, const char (&b)[M]) noexcept {
+    return a + fixed_string<M - 1>(b);
+}
+
+template <std::size_t N, std::size_t M>
+constexpr fixed_string<N - 1 + M> operator+(const char (&a)[N], const fixed_string<M>& b) noexcept {
+    return fixed_string<N - 1>(a) + b;
+}
+
+} // namespace takeoff
+// end of <takeoff/core/fixed_string.hpp>
 // #include <takeoff/snowflake/identifier.hpp> (already inlined above)
 
 #include <boost/system/result.hpp>
@@ -11388,532 +15269,7 @@ inline boost::system::result<resolved_oauth> resolve_oauth(const connection_conf
 
 } // namespace takeoff::snowflake
 // end of <takeoff/snowflake/connection_config.hpp>
-// begin of <takeoff/snowflake/credential.hpp>
-// SPCS ingress credentials: what a request to a Snowpark Container Services public endpoint carries
-// (`Authorization: Snowflake Token="<token>"`, or the same value in X-SF-SPCS-Authorization), and the
-// providers that make them.
-//
-// One interface, token_provider: async_get_token gives the credential to send now, invalidate() says
-// that the ingress rejected one. Two kinds of provider implement it:
-//
-// - static_token_provider: a token that never changes (a programmatic access token, or a token
-//   made elsewhere);
-// - refreshing_token_provider: the base of every provider that makes its credentials (OAuth ->
-//   session token, OAuth access token, key-pair JWT exchange; providers.hpp). It holds the current
-//   credential and fetches a new one when it is missing, invalidated or about to expire, **once**
-//   however many callers wait: the first caller's wait starts a fetch that runs as an operation of
-//   its own (so one caller's cancellation fails nobody else's wait), the others queue behind it, and
-//   all get its result. A credential counts as expiring `margin` (2 min) before its expiry, the
-//   margin clamped to half its lifetime so that short-lived tokens are still reused. When a fetch
-//   fails while the old credential is still valid, the old one is served (and the next caller
-//   tries again). The clock is injectable.
-
-// #include <takeoff/core/config.hpp> (already inlined above)
-// #include <takeoff/core/diagnostics.hpp> (already inlined above)
-// #include <takeoff/core/error.hpp> (already inlined above)
-// #include <takeoff/core/redact.hpp> (already inlined above)
-// #include <takeoff/core/with_diagnostics.hpp> (already inlined above)
-// #include <takeoff/detail/async_op.hpp> (already inlined above)
-// #include <takeoff/detail/task.hpp> (already inlined above)
-// #include <takeoff/oauth/token_set.hpp> (already inlined above)
-
-#include <boost/asio/any_completion_handler.hpp>
-#include <boost/asio/any_io_executor.hpp>
-#include <boost/asio/associated_cancellation_slot.hpp>
-#include <boost/asio/associated_executor.hpp>
-#include <boost/asio/async_result.hpp>
-#include <boost/asio/deferred.hpp>
-#include <boost/asio/dispatch.hpp>
-#include <boost/asio/execution/blocking.hpp>
-#include <boost/asio/prefer.hpp>
-
-#include <algorithm>
-#include <atomic>
-#include <chrono>
-#include <cstdint>
-#include <memory>
-#include <mutex>
-#include <optional>
-#include <ostream>
-#include <string>
-#include <string_view>
-#include <utility>
-#include <list>
-
-namespace takeoff::snowflake {
-
-namespace asio = boost::asio;
-
-/// The header a credential goes in. The ingress accepts both and strips both; the second leaves
-/// `Authorization` to the service behind the ingress.
-enum class credential_header { authorization, spcs_authorization };
-
-/// "Authorization" or "X-SF-SPCS-Authorization".
-constexpr std::string_view header_name(credential_header header) noexcept {
-    return header == credential_header::authorization ? std::string_view("Authorization")
-                                                      : std::string_view("X-SF-SPCS-Authorization");
-}
-
-/// A token the ingress accepts, and until when.
-struct credential {
-    /// The token itself (a session token, an OAuth access token, an exchanged JWT or a PAT).
-    secret token;
-    /// When it stops being valid; empty when unknown (a PAT, a static token).
-    std::optional<oauth::token_clock::time_point> expires_at;
-    /// Tells the credentials of one provider apart (invalidate() names the one that was rejected).
-    std::uint64_t generation = 0;
-
-    /// `Snowflake Token="<token>"`: the header's value.
-    secret header_value() const {
-        std::string value = "Snowflake Token=\"";
-        value += token.reveal();
-        value += '"';
-        return secret(std::move(value));
-    }
-
-    /// Prints the generation and the expiry; the token shows as "[redacted]".
-    friend std::ostream& operator<<(std::ostream& os, const credential& c) {
-        os << "credential{token=" << c.token << ", generation=" << c.generation << ", expires_at=";
-        if (c.expires_at)
-            os << std::chrono::duration_cast<std::chrono::seconds>(c.expires_at->time_since_epoch()).count();
-        else
-            os << "(unknown)";
-        return os << '}';
-    }
-};
-
-/// What a provider's task-level calls complete with.
-using credential_result = takeoff::detail::op_result<credential>;
-
-/// Where a request's credential comes from. Thread-safe: any number of operations, from any
-/// threads. A provider must outlive the operations that use it.
-class token_provider {
-public:
-    using executor_type = asio::any_io_executor;
-
-    token_provider(executor_type executor, credential_header header) : executor_(std::move(executor)), header_(header) {}
-    token_provider(const token_provider&) = delete;
-    token_provider& operator=(const token_provider&) = delete;
-    virtual ~token_provider() = default;
-
-    executor_type get_executor() const noexcept { return executor_; }
-    /// The header its credentials go in.
-    credential_header header() const noexcept { return header_; }
-
-    /// The credential to send now, fetched first when needed. Completes with
-    /// `void(error_code, credential)`; diag says why it failed.
-    template <class CompletionToken = default_token>
-    auto async_get_token(diagnostics& diag, CompletionToken&& token = {}) {
-        return start(&diag, std::forward<CompletionToken>(token));
-    }
-    /// As above; the diagnostics go only into the default token's exception.
-    template <class CompletionToken = default_token>
-    auto async_get_token(CompletionToken&& token = {}) {
-        return start(nullptr, std::forward<CompletionToken>(token));
-    }
-
-    /// The credential that async_get_token would give at once, without fetching; empty when it
-    /// would have to fetch. (The request decorator's fast path.)
-    virtual std::optional<credential> cached() const = 0;
-
-    /// For the library's composed operations: async_get_token as a step of the calling task.
-    virtual takeoff::detail::task<credential_result> token_task(diagnostics& diag) = 0;
-
-    /// The ingress rejected `used`: it is not given out again. True when another credential can be
-    /// made (so a rejected request is worth sending again), false when not (a static token).
-    virtual bool invalidate(const credential& used) = 0;
-
-private:
-    template <class CompletionToken>
-    auto start(diagnostics* diag, CompletionToken&& token) {
-        return takeoff::detail::async_run<credential>(
-            executor_, false, std::chrono::steady_clock::duration::zero(), diag,
-            [](diagnostics* d, token_provider* self, diagnostics& own) { return self->token_task(d ? *d : own); },
-            std::forward<CompletionToken>(token), this, diagnostics{});
-    }
-
-    executor_type executor_;
-    credential_header header_;
-};
-
-/// A token that does not change: a programmatic access token (PAT), or one made elsewhere. Once
-/// the ingress has rejected it, it is not offered again: async_get_token fails with
-/// errc::token_unavailable, saying what to replace.
-class static_token_provider final : public token_provider {
-public:
-    /// `description` names the token in messages ("the programmatic access token").
-    static_token_provider(executor_type executor, secret token, std::string description = "the static token",
-                          credential_header header = credential_header::authorization)
-        : token_provider(std::move(executor), header), token_(std::move(token)), description_(std::move(description)) {}
-
-    std::optional<credential> cached() const override {
-        if (rejected_.load(std::memory_order_acquire) || token_.empty()) return std::nullopt;
-        return credential{token_, std::nullopt, 1};
-    }
-
-    takeoff::detail::task<credential_result> token_task(diagnostics& diag) override {
-        co_return get(diag);
-    }
-
-    bool invalidate(const credential&) override {
-        rejected_.store(true, std::memory_order_release);
-        return false;
-    }
-
-private:
-    credential_result get(diagnostics& diag) const {
-        if (auto c = cached()) return {{}, std::move(*c)};
-        diag.set_client_message(token_.empty() ? description_ + " is empty"
-                                               : "the ingress rejected " + description_ +
-                                                     "; it cannot be renewed here: replace it and try again");
-        return {make_error_code(errc::token_unavailable), {}};
-    }
-
-    secret token_;
-    std::string description_;
-    std::atomic<bool> rejected_{false};
-};
-
-/// How a refreshing provider decides that its credential is expiring.
-struct refresh_settings {
-    /// A credential is renewed this long before it expires, but never earlier than half-way
-    /// through its lifetime.
-    std::chrono::seconds margin{120};
-    /// The time now (tests move it on).
-    oauth::clock_function clock = [] { return oauth::token_clock::now(); };
-};
-
-/// The base of the providers that make their credentials (see the file comment): one fetch at a
-/// time for any number of waiting callers. A derived class implements fetch_task().
-class refreshing_token_provider : public token_provider {
-public:
-    refreshing_token_provider(executor_type executor, refresh_settings settings,
-                              credential_header header = credential_header::authorization)
-        : token_provider(executor, header), state_(std::make_shared<shared_state>(executor, std::move(settings))) {}
-
-    std::optional<credential> cached() const override {
-        std::lock_guard lock(state_->mutex);
-        return state_->usable(state_->settings.clock());
-    }
-
-    bool invalidate(const credential& used) override {
-        std::lock_guard lock(state_->mutex);
-        if (state_->current && state_->current->generation == used.generation) state_->current.reset();
-        return true;
-    }
-
-    /// How many fetches have been started (each is one round of token requests).
-    std::size_t fetch_count() const {
-        std::lock_guard lock(state_->mutex);
-        return state_->fetches;
-    }
-
-protected:
-    /// Makes a new credential (its generation is set by the caller). Never runs twice at once for
-    /// one provider. Runs as an operation of its own on the provider's executor.
-    virtual takeoff::detail::task<credential_result> fetch_task(diagnostics& diag) = 0;
-
-    /// The time now, by the provider's clock.
-    oauth::token_clock::time_point now() const { return state_->settings.clock(); }
-
-private:
-    using wait_handler = asio::any_completion_handler<void(boost::system::error_code, credential,
-                                                           std::shared_ptr<const diagnostics>)>;
-
-    struct waiter {
-        std::uint64_t id;
-        wait_handler handler;
-    };
-
-    struct shared_state {
-        shared_state(executor_type ex, refresh_settings s) : executor(std::move(ex)), settings(std::move(s)) {}
-
-        executor_type executor;
-        refresh_settings settings;
-        mutable std::mutex mutex;
-        std::optional<credential> current;
-        oauth::token_clock::time_point obtained_at{};
-        std::uint64_t generation = 0;
-        std::uint64_t next_waiter = 0;
-        std::size_t fetches = 0;
-        bool fetching = false;
-        // A list: Boost 1.81's any_completion_handler move assignment recurses without end (it
-        // constructs from the lvalue), and a vector's erase move-assigns its elements.
-        std::list<waiter> waiters;
-
-        // The current credential if it is not expiring at `now` (mutex held).
-        std::optional<credential> usable(oauth::token_clock::time_point now) const {
-            if (!current) return std::nullopt;
-            if (!current->expires_at) return current;
-            const auto lifetime = *current->expires_at - obtained_at;
-            const auto margin = std::min<oauth::token_clock::duration>(settings.margin, lifetime / 2);
-            if (now + margin < *current->expires_at) return current;
-            return std::nullopt;
-        }
-
-        // The current credential if it has not expired at all (mutex held): what is served when a
-        // fetch fails.
-        std::optional<credential> still_valid(oauth::token_clock::time_point now) const {
-            if (current && (!current->expires_at || now < *current->expires_at)) return current;
-            return std::nullopt;
-        }
-    };
-
-    // Completes a waiter on its own executor; its cancellation slot is cleared there first (the
-    // slot is emitted from that executor, never concurrently with this). `from_cancellation`: called
-    // by the slot's own handler, which must not be cleared while it runs: posted, not dispatched.
-    static void complete(shared_state& state, wait_handler handler, boost::system::error_code ec, credential c,
-                         std::shared_ptr<const diagnostics> diag, bool from_cancellation = false) {
-        auto ex = asio::get_associated_executor(handler, state.executor);
-        auto finish = [h = std::move(handler), ec, c = std::move(c), d = std::move(diag)]() mutable {
-            auto slot = asio::get_associated_cancellation_slot(h);
-            if (slot.is_connected()) slot.clear();
-            std::move(h)(ec, std::move(c), std::move(d));
-        };
-        if (from_cancellation)
-            asio::prefer(ex, asio::execution::blocking.never).execute(std::move(finish));
-        else
-            asio::dispatch(ex, std::move(finish));
-    }
-
-    // Waits for the result of the fetch in progress, starting one if none is.
-    auto wait_for_fetch() {
-        return asio::async_initiate<const asio::deferred_t&,
-                                    void(boost::system::error_code, credential, std::shared_ptr<const diagnostics>)>(
-            [this](auto handler) {
-                std::unique_lock lock(state_->mutex);
-                if (auto c = state_->usable(state_->settings.clock())) { // fetched meanwhile
-                    lock.unlock();
-                    complete(*state_, std::move(handler), {}, std::move(*c), nullptr);
-                    return;
-                }
-                const std::uint64_t id = state_->next_waiter++;
-                // The type-erased handler installs its own cancellation state on the caller's slot,
-                // so the waiter's cancellation handler goes on the handler's slot, made first.
-                wait_handler wrapped(std::move(handler));
-                auto slot = wrapped.get_cancellation_slot();
-                if (slot.is_connected()) {
-                    slot.assign([state = state_, id](asio::cancellation_type type) {
-                        if ((type & (asio::cancellation_type::terminal | asio::cancellation_type::partial)) ==
-                            asio::cancellation_type::none)
-                            return; // total: the wait has no effect to undo, but others may wait on it
-                        std::unique_lock lock(state->mutex);
-                        auto it = std::find_if(state->waiters.begin(), state->waiters.end(),
-                                               [id](const waiter& w) { return w.id == id; });
-                        if (it == state->waiters.end()) return; // being completed
-                        wait_handler h = std::move(it->handler);
-                        state->waiters.erase(it);
-                        lock.unlock();
-                        complete(*state, std::move(h), asio::error::operation_aborted, {}, nullptr, true);
-                    });
-                }
-                state_->waiters.push_back(waiter{id, std::move(wrapped)});
-                const bool start = !state_->fetching;
-                state_->fetching = true;
-                if (start) ++state_->fetches;
-                lock.unlock();
-                if (start) start_fetch();
-            },
-            asio::deferred);
-    }
-
-public:
-    takeoff::detail::task<credential_result> token_task(diagnostics& diag) override {
-        if (auto c = cached()) co_return credential_result{{}, std::move(*c)};
-        auto wait = wait_for_fetch(); // a named local: GCC 12 and temporaries inside co_await
-        auto [ec, cred, fetch_diag] = co_await std::move(wait);
-        if (ec && fetch_diag) diag = *fetch_diag;
-        co_return credential_result{ec, std::move(cred)};
-    }
-
-private:
-    void start_fetch() {
-        auto fetch_diag = std::make_shared<diagnostics>();
-        takeoff::detail::async_run<credential>(
-            state_->executor, false, std::chrono::steady_clock::duration::zero(), nullptr,
-            [](diagnostics*, refreshing_token_provider* self, std::shared_ptr<diagnostics>& d) {
-                return self->fetch_task(*d);
-            },
-            [state = state_, fetch_diag](boost::system::error_code ec, credential fetched) {
-                finish_fetch(*state, ec, std::move(fetched), std::move(fetch_diag));
-            },
-            this, fetch_diag);
-    }
-
-    static void finish_fetch(shared_state& state, boost::system::error_code ec, credential fetched,
-                             std::shared_ptr<const diagnostics> diag) {
-        std::unique_lock lock(state.mutex);
-        state.fetching = false;
-        const auto now = state.settings.clock();
-        if (!ec) {
-            fetched.generation = ++state.generation;
-            state.current = fetched;
-            state.obtained_at = now;
-            diag = nullptr;
-        } else if (auto old = state.still_valid(now)) {
-            fetched = std::move(*old); // a failed refresh keeps the old credential while it lasts
-            ec = {};
-            diag = nullptr;
-        }
-        std::list<waiter> waiters;
-        waiters.swap(state.waiters);
-        lock.unlock();
-        for (auto& w : waiters) complete(state, std::move(w.handler), ec, fetched, diag);
-    }
-
-    std::shared_ptr<shared_state> state_;
-};
-
-} // namespace takeoff::snowflake
-// end of <takeoff/snowflake/credential.hpp>
-// #include <takeoff/snowflake/identifier.hpp> (already inlined above)
-// begin of <takeoff/snowflake/ingress.hpp>
-// The SPCS ingress's answer to a request without a valid credential: a redirect to its login host
-// (`https://sfc-endpoint-login.snowflakecomputing.app/sfc-oauth-begin?...`), meant for a browser.
-// A program must not follow it (it would get a sign-in page): it is an error of its own,
-// errc::ingress_unauthenticated, which the auth layer answers with a new credential.
-//
-// Sans-io: the rule is a function of the response header, installed into the transport as a
-// response classifier (http/hooks.hpp), so that the transport itself knows nothing of Snowflake.
-//
-// Also here: normalize_ingress_url, which turns the ingress_url column of SHOW ENDPOINTS (a host
-// name without a scheme) into the URL requests are sent to.
-
-// #include <takeoff/core/config.hpp> (already inlined above)
-// #include <takeoff/core/diagnostics.hpp> (already inlined above)
-// #include <takeoff/core/error.hpp> (already inlined above)
-// #include <takeoff/http/detail/syntax.hpp> (already inlined above)
-// #include <takeoff/http/hooks.hpp> (already inlined above)
-// #include <takeoff/http/redirect_policy.hpp> (already inlined above)
-// #include <takeoff/oauth/endpoint.hpp> (already inlined above)
-
-#include <boost/url/parse.hpp>
-#include <boost/url/url.hpp>
-#include <boost/url/url_view.hpp>
-
-#include <cstddef>
-#include <string>
-#include <string_view>
-
-namespace takeoff::snowflake {
-
-/// The first label of the SPCS ingress login host.
-inline constexpr std::string_view ingress_login_host_prefix = "sfc-endpoint-login";
-
-/// True when `host` (any case) is the SPCS ingress login host: it starts with
-/// ingress_login_host_prefix.
-inline bool is_ingress_login_host(std::string_view host) noexcept {
-    if (host.size() < ingress_login_host_prefix.size()) return false;
-    for (std::size_t i = 0; i < ingress_login_host_prefix.size(); ++i)
-        if (http::detail::ascii_lower(host[i]) != ingress_login_host_prefix[i]) return false;
-    return true;
-}
-
-namespace detail {
-
-// The host a Location points at. Parsed with Boost.URL when it is a valid URI reference, else read
-// textually (after "//", up to the path, without userinfo and port) so that a malformed login
-// redirect is still recognised. A relative reference keeps the current host.
-inline std::string location_host(std::string_view location, boost::urls::url_view current) {
-    if (auto ref = boost::urls::parse_uri_reference(location)) {
-        if (ref->has_authority()) return std::string(ref->encoded_host().data(), ref->encoded_host().size());
-        return std::string(current.encoded_host().data(), current.encoded_host().size());
-    }
-    const std::size_t slashes = location.find("//");
-    if (slashes == std::string_view::npos) return {};
-    std::string_view authority = location.substr(slashes + 2);
-    authority = authority.substr(0, authority.find_first_of("/?#\\"));
-    if (const std::size_t at = authority.rfind('@'); at != std::string_view::npos) authority.remove_prefix(at + 1);
-    return std::string(authority.substr(0, authority.find(':')));
-}
-
-} // namespace detail
-
-/// True when a response is the ingress's login redirect: a redirect status (301, 302, 303, 307,
-/// 308) whose Location (white space around it ignored) points at the login host, whatever the
-/// method.
-inline bool is_ingress_login_redirect(unsigned status, std::string_view location_header,
-                                      boost::urls::url_view current) {
-    if (!http::is_redirect_status(status)) return false;
-    const std::string_view location = http::detail::trim_ows(location_header);
-    return !location.empty() && is_ingress_login_host(detail::location_host(location, current));
-}
-
-/// The response classifier (http::request_settings::classify) of requests to an SPCS ingress:
-/// the login redirect fails the request with errc::ingress_unauthenticated (never followed,
-/// whatever the redirect policy).
-inline boost::system::error_code classify_ingress_response(const http::response_view& response, diagnostics& diag) {
-    if (!is_ingress_login_redirect(response.status, response.headers[boost::beast::http::field::location],
-                                   response.url))
-        return {};
-    diag.set_http_status(response.status);
-    diag.set_client_message("the Snowflake ingress redirected to its login host: the request needs a valid "
-                            "Snowflake credential (HTTP " +
-                            std::to_string(response.status) + ")");
-    return make_error_code(errc::ingress_unauthenticated);
-}
-
-namespace detail {
-
-// True when `s` starts with a scheme followed by "://" (RFC 3986: a letter, then letters, digits,
-// '+', '-' or '.').
-inline bool has_scheme(std::string_view s) noexcept {
-    const std::size_t colon = s.find("://");
-    if (colon == std::string_view::npos || colon == 0) return false;
-    const auto letter = [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); };
-    if (!letter(s[0])) return false;
-    for (char c : s.substr(0, colon))
-        if (!(letter(c) || (c >= '0' && c <= '9') || c == '+' || c == '-' || c == '.')) return false;
-    return true;
-}
-
-} // namespace detail
-
-/// An ingress_url from SHOW ENDPOINTS ("abc-org-acct.snowflakecomputing.app", no scheme) as a URL:
-/// https:// added when there is no scheme, host lower-cased, trailing slash removed; http/https only;
-/// http only for loopback hosts (127.0.0.1, [::1], localhost) for tests; userinfo, query, fragment refused.
-///
-/// White space around the text is ignored; the scheme is lower-cased; a port and a path are kept
-/// ("https://host/v1" stays, for gateways), without trailing slashes. The host follows the endpoint
-/// rules (oauth/endpoint.hpp): ASCII letters, digits, '-' and '.', or a bracketed IPv6 address.
-/// Errors: errc::invalid_url, with a client message naming the broken rule.
-inline boost::system::result<boost::urls::url> normalize_ingress_url(std::string_view text, diagnostics& diag) {
-    diag.clear();
-    auto fail = [&diag](std::string_view reason) -> boost::system::result<boost::urls::url> {
-        diag.set_client_message("the ingress URL is invalid: " + std::string(reason));
-        return make_error_code(errc::invalid_url);
-    };
-    const auto space = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; };
-    std::string_view rest = text;
-    while (!rest.empty() && space(rest.front())) rest.remove_prefix(1);
-    while (!rest.empty() && space(rest.back())) rest.remove_suffix(1);
-    if (rest.empty()) return fail("it is empty");
-
-    const std::string full = detail::has_scheme(rest) ? std::string(rest) : "https://" + std::string(rest);
-    literal_check check;
-    oauth::detail::url_parts parts;
-    if (!oauth::detail::parse_http_url(full, parts, check)) return fail(check.reason());
-    if (parts.has_query) return fail("an ingress URL has no query (?)");
-    if (!parts.https && !oauth::detail::is_loopback_host(parts.host))
-        return fail("http:// is allowed only for 127.0.0.1, [::1] and localhost; use https://");
-
-    std::string out = parts.https ? "https://" : "http://";
-    for (char c : parts.host) out += oauth::detail::ascii_lower(c);
-    if (!parts.port.empty()) {
-        out += ':';
-        out += parts.port;
-    }
-    std::string_view path = parts.path;
-    while (!path.empty() && path.back() == '/') path.remove_suffix(1);
-    out += path;
-
-    auto parsed = boost::urls::parse_absolute_uri(out);
-    if (!parsed) return fail("the path has characters a URL cannot hold (encode them as %XX)");
-    return boost::urls::url(*parsed);
-}
-
-} // namespace takeoff::snowflake
-// end of <takeoff/snowflake/ingress.hpp>
+// #include <takeoff/snowflake/credential.hpp> (already inlined above)
 // begin of <takeoff/snowflake/keypair.hpp>
 // Key-pair authentication for an SPCS ingress (reference: snowflake-auth.md section 6.3, item 2):
 // the user signs a short JWT with the RSA key registered on the Snowflake user (RSA_PUBLIC_KEY), and
@@ -11928,7 +15284,129 @@ inline boost::system::result<boost::urls::url> normalize_ingress_url(std::string
 // #include <takeoff/core/config.hpp> (already inlined above)
 // #include <takeoff/core/diagnostics.hpp> (already inlined above)
 // #include <takeoff/core/error.hpp> (already inlined above)
-// #include <takeoff/core/jwt.hpp> (already inlined above)
+// begin of <takeoff/core/jwt.hpp>
+// Reading compact JWTs (RFC 7519, JWS compact serialisation of RFC 7515 section 7.1) without
+// verifying them: splitting header.payload.signature, decoding the header and payload as JSON
+// objects, and the `exp` claim as a time. A client reads the expiry of a token the server gave it
+// (the SPCS ingress token from the key-pair exchange) to know when to get another one; it has no
+// key to verify it with, and the server checks it anyway. Also the signing input of a JWT this
+// library signs (snowflake/keypair.hpp).
+//
+// Nothing here prints or keeps the token: messages name the rule that was broken, never the text.
+
+// #include <takeoff/core/base64.hpp> (already inlined above)
+// #include <takeoff/core/config.hpp> (already inlined above)
+// #include <takeoff/core/diagnostics.hpp> (already inlined above)
+// #include <takeoff/core/error.hpp> (already inlined above)
+
+#include <boost/json/object.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/value.hpp>
+#include <boost/system/result.hpp>
+
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace takeoff {
+
+/// The three base64url segments of a compact JWT, still encoded (views into the token's text).
+struct jwt_segments {
+    std::string_view header;
+    std::string_view payload;
+    std::string_view signature;
+};
+
+/// Splits a compact JWT at its two dots. Fails with errc::invalid_argument (diag says which rule)
+/// unless there are exactly three segments, the header and payload are non-empty and every segment
+/// uses only the base64url alphabet (an unsecured JWT's empty signature is allowed here; nothing in
+/// this file verifies signatures).
+inline boost::system::result<jwt_segments> split_jwt(std::string_view compact, diagnostics& diag) {
+    diag.clear();
+    auto fail = [&diag](const char* message) -> boost::system::result<jwt_segments> {
+        diag.set_client_message(message);
+        return make_error_code(errc::invalid_argument);
+    };
+    const std::size_t first = compact.find('.');
+    const std::size_t second = first == std::string_view::npos ? first : compact.find('.', first + 1);
+    if (second == std::string_view::npos || compact.find('.', second + 1) != std::string_view::npos)
+        return fail("a JWT has three segments separated by '.'");
+    jwt_segments out{compact.substr(0, first), compact.substr(first + 1, second - first - 1),
+                     compact.substr(second + 1)};
+    if (out.header.empty() || out.payload.empty()) return fail("a JWT's header and payload are not empty");
+    for (char c : compact)
+        if (c != '.' && detail::base64_value(c, true) < 0)
+            return fail("a JWT's segments are unpadded base64url");
+    return out;
+}
+
+namespace detail {
+
+// Decodes one segment and parses it as a JSON object; `what` names the segment in messages.
+inline boost::system::result<boost::json::object> decode_jwt_json(std::string_view segment, const char* what,
+                                                                  diagnostics& diag) {
+    auto fail = [&](const char* rule) -> boost::system::result<boost::json::object> {
+        diag.set_client_message(std::string("the JWT's ") + what + rule);
+        return make_error_code(errc::invalid_argument);
+    };
+    auto text = base64url_decode(segment);
+    if (!text) return fail(" is not valid base64url");
+    boost::system::error_code ec;
+    boost::json::value value = boost::json::parse(boost::json::string_view(text->data(), text->size()), ec);
+    if (ec) return fail(" is not JSON");
+    if (!value.is_object()) return fail(" is not a JSON object");
+    return std::move(value.as_object());
+}
+
+} // namespace detail
+
+/// The JWT's header (`{"alg":...,"typ":...}`), decoded; errc::invalid_argument with diag otherwise.
+inline boost::system::result<boost::json::object> jwt_header(std::string_view compact, diagnostics& diag) {
+    auto segments = split_jwt(compact, diag);
+    if (!segments) return segments.error();
+    return detail::decode_jwt_json(segments->header, "header", diag);
+}
+
+/// The JWT's claims, decoded, not verified; errc::invalid_argument with diag otherwise.
+inline boost::system::result<boost::json::object> jwt_payload(std::string_view compact, diagnostics& diag) {
+    auto segments = split_jwt(compact, diag);
+    if (!segments) return segments.error();
+    return detail::decode_jwt_json(segments->payload, "payload", diag);
+}
+
+/// The `exp` claim (a NumericDate: seconds since the epoch, fractions dropped) as a wall-clock time,
+/// or nothing when the text is not a JWT, has no `exp`, or its `exp` is not a number from 0 to the
+/// largest time system_clock can hold (with libstdc++'s nanoseconds, 9223372036: the year 2262; a
+/// larger value would overflow the conversion). The clock is system_clock, the same as
+/// oauth::token_clock.
+inline std::optional<std::chrono::system_clock::time_point> jwt_expiry(std::string_view compact) {
+    diagnostics ignored;
+    auto payload = jwt_payload(compact, ignored);
+    if (!payload) return std::nullopt;
+    const boost::json::value* exp = payload->if_contains("exp");
+    if (!exp) return std::nullopt;
+    constexpr double max_seconds = static_cast<double>(
+        std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::duration::max()).count());
+    double seconds = 0;
+    if (exp->is_int64()) seconds = static_cast<double>(exp->as_int64());
+    else if (exp->is_uint64()) seconds = static_cast<double>(exp->as_uint64());
+    else if (exp->is_double()) seconds = std::floor(exp->as_double());
+    else return std::nullopt;
+    if (!(seconds >= 0 && seconds <= max_seconds)) return std::nullopt; // also refuses NaN
+    return std::chrono::system_clock::time_point(
+        std::chrono::seconds(static_cast<std::int64_t>(seconds)));
+}
+
+/// What a JWS signature covers: base64url(header) "." base64url(payload) (RFC 7515 section 5.1).
+inline std::string jwt_signing_input(std::string_view header_json, std::string_view payload_json) {
+    return base64url_encode(header_json) + '.' + base64url_encode(payload_json);
+}
+
+} // namespace takeoff
+// end of <takeoff/core/jwt.hpp>
 // #include <takeoff/core/redact.hpp> (already inlined above)
 // #include <takeoff/http/message.hpp> (already inlined above)
 // #include <takeoff/oauth/form.hpp> (already inlined above)
@@ -12722,6 +16200,15 @@ public:
         return save_locked(diag);
     }
 
+    /// Forgets the tokens, here and in the store (sign out); diag says why the store failed.
+    boost::system::error_code forget(diagnostics& diag) {
+        std::lock_guard lock(mutex_);
+        tokens_.reset();
+        loaded_ = true;
+        if (!store_) return {};
+        return store_->erase(key_, diag);
+    }
+
     /// The tokens held (loaded from the store if none are yet); empty when not signed in.
     std::optional<oauth::token_set> tokens(diagnostics& diag) {
         std::lock_guard lock(mutex_);
@@ -12905,726 +16392,795 @@ private:
 
 } // namespace takeoff::snowflake
 // end of <takeoff/snowflake/providers.hpp>
-// #include <takeoff/snowflake/scope.hpp> (already inlined above)
-// begin of <takeoff/snowflake/send.hpp>
-// Sending a request through an SPCS ingress with a provider's credential.
-//
-// The credential is added by the transport's request decorator before every attempt (so a retry
-// after a Retry-After wait carries the credential current then), from the provider's cache when it
-// has a usable one (no operation of its own) and through async_get_token otherwise. The ingress's
-// login redirect is classified as errc::ingress_unauthenticated and never followed. When the
-// ingress rejects the credential (that redirect, a 401, or a 403 with the ingress's own
-// `"responseType":"ERROR_..."` body), the provider is told (invalidate) and the
-// same request is sent once more with a new credential; a provider that cannot make another (a
-// static token) is not asked twice.
 
-// #include <takeoff/core/config.hpp> (already inlined above)
-// #include <takeoff/core/diagnostics.hpp> (already inlined above)
-// #include <takeoff/core/error.hpp> (already inlined above)
-// #include <takeoff/core/with_diagnostics.hpp> (already inlined above)
-// #include <takeoff/detail/async_op.hpp> (already inlined above)
-// #include <takeoff/detail/task.hpp> (already inlined above)
-// #include <takeoff/http/client.hpp> (already inlined above)
-// #include <takeoff/http/hooks.hpp> (already inlined above)
-// #include <takeoff/http/message.hpp> (already inlined above)
-// #include <takeoff/http/options.hpp> (already inlined above)
-// #include <takeoff/snowflake/credential.hpp> (already inlined above)
-// #include <takeoff/snowflake/ingress.hpp> (already inlined above)
-
-#include <boost/json/parse.hpp>
-
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <memory>
-#include <mutex>
 #include <optional>
+#include <sstream>
+#include <string>
 #include <utility>
 
 namespace takeoff::snowflake {
 
-namespace detail {
-
-// The credential the decorator added last, so that the one the ingress rejected is the one
-// invalidated. Written by the decorator's completion (any thread), read by the sending task after
-// the attempt (the transport resumes on its executor after the decorator's handler ran).
-struct last_credential {
-    std::mutex mutex;
-    std::optional<credential> value;
-
-    void set(credential c) {
-        std::lock_guard lock(mutex);
-        value = std::move(c);
-    }
-    std::optional<credential> get() {
-        std::lock_guard lock(mutex);
-        return value;
-    }
+/// What a connection is made with besides its configuration.
+struct connection_options {
+    /// Where OAuth tokens are kept between runs. Null: a file_token_store at
+    /// default_token_store_path() ($XDG_CACHE_HOME/takeoff/tokens.json); use a memory_token_store
+    /// to keep nothing on disk. Must outlive the connection.
+    oauth::token_store* token_store = nullptr;
+    /// The transport's options; the configuration's ca_file is added to their TLS trust.
+    http::client_options http = client_options::default_http_options();
+    /// The login request's parameters (auth "oauth"); account_name is needed for an account URL
+    /// that names no account (a loopback emulator).
+    login_parameters login;
+    /// auth "keypair": the JWT's account part, for an account URL that names no account.
+    std::string keypair_account_identifier;
+    /// auth "keypair": the private key's passphrase, when the PEM file is encrypted.
+    std::string keypair_passphrase;
+    /// The header the credential goes in.
+    credential_header header = credential_header::authorization;
+    /// When credentials are renewed (and the clock, for tests).
+    refresh_settings refresh;
 };
 
-inline void add_credential(http::fields& headers, credential_header header, const credential& c) {
-    headers.append(header_name(header), c.header_value().reveal());
-}
+/// A configured takeoff::client and the credential machinery behind it. Made by make(); not
+/// movable (the client refers to the provider it owns), so make() returns a unique_ptr.
+class connection {
+public:
+    /// Validates `config` (validate(): the first problem, naming the field) and builds the
+    /// connection. Nothing is sent yet. Errors: validate()'s; auth "keypair": the key file that
+    /// cannot be read or is not an RSA key (errc::invalid_argument naming the file).
+    static boost::system::result<std::unique_ptr<connection>> make(boost::asio::any_io_executor executor,
+                                                                   const connection_config& config, diagnostics& diag,
+                                                                   connection_options options = {}) {
+        diag.clear();
+        if (auto ec = validate(config, diag)) return ec;
+        std::unique_ptr<connection> c(new connection(config, std::move(options)));
+        if (auto ec = c->build(std::move(executor), diag)) return ec;
+        return c;
+    }
 
-// The decorator that adds `provider`'s credential to every attempt.
-inline http::request_decorator credential_decorator(token_provider& provider, std::shared_ptr<last_credential> last) {
-    return [&provider, last = std::move(last)](http::attempt_context& attempt, http::decorate_handler done) {
-        if (auto c = provider.cached()) {
-            add_credential(attempt.headers, provider.header(), *c);
-            last->set(std::move(*c));
-            std::move(done)(boost::system::error_code{});
-            return;
+    connection(const connection&) = delete;
+    connection& operator=(const connection&) = delete;
+
+    /// The Takeoff client: every request carries the configured credential.
+    takeoff::client& client() noexcept { return *client_; }
+    /// The configuration it was made from.
+    const connection_config& config() const noexcept { return config_; }
+    /// The credential provider; null for auth "none".
+    token_provider* provider() noexcept { return provider_.get(); }
+    /// The OAuth tokens (auth "oauth" and "oauth-direct"); null otherwise.
+    oauth_session* session() noexcept { return session_.get(); }
+    /// The transport the sign-in and token requests use (the Takeoff client has its own pool).
+    http::client& auth_transport() noexcept { return *auth_http_; }
+
+    /// True when OAuth tokens are held (or stored from an earlier run), or the mode needs no
+    /// sign-in (pat, keypair, none).
+    bool signed_in() {
+        if (!session_) return true;
+        diagnostics ignored;
+        return session_->tokens(ignored).has_value();
+    }
+
+    /// Signs the user in with the browser (oauth/sign_in.hpp) and keeps the tokens (saved to the
+    /// store): completes with void(error_code, oauth::token_set). Only for auth "oauth" and
+    /// "oauth-direct" (errc::invalid_argument otherwise).
+    template <class CompletionToken = default_token>
+    auto async_sign_in(oauth::sign_in_options options, diagnostics& diag, CompletionToken&& token = {}) {
+        return takeoff::detail::async_run<oauth::token_set>(
+            auth_http_->get_executor(), false, std::chrono::steady_clock::duration::zero(), &diag,
+            [](diagnostics* d, connection* self, oauth::sign_in_options& o, diagnostics& own) {
+                return self->sign_in_task(o, d ? *d : own);
+            },
+            std::forward<CompletionToken>(token), this, std::move(options), diagnostics{});
+    }
+    /// As above, with the default sign-in options; the diagnostics go into the token's exception.
+    template <class CompletionToken = default_token>
+    auto async_sign_in(CompletionToken&& token = {}) {
+        return takeoff::detail::async_run<oauth::token_set>(
+            auth_http_->get_executor(), false, std::chrono::steady_clock::duration::zero(), nullptr,
+            [](diagnostics* d, connection* self, oauth::sign_in_options& o, diagnostics& own) {
+                return self->sign_in_task(o, d ? *d : own);
+            },
+            std::forward<CompletionToken>(token), this, oauth::sign_in_options{}, diagnostics{});
+    }
+
+    /// Forgets the OAuth tokens, here and in the store (sign out). Does nothing for other modes.
+    boost::system::error_code sign_out(diagnostics& diag) {
+        if (!session_) return {};
+        return session_->forget(diag);
+    }
+
+private:
+    connection(connection_config config, connection_options options)
+        : config_(std::move(config)), options_(std::move(options)) {}
+
+    takeoff::detail::task<takeoff::detail::op_result<oauth::token_set>> sign_in_task(const oauth::sign_in_options& o,
+                                                                                     diagnostics& diag) {
+        using result = takeoff::detail::op_result<oauth::token_set>;
+        if (!session_) {
+            diag.set_client_message("sign-in is for auth \"oauth\" and \"oauth-direct\"; this connection uses \"" +
+                                    std::string(to_string(config_.auth)) + "\"");
+            co_return result{make_error_code(errc::invalid_argument), {}};
         }
-        http::fields* headers = &attempt.headers;
-        provider.async_get_token(
-            attempt.diag, [&provider, headers, last, done = std::move(done)](boost::system::error_code ec,
-                                                                             credential c) mutable {
-                if (!ec) {
-                    add_credential(*headers, provider.header(), c);
-                    last->set(std::move(c));
-                }
-                std::move(done)(ec);
-            });
-    };
-}
+        auto tokens = co_await oauth::detail::sign_in_task(*auth_http_, session_->config(), o, diag);
+        if (tokens.ec) co_return tokens;
+        diagnostics save;
+        if (auto ec = session_->set_tokens(tokens.value, save)) {
+            diag.set_client_message("signed in, but the tokens could not be stored: " + save.client_message());
+            co_return result{ec, std::move(tokens.value)};
+        }
+        co_return tokens;
+    }
 
-// The request's own classifier (if any) first, then the ingress's login redirect.
-inline http::response_classifier with_ingress_classifier(http::response_classifier own) {
-    if (!own) return &classify_ingress_response;
-    return [own = std::move(own)](const http::response_view& response, diagnostics& diag) {
-        if (auto ec = own(response, diag)) return ec;
-        return classify_ingress_response(response, diag);
-    };
-}
+    boost::system::error_code build(boost::asio::any_io_executor executor, diagnostics& diag) {
+        http::client_options http = options_.http;
+        if (!config_.ca_file.empty()) http.tls.ca_file = config_.ca_file;
+        auth_http_ = std::make_unique<http::client>(executor, http);
 
-// The ingress rejected the credential: its login redirect, a 401, or a 403 whose body is the
-// ingress's own error JSON ({"responseType":"ERROR_...", ...}: an invalid or expired token, a network
-// policy). A 403 without that body is the service's own answer, not a credential problem.
-inline bool is_credential_rejected(const boost::system::error_code& ec, const http::response& response) {
-    if (ec == errc::ingress_unauthenticated || ec == errc::unauthorized) return true;
-    if (ec != errc::forbidden) return false;
-    boost::system::error_code parse_ec;
-    const auto body = boost::json::parse(response.body, parse_ec);
-    if (parse_ec || !body.is_object()) return false;
-    const auto* type = body.as_object().if_contains("responseType");
-    return type && type->is_string() && type->as_string().starts_with("ERROR_");
-}
+        takeoff::client_options co;
+        co.http = http;
+        co.inference_url = api::inference_url::runtime(config_.endpoint_url, diag).value();
+        // Unset: the management and OpenAI ports have no ingress of their own configured; requests to
+        // them go to the inference ingress host, which answers 404 for their paths.
+        co.management_url = api::management_url::runtime(
+            config_.management_url.empty() ? config_.endpoint_url : config_.management_url, diag).value();
+        co.openai_url =
+            api::openai_url::runtime(config_.openai_url.empty() ? config_.endpoint_url : config_.openai_url, diag).value();
+        diag.clear();
 
-} // namespace detail
+        switch (config_.auth) {
+        case auth_mode::none: break;
+        case auth_mode::pat:
+            provider_ = std::make_unique<static_token_provider>(executor, secret(config_.pat),
+                                                                "the programmatic access token (pat)", options_.header);
+            break;
+        case auth_mode::oauth:
+        case auth_mode::oauth_direct: {
+            auto resolved = resolve_oauth(config_, diag);
+            if (!resolved) return resolved.error();
+            if (!options_.token_store) {
+                own_store_ = std::make_unique<oauth::file_token_store>();
+                options_.token_store = own_store_.get();
+            }
+            const std::string account = resolved->account ? resolved->account->base()
+                                                          : std::string(resolved->client.authorization_endpoint.url());
+            oauth::token_key key{account, resolved->client.client_id, resolved->client.scope};
+            session_ = std::make_unique<oauth_session>(*auth_http_, std::move(resolved->client), options_.token_store,
+                                                       std::move(key));
+            if (config_.auth == auth_mode::oauth)
+                provider_ = std::make_unique<session_token_provider>(*auth_http_, *session_, *resolved->account,
+                                                                     options_.login, options_.refresh, options_.header);
+            else
+                provider_ = std::make_unique<oauth_token_provider>(*auth_http_, *session_, options_.refresh,
+                                                                   options_.header);
+            break;
+        }
+        case auth_mode::keypair: {
+            std::ifstream in(config_.keypair.private_key_file, std::ios::binary);
+            std::string pem((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+            if (!in && !in.eof()) {
+                diag.set_client_message("keypair.private_key_file: cannot read " + config_.keypair.private_key_file);
+                return make_error_code(errc::invalid_argument);
+            }
+            if (pem.empty()) {
+                diag.set_client_message("keypair.private_key_file: " + config_.keypair.private_key_file +
+                                        " cannot be read or is empty");
+                return make_error_code(errc::invalid_argument);
+            }
+            auto key = private_key::from_pem(pem, diag, options_.keypair_passphrase);
+            if (!key) {
+                diag.set_client_message("keypair.private_key_file: " + config_.keypair.private_key_file + ": " +
+                                        diag.client_message());
+                return key.error();
+            }
+            keypair_settings k;
+            k.user = config_.keypair.user;
+            k.ingress_host = std::string(co.inference_url.url().host());
+            if (!config_.keypair.role.empty()) k.role = config_.keypair.role;
+            k.account_identifier = options_.keypair_account_identifier;
+            provider_ = std::make_unique<keypair_token_provider>(
+                *auth_http_, account_url::runtime(config_.account_url).value(), std::move(*key), std::move(k),
+                options_.refresh, options_.header);
+            break;
+        }
+        }
+        client_ = std::make_unique<takeoff::client>(std::move(executor), std::move(co), provider_.get());
+        return {};
+    }
 
-/// For the library's composed operations: send `req` with `provider`'s credential as a step of the
-/// calling task (see the file comment). `settings` are the request's full settings (the client's
-/// defaults with the call's overrides); its decorator is replaced, its classifier kept.
-inline takeoff::detail::task<takeoff::detail::op_result<http::response>>
-send_task(const http::client& client, token_provider& provider, const http::request& req,
-          http::request_settings settings, diagnostics& diag) {
-    auto last = std::make_shared<detail::last_credential>();
-    settings.decorate = detail::credential_decorator(provider, last);
-    settings.classify = detail::with_ingress_classifier(std::move(settings.classify));
-    auto first = co_await client.request_task(req, settings, diag);
-    if (!detail::is_credential_rejected(first.ec, first.value)) co_return first;
-    const auto used = last->get();
-    if (!used || !provider.invalidate(*used)) co_return first;
-    co_return co_await client.request_task(req, settings, diag);
-}
-
-/// Sends `req` through `client` with `provider`'s credential (see the file comment). Completes with
-/// `void(error_code, http::response)` as http::client::async_request does; `options` override the
-/// client's defaults. The client and the provider must outlive the operation.
-template <class CompletionToken = default_token>
-auto async_send(http::client& client, token_provider& provider, http::request req, const http::request_options& options,
-                diagnostics& diag, CompletionToken&& token = {}) {
-    http::request_settings settings = options.apply_to(client.defaults());
-    const auto deadline = settings.deadline;
-    return takeoff::detail::async_run<http::response>(
-        client.get_executor(), false, deadline, &diag,
-        [](diagnostics* d, http::client* c, token_provider* p, http::request& r, http::request_settings& s,
-           diagnostics& own) { return send_task(*c, *p, r, std::move(s), d ? *d : own); },
-        std::forward<CompletionToken>(token), &client, &provider, std::move(req), std::move(settings), diagnostics{});
-}
-
-/// As above, with the client's defaults.
-template <class CompletionToken = default_token>
-auto async_send(http::client& client, token_provider& provider, http::request req, diagnostics& diag,
-                CompletionToken&& token = {}) {
-    return async_send(client, provider, std::move(req), http::request_options{}, diag,
-                      std::forward<CompletionToken>(token));
-}
-
-/// As above; the diagnostics go only into the default token's exception.
-template <class CompletionToken = default_token>
-auto async_send(http::client& client, token_provider& provider, http::request req, CompletionToken&& token = {}) {
-    http::request_settings settings = client.defaults();
-    const auto deadline = settings.deadline;
-    return takeoff::detail::async_run<http::response>(
-        client.get_executor(), false, deadline, nullptr,
-        [](diagnostics* d, http::client* c, token_provider* p, http::request& r, http::request_settings& s,
-           diagnostics& own) { return send_task(*c, *p, r, std::move(s), d ? *d : own); },
-        std::forward<CompletionToken>(token), &client, &provider, std::move(req), std::move(settings), diagnostics{});
-}
+    connection_config config_;
+    connection_options options_;
+    std::unique_ptr<oauth::token_store> own_store_;
+    std::unique_ptr<http::client> auth_http_;
+    std::unique_ptr<oauth_session> session_;
+    std::unique_ptr<token_provider> provider_;
+    std::unique_ptr<takeoff::client> client_;
+};
 
 } // namespace takeoff::snowflake
-// end of <takeoff/snowflake/send.hpp>
-// begin of <takeoff/sse/event.hpp>
-// One dispatched server-sent event. It is a set of views so that handing an event to the caller
-// costs no copy; the parser that produced it owns the bytes (see sse::parser for how long).
-
+// end of <takeoff/connection.hpp>
+// #include <takeoff/event_stream.hpp> (already inlined above)
+// #include <takeoff/core/base64.hpp> (already inlined above)
+// #include <takeoff/core/checked_literal.hpp> (already inlined above)
 // #include <takeoff/core/config.hpp> (already inlined above)
-
-#include <string_view>
-
-namespace takeoff::sse {
-
-/// A server-sent event as the WHATWG rules dispatch it. The views point into the parser's own
-/// buffers, never into the bytes given to parse(), and stay valid until the parser's next
-/// parse(), next(), finish() or reset().
-struct event {
-    /// The `event` field, or "message" when the event had none (or an empty one).
-    std::string_view type;
-    /// The `data` lines joined by LF, without a trailing LF. May contain NUL bytes.
-    std::string_view data;
-    /// The last event ID in force at dispatch: it persists across events until an `id` field
-    /// changes it, so it may have been set by an earlier event. Empty when there is none.
-    std::string_view id;
-
-    friend bool operator==(const event&, const event&) = default;
-};
-
-} // namespace takeoff::sse
-// end of <takeoff/sse/event.hpp>
-// begin of <takeoff/sse/parser.hpp>
-// The sans-io Server-Sent Events parser: text/event-stream bytes in, one event at a time out.
-//
-// It follows the WHATWG HTML rules for interpreting an event stream exactly (docs/sse.md lists them
-// with the extensions and the size cap). It is pull-based so that a transport can hand out one
-// event per async_next() without queueing: parse() stops right after the line that completes an
-// event. Memory is bounded by the per-event cap, and buffers are reused, so a long stream does not
-// allocate once they have grown to the size of its largest event.
-
-// #include <takeoff/core/config.hpp> (already inlined above)
+// #include <takeoff/core/diagnostics.hpp> (already inlined above)
 // #include <takeoff/core/error.hpp> (already inlined above)
-// #include <takeoff/sse/event.hpp> (already inlined above)
+// #include <takeoff/core/fixed_string.hpp> (already inlined above)
+// begin of <takeoff/core/json.hpp>
+// Tolerant JSON mapping for structs described with BOOST_DESCRIBE_STRUCT.
+//
+// Boost 1.81's own described-struct conversion is strict (every key present, no extra keys), which
+// breaks on any server that adds a field. The rules here:
+//   - unknown keys are ignored;
+//   - a std::optional member may be absent or null (-> nullopt);
+//   - any other member is required: absence is errc::missing_field, naming the field's path;
+//   - a value of the wrong JSON type is errc::invalid_field_type, naming the path and the types;
+//   - on output, empty optionals are omitted (some servers reject explicit nulls).
+// Supported member types: bool, integers, floating point, std::string, std::optional, std::vector,
+// string-keyed std::map / std::unordered_map, described enums (as their names), described structs,
+// takeoff::secret (a JSON string; to_json writes the plain value, as a request body or a token file
+// needs it), boost::json::value / object / array, and any type with its own Boost.JSON conversion.
+//
+// from_json/to_json are the entry points. To make boost::json::value_to / value_from use the same
+// rules for the structs of a namespace, add `using takeoff::json_io::tag_invoke;` to it.
 
-#include <boost/system/error_code.hpp>
+// #include <takeoff/core/config.hpp> (already inlined above)
+// #include <takeoff/core/diagnostics.hpp> (already inlined above)
+// #include <takeoff/core/error.hpp> (already inlined above)
+// #include <takeoff/core/redact.hpp> (already inlined above)
 
-#include <algorithm>
-#include <bit>
-#include <cstddef>
+#include <boost/describe/enum_from_string.hpp>
+#include <boost/describe/enum_to_string.hpp>
+#include <boost/describe/enumerators.hpp>
+#include <boost/describe/members.hpp>
+#include <boost/describe/modifiers.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/value.hpp>
+#include <boost/json/value_from.hpp>
+#include <boost/json/value_to.hpp>
+#include <boost/mp11/algorithm.hpp>
+#include <boost/system/result.hpp>
+
+#include <cmath>
 #include <cstdint>
-#include <cstring>
 #include <limits>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
+#include <unordered_map>
+#include <utility>
+#include <vector>
 
-// SSE2 is part of every x86-64 target; elsewhere the scan falls back to memchr. Defining
-// TAKEOFF_SSE_NO_SIMD forces the fallback (the tests build it that way too).
-#if !defined(TAKEOFF_SSE_NO_SIMD) && (defined(__SSE2__) || defined(_M_X64))
-#define TAKEOFF_SSE_HAS_SSE2 1
-#include <emmintrin.h>
-#else
-#define TAKEOFF_SSE_HAS_SSE2 0
-#endif
+namespace takeoff {
 
-namespace takeoff::sse {
+namespace detail::json_mapping {
 
-/// The per-event cap a parser uses unless parser_options says otherwise: 1 MiB.
-inline constexpr std::size_t default_max_event_size = std::size_t{1} << 20;
+namespace json = boost::json;
+namespace describe = boost::describe;
 
-/// Settings of a parser.
-struct parser_options {
-    /// The most bytes one event may hold: its data (the values joined by LF, as dispatched), its
-    /// type and its id value are each checked against it. A stream that exceeds it gets
-    /// errc::event_too_large instead of unbounded buffering. SIZE_MAX disables the cap.
-    std::size_t max_event_size = default_max_event_size;
+template <class T>
+struct is_optional : std::false_type {};
+template <class T>
+struct is_optional<std::optional<T>> : std::true_type {};
+
+template <class T>
+struct is_vector : std::false_type {};
+template <class T, class A>
+struct is_vector<std::vector<T, A>> : std::true_type {};
+
+template <class T>
+struct is_string_map : std::false_type {};
+template <class V, class C, class A>
+struct is_string_map<std::map<std::string, V, C, A>> : std::true_type {};
+template <class V, class H, class E, class A>
+struct is_string_map<std::unordered_map<std::string, V, H, E, A>> : std::true_type {};
+
+template <class T>
+using members_of = describe::describe_members<T, describe::mod_public | describe::mod_inherited>;
+
+template <class T>
+concept described_struct = std::is_class_v<T> && !std::is_union_v<T> && describe::has_describe_members<T>::value;
+
+template <class T>
+concept described_enum = std::is_enum_v<T> && describe::has_describe_enumerators<T>::value;
+
+inline const char* kind_name(json::kind k) noexcept {
+    switch (k) {
+    case json::kind::null: return "null";
+    case json::kind::bool_: return "boolean";
+    case json::kind::int64:
+    case json::kind::uint64:
+    case json::kind::double_: return "number";
+    case json::kind::string: return "string";
+    case json::kind::array: return "array";
+    case json::kind::object: return "object";
+    }
+    return "value";
+}
+
+// Tracks where in the document the decoder is, so errors can name the field.
+struct context {
+    std::string path;
+    diagnostics* diag = nullptr;
+
+    boost::system::error_code wrong_type(const json::value& v, const char* expected) {
+        if (diag) {
+            std::string where = path.empty() ? std::string("the JSON document") : "field '" + path + "'";
+            diag->set_client_message(where + " has the wrong type: expected " + expected + ", got " +
+                                     kind_name(v.kind()));
+        }
+        return make_error_code(errc::invalid_field_type);
+    }
+    boost::system::error_code missing(std::string_view name) {
+        if (diag)
+            diag->set_client_message("missing required field '" + joined(name) + "'");
+        return make_error_code(errc::missing_field);
+    }
+    std::string joined(std::string_view name) const {
+        return path.empty() ? std::string(name) : path + "." + std::string(name);
+    }
+};
+
+// Appends a path segment for the lifetime of a scope.
+class path_segment {
+public:
+    path_segment(context& ctx, std::string_view segment, bool is_index) : ctx_(ctx), size_(ctx.path.size()) {
+        if (!is_index && !ctx.path.empty()) ctx.path += '.';
+        ctx.path += segment;
+    }
+    ~path_segment() { ctx_.path.resize(size_); }
+    path_segment(const path_segment&) = delete;
+    path_segment& operator=(const path_segment&) = delete;
+
+private:
+    context& ctx_;
+    std::size_t size_;
+};
+
+template <class T>
+boost::system::error_code decode(const json::value& v, T& out, context& ctx);
+
+template <class T>
+boost::system::error_code decode_integer(const json::value& v, T& out, context& ctx) {
+    using limits = std::numeric_limits<T>;
+    if (const std::int64_t* i = v.if_int64()) {
+        if constexpr (std::is_signed_v<T>) {
+            if (*i >= static_cast<std::int64_t>(limits::min()) && *i <= static_cast<std::int64_t>(limits::max())) {
+                out = static_cast<T>(*i);
+                return {};
+            }
+        } else if (*i >= 0 && static_cast<std::uint64_t>(*i) <= static_cast<std::uint64_t>(limits::max())) {
+            out = static_cast<T>(*i);
+            return {};
+        }
+        return ctx.wrong_type(v, "an integer in range");
+    }
+    if (const std::uint64_t* u = v.if_uint64()) {
+        if (*u <= static_cast<std::uint64_t>(limits::max())) {
+            out = static_cast<T>(*u);
+            return {};
+        }
+        return ctx.wrong_type(v, "an integer in range");
+    }
+    if (const double* d = v.if_double()) {
+        // 3600.0 is accepted as 3600; 1.5 is not an integer.
+        if (std::trunc(*d) == *d && *d >= static_cast<double>(limits::min()) &&
+            *d <= static_cast<double>(limits::max())) {
+            out = static_cast<T>(*d);
+            return {};
+        }
+        return ctx.wrong_type(v, "an integer in range");
+    }
+    return ctx.wrong_type(v, "an integer");
+}
+
+template <described_struct T>
+boost::system::error_code decode_struct(const json::value& v, T& out, context& ctx) {
+    const json::object* obj = v.if_object();
+    if (!obj) return ctx.wrong_type(v, "object");
+    boost::system::error_code ec;
+    boost::mp11::mp_for_each<members_of<T>>([&](auto member) {
+        if (ec) return;
+        using member_type = std::remove_cvref_t<decltype(out.*member.pointer)>;
+        const json::value* field = obj->if_contains(member.name);
+        if constexpr (is_optional<member_type>::value) {
+            if (!field || field->is_null()) {
+                (out.*member.pointer).reset();
+                return;
+            }
+        } else if (!field) {
+            ec = ctx.missing(member.name);
+            return;
+        }
+        path_segment segment(ctx, member.name, false);
+        ec = decode(*field, out.*member.pointer, ctx);
+    });
+    return ec;
+}
+
+template <class T>
+boost::system::error_code decode(const json::value& v, T& out, context& ctx) {
+    if constexpr (std::is_same_v<T, bool>) {
+        if (!v.is_bool()) return ctx.wrong_type(v, "boolean");
+        out = v.get_bool();
+        return {};
+    } else if constexpr (std::is_integral_v<T>) {
+        return decode_integer(v, out, ctx);
+    } else if constexpr (std::is_floating_point_v<T>) {
+        if (!v.is_number()) return ctx.wrong_type(v, "number");
+        out = static_cast<T>(v.to_number<double>());
+        return {};
+    } else if constexpr (std::is_same_v<T, std::string>) {
+        const json::string* s = v.if_string();
+        if (!s) return ctx.wrong_type(v, "string");
+        out.assign(s->data(), s->size());
+        return {};
+    } else if constexpr (std::is_same_v<T, secret>) {
+        const json::string* s = v.if_string();
+        if (!s) return ctx.wrong_type(v, "string");
+        out = secret(std::string_view(s->data(), s->size()));
+        return {};
+    } else if constexpr (std::is_same_v<T, json::value>) {
+        out = v;
+        return {};
+    } else if constexpr (std::is_same_v<T, json::object>) {
+        if (!v.is_object()) return ctx.wrong_type(v, "object");
+        out = v.get_object();
+        return {};
+    } else if constexpr (std::is_same_v<T, json::array>) {
+        if (!v.is_array()) return ctx.wrong_type(v, "array");
+        out = v.get_array();
+        return {};
+    } else if constexpr (is_optional<T>::value) {
+        if (v.is_null()) {
+            out.reset();
+            return {};
+        }
+        typename T::value_type inner{};
+        if (auto ec = decode(v, inner, ctx)) return ec;
+        out = std::move(inner);
+        return {};
+    } else if constexpr (is_vector<T>::value) {
+        const json::array* arr = v.if_array();
+        if (!arr) return ctx.wrong_type(v, "array");
+        T result;
+        result.reserve(arr->size());
+        for (std::size_t i = 0; i < arr->size(); ++i) {
+            path_segment segment(ctx, "[" + std::to_string(i) + "]", true);
+            typename T::value_type item{};
+            if (auto ec = decode((*arr)[i], item, ctx)) return ec;
+            result.push_back(std::move(item));
+        }
+        out = std::move(result);
+        return {};
+    } else if constexpr (is_string_map<T>::value) {
+        const json::object* obj = v.if_object();
+        if (!obj) return ctx.wrong_type(v, "object");
+        T result;
+        for (const auto& kv : *obj) {
+            path_segment segment(ctx, kv.key(), false);
+            typename T::mapped_type item{};
+            if (auto ec = decode(kv.value(), item, ctx)) return ec;
+            result.emplace(std::string(kv.key()), std::move(item));
+        }
+        out = std::move(result);
+        return {};
+    } else if constexpr (described_enum<T>) {
+        const json::string* s = v.if_string();
+        if (!s) return ctx.wrong_type(v, "string");
+        if (!describe::enum_from_string(std::string(s->data(), s->size()).c_str(), out))
+            return ctx.wrong_type(v, "one of the enumerated names");
+        return {};
+    } else if constexpr (described_struct<T>) {
+        return decode_struct(v, out, ctx);
+    } else {
+        auto r = json::try_value_to<T>(v);
+        if (!r) return ctx.wrong_type(v, "a convertible value");
+        out = std::move(*r);
+        return {};
+    }
+}
+
+template <class T>
+json::value encode(const T& in);
+
+template <described_struct T>
+json::value encode_struct(const T& in) {
+    json::object obj;
+    boost::mp11::mp_for_each<members_of<T>>([&](auto member) {
+        const auto& field = in.*member.pointer;
+        using member_type = std::remove_cvref_t<decltype(field)>;
+        if constexpr (is_optional<member_type>::value) {
+            if (!field) return;
+        }
+        obj.emplace(member.name, encode(field));
+    });
+    return obj;
+}
+
+template <class T>
+json::value encode(const T& in) {
+    if constexpr (is_optional<T>::value) {
+        return in ? encode(*in) : json::value(nullptr);
+    } else if constexpr (std::is_same_v<T, secret>) {
+        return json::value(json::string_view(in.reveal().data(), in.reveal().size()));
+    } else if constexpr (is_vector<T>::value) {
+        json::array arr;
+        arr.reserve(in.size());
+        for (const auto& item : in) arr.push_back(encode(item));
+        return arr;
+    } else if constexpr (is_string_map<T>::value) {
+        json::object obj;
+        for (const auto& [key, item] : in) obj.emplace(key, encode(item));
+        return obj;
+    } else if constexpr (described_enum<T>) {
+        const char* name = describe::enum_to_string(in, nullptr);
+        return name ? json::value(name) : json::value(static_cast<std::underlying_type_t<T>>(in));
+    } else if constexpr (described_struct<T>) {
+        return encode_struct(in);
+    } else {
+        return json::value_from(in);
+    }
+}
+
+} // namespace detail::json_mapping
+
+/// Maps a JSON value to T under the tolerant rules above; on failure diag names the field.
+template <class T>
+boost::system::result<T> from_json(const boost::json::value& v, diagnostics& diag) {
+    diag.clear();
+    detail::json_mapping::context ctx{{}, &diag};
+    T out{};
+    if (auto ec = detail::json_mapping::decode(v, out, ctx))
+        return boost::system::result<T>(boost::system::in_place_error, ec);
+    return out;
+}
+
+/// As from_json(v, diag), without the explanation.
+template <class T>
+boost::system::result<T> from_json(const boost::json::value& v) {
+    detail::json_mapping::context ctx;
+    T out{};
+    if (auto ec = detail::json_mapping::decode(v, out, ctx))
+        return boost::system::result<T>(boost::system::in_place_error, ec);
+    return out;
+}
+
+/// Parses JSON text and maps it to T. Text that is not JSON is errc::invalid_json.
+template <class T>
+boost::system::result<T> parse_json(std::string_view text, diagnostics& diag) {
+    diag.clear();
+    boost::system::error_code ec;
+    boost::json::value v = boost::json::parse(boost::json::string_view(text.data(), text.size()), ec);
+    if (ec) {
+        diag.set_client_message("the body is not valid JSON: " + ec.message());
+        return boost::system::result<T>(boost::system::in_place_error, make_error_code(errc::invalid_json));
+    }
+    return from_json<T>(v, diag);
+}
+
+/// Maps T to JSON, omitting empty optionals of described structs.
+template <class T>
+boost::json::value to_json(const T& value) {
+    return detail::json_mapping::encode(value);
+}
+
+/// Opt-in hooks that make boost::json::value_to / try_value_to / value_from apply the tolerant rules
+/// to the described structs of a namespace that says `using takeoff::json_io::tag_invoke;`.
+namespace json_io {
+
+template <detail::json_mapping::described_struct T>
+boost::system::result<T> tag_invoke(boost::json::try_value_to_tag<T>, const boost::json::value& v) {
+    return from_json<T>(v);
+}
+
+template <detail::json_mapping::described_struct T>
+void tag_invoke(boost::json::value_from_tag, boost::json::value& out, const T& value) {
+    out = to_json(value);
+}
+
+} // namespace json_io
+
+} // namespace takeoff
+// end of <takeoff/core/json.hpp>
+// #include <takeoff/core/jwt.hpp> (already inlined above)
+// #include <takeoff/core/redact.hpp> (already inlined above)
+// #include <takeoff/core/secret_json.hpp> (already inlined above)
+// #include <takeoff/core/with_diagnostics.hpp> (already inlined above)
+// #include <takeoff/http/body_stream.hpp> (already inlined above)
+// #include <takeoff/http/client.hpp> (already inlined above)
+// #include <takeoff/http/hooks.hpp> (already inlined above)
+// #include <takeoff/http/message.hpp> (already inlined above)
+// #include <takeoff/http/options.hpp> (already inlined above)
+// #include <takeoff/http/origin.hpp> (already inlined above)
+// #include <takeoff/http/proxy.hpp> (already inlined above)
+// #include <takeoff/http/redirect_policy.hpp> (already inlined above)
+// #include <takeoff/http/retry_after.hpp> (already inlined above)
+// #include <takeoff/http/retry_policy.hpp> (already inlined above)
+// #include <takeoff/http/tls.hpp> (already inlined above)
+// #include <takeoff/oauth/authorization.hpp> (already inlined above)
+// #include <takeoff/oauth/browser.hpp> (already inlined above)
+// #include <takeoff/oauth/endpoint.hpp> (already inlined above)
+// #include <takeoff/oauth/form.hpp> (already inlined above)
+// #include <takeoff/oauth/pkce.hpp> (already inlined above)
+// #include <takeoff/oauth/redirect_listener.hpp> (already inlined above)
+// #include <takeoff/oauth/sign_in.hpp> (already inlined above)
+// #include <takeoff/oauth/token.hpp> (already inlined above)
+// #include <takeoff/oauth/token_client.hpp> (already inlined above)
+// #include <takeoff/oauth/token_set.hpp> (already inlined above)
+// #include <takeoff/oauth/token_store.hpp> (already inlined above)
+// #include <takeoff/snowflake/account_url.hpp> (already inlined above)
+// begin of <takeoff/snowflake/client_secrets.hpp>
+// What SYSTEM$SHOW_OAUTH_CLIENT_SECRETS('<INTEGRATION>') returns, read from the text an
+// administrator copies out of a worksheet or a query result: the client id and the integration's
+// two secrets (two so that they can be rotated; either one works).
+//
+// Sans-io. The secrets are held as takeoff::secret, the JSON is parsed into memory wiped when freed,
+// and no message ever quotes a value.
+
+// #include <takeoff/core/config.hpp> (already inlined above)
+// #include <takeoff/core/diagnostics.hpp> (already inlined above)
+// #include <takeoff/core/error.hpp> (already inlined above)
+// #include <takeoff/core/json.hpp> (already inlined above)
+// #include <takeoff/core/redact.hpp> (already inlined above)
+// #include <takeoff/core/secret_json.hpp> (already inlined above)
+// #include <takeoff/oauth/endpoint.hpp> (already inlined above)
+// #include <takeoff/oauth/token.hpp> (already inlined above)
+
+#include <boost/json/value.hpp>
+#include <boost/system/result.hpp>
+
+#include <array>
+#include <cstddef>
+#include <optional>
+#include <ostream>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace takeoff::snowflake {
+
+/// What SYSTEM$SHOW_OAUTH_CLIENT_SECRETS('<INTEGRATION>') returns: the client id and its two secrets.
+struct oauth_client_secrets {
+    /// OAUTH_CLIENT_ID.
+    std::string client_id;
+    /// OAUTH_CLIENT_SECRET, the one to try first.
+    secret client_secret;
+    /// OAUTH_CLIENT_SECRET_2, when the text had a non-empty one.
+    std::optional<secret> client_secret_2;
+
+    /// Prints the client id; the secrets show as "[redacted]".
+    friend std::ostream& operator<<(std::ostream& os, const oauth_client_secrets& s) {
+        os << "oauth_client_secrets{client_id=\"" << s.client_id << "\", client_secret=" << s.client_secret
+           << ", client_secret_2=";
+        if (s.client_secret_2)
+            os << *s.client_secret_2;
+        else
+            os << "(none)";
+        return os << '}';
+    }
 };
 
 namespace detail {
 
-#if TAKEOFF_SSE_HAS_SSE2
-// Bit i is set when q[i] is CR or LF.
-inline unsigned line_end_mask(const char* q) noexcept {
-    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(q));
-    const __m128i hits = _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('\n')), _mm_cmpeq_epi8(v, _mm_set1_epi8('\r')));
-    return static_cast<unsigned>(_mm_movemask_epi8(hits));
+inline constexpr std::array<std::string_view, 3> client_secret_keys = {"oauth_client_id", "oauth_client_secret",
+                                                                       "oauth_client_secret_2"};
+
+inline std::string_view trim_whitespace(std::string_view s) noexcept {
+    const auto space = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; };
+    while (!s.empty() && space(s.front())) s.remove_prefix(1);
+    while (!s.empty() && space(s.back())) s.remove_suffix(1);
+    return s;
 }
 
-// find_line_end past the first 16 bytes, for lines that are longer: out of line to keep the caller small.
-inline const char* find_line_end_long(const char* p, const char* end) noexcept {
-    const __m128i lf = _mm_set1_epi8('\n');
-    const __m128i cr = _mm_set1_epi8('\r');
-    const auto hits = [&](const char* q) noexcept {
-        const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(q));
-        return _mm_or_si128(_mm_cmpeq_epi8(v, lf), _mm_cmpeq_epi8(v, cr));
-    };
-    const auto mask = [](__m128i h) noexcept { return static_cast<unsigned>(_mm_movemask_epi8(h)); };
-    // One test per 64 bytes while no line end is in sight.
-    while (end - p >= 64) {
-        const __m128i a = hits(p), b = hits(p + 16), c = hits(p + 32), d = hits(p + 48);
-        if (mask(_mm_or_si128(_mm_or_si128(a, b), _mm_or_si128(c, d))) != 0) {
-            if (const unsigned m = mask(a)) return p + std::countr_zero(m);
-            if (const unsigned m = mask(b)) return p + 16 + std::countr_zero(m);
-            if (const unsigned m = mask(c)) return p + 32 + std::countr_zero(m);
-            return p + 48 + std::countr_zero(mask(d));
+// Reads the fields of the (unwrapped) object.
+inline boost::system::result<oauth_client_secrets> read_client_secrets(const boost::json::object& obj,
+                                                                       diagnostics& diag) {
+    std::array<const boost::json::value*, client_secret_keys.size()> found{};
+    for (const auto& kv : obj) {
+        const std::string_view key(kv.key().data(), kv.key().size());
+        for (std::size_t i = 0; i < client_secret_keys.size(); ++i) {
+            if (!oauth::detail::iequals(key, client_secret_keys[i])) continue;
+            if (found[i]) {
+                diag.set_client_message("the key '" + std::string(client_secret_keys[i]) +
+                                        "' appears twice (spelled in different cases)");
+                return make_error_code(errc::invalid_argument);
+            }
+            found[i] = &kv.value();
         }
-        p += 64;
     }
-    while (end - p >= 16) {
-        if (const unsigned m = mask(hits(p))) return p + std::countr_zero(m);
-        p += 16;
-    }
-    if (p == end) return end;
-    // The last 1..15 bytes: one load that ends at `end` (the caller checked that the input holds at
-    // least 16 bytes before p), with the bytes already scanned shifted out.
-    const char* q = end - 16;
-    const unsigned m = mask(hits(q)) >> static_cast<unsigned>(p - q);
-    return m != 0 ? p + std::countr_zero(m) : end;
-}
-#endif
 
-/// The first CR or LF in [p, end), or end. Line ends are rare in large events and frequent in
-/// small ones, so the scan tests 16 bytes at a time rather than branching on every byte.
-inline const char* find_line_end(const char* p, const char* end) noexcept {
-#if TAKEOFF_SSE_HAS_SSE2
-    if (end - p >= 16) {
-        // Most lines of a token stream end within their first 16 bytes or soon after.
-        if (const unsigned m = line_end_mask(p)) return p + std::countr_zero(m);
-        if (end - p >= 32) {
-            if (const unsigned m = line_end_mask(p + 16)) return p + 16 + std::countr_zero(m);
-            return find_line_end_long(p + 32, end);
+    // Each value must be a string (the second secret may also be absent or null).
+    std::array<std::string_view, client_secret_keys.size()> values{};
+    for (std::size_t i = 0; i < client_secret_keys.size(); ++i) {
+        const boost::json::value* v = found[i];
+        const bool optional = i == 2;
+        if (!v || (optional && v->is_null())) {
+            if (optional) continue;
+            diag.set_client_message("missing required field '" + std::string(client_secret_keys[i]) + "'");
+            return make_error_code(errc::missing_field);
         }
-        return find_line_end_long(p + 16, end);
+        const boost::json::string* s = v->if_string();
+        if (!s) {
+            diag.set_client_message("field '" + std::string(client_secret_keys[i]) +
+                                    "' has the wrong type: expected string, got " +
+                                    takeoff::detail::json_mapping::kind_name(v->kind()));
+            return make_error_code(errc::invalid_field_type);
+        }
+        values[i] = std::string_view(s->data(), s->size());
+        if (values[i].empty() && !optional) {
+            diag.set_client_message("field '" + std::string(client_secret_keys[i]) + "' is empty");
+            return make_error_code(errc::missing_field);
+        }
     }
-    for (; p != end; ++p) {
-        if (*p == '\n' || *p == '\r') return p;
-    }
-    return end;
-#else
-    // Two memchr passes, the CR one bounded by the LF found, so each byte is read at most twice.
-    if (p == end) return end;
-    const auto* lf = static_cast<const char*>(std::memchr(p, '\n', static_cast<std::size_t>(end - p)));
-    const char* limit = lf != nullptr ? lf : end;
-    const auto* cr = static_cast<const char*>(std::memchr(p, '\r', static_cast<std::size_t>(limit - p)));
-    return cr != nullptr ? cr : limit;
-#endif
+
+    oauth_client_secrets out;
+    out.client_id = std::string(values[0]);
+    out.client_secret = secret(values[1]);
+    if (!values[2].empty()) out.client_secret_2.emplace(values[2]);
+    return out;
 }
 
 } // namespace detail
 
-/// A sans-io text/event-stream parser (WHATWG rules). Feed it the response body in whatever
-/// pieces the transport reads; each parse() consumes input up to and including the line that
-/// completes the next event, or all of it. A single parser reads one stream after another:
-/// finish() ends a stream (a reconnect then starts the next) and keeps last_event_id() and retry().
-///
-///     std::string_view chunk = ...;          // bytes just read
-///     boost::system::error_code ec;
-///     while (auto ev = p.next(chunk, ec)) use(ev->type, ev->data, ev->id);
-///     if (ec) ...;                           // errc::event_too_large; parse again to skip past it
-class parser {
-public:
-    explicit parser(parser_options options = {}) noexcept : options_(options) {}
-
-    /// Consumes bytes of `input` up to and including the line that completes the next event (then
-    /// has_event() is true), or all of them; returns how many. The bytes not consumed must be
-    /// passed again, first, on the next call. ec is cleared, or set to errc::event_too_large when
-    /// the event being read exceeds the cap: the bytes read so far are consumed, that event is
-    /// dropped, and the next calls skip the rest of it and carry on with the following one.
-    /// Events dispatched by an earlier call are released first (their views become invalid).
-    /// Never throws except std::bad_alloc when a buffer has to grow.
-    std::size_t parse(std::string_view input, boost::system::error_code& ec) {
-        ec = {};
-        if (has_event_) release_event();
-        const char* const begin = input.data();
-        const char* const end = begin + input.size();
-        const char* p = begin;
-        if (p == end) return 0;
-        if (bom_state_ != bom_settled) [[unlikely]] {
-            p = skip_bom(p, end);
-            if (p == end) return input.size();
+/// Reads the output of SYSTEM$SHOW_OAUTH_CLIENT_SECRETS: a JSON object with the keys
+/// `oauth_client_id`, `oauth_client_secret` and `oauth_client_secret_2`, matched in any case.
+/// Lenient about how it was copied: white space around it, and the whole object wrapped once in a
+/// JSON string (`"{\"OAUTH_CLIENT_ID\":…}"`), are accepted. Other keys are ignored. Errors, with a
+/// client message that never quotes a value:
+/// - the text (or the wrapped text) is not JSON: errc::invalid_json;
+/// - it is not an object: errc::invalid_field_type;
+/// - the id or the first secret is missing or empty: errc::missing_field, naming the key;
+/// - a value is not a string (the second secret may also be null): errc::invalid_field_type;
+/// - a key appears twice, spelled in different cases: errc::invalid_argument.
+inline boost::system::result<oauth_client_secrets> parse_oauth_client_secrets(std::string_view text,
+                                                                              diagnostics& diag) {
+    diag.clear();
+    const takeoff::detail::secret_json doc(detail::trim_whitespace(text));
+    if (!doc.value()) {
+        diag.set_client_message("the client secrets are not JSON (paste the output of "
+                                "SYSTEM$SHOW_OAUTH_CLIENT_SECRETS as it is)");
+        return make_error_code(errc::invalid_json);
+    }
+    if (const boost::json::string* wrapped = doc.value()->if_string()) {
+        const takeoff::detail::secret_json inner(
+            detail::trim_whitespace(std::string_view(wrapped->data(), wrapped->size())));
+        if (!inner.value()) {
+            diag.set_client_message("the client secrets are a JSON string that does not hold JSON");
+            return make_error_code(errc::invalid_json);
         }
-        if (cr_pending_) {
-            // The previous input ended with a CR; an LF here belongs to the same line end.
-            cr_pending_ = false;
-            if (*p == '\n' && ++p == end) return input.size();
+        if (!inner.object()) {
+            diag.set_client_message("the client secrets must be a JSON object");
+            return make_error_code(errc::invalid_field_type);
         }
-        while (p != end) {
-            const char* eol;
-            if (state_ == line_state::start && (*p == '\n' || *p == '\r')) {
-                // An empty line, as after every event: no scan needed.
-                eol = p;
-                dispatch();
-            } else {
-                eol = detail::find_line_end(p, end);
-                if (eol == end) {
-                    line_part(p, end);
-                    p = end;
-                    break;
-                }
-                if (state_ == line_state::start) [[likely]] {
-                    whole_line(p, eol);
-                } else {
-                    line_part(p, eol);
-                    end_line();
-                }
-            }
-            p = eol + 1;
-            if (*eol == '\r') {
-                if (p == end) {
-                    cr_pending_ = true;
-                } else if (*p == '\n') {
-                    ++p;
-                }
-            }
-            if (has_event_ || overflow_) break;
-        }
-        if (overflow_) [[unlikely]] {
-            overflow_ = false;
-            ec = errc::event_too_large;
-        }
-        return static_cast<std::size_t>(p - begin);
+        return detail::read_client_secrets(*inner.object(), diag);
     }
-
-    /// parse() that also removes the consumed bytes from `input` and returns the event, if one
-    /// was completed. Loop on it until it returns nullopt, then check ec.
-    std::optional<event> next(std::string_view& input, boost::system::error_code& ec) {
-        input.remove_prefix(parse(input, ec));
-        if (has_event_) return event_;
-        return std::nullopt;
+    if (!doc.object()) {
+        diag.set_client_message("the client secrets must be a JSON object");
+        return make_error_code(errc::invalid_field_type);
     }
+    return detail::read_client_secrets(*doc.object(), diag);
+}
 
-    /// True when the last parse() completed an event; current() is that event.
-    bool has_event() const noexcept { return has_event_; }
-
-    /// The event the last parse() completed; all views empty when has_event() is false.
-    const event& current() const noexcept { return has_event_ ? event_ : no_event_; }
-
-    /// Ends the current stream: the incomplete trailing event, if any, is discarded (an `id` line
-    /// in it is not adopted) as WHATWG says for end of stream. The parser is then ready for a new
-    /// stream, whose leading BOM it drops again; last_event_id(), retry() and comment_count()
-    /// carry over, as an EventSource keeps them across reconnects.
-    void finish() noexcept {
-        clear_event_state();
-        last_event_pending_ = false;
-        bom_state_ = 0;
-    }
-
-    /// Forgets everything, as a newly made parser (the options are kept).
-    void reset() noexcept {
-        finish();
-        last_event_id_.clear();
-        retry_.reset();
-        comments_ = 0;
-    }
-
-    /// The last event ID string: set when an event ends (at its empty line, whether or not it is
-    /// dispatched) from the latest `id` field, kept across events and streams, emptied by an
-    /// empty `id`. A transport sends it as Last-Event-ID when it reconnects, if not empty.
-    std::string_view last_event_id() const noexcept { return last_event_id_; }
-
-    /// The reconnection time in milliseconds from the last valid `retry` field (all ASCII digits,
-    /// fitting 64 bits), or nullopt if none came.
-    std::optional<std::uint64_t> retry() const noexcept { return retry_; }
-
-    /// Extension: how many comment lines (starting with ':') were read, keep-alives included; a
-    /// comment counts from its first byte. WHATWG ignores comments; a transport may use the count
-    /// to tell a quiet but alive stream from a stalled one.
-    std::uint64_t comment_count() const noexcept { return comments_; }
-
-    /// The options the parser was made with.
-    const parser_options& options() const noexcept { return options_; }
-
-private:
-    enum class line_state : std::uint8_t {
-        start,       // no byte of the current line seen yet
-        name,        // in the field name; name_ holds its first bytes
-        value_start, // right after the colon: one space there is dropped
-        value,       // in the value of field_
-        skip,        // a comment or a field that is ignored: bytes are dropped up to the line end
-    };
-    enum class field : std::uint8_t { data, event, id, retry, ignored };
-    enum class retry_state : std::uint8_t { empty, digits, invalid };
-
-    // The longest field name that means something ("event", "retry"); longer names are ignored
-    // without being buffered.
-    static constexpr std::size_t max_name = 5;
-    static constexpr std::uint8_t bom_settled = 3;
-    static constexpr event no_event_{};
-
-    // A whole line lies in the input and none of it came before: the hot path.
-    void whole_line(const char* b, const char* e) {
-        const auto n = static_cast<std::size_t>(e - b);
-        if (n == 0) {
-            dispatch();
-            return;
-        }
-        if (n >= 5 && std::memcmp(b, "data:", 5) == 0 && !discarding_) [[likely]] {
-            b += 5;
-            if (b != e && *b == ' ') ++b;
-            const auto size = static_cast<std::size_t>(e - b);
-            if (!fits(data_, size)) [[unlikely]] {
-                overflow();
-                return;
-            }
-            data_.append(b, size);
-            data_.push_back('\n');
-            return;
-        }
-        line_part(b, e);
-        end_line();
-    }
-
-    // Bytes [b, e) of the current line, which may go on in the next input.
-    void line_part(const char* b, const char* e) {
-        switch (state_) {
-        case line_state::start:
-            if (b == e) return;
-            if (*b == ':') {
-                ++comments_;
-                state_ = line_state::skip;
-                return;
-            }
-            name_size_ = 0;
-            state_ = line_state::name;
-            [[fallthrough]];
-        case line_state::name: {
-            // Look for the colon only as far as a meaningful name can reach.
-            const std::size_t room = max_name - name_size_ + 1;
-            const std::size_t window = std::min(static_cast<std::size_t>(e - b), room);
-            std::size_t colon = 0;
-            while (colon != window && b[colon] != ':') ++colon;
-            if (colon == window) {
-                if (window == room) {
-                    state_ = line_state::skip; // a longer name: an unknown field
-                } else {
-                    std::memcpy(name_ + name_size_, b, window);
-                    name_size_ += window;
-                }
-                return;
-            }
-            std::memcpy(name_ + name_size_, b, colon);
-            name_size_ += colon;
-            start_field();
-            b += colon + 1;
-            state_ = line_state::value_start;
-            [[fallthrough]];
-        }
-        case line_state::value_start:
-            if (b == e) return;
-            if (*b == ' ') ++b;
-            state_ = line_state::value;
-            [[fallthrough]];
-        case line_state::value:
-            append_value(b, e);
-            return;
-        case line_state::skip:
-            return;
-        }
-    }
-
-    // The current line has ended (its bytes were given to line_part).
-    void end_line() {
-        switch (state_) {
-        case line_state::start:
-            dispatch();
-            break;
-        case line_state::name:
-            // No colon: the whole line is the field name and the value is empty.
-            start_field();
-            end_value();
-            break;
-        case line_state::value_start:
-        case line_state::value:
-            end_value();
-            break;
-        case line_state::skip:
-            break;
-        }
-        state_ = line_state::start;
-    }
-
-    void start_field() noexcept {
-        field_ = discarding_ ? field::ignored : classify(std::string_view(name_, name_size_));
-        switch (field_) {
-        case field::event:
-            type_.clear();
-            break;
-        case field::id:
-            id_value_.clear();
-            break;
-        case field::retry:
-            retry_value_ = 0;
-            retry_state_ = retry_state::empty;
-            break;
-        case field::data:
-            // The LF after the previous value becomes part of the event even if this value is empty.
-            if (!fits(data_, 0)) overflow();
-            break;
-        case field::ignored:
-            break;
-        }
-    }
-
-    static field classify(std::string_view name) noexcept {
-        // Names are case-sensitive: "Data" is an unknown field.
-        if (name == "data") return field::data;
-        if (name == "event") return field::event;
-        if (name == "id") return field::id;
-        if (name == "retry") return field::retry;
-        return field::ignored;
-    }
-
-    void append_value(const char* b, const char* e) {
-        const auto n = static_cast<std::size_t>(e - b);
-        switch (field_) {
-        case field::data:
-            if (!fits(data_, n)) return overflow();
-            data_.append(b, n);
-            break;
-        case field::event:
-            if (!fits(type_, n)) return overflow();
-            type_.append(b, n);
-            break;
-        case field::id:
-            if (!fits(id_value_, n)) return overflow();
-            id_value_.append(b, n);
-            break;
-        case field::retry:
-            add_retry_digits(b, e);
-            break;
-        case field::ignored:
-            break;
-        }
-    }
-
-    void end_value() {
-        switch (field_) {
-        case field::data:
-            data_.push_back('\n');
-            break;
-        case field::id:
-            // An id containing NUL is ignored; otherwise it waits for the end of the event.
-            if (id_value_.find('\0') == std::string::npos) {
-                pending_event_id_.swap(id_value_);
-                last_event_pending_ = true;
-            }
-            break;
-        case field::retry:
-            if (retry_state_ == retry_state::digits) retry_ = retry_value_;
-            break;
-        case field::event:
-        case field::ignored:
-            break;
-        }
-    }
-
-    void add_retry_digits(const char* b, const char* e) noexcept {
-        constexpr auto max = std::numeric_limits<std::uint64_t>::max();
-        if (retry_state_ == retry_state::invalid) return;
-        for (; b != e; ++b) {
-            const unsigned digit = static_cast<unsigned char>(*b) - unsigned{'0'};
-            if (digit > 9 || retry_value_ > (max - digit) / 10) {
-                retry_state_ = retry_state::invalid; // not all digits, or too large to mean anything
-                return;
-            }
-            retry_value_ = retry_value_ * 10 + digit;
-            retry_state_ = retry_state::digits;
-        }
-    }
-
-    // The data buffer holds one LF after each value, so "fits" also counts the LFs between values:
-    // an event whose dispatched data is exactly max_event_size bytes passes.
-    bool fits(const std::string& buffer, std::size_t n) const noexcept {
-        const std::size_t cap = options_.max_event_size;
-        return n <= cap && buffer.size() <= cap - n;
-    }
-
-    void overflow() noexcept {
-        overflow_ = true;
-        discarding_ = true;
-        field_ = field::ignored;
-        data_.clear();
-        type_.clear();
-        id_value_.clear();
-        last_event_pending_ = false;
-    }
-
-    // An empty line.
-    void dispatch() noexcept {
-        if (last_event_pending_) {
-            last_event_id_.swap(pending_event_id_);
-            last_event_pending_ = false;
-        }
-        if (discarding_) {
-            discarding_ = false;
-            data_.clear();
-            type_.clear();
-            return;
-        }
-        if (data_.empty()) {
-            type_.clear();
-            return;
-        }
-        event_.type = type_.empty() ? std::string_view("message") : std::string_view(type_);
-        event_.data = std::string_view(data_.data(), data_.size() - 1);
-        event_.id = last_event_id_;
-        has_event_ = true;
-    }
-
-    // event_ is left as it is: current() stops showing it once has_event_ is false.
-    void release_event() noexcept {
-        has_event_ = false;
-        data_.clear();
-        type_.clear();
-    }
-
-    // Drops one leading UTF-8 BOM, which may arrive a byte at a time.
-    const char* skip_bom(const char* p, const char* end) {
-        static constexpr char bom[3] = {'\xEF', '\xBB', '\xBF'};
-        while (p != end && bom_state_ != bom_settled && *p == bom[bom_state_]) {
-            ++p;
-            ++bom_state_;
-        }
-        if (bom_state_ == bom_settled || p == end) return p;
-        // Not a BOM after all: the bytes held back are the start of the first line.
-        const std::uint8_t held = bom_state_;
-        bom_state_ = bom_settled;
-        line_part(bom, bom + held);
-        return p;
-    }
-
-    void clear_event_state() noexcept {
-        release_event();
-        id_value_.clear();
-        state_ = line_state::start;
-        field_ = field::ignored;
-        discarding_ = false;
-        overflow_ = false;
-        cr_pending_ = false;
-        name_size_ = 0;
-    }
-
-    parser_options options_;
-    std::string data_;             // the data buffer: each value followed by LF
-    std::string type_;             // the event type buffer
-    std::string id_value_;         // the value of the `id` line being read
-    std::string pending_event_id_; // the last event ID buffer, when it differs from last_event_id_
-    std::string last_event_id_;    // the last event ID string
-    event event_;
-    std::optional<std::uint64_t> retry_;
-    std::uint64_t retry_value_ = 0;
-    std::uint64_t comments_ = 0;
-    std::size_t name_size_ = 0;
-    char name_[max_name] = {};
-    line_state state_ = line_state::start;
-    field field_ = field::ignored;
-    retry_state retry_state_ = retry_state::empty;
-    std::uint8_t bom_state_ = 0; // BOM bytes matched so far, or bom_settled
-    bool last_event_pending_ = false;
-    bool has_event_ = false;
-    bool cr_pending_ = false;  // the last input ended with a CR: skip an LF that comes next
-    bool discarding_ = false;  // inside an event that exceeded the cap, up to its empty line
-    bool overflow_ = false;
-};
-
-} // namespace takeoff::sse
-// end of <takeoff/sse/parser.hpp>
+} // namespace takeoff::snowflake
+// end of <takeoff/snowflake/client_secrets.hpp>
+// #include <takeoff/snowflake/connection_config.hpp> (already inlined above)
+// #include <takeoff/snowflake/credential.hpp> (already inlined above)
+// #include <takeoff/snowflake/identifier.hpp> (already inlined above)
+// #include <takeoff/snowflake/ingress.hpp> (already inlined above)
+// #include <takeoff/snowflake/keypair.hpp> (already inlined above)
+// #include <takeoff/snowflake/login.hpp> (already inlined above)
+// #include <takeoff/snowflake/providers.hpp> (already inlined above)
+// #include <takeoff/snowflake/scope.hpp> (already inlined above)
+// #include <takeoff/snowflake/send.hpp> (already inlined above)
+// #include <takeoff/sse/event.hpp> (already inlined above)
+// #include <takeoff/sse/parser.hpp> (already inlined above)
 
 #if defined(TAKEOFF_BOOST_SOURCES)
 #include <boost/json/src.hpp>

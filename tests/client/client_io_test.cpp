@@ -15,9 +15,14 @@
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/deferred.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/json/parse.hpp>
 
+#include <atomic>
 #include <regex>
+#include <thread>
+#include <tuple>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -31,6 +36,18 @@ namespace api = takeoff::api;
 
 namespace {
 constexpr auto tuple = asio::as_tuple(asio::deferred);
+
+// Reads a stream to its end or its first error: the tokens read and that error.
+template <class Stream>
+asio::awaitable<std::pair<std::vector<std::string>, boost::system::error_code>> read_all(Stream& stream,
+                                                                                          takeoff::diagnostics& diag) {
+    std::vector<std::string> tokens;
+    for (;;) {
+        auto [ec, token] = co_await stream.async_next(diag, tuple);
+        if (ec || !token) co_return std::make_pair(std::move(tokens), ec);
+        tokens.push_back(std::move(*token));
+    }
+}
 } // namespace
 
 TEST_CASE("client: generate of one prompt gives the emulator's text, over HTTP and HTTPS") {
@@ -150,15 +167,7 @@ TEST_CASE("client: a stream whose connection drops after 3 tokens gives those 3,
         takeoff::diagnostics diag;
         run(io, [&]() -> asio::awaitable<void> {
             auto stream = co_await client.async_generate_stream(api::generate_stream("p").max_new_tokens(10));
-            for (;;) {
-                auto [ec, token] = co_await stream.async_next(diag, tuple);
-                if (ec) {
-                    failure = ec;
-                    break;
-                }
-                if (!token) break;
-                tokens.push_back(*token);
-            }
+            std::tie(tokens, failure) = co_await read_all(stream, diag);
             CHECK(stream.done());
             auto [after_ec, after] = co_await stream.async_next(tuple);
             CHECK(after_ec == errc::stream_truncated);
@@ -185,14 +194,7 @@ TEST_CASE("client: a body that ends cleanly inside an event is errc::stream_trun
     takeoff::diagnostics diag;
     run(io, [&]() -> asio::awaitable<void> {
         auto stream = co_await client.async_generate_stream(api::generate_stream("q").max_new_tokens(10));
-        for (;;) {
-            auto [ec, token] = co_await stream.async_next(diag, tuple);
-            if (ec || !token) {
-                failure = ec;
-                break;
-            }
-            tokens.push_back(*token);
-        }
+        std::tie(tokens, failure) = co_await read_all(stream, diag);
     });
     CHECK(tokens == emu::generated_tokens("q", 2));
     CHECK(failure == errc::stream_truncated);
@@ -332,4 +334,36 @@ TEST_CASE("client: without a provider no credential header is sent; the body and
     CHECK(sent[0].header("Content-Type") == "application/json");
     CHECK(sent[0].body == R"({"text":"x","max_new_tokens":1})");
     CHECK(sent[0].target == "/generate");
+}
+
+TEST_CASE("client: one client shared by 64 coroutines on 4 threads: every reply is its own prompt's") {
+    takeoff_site site;
+    asio::io_context io;
+    takeoff::client client(io.get_executor(), site.client_options());
+    constexpr int count = 64;
+    std::vector<std::string> texts(count);
+    std::atomic<int> finished{0};
+    for (int i = 0; i < count; ++i) {
+        asio::co_spawn(
+            io,
+            [&, i]() -> asio::awaitable<void> {
+                const std::string prompt = "thread prompt " + std::to_string(i);
+                if (i % 2 == 0) {
+                    texts[i] = co_await client.async_generate(api::generate(prompt).max_new_tokens(3));
+                } else {
+                    auto stream = co_await client.async_generate_stream(api::generate_stream(prompt).max_new_tokens(3));
+                    while (auto t = co_await stream.async_next()) texts[i] += *t;
+                }
+                ++finished;
+            },
+            asio::detached);
+    }
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t) threads.emplace_back([&io] { io.run(); });
+    for (auto& t : threads) t.join();
+    CHECK(finished == count);
+    for (int i = 0; i < count; ++i) {
+        CAPTURE(i);
+        CHECK(texts[i] == emu::generated_text("thread prompt " + std::to_string(i), 3));
+    }
 }

@@ -232,3 +232,31 @@ TEST_CASE("connection: auth \"none\" sends no credential; an invalid configurati
     CHECK(bad.error() == errc::invalid_url);
     CHECK(diag.client_message().rfind("endpoint_url", 0) == 0);
 }
+
+TEST_CASE("connection: a stream whose session token the ingress no longer accepts is opened once more with a new one") {
+    secured_site site;
+    takeoff::oauth::memory_token_store store;
+    takeoff::diagnostics diag;
+    REQUIRE_FALSE(store.save(site.key(), site.signed_in_tokens(), diag));
+    asio::io_context io;
+    auto made = snowflake::connection::make(io.get_executor(), site.config(snowflake::auth_mode::oauth), diag,
+                                            site.options(&store));
+    REQUIRE_MESSAGE(made, diag.client_message());
+    std::vector<std::string> first, second;
+    run(io, [&]() -> asio::awaitable<void> {
+        auto request = api::generate_stream("before").max_new_tokens(2);
+        auto stream = co_await (*made)->client().async_generate_stream(request);
+        while (auto t = co_await stream.async_next()) first.push_back(*t);
+        // Two hours later by the account's clock: the session token (and the access token) expired
+        // there, though the client's clock says the session token is still good.
+        site.account.advance_clock(std::chrono::hours(2));
+        auto again = api::generate_stream("after").max_new_tokens(2);
+        auto renewed = co_await (*made)->client().async_generate_stream(again);
+        while (auto t = co_await renewed.async_next()) second.push_back(*t);
+    });
+    CHECK(first == emu::generated_tokens("before", 2));
+    CHECK(second == emu::generated_tokens("after", 2));
+    CHECK(site.account.ingress_rejections() == 1); // the expired session token, once
+    CHECK(site.account.login_requests() >= 2);     // a new session token was made
+    CHECK(site.account.refresh_grants() == 1);     // from a refreshed access token
+}

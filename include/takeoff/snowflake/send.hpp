@@ -28,6 +28,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <type_traits>
 #include <string_view>
 #include <utility>
 
@@ -103,20 +104,41 @@ inline bool is_credential_rejected(const boost::system::error_code& ec, std::str
 
 } // namespace detail
 
+namespace detail {
+
+// Sends req with provider's credential, once more after a rejected one: buffered (http::response)
+// or, when Streaming, opened (http::body_stream, whose rejection is found before any body is read;
+// its error body is the excerpt the diagnostics kept).
+template <bool Streaming>
+takeoff::detail::task<takeoff::detail::op_result<std::conditional_t<Streaming, http::body_stream, http::response>>>
+credential_task(const http::client& client, token_provider& provider, const http::request& req,
+                http::request_settings settings, diagnostics& diag) {
+    auto last = std::make_shared<detail::last_credential>();
+    settings.decorate = detail::credential_decorator(provider, last);
+    settings.classify = detail::with_ingress_classifier(std::move(settings.classify));
+    auto attempt = [&] {
+        if constexpr (Streaming) return client.open_task(req, settings, diag);
+        else return client.request_task(req, settings, diag);
+    };
+    auto first = co_await attempt();
+    std::string_view error_body;
+    if constexpr (Streaming) error_body = diag.server_message();
+    else error_body = first.value.body;
+    if (!detail::is_credential_rejected(first.ec, error_body)) co_return first;
+    const auto used = last->get();
+    if (!used || !provider.invalidate(*used)) co_return first;
+    co_return co_await attempt();
+}
+
+} // namespace detail
+
 /// For the library's composed operations: send `req` with `provider`'s credential as a step of the
 /// calling task (see the file comment). `settings` are the request's full settings (the client's
 /// defaults with the call's overrides); its decorator is replaced, its classifier kept.
 inline takeoff::detail::task<takeoff::detail::op_result<http::response>>
 send_task(const http::client& client, token_provider& provider, const http::request& req,
           http::request_settings settings, diagnostics& diag) {
-    auto last = std::make_shared<detail::last_credential>();
-    settings.decorate = detail::credential_decorator(provider, last);
-    settings.classify = detail::with_ingress_classifier(std::move(settings.classify));
-    auto first = co_await client.request_task(req, settings, diag);
-    if (!detail::is_credential_rejected(first.ec, first.value.body)) co_return first;
-    const auto used = last->get();
-    if (!used || !provider.invalidate(*used)) co_return first;
-    co_return co_await client.request_task(req, settings, diag);
+    return detail::credential_task<false>(client, provider, req, std::move(settings), diag);
 }
 
 /// As send_task, completing with a body_stream once a 2xx header has arrived (a streamed
@@ -125,14 +147,7 @@ send_task(const http::client& client, token_provider& provider, const http::requ
 inline takeoff::detail::task<takeoff::detail::op_result<http::body_stream>>
 open_task(const http::client& client, token_provider& provider, const http::request& req,
           http::request_settings settings, diagnostics& diag) {
-    auto last = std::make_shared<detail::last_credential>();
-    settings.decorate = detail::credential_decorator(provider, last);
-    settings.classify = detail::with_ingress_classifier(std::move(settings.classify));
-    auto first = co_await client.open_task(req, settings, diag);
-    if (!detail::is_credential_rejected(first.ec, diag.server_message())) co_return first;
-    const auto used = last->get();
-    if (!used || !provider.invalidate(*used)) co_return first;
-    co_return co_await client.open_task(req, settings, diag);
+    return detail::credential_task<true>(client, provider, req, std::move(settings), diag);
 }
 
 /// Sends `req` through `client` with `provider`'s credential (see the file comment). Completes with
