@@ -10451,6 +10451,22 @@ inline http::request_decorator credential_decorator(token_provider& provider, st
     };
 }
 
+// The caller's own decorator (if any) first, then the credential: a request option such as a
+// request id is kept, and the credential is what the attempt carries last.
+inline http::request_decorator with_own_decorator(http::request_decorator own, http::request_decorator credential) {
+    if (!own) return credential;
+    return [own = std::move(own), credential = std::move(credential)](http::attempt_context& attempt,
+                                                                     http::decorate_handler done) {
+        own(attempt, [&attempt, &credential, done = std::move(done)](boost::system::error_code ec) mutable {
+            if (ec) {
+                std::move(done)(ec);
+                return;
+            }
+            credential(attempt, std::move(done));
+        });
+    };
+}
+
 // The request's own classifier (if any) first, then the ingress's login redirect.
 inline http::response_classifier with_ingress_classifier(http::response_classifier own) {
     if (!own) return &classify_ingress_response;
@@ -10486,7 +10502,7 @@ takeoff::detail::task<takeoff::detail::op_result<std::conditional_t<Streaming, h
 credential_task(const http::client& client, token_provider& provider, const http::request& req,
                 http::request_settings settings, diagnostics& diag) {
     auto last = std::make_shared<detail::last_credential>();
-    settings.decorate = detail::credential_decorator(provider, last);
+    settings.decorate = detail::with_own_decorator(std::move(settings.decorate), detail::credential_decorator(provider, last));
     settings.classify = detail::with_ingress_classifier(std::move(settings.classify));
     auto attempt = [&] {
         if constexpr (Streaming) return client.open_task(req, settings, diag);
@@ -10506,7 +10522,8 @@ credential_task(const http::client& client, token_provider& provider, const http
 
 /// For the library's composed operations: send `req` with `provider`'s credential as a step of the
 /// calling task (see the file comment). `settings` are the request's full settings (the client's
-/// defaults with the call's overrides); its decorator is replaced, its classifier kept.
+/// defaults with the call's overrides); its decorator runs first, then the credential's; its
+/// classifier is kept.
 inline takeoff::detail::task<takeoff::detail::op_result<http::response>>
 send_task(const http::client& client, token_provider& provider, const http::request& req,
           http::request_settings settings, diagnostics& diag) {
@@ -16515,6 +16532,12 @@ private:
         co_return tokens;
     }
 
+    // "<field>: <what diag says>", with ec.
+    static boost::system::error_code field_error(std::string_view field, boost::system::error_code ec, diagnostics& diag) {
+        diag.set_client_message(std::string(field) + ": " + diag.client_message());
+        return ec;
+    }
+
     boost::system::error_code build(boost::asio::any_io_executor executor, diagnostics& diag) {
         http::client_options http = options_.http;
         if (!config_.ca_file.empty()) http.tls.ca_file = config_.ca_file;
@@ -16522,13 +16545,18 @@ private:
 
         takeoff::client_options co;
         co.http = http;
-        co.inference_url = api::inference_url::runtime(config_.endpoint_url, diag).value();
-        // Unset: the management and OpenAI ports have no ingress of their own configured; requests to
-        // them go to the inference ingress host, which answers 404 for their paths.
-        co.management_url = api::management_url::runtime(
-            config_.management_url.empty() ? config_.endpoint_url : config_.management_url, diag).value();
-        co.openai_url =
-            api::openai_url::runtime(config_.openai_url.empty() ? config_.endpoint_url : config_.openai_url, diag).value();
+        // An unset management or OpenAI URL: that port has no ingress of its own configured, and its
+        // requests go to the inference ingress host (which answers 404 for their paths).
+        auto inference = api::inference_url::runtime(config_.endpoint_url, diag);
+        if (!inference) return field_error("endpoint_url", inference.error(), diag);
+        auto management = api::management_url::runtime(
+            config_.management_url.empty() ? config_.endpoint_url : config_.management_url, diag);
+        if (!management) return field_error("management_url", management.error(), diag);
+        auto openai = api::openai_url::runtime(config_.openai_url.empty() ? config_.endpoint_url : config_.openai_url, diag);
+        if (!openai) return field_error("openai_url", openai.error(), diag);
+        co.inference_url = std::move(*inference);
+        co.management_url = std::move(*management);
+        co.openai_url = std::move(*openai);
         diag.clear();
 
         switch (config_.auth) {

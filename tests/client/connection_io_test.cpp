@@ -260,3 +260,29 @@ TEST_CASE("connection: a stream whose session token the ingress no longer accept
     CHECK(site.account.login_requests() >= 2);     // a new session token was made
     CHECK(site.account.refresh_grants() == 1);     // from a refreshed access token
 }
+
+TEST_CASE("connection: a call's own request decorator runs too; the credential is added after it") {
+    emu::snowflake_options options;
+    options.programmatic_access_tokens = {"pat-for-the-emulator"};
+    secured_site site(options);
+    auto config = site.config(snowflake::auth_mode::pat);
+    config.pat = takeoff::secret("pat-for-the-emulator");
+    takeoff::diagnostics diag;
+    asio::io_context io;
+    auto made = snowflake::connection::make(io.get_executor(), config, diag, site.options());
+    REQUIRE_MESSAGE(made, diag.client_message());
+    takeoff::http::request_options per_call;
+    per_call.decorate = [](takeoff::http::attempt_context& attempt, takeoff::http::decorate_handler done) {
+        attempt.headers.append("X-Request-Id", "call-42");
+        std::move(done)(boost::system::error_code{});
+    };
+    std::string text;
+    run(io, [&]() -> asio::awaitable<void> {
+        auto request = api::generate("decorated").max_new_tokens(2);
+        text = co_await (*made)->client().async_send(request, per_call, diag);
+    });
+    CHECK(text == emu::generated_text("decorated", 2));
+    const auto sent = site.server.requests().back();
+    CHECK(sent.header("X-Request-Id") == std::string("call-42"));
+    CHECK(sent.header("Authorization") == std::string(R"(Snowflake Token="pat-for-the-emulator")"));
+}

@@ -79,6 +79,22 @@ inline http::request_decorator credential_decorator(token_provider& provider, st
     };
 }
 
+// The caller's own decorator (if any) first, then the credential: a request option such as a
+// request id is kept, and the credential is what the attempt carries last.
+inline http::request_decorator with_own_decorator(http::request_decorator own, http::request_decorator credential) {
+    if (!own) return credential;
+    return [own = std::move(own), credential = std::move(credential)](http::attempt_context& attempt,
+                                                                     http::decorate_handler done) {
+        own(attempt, [&attempt, &credential, done = std::move(done)](boost::system::error_code ec) mutable {
+            if (ec) {
+                std::move(done)(ec);
+                return;
+            }
+            credential(attempt, std::move(done));
+        });
+    };
+}
+
 // The request's own classifier (if any) first, then the ingress's login redirect.
 inline http::response_classifier with_ingress_classifier(http::response_classifier own) {
     if (!own) return &classify_ingress_response;
@@ -114,7 +130,7 @@ takeoff::detail::task<takeoff::detail::op_result<std::conditional_t<Streaming, h
 credential_task(const http::client& client, token_provider& provider, const http::request& req,
                 http::request_settings settings, diagnostics& diag) {
     auto last = std::make_shared<detail::last_credential>();
-    settings.decorate = detail::credential_decorator(provider, last);
+    settings.decorate = detail::with_own_decorator(std::move(settings.decorate), detail::credential_decorator(provider, last));
     settings.classify = detail::with_ingress_classifier(std::move(settings.classify));
     auto attempt = [&] {
         if constexpr (Streaming) return client.open_task(req, settings, diag);
@@ -134,7 +150,8 @@ credential_task(const http::client& client, token_provider& provider, const http
 
 /// For the library's composed operations: send `req` with `provider`'s credential as a step of the
 /// calling task (see the file comment). `settings` are the request's full settings (the client's
-/// defaults with the call's overrides); its decorator is replaced, its classifier kept.
+/// defaults with the call's overrides); its decorator runs first, then the credential's; its
+/// classifier is kept.
 inline takeoff::detail::task<takeoff::detail::op_result<http::response>>
 send_task(const http::client& client, token_provider& provider, const http::request& req,
           http::request_settings settings, diagnostics& diag) {
