@@ -25,8 +25,7 @@
 //   server's own from its handler's start (after the ingress check) to the completion of the first
 //   token's write (the emulator's stream_timings, in the same order); the median is
 //   `api_stream_added_ttft_us`, with the medians of both parts as `_client_ttft_us` and
-//   `_server_ttft_us`. (Matched by order, not by X-Request-Id: with a credential provider the
-//   client replaces a call's request_options::decorate with the credential's.)
+//   `_server_ttft_us`. (Matched by order: one stream at a time, so nothing can be mismatched.)
 //
 // `bench_api_stream --ttft-only N` runs the warm-up and the last phase alone, N streams long (for
 // perf record). Run: `bash tools/bench.sh api_stream`. The latest figures are in docs/benchmarks.md.
