@@ -13,6 +13,10 @@ set(TAKEOFF_COMPILE_FAIL_SCRIPT "${CMAKE_CURRENT_LIST_DIR}/compile_fail.cmake")
 function(takeoff_add_compile_fail_tests file)
     get_filename_component(stem "${file}" NAME_WE)
     file(READ "${file}" text)
+    # A '[' or ']' in the text would make CMake's list splitting merge the blocks after it into one
+    # (so their cases would silently not run): hide them while splitting, restore them in `expect`.
+    string(REPLACE "[" "TAKEOFF_LBRACKET" text "${text}")
+    string(REPLACE "]" "TAKEOFF_RBRACKET" text "${text}")
     string(REGEX MATCHALL "#if defined\\(TAKEOFF_CASE_[A-Za-z0-9_]+\\)[ ]*// expect: [^\n]*" blocks "${text}")
     if(NOT blocks)
         message(FATAL_ERROR "${file} has no '#if defined(TAKEOFF_CASE_x) // expect: ...' blocks")
@@ -29,6 +33,8 @@ function(takeoff_add_compile_fail_tests file)
         string(REGEX REPLACE "#if defined\\(TAKEOFF_CASE_([A-Za-z0-9_]+)\\).*" "\\1" case "${block}")
         string(REGEX REPLACE ".*// expect: " "" expect "${block}")
         string(STRIP "${expect}" expect)
+        string(REPLACE "TAKEOFF_LBRACKET" "[" expect "${expect}")
+        string(REPLACE "TAKEOFF_RBRACKET" "]" expect "${expect}")
         add_test(NAME compile_fail.${stem}.${case}
             COMMAND ${CMAKE_COMMAND} ${common} -DCASE=TAKEOFF_CASE_${case} "-DEXPECT=${expect}"
                     -P ${TAKEOFF_COMPILE_FAIL_SCRIPT})
