@@ -34,9 +34,9 @@ using takeoff::test::scheme;
 using takeoff::test::takeoff_site;
 namespace api = takeoff::api;
 
-namespace {
-constexpr auto tuple = asio::as_tuple(asio::deferred);
+using takeoff::test::tuple;
 
+namespace {
 // Reads a stream to its end or its first error: the tokens read and that error.
 template <class Stream>
 asio::awaitable<std::pair<std::vector<std::string>, boost::system::error_code>> read_all(Stream& stream,

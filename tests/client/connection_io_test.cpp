@@ -31,9 +31,9 @@ namespace api = takeoff::api;
 using takeoff::errc;
 using takeoff::test::run;
 
-namespace {
+using takeoff::test::tuple;
 
-constexpr auto tuple = asio::as_tuple(asio::deferred);
+namespace {
 
 // The emulated account with the Takeoff routes behind its ingress, and a config file's worth of
 // settings pointing at it.

@@ -29,9 +29,9 @@ using takeoff::errc;
 using takeoff::test::run;
 using takeoff::test::scheme;
 
-namespace {
+using takeoff::test::tuple;
 
-constexpr auto tuple = asio::as_tuple(asio::deferred);
+namespace {
 
 std::vector<float> as_floats(const std::vector<double>& v) {
     return std::vector<float>(v.begin(), v.end());

@@ -11,7 +11,9 @@
 
 #include <doctest/doctest.h>
 
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/deferred.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
@@ -21,6 +23,9 @@
 #include <utility>
 
 namespace takeoff::test {
+
+/// The completion token of the tests that look at the error code: as_tuple(deferred).
+inline constexpr auto tuple = boost::asio::as_tuple(boost::asio::deferred);
 
 /// How the site speaks.
 enum class scheme { http, https };
