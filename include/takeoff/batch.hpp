@@ -97,7 +97,6 @@ private:
             const std::size_t lane = free_.back();
             free_.pop_back();
             ++in_flight_;
-            busy_.push_back(lane);
             // Completions come back on the client's executor and move onto the batch's strand.
             auto done = [self = this->shared_from_this(), index, lane](boost::system::error_code ec, value_type v) {
                 auto strand = self->strand_;
@@ -116,7 +115,6 @@ private:
         item.ec = ec;
         if (!ec) item.value = std::move(v);
         --in_flight_;
-        std::erase(busy_, lane);
         signals_[lane].slot().clear();
         free_.push_back(lane);
         ++completed_;
@@ -127,7 +125,9 @@ private:
     void cancel() {
         if (cancelled_ || finished_) return;
         cancelled_ = true;
-        for (std::size_t lane : std::vector<std::size_t>(busy_)) signals_[lane].emit(boost::asio::cancellation_type::terminal);
+        // A lane whose slot has a handler carries a request in flight (its completion clears it).
+        for (std::size_t lane = 0; lane < width_; ++lane)
+            if (signals_[lane].slot().has_handler()) signals_[lane].emit(boost::asio::cancellation_type::terminal);
     }
 
     void finish() {
@@ -152,7 +152,7 @@ private:
     boost::asio::executor_work_guard<boost::asio::associated_executor_t<Handler, boost::asio::any_io_executor>> work_;
     std::size_t width_;
     std::unique_ptr<boost::asio::cancellation_signal[]> signals_;
-    std::vector<std::size_t> free_, busy_;
+    std::vector<std::size_t> free_; // lanes (cancellation signals) not carrying a request
     std::size_t next_ = 0, in_flight_ = 0, completed_ = 0;
     bool cancelled_ = false, finished_ = false;
 };

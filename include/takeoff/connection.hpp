@@ -203,16 +203,11 @@ private:
         }
         case auth_mode::keypair: {
             std::ifstream in(config_.keypair.private_key_file, std::ios::binary);
-            std::string pem((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-            if (!in && !in.eof()) {
+            if (!in) {
                 diag.set_client_message("keypair.private_key_file: cannot read " + config_.keypair.private_key_file);
                 return make_error_code(errc::invalid_argument);
             }
-            if (pem.empty()) {
-                diag.set_client_message("keypair.private_key_file: " + config_.keypair.private_key_file +
-                                        " cannot be read or is empty");
-                return make_error_code(errc::invalid_argument);
-            }
+            const std::string pem((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
             auto key = private_key::from_pem(pem, diag, options_.keypair_passphrase);
             if (!key) {
                 diag.set_client_message("keypair.private_key_file: " + config_.keypair.private_key_file + ": " +

@@ -1655,6 +1655,7 @@ inline basic_embed<std::vector<std::string>> embed(std::vector<std::string> text
 // setter. Only the fields that were set are sent (older clients send every field, unset ones as
 // null; Takeoff accepts both).
 
+// #include <takeoff/api/detail/json_reply.hpp> (already inlined above)
 // #include <takeoff/api/ids.hpp> (already inlined above)
 // #include <takeoff/api/request.hpp> (already inlined above)
 // begin of <takeoff/api/sampling.hpp>
@@ -2051,10 +2052,7 @@ public:
     std::string body() const {
         boost::json::object o;
         if constexpr (is_batch) {
-            boost::json::array a;
-            a.reserve(text_.size());
-            for (const auto& t : text_) a.emplace_back(t);
-            o["text"] = std::move(a);
+            o["text"] = detail::string_array(text_);
         } else {
             o["text"] = text_;
         }
@@ -2131,13 +2129,11 @@ public:
             auto id = detail::member(*reply, "batch_id", "/generate_stream event", diag);
             if (!id) return id.error();
             if (!(*text)->is_string()) return detail::bad_reply(diag, "/generate_stream event", "'text' is not a string");
-            const auto* n = (*id)->if_int64();
-            const auto* u = (*id)->if_uint64();
-            const std::uint64_t index = n && *n >= 0 ? static_cast<std::uint64_t>(*n) : (u ? *u : UINT64_MAX);
-            if (index >= text_.size())
+            const auto index = detail::integer(**id);
+            if (!index || *index < 0 || static_cast<std::uint64_t>(*index) >= text_.size())
                 return detail::bad_reply(diag, "/generate_stream event",
                                          "has a batch_id that is not the index of a prompt sent");
-            return event_step<event_type>{batch_token{std::string((*text)->get_string()), static_cast<std::size_t>(index)}};
+            return event_step<event_type>{batch_token{std::string((*text)->get_string()), static_cast<std::size_t>(*index)}};
         } else {
             return event_step<event_type>{std::string(ev.data)};
         }
@@ -11011,7 +11007,6 @@ private:
             const std::size_t lane = free_.back();
             free_.pop_back();
             ++in_flight_;
-            busy_.push_back(lane);
             // Completions come back on the client's executor and move onto the batch's strand.
             auto done = [self = this->shared_from_this(), index, lane](boost::system::error_code ec, value_type v) {
                 auto strand = self->strand_;
@@ -11030,7 +11025,6 @@ private:
         item.ec = ec;
         if (!ec) item.value = std::move(v);
         --in_flight_;
-        std::erase(busy_, lane);
         signals_[lane].slot().clear();
         free_.push_back(lane);
         ++completed_;
@@ -11041,7 +11035,9 @@ private:
     void cancel() {
         if (cancelled_ || finished_) return;
         cancelled_ = true;
-        for (std::size_t lane : std::vector<std::size_t>(busy_)) signals_[lane].emit(boost::asio::cancellation_type::terminal);
+        // A lane whose slot has a handler carries a request in flight (its completion clears it).
+        for (std::size_t lane = 0; lane < width_; ++lane)
+            if (signals_[lane].slot().has_handler()) signals_[lane].emit(boost::asio::cancellation_type::terminal);
     }
 
     void finish() {
@@ -11066,7 +11062,7 @@ private:
     boost::asio::executor_work_guard<boost::asio::associated_executor_t<Handler, boost::asio::any_io_executor>> work_;
     std::size_t width_;
     std::unique_ptr<boost::asio::cancellation_signal[]> signals_;
-    std::vector<std::size_t> free_, busy_;
+    std::vector<std::size_t> free_; // lanes (cancellation signals) not carrying a request
     std::size_t next_ = 0, in_flight_ = 0, completed_ = 0;
     bool cancelled_ = false, finished_ = false;
 };
@@ -16588,16 +16584,11 @@ private:
         }
         case auth_mode::keypair: {
             std::ifstream in(config_.keypair.private_key_file, std::ios::binary);
-            std::string pem((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-            if (!in && !in.eof()) {
+            if (!in) {
                 diag.set_client_message("keypair.private_key_file: cannot read " + config_.keypair.private_key_file);
                 return make_error_code(errc::invalid_argument);
             }
-            if (pem.empty()) {
-                diag.set_client_message("keypair.private_key_file: " + config_.keypair.private_key_file +
-                                        " cannot be read or is empty");
-                return make_error_code(errc::invalid_argument);
-            }
+            const std::string pem((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
             auto key = private_key::from_pem(pem, diag, options_.keypair_passphrase);
             if (!key) {
                 diag.set_client_message("keypair.private_key_file: " + config_.keypair.private_key_file + ": " +

@@ -12,6 +12,7 @@
 // setter. Only the fields that were set are sent (older clients send every field, unset ones as
 // null; Takeoff accepts both).
 
+#include <takeoff/api/detail/json_reply.hpp>
 #include <takeoff/api/ids.hpp>
 #include <takeoff/api/request.hpp>
 #include <takeoff/api/sampling.hpp>
@@ -147,10 +148,7 @@ public:
     std::string body() const {
         boost::json::object o;
         if constexpr (is_batch) {
-            boost::json::array a;
-            a.reserve(text_.size());
-            for (const auto& t : text_) a.emplace_back(t);
-            o["text"] = std::move(a);
+            o["text"] = detail::string_array(text_);
         } else {
             o["text"] = text_;
         }
@@ -227,13 +225,11 @@ public:
             auto id = detail::member(*reply, "batch_id", "/generate_stream event", diag);
             if (!id) return id.error();
             if (!(*text)->is_string()) return detail::bad_reply(diag, "/generate_stream event", "'text' is not a string");
-            const auto* n = (*id)->if_int64();
-            const auto* u = (*id)->if_uint64();
-            const std::uint64_t index = n && *n >= 0 ? static_cast<std::uint64_t>(*n) : (u ? *u : UINT64_MAX);
-            if (index >= text_.size())
+            const auto index = detail::integer(**id);
+            if (!index || *index < 0 || static_cast<std::uint64_t>(*index) >= text_.size())
                 return detail::bad_reply(diag, "/generate_stream event",
                                          "has a batch_id that is not the index of a prompt sent");
-            return event_step<event_type>{batch_token{std::string((*text)->get_string()), static_cast<std::size_t>(index)}};
+            return event_step<event_type>{batch_token{std::string((*text)->get_string()), static_cast<std::size_t>(*index)}};
         } else {
             return event_step<event_type>{std::string(ev.data)};
         }
