@@ -12,6 +12,7 @@
 
 #include "../support/client_helpers.hpp"
 #include "../support/emulated_account.hpp"
+#include "../support/scripted_browser.hpp"
 
 #include <doctest/doctest.h>
 
@@ -44,34 +45,7 @@ namespace {
 
 using takeoff::test::account_scope;
 using takeoff::test::trusting;
-
-// What the user's browser does: GET the authorization URL (the account signs the user in at once
-// and redirects), then GET the redirect's Location (the loopback listener), each on a client of its
-// own. `tamper` may rewrite the Location first.
-struct browser_visit {
-    std::string location;
-    unsigned status = 0;
-    std::string page;
-};
-
-browser_visit visit(const std::string& url, const emu::certificate_authority& authority,
-                    const std::function<std::string(std::string)>& tamper = {}) {
-    asio::io_context io;
-    auto options = trusting(authority);
-    options.defaults.redirects.follow = false;
-    http::client browser(io.get_executor(), options);
-    browser_visit out;
-    takeoff::diagnostics diag;
-    auto [ec, authorize] = takeoff::test::send(io, browser, http::request::get(boost::urls::url(url)), {}, diag);
-    // (No doctest assertion here: this runs on the browser's thread; get() rethrows.)
-    if (authorize.status != 302) throw std::runtime_error("the account did not redirect: " + diag.client_message());
-    out.location = std::string(authorize.headers["location"]);
-    if (tamper) out.location = tamper(out.location);
-    auto [ec2, page] = takeoff::test::send(io, browser, http::request::get(boost::urls::url(out.location)), {}, diag);
-    out.status = page.status;
-    out.page = page.body;
-    return out;
-}
+using takeoff::test::scripted_browser;
 
 // The emulated account (tests/support/emulated_account.hpp) and the sign-in run on its client.
 struct fixture : takeoff::test::emulated_account {
@@ -87,21 +61,6 @@ struct fixture : takeoff::test::emulated_account {
         io.run();
         REQUIRE(out.has_value());
         return std::move(*out);
-    }
-};
-
-// The browser runs on a thread of its own (the listener answers it from the io_context's thread).
-struct scripted_browser {
-    std::future<browser_visit> visit_done;
-    std::function<std::string(std::string)> tamper;
-
-    oauth::sign_in_options options(const emu::certificate_authority& authority) {
-        oauth::sign_in_options o;
-        o.listener.timeout = 60s; // bounds a test whose browser failed
-        o.open_url = [this, &authority](const std::string& url) {
-            visit_done = std::async(std::launch::async, [url, &authority, tamper = tamper] { return visit(url, authority, tamper); });
-        };
-        return o;
     }
 };
 
