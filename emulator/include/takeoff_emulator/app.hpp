@@ -378,8 +378,9 @@ struct cli_config_inputs {
 
 /// The scope the configuration asks for: a refresh token and the role the SPCS service grants.
 inline constexpr std::string_view app_scope = "refresh_token session:role:CONTAINER_USER_ROLE";
-/// The redirect URI the configuration names: port 0, so the sign-in listens on any free port.
-inline constexpr std::string_view app_redirect_uri = "http://127.0.0.1:0/callback";
+/// The redirect URI the configuration names: no port, so the sign-in listens on a free port the
+/// system picks (the loopback listener's rule; validate() takes no port 0, the listener would).
+inline constexpr std::string_view app_redirect_uri = "http://127.0.0.1/callback";
 
 /// The takeoff CLI configuration (ROADMAP "Config contract") pointing at the emulator, with only
 /// what `inputs.auth` needs. The OAuth endpoints are left out: the CLI derives them from
