@@ -35,14 +35,14 @@ boost::asio::awaitable<void> run(example::context& ex) {
     auto results = co_await takeoff::async_generate_batch(ex.client(), prompts, prototype, options);
     const std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
 
-    std::size_t ok = 0;
+    std::size_t ok = 0, shown = 0;
     for (std::size_t i = 0; i < results.size(); ++i) {
-        if (results[i].ok() && !results[i].value.empty()) {
+        const auto& r = results[i];
+        if (r.ok() && !r.value.empty()) {
             ++ok;
-        } else if (results[i].ok()) {
-            std::cerr << "prompt " << i << ": an empty text\n";
-        } else {
-            example::report("prompt " + std::to_string(i), results[i].ec, results[i].diag);
+        } else if (++shown <= 5) { // the first few failures, each with its own diagnostics
+            if (r.ok()) std::cerr << "example: prompt " << i << ": an empty text\n";
+            else example::report("prompt " + std::to_string(i), r.ec, r.diag);
         }
     }
     std::cout << (terminal ? "\r" : "") << results.size() << '/' << count << " done\n";

@@ -12,7 +12,8 @@
 //
 // The configuration (docs/configuration.md) is --config FILE, else $TAKEOFF_CONFIG, else
 // $XDG_CONFIG_HOME/takeoff/config.json (~/.config/takeoff/config.json); TAKEOFF_<FIELD> variables
-// override its fields. A failure prints `example: <step>: <error>: <what the library says>` on
+// override its fields. With auth "oauth" (or "oauth-direct") the browser opens once, before the
+// program runs: the tokens are kept in the file token store and refreshed. A failure prints `example: <step>: <error>: <what the library says>` on
 // stderr and exits 1; nothing printed holds a secret (the library's messages never do).
 
 #include <takeoff/takeoff.hpp>
@@ -25,7 +26,6 @@
 #include <cstdlib>
 #include <exception>
 #include <iostream>
-#include <memory>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -92,16 +92,30 @@ inline std::string account_name(const snowflake::connection_config& config) {
 inline void report(const std::string& step, const boost::system::error_code& ec, const takeoff::diagnostics& diag) {
     std::string line = "example: " + step + ": " + ec.message();
     if (!diag.client_message().empty()) line += ": " + diag.client_message();
-    if (diag.http_status() != 0) line += " [HTTP " + std::to_string(diag.http_status()) + "]";
+    const std::string status = "HTTP " + std::to_string(diag.http_status());
+    if (diag.http_status() != 0 && line.find(status) == std::string::npos) line += " [" + status + "]";
     if (!diag.request_id().empty()) line += " [request id " + diag.request_id() + "]";
     if (!diag.server_message().empty()) line += "; the server said: " + diag.server_message();
     std::cerr << line << '\n';
 }
 
-/// Reads the options, loads and checks the configuration, makes the connection, runs `program` and
-/// reports how it ended: 0 on success, 1 on a failure (one line on stderr), 2 on a bad option.
-/// `usage` describes the program's own arguments for --help.
-inline int main(int argc, char** argv, std::string_view usage, asio::awaitable<void> (*program)(context&)) {
+/// Signs in with the browser when the auth mode needs it (oauth, oauth-direct) and no tokens are
+/// stored from an earlier run, then runs `program`.
+inline asio::awaitable<void> start(context& ex, asio::awaitable<void> (*program)(context&), bool sign_in_first) {
+    if (sign_in_first && !ex.connection.signed_in()) {
+        ex.step = "sign in";
+        std::cerr << "example: signing in with the browser (once: the tokens are kept for the next runs)\n";
+        co_await ex.connection.async_sign_in();
+    }
+    co_await program(ex);
+}
+
+/// Reads the options, loads and checks the configuration, makes the connection, signs in when
+/// needed (unless `sign_in_first` is false: the program does it), runs `program` and reports how
+/// it ended: 0 on success, 1 on a failure (one line on stderr), 2 on a bad option. `usage`
+/// describes the program's own arguments for --help.
+inline int main(int argc, char** argv, std::string_view usage, asio::awaitable<void> (*program)(context&),
+                bool sign_in_first = true) {
     std::string given;
     std::vector<std::string> args;
     for (int i = 1; i < argc; ++i) {
@@ -145,7 +159,7 @@ inline int main(int argc, char** argv, std::string_view usage, asio::awaitable<v
 
         context ctx{**connection, *config, std::move(args)};
         std::exception_ptr failed;
-        asio::co_spawn(io, program(ctx), [&failed](std::exception_ptr e) { failed = e; });
+        asio::co_spawn(io, start(ctx, program, sign_in_first), [&failed](std::exception_ptr e) { failed = e; });
         io.run();
         step = ctx.step;
         if (failed) std::rethrow_exception(failed);

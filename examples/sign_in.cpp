@@ -41,4 +41,5 @@ boost::asio::awaitable<void> run(example::context& ex) {
     example::expect(!status.live_readers.empty(), "the server has no live reader");
 }
 
-int main(int argc, char** argv) { return example::main(argc, argv, "[sign-out]", run); }
+// false: this program signs in itself (the harness would do it before run()).
+int main(int argc, char** argv) { return example::main(argc, argv, "[sign-out]", run, false); }
