@@ -309,8 +309,8 @@ inline int run_program(boost::asio::io_context& io, boost::asio::signal_set& sig
 } // namespace detail::app
 
 /// Runs the emulator as the options say (see app.hpp and docs/emulator.md): returns the exit code.
-/// Throws std::runtime_error (or boost::system::system_error for a port already in use) when it
-/// cannot start; nothing has been printed to `out` then.
+/// Throws std::runtime_error when it cannot start (a port in use, a file it cannot write); nothing
+/// has been printed to `out` then.
 inline int run_app(const app_options& options, std::ostream& out, std::ostream& err)
 {
     namespace fs = std::filesystem;
@@ -366,14 +366,19 @@ inline int run_app(const app_options& options, std::ostream& out, std::ostream& 
     // Servers.
     snowflake_emulator account(account_settings);
     takeoff_emulator takeoff(server_knobs(options));
-    const auto server_settings = [&](std::uint16_t port, std::string label) {
+    const auto start_server = [&](std::uint16_t port, std::string label) {
         server_options s;
         if (certificate)
             s.tls.emplace(*certificate);
         s.port = port;
         if (!options.quiet)
             s.on_response = request_log(std::move(label));
-        return s;
+        try {
+            return std::make_unique<server>(std::move(s));
+        } catch (const boost::system::system_error& error) {
+            throw std::runtime_error("cannot listen on 127.0.0.1:" + std::to_string(port) + ": " +
+                                     error.code().message());
+        }
     };
     takeoff_emulator::wrapper guard;
     if (options.auth != auth_mode::none)
@@ -383,16 +388,16 @@ inline int run_app(const app_options& options, std::ostream& out, std::ostream& 
         return options.port == 0 ? 0 : static_cast<std::uint16_t>(options.port + index);
     };
     if (options.port_per_api) {
-        servers.push_back(std::make_unique<server>(server_settings(next_port(0), "account")));
-        servers.push_back(std::make_unique<server>(server_settings(next_port(1), "inference")));
-        servers.push_back(std::make_unique<server>(server_settings(next_port(2), "management")));
-        servers.push_back(std::make_unique<server>(server_settings(next_port(3), "openai")));
+        servers.push_back(start_server(next_port(0), "account"));
+        servers.push_back(start_server(next_port(1), "inference"));
+        servers.push_back(start_server(next_port(2), "management"));
+        servers.push_back(start_server(next_port(3), "openai"));
         account.install(*servers[0]);
         takeoff.install_inference(*servers[1], "", guard);
         takeoff.install_management(*servers[2], "", guard);
         takeoff.install_openai(*servers[3], "", guard);
     } else {
-        servers.push_back(std::make_unique<server>(server_settings(next_port(0), "")));
+        servers.push_back(start_server(next_port(0), ""));
         account.install(*servers[0]);
         takeoff.install_inference(*servers[0], "", guard);
         takeoff.install_openai(*servers[0], "", guard);
