@@ -350,12 +350,13 @@ TEST_CASE("takeoff-emulator --https --cert-dir --print-config: the CA and a 0600
     }
 }
 
-TEST_CASE("takeoff-emulator --port-per-api --auth none: four servers, each API at its own root; SIGINT stops it with 0")
+TEST_CASE("takeoff-emulator --port-per-api --auth none: four servers, each API at its own root; the config's missing folder is made 0700; SIGINT stops it with 0")
 {
     takeoff::test::temp_directory dir("takeoff-emulator-app");
-    const fs::path config_file = dir.path() / "config.json";
+    const fs::path config_file = dir.path() / "new" / "config.json";
     emulator_process emulator({"--port-per-api", "--auth", "none", "--print-config", config_file.string()});
     const std::string url = emulator.ready_url();
+    CHECK(mode_of(config_file.parent_path()) == 0700);
     const auto config = boost::json::parse(read_text(config_file)).as_object();
     CHECK(field(config, "endpoint_url") == url);
     const std::vector<std::string> bases{field(config, "account_url"), url,
