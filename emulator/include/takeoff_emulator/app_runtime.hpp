@@ -46,6 +46,7 @@
 #include <vector>
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/stat.h>
@@ -117,7 +118,36 @@ private:
     std::filesystem::path path_;
 };
 
-// DIR for --cert-dir: made 0700 when missing (parents too), left as it is when it exists.
+// Blocks SIGINT, SIGTERM and SIGCHLD in the calling thread until release() or the end of scope.
+class signal_block {
+public:
+    signal_block()
+    {
+        sigset_t set;
+        sigemptyset(&set);
+        sigaddset(&set, SIGINT);
+        sigaddset(&set, SIGTERM);
+        sigaddset(&set, SIGCHLD);
+        ::pthread_sigmask(SIG_BLOCK, &set, &previous_);
+    }
+    signal_block(const signal_block&) = delete;
+    signal_block& operator=(const signal_block&) = delete;
+    ~signal_block() { release(); }
+    void release()
+    {
+        if (!released_) {
+            released_ = true;
+            ::pthread_sigmask(SIG_SETMASK, &previous_, nullptr);
+        }
+    }
+
+private:
+    sigset_t previous_{};
+    bool released_ = false;
+};
+
+// DIR for --cert-dir (or the config file's folder): made 0700 when missing (parents too), left as
+// it is when it exists.
 inline void make_private_directory(const std::filesystem::path& directory)
 {
     if (std::filesystem::is_directory(directory))
@@ -309,13 +339,17 @@ inline int run_program(boost::asio::io_context& io, boost::asio::signal_set& sig
 } // namespace detail::app
 
 /// Runs the emulator as the options say (see app.hpp and docs/emulator.md): returns the exit code.
-/// Throws std::runtime_error (or boost::system::system_error for a port already in use) when it
-/// cannot start; nothing has been printed to `out` then.
+/// Throws std::runtime_error when it cannot start (a port in use, a file it cannot write); nothing
+/// has been printed to `out` then.
 inline int run_app(const app_options& options, std::ostream& out, std::ostream& err)
 {
     namespace fs = std::filesystem;
     using snowflake::auth_mode;
     using namespace detail::app;
+
+    // SIGINT and SIGTERM wait (blocked) until the signal_set below can take them; the server
+    // threads started meanwhile inherit the mask and keep it, so the signals reach this thread.
+    signal_block blocked;
 
     const bool needs_files_dir = options.https || options.auth == auth_mode::keypair;
     const bool needs_config_file_for_program =
@@ -324,13 +358,11 @@ inline int run_app(const app_options& options, std::ostream& out, std::ostream& 
     if ((needs_files_dir && options.cert_dir.empty()) || needs_config_file_for_program)
         temporary.emplace();
     fs::path files_dir;
-    if (needs_files_dir) {
-        if (!options.cert_dir.empty()) {
-            files_dir = fs::absolute(options.cert_dir);
-            make_private_directory(files_dir);
-        } else {
-            files_dir = temporary->path();
-        }
+    if (!options.cert_dir.empty()) {
+        files_dir = fs::absolute(options.cert_dir);
+        make_private_directory(files_dir);
+    } else if (needs_files_dir) {
+        files_dir = temporary->path();
     }
 
     // Credentials and certificates.
@@ -366,14 +398,19 @@ inline int run_app(const app_options& options, std::ostream& out, std::ostream& 
     // Servers.
     snowflake_emulator account(account_settings);
     takeoff_emulator takeoff(server_knobs(options));
-    const auto server_settings = [&](std::uint16_t port, std::string label) {
+    const auto start_server = [&](std::uint16_t port, std::string label) {
         server_options s;
         if (certificate)
             s.tls.emplace(*certificate);
         s.port = port;
         if (!options.quiet)
             s.on_response = request_log(std::move(label));
-        return s;
+        try {
+            return std::make_unique<server>(std::move(s));
+        } catch (const boost::system::system_error& error) {
+            throw std::runtime_error("cannot listen on 127.0.0.1:" + std::to_string(port) + ": " +
+                                     error.code().message());
+        }
     };
     takeoff_emulator::wrapper guard;
     if (options.auth != auth_mode::none)
@@ -383,16 +420,16 @@ inline int run_app(const app_options& options, std::ostream& out, std::ostream& 
         return options.port == 0 ? 0 : static_cast<std::uint16_t>(options.port + index);
     };
     if (options.port_per_api) {
-        servers.push_back(std::make_unique<server>(server_settings(next_port(0), "account")));
-        servers.push_back(std::make_unique<server>(server_settings(next_port(1), "inference")));
-        servers.push_back(std::make_unique<server>(server_settings(next_port(2), "management")));
-        servers.push_back(std::make_unique<server>(server_settings(next_port(3), "openai")));
+        servers.push_back(start_server(next_port(0), "account"));
+        servers.push_back(start_server(next_port(1), "inference"));
+        servers.push_back(start_server(next_port(2), "management"));
+        servers.push_back(start_server(next_port(3), "openai"));
         account.install(*servers[0]);
         takeoff.install_inference(*servers[1], "", guard);
         takeoff.install_management(*servers[2], "", guard);
         takeoff.install_openai(*servers[3], "", guard);
     } else {
-        servers.push_back(std::make_unique<server>(server_settings(next_port(0), "")));
+        servers.push_back(start_server(next_port(0), ""));
         account.install(*servers[0]);
         takeoff.install_inference(*servers[0], "", guard);
         takeoff.install_openai(*servers[0], "", guard);
@@ -408,6 +445,7 @@ inline int run_app(const app_options& options, std::ostream& out, std::ostream& 
     std::string config_file;
     if (!options.print_config.empty() && options.print_config != "-") {
         config_file = fs::absolute(options.print_config).string();
+        make_private_directory(fs::path(config_file).parent_path());
         write_file_atomically(config_file, config_text, 0600);
     } else if (!options.program.empty()) {
         config_file = (temporary->path() / "config.json").string();
@@ -422,6 +460,7 @@ inline int run_app(const app_options& options, std::ostream& out, std::ostream& 
     boost::asio::signal_set signals(io, SIGINT, SIGTERM);
     if (!options.program.empty())
         signals.add(SIGCHLD);
+    blocked.release(); // one that came meanwhile is delivered now, to the signal_set
 
     out << "takeoff-emulator ready " << config_inputs.urls.endpoint_url << std::endl;
 

@@ -105,7 +105,7 @@ struct server_options {
     std::uint16_t port = 0;
     /// Called on the server thread after each routed request's handler has finished (404 and 405
     /// answers included), e.g. for a request log; exchange::response_status() tells the status.
-    std::function<void(const exchange&)> on_response;
+    std::function<void(const exchange&)> on_response{};
 };
 
 namespace detail {
