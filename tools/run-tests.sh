@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(cmake ninja-build g++ git python3 pkg-config openssl libssl-dev doctest-dev nginx-light tinyproxy wrk
-          libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev)
+          curl libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev)
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

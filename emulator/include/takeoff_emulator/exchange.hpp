@@ -85,6 +85,10 @@ public:
     /// True until close() or a transport failure closed the connection.
     bool is_open() const noexcept { return io_->is_open(); }
     response_state state() const noexcept { return state_; }
+    /// The status of the final response begun so far (async_respond, async_respond_slowly or a
+    /// chunked header, whether or not it was then cut short); 0 while none was begun, e.g. after
+    /// only raw bytes or a close().
+    unsigned response_status() const noexcept { return response_status_; }
     /// True when the connection will serve another request after this handler.
     bool keep_alive_after() const noexcept { return state_ == response_state::complete && keep_alive_ && is_open(); }
 
@@ -166,6 +170,7 @@ public:
             header.set(http::field::connection, "close");
         std::string wire = detail::serialize_header(header);
         state_ = response_state::chunked;
+        response_status_ = header.result_int();
         std::vector<asio::const_buffer> buffers{asio::buffer(wire)};
         co_await io_->async_write(std::move(buffers));
     }
@@ -266,6 +271,7 @@ private:
         keep_alive_ = request_.keep_alive() && !detail::says_connection_close(response.base());
         if (!keep_alive_ && response.version() >= 11 && !detail::says_connection_close(response.base()))
             response.set(http::field::connection, "close");
+        response_status_ = response.result_int();
         return detail::serialize_header(response.base());
     }
 
@@ -287,6 +293,7 @@ private:
     http_request request_;
     std::uint64_t connection_id_;
     response_state state_ = response_state::none;
+    unsigned response_status_ = 0;
     bool keep_alive_ = false;
 };
 

@@ -1,6 +1,7 @@
 #pragma once
 // takeoff::emulator::server — the core of takeoff-emulator: one Beast HTTP/1.1 server, plain or
-// TLS, listening on 127.0.0.1 and an ephemeral port only, on its own io_context and thread. This
+// TLS, listening on 127.0.0.1 only (an ephemeral port unless a fixed one is asked for), on its own
+// io_context and thread. This
 // file holds the server class and its options; it also includes every other emulator header a test
 // needs (messages, exchange, router, gate, behaviours), so `#include <takeoff_emulator/server.hpp>`
 // is the one include for users.
@@ -56,6 +57,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <exception>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -98,6 +100,12 @@ struct server_options {
     std::uint64_t body_limit = 64ull * 1024 * 1024; ///< larger request bodies get 413
     std::uint32_t header_limit = 64u * 1024;        ///< larger request headers get 431
     continue_policy expect_continue = continue_policy::answer;
+    /// The port to listen on; 0 (the default, and what tests use) lets the system pick a free one.
+    /// A fixed port is for programs that must be found at a known address (takeoff-emulator --port).
+    std::uint16_t port = 0;
+    /// Called on the server thread after each routed request's handler has finished (404 and 405
+    /// answers included), e.g. for a request log; exchange::response_status() tells the status.
+    std::function<void(const exchange&)> on_response{};
 };
 
 namespace detail {
@@ -110,7 +118,8 @@ struct connection_entry {
 
 } // namespace detail
 
-/// The emulator's HTTP(S) server. Construction binds 127.0.0.1 on an ephemeral port and starts
+/// The emulator's HTTP(S) server. Construction binds 127.0.0.1 (on options.port, by default an
+/// ephemeral port) and starts
 /// serving on a background thread, so port() and url() are usable as soon as the constructor
 /// returns. stop() (or the destructor) closes the listener and every connection, cancels every
 /// handler and joins the thread. Unknown paths get 404 `{"detail":"Not Found"}`, known paths with
@@ -127,8 +136,10 @@ public:
         if (options_.tls)
             ssl_context_.emplace(make_ssl_context(*options_.tls));
         // Loopback only, by construction: nothing else is ever bound.
-        const asio::ip::tcp::endpoint endpoint(asio::ip::address_v4::loopback(), 0);
+        const asio::ip::tcp::endpoint endpoint(asio::ip::address_v4::loopback(), options_.port);
         acceptor_.open(endpoint.protocol());
+        if (options_.port != 0) // a restart may find the port's old connections in TIME_WAIT
+            acceptor_.set_option(asio::socket_base::reuse_address(true));
         acceptor_.bind(endpoint);
         acceptor_.listen(asio::socket_base::max_listen_connections);
         endpoint_ = acceptor_.local_endpoint();
@@ -159,7 +170,7 @@ public:
         thread_.join();
     }
 
-    /// The port chosen by the system.
+    /// The port listened on (the one chosen by the system when options.port was 0).
     std::uint16_t port() const noexcept { return endpoint_.port(); }
     /// Always "127.0.0.1".
     static std::string host() { return "127.0.0.1"; }
@@ -378,6 +389,13 @@ private:
             exchange ex(io, hold_gate_, parser.release(), id);
             record(ex, sent_continue);
             const bool keep_alive = co_await dispatch(ex);
+            if (options_.on_response) {
+                try {
+                    options_.on_response(ex);
+                } catch (...) {
+                    // An observer's failure must not take the connection down.
+                }
+            }
             if (stopping_ || !io.is_open())
                 break;
             if (!keep_alive) {
