@@ -13,7 +13,7 @@ export XDG_CACHE_HOME="$certs/cache"
 export BROWSER="curl -fsS -L --cacert $certs/ca.pem -o /dev/null %s"
 
 say() { printf '\n\033[1m%s\033[0m\n' "$*"; }
-run() { printf '$ %s\n' "$*"; "$@"; }
+run() { printf '$'; printf ' %q' "$@"; printf '\n'; "$@"; }
 
 say "1. Sign in. takeoff opens the account's /oauth/authorize in \$BROWSER (here curl) with a PKCE challenge, waits on a loopback port for the redirect, and exchanges the code for tokens:"
 run takeoff login
