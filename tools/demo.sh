@@ -11,18 +11,9 @@ cd "$(dirname "$0")/.."
 
 say() { printf '\n\033[1m%s\033[0m\n' "$*"; }
 
-packages=(cmake ninja-build g++ pkg-config libssl-dev curl libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev)
-missing=()
-for package in "${packages[@]}"; do
-    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
-done
-if ((${#missing[@]})); then
-    say "Installing ${missing[*]} (Debian packages)"
-    sudo=""
-    if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
-    $sudo apt-get update -q
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
-fi
+say "Installing what is missing of: cmake, ninja, g++, OpenSSL, Boost 1.81 (JSON, URL), curl (Debian packages)"
+bash tools/apt-install.sh cmake ninja-build g++ pkg-config libssl-dev curl libboost1.81-dev libboost-json1.81-dev \
+    libboost-url1.81-dev
 
 say "Building the takeoff tool and takeoff-emulator (build/demo, Release; a few minutes the first time)"
 cmake -S . -B build/demo -G Ninja -DCMAKE_BUILD_TYPE=Release -DTAKEOFF_WARNINGS_AS_ERRORS=OFF \

@@ -5,23 +5,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(cmake ninja-build g++ git python3 pkg-config openssl libssl-dev doctest-dev nginx-light tinyproxy wrk
-          curl libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev)
-missing=()
-for package in "${packages[@]}"; do
-    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
-done
 # The OAuth interop tests run oidc-provider (npm) under Node: Debian's nodejs and npm when the
 # machine has no node or npm of its own.
-command -v node >/dev/null || missing+=(nodejs)
-command -v npm >/dev/null || missing+=(npm)
-if ((${#missing[@]})); then
-    echo "run-tests: installing ${missing[*]}"
-    sudo=""
-    if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
-    $sudo apt-get update -q
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
-fi
+bash tools/apt-install.sh cmake ninja-build g++ git python3 pkg-config openssl libssl-dev doctest-dev nginx-light \
+    tinyproxy wrk curl libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev node=nodejs npm=npm
 
 # The pinned npm packages of the interop tests, when missing or older than the lock file (npm
 # writes node_modules/.package-lock.json last, so an interrupted install is redone).

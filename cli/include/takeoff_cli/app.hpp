@@ -472,42 +472,31 @@ private:
         co_return exit_ok;
     }
 
-    // Builds a generate request of `Text` (std::string or a batch) from the options; the caller
-    // sends it with the constraint the options name. Returns an exit code on a bad option.
+    // Option `name` as a checked value (api::temperature, ...) passed to `set`; an exit code when
+    // it is not a number or breaks the value's rule (named in the message).
+    template <class Checked, class Set>
+    std::optional<int> checked_option(std::string_view name, Set set) {
+        auto text = line_.value(name);
+        if (!text) return std::nullopt;
+        using value_type = typename Checked::value_type;
+        auto bad = [&](std::string_view why) { return usage_error(ctx_, "--" + std::string(name) + ": " + std::string(why)); };
+        auto n = parse_number<value_type>(*text);
+        if (!n) return bad(std::is_integral_v<value_type> ? "not a whole number" : "not a number");
+        diagnostics diag;
+        auto checked = Checked::runtime(*n, diag);
+        if (!checked) return bad(diag.client_message());
+        set(*checked);
+        return std::nullopt;
+    }
+
+    // Sets the sampling options and the consumer group on a generate request; an exit code on a
+    // bad option.
     template <class Request>
     std::optional<int> apply_sampling(Request& r) {
-        diagnostics diag;
-        auto bad = [&](std::string_view option, std::string_view why) {
-            return usage_error(ctx_, "--" + std::string(option) + ": " + std::string(why));
-        };
-        if (auto v = line_.value("max-new-tokens")) {
-            auto n = parse_number<std::int64_t>(*v);
-            if (!n) return bad("max-new-tokens", "not a whole number");
-            auto checked = api::token_count::runtime(*n, diag);
-            if (!checked) return bad("max-new-tokens", diag.client_message());
-            r.max_new_tokens(*checked);
-        }
-        if (auto v = line_.value("temperature")) {
-            auto n = parse_number<double>(*v);
-            if (!n) return bad("temperature", "not a number");
-            auto checked = api::temperature::runtime(*n, diag);
-            if (!checked) return bad("temperature", diag.client_message());
-            r.temperature(*checked);
-        }
-        if (auto v = line_.value("top-p")) {
-            auto n = parse_number<double>(*v);
-            if (!n) return bad("top-p", "not a number");
-            auto checked = api::top_p::runtime(*n, diag);
-            if (!checked) return bad("top-p", diag.client_message());
-            r.top_p(*checked);
-        }
-        if (auto v = line_.value("top-k")) {
-            auto n = parse_number<std::int64_t>(*v);
-            if (!n) return bad("top-k", "not a whole number");
-            auto checked = api::top_k::runtime(*n, diag);
-            if (!checked) return bad("top-k", diag.client_message());
-            r.top_k(*checked);
-        }
+        if (auto code = checked_option<api::token_count>("max-new-tokens", [&](auto v) { r.max_new_tokens(v); })) return code;
+        if (auto code = checked_option<api::temperature>("temperature", [&](auto v) { r.temperature(v); })) return code;
+        if (auto code = checked_option<api::top_p>("top-p", [&](auto v) { r.top_p(v); })) return code;
+        if (auto code = checked_option<api::top_k>("top-k", [&](auto v) { r.top_k(v); })) return code;
         r.consumer_group(group());
         return std::nullopt;
     }
