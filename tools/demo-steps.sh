@@ -13,7 +13,15 @@ export XDG_CACHE_HOME="$certs/cache"
 export BROWSER="curl -fsS -L --cacert $certs/ca.pem -o /dev/null %s"
 
 say() { printf '\n\033[1m%s\033[0m\n' "$*"; }
-run() { printf '$'; printf ' %q' "$@"; printf '\n'; "$@"; }
+# Shows a command as one would type it (words with spaces or quotes in single quotes), then runs it.
+run() {
+    local shown="$" word
+    for word in "$@"; do
+        if [[ $word =~ ^[A-Za-z0-9_./:=@%+,-]+$ ]]; then shown+=" $word"; else shown+=" '${word//\'/\'\\\'\'}'"; fi
+    done
+    printf '%s\n' "$shown"
+    "$@"
+}
 
 say "1. Sign in. takeoff opens the account's /oauth/authorize in \$BROWSER (here curl) with a PKCE challenge, waits on a loopback port for the redirect, and exchanges the code for tokens:"
 run takeoff login

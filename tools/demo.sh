@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 
 say() { printf '\n\033[1m%s\033[0m\n' "$*"; }
 
-say "Installing what is missing of: cmake, ninja, g++, OpenSSL, Boost 1.81 (JSON, URL), curl (Debian packages)"
+say "Checking the Debian packages it needs (installing what is missing): cmake, ninja, g++, OpenSSL, Boost 1.81 (JSON, URL), curl (Debian packages)"
 bash tools/apt-install.sh cmake ninja-build g++ pkg-config libssl-dev curl libboost1.81-dev libboost-json1.81-dev \
     libboost-url1.81-dev
 
