@@ -691,7 +691,7 @@ TEST_CASE("cli usage: --help, --version, unknown commands and options (exit 2), 
     CHECK(help.code == 0);
     CHECK(help.out == cli::usage_text);
     auto version = s.run({"--version"});
-    CHECK(version.out == "takeoff 0.1.0\n");
+    CHECK(version.out == "takeoff " TAKEOFF_CLI_VERSION "\n");
     auto unknown = s.run({"fly"});
     CHECK(unknown.code == cli::exit_usage);
     CHECK(unknown.err == "takeoff: unknown command 'fly' (see `takeoff --help`)\n");

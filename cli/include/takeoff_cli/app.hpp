@@ -36,8 +36,11 @@
 
 namespace takeoff::cli {
 
-/// The version `takeoff --version` prints.
-inline constexpr std::string_view version = "0.1.0";
+/// The version `takeoff --version` prints: the CMake project's (cli/CMakeLists.txt defines it).
+#ifndef TAKEOFF_CLI_VERSION
+#error "TAKEOFF_CLI_VERSION is defined by cli/CMakeLists.txt (the project's version)"
+#endif
+inline constexpr std::string_view version = TAKEOFF_CLI_VERSION;
 
 /// Where a run reads and writes, and what it may know of the process.
 struct context {
