@@ -518,13 +518,14 @@ private:
         return schema;
     }
 
-    // Sends one prompt (buffered or streamed) with the options' constraint.
+    // Sends one prompt (buffered or streamed) with the options' constraint: a streamed prompt's
+    // tokens go to stdout as they arrive, or into `tokens` when given (--json).
     template <class Request>
-    asio::awaitable<std::string> generate_one(Request r, const std::optional<boost::json::value>& schema, bool stream,
+    asio::awaitable<std::string> generate_one(Request r, const std::optional<boost::json::value>& schema,
                                               boost::json::array* tokens) {
         if constexpr (requires { r.regex(std::string()); }) {
-            if (schema) co_return co_await generate_one(r.json_schema(*schema), std::nullopt, stream, tokens);
-            if (auto re = line_.value("regex")) co_return co_await generate_one(r.regex(*re), std::nullopt, stream, tokens);
+            if (schema) co_return co_await generate_one(r.json_schema(*schema), std::nullopt, tokens);
+            if (auto re = line_.value("regex")) co_return co_await generate_one(r.regex(*re), std::nullopt, tokens);
         }
         if constexpr (Request::is_streamed) {
             spinner spin(client().get_executor(), ctx_.err, ctx_.interactive, "waiting for the first token");
@@ -567,7 +568,7 @@ private:
                 auto r = api::generate_stream(std::move(p));
                 if (auto code = apply_sampling(r)) co_return *code;
                 boost::json::array tokens;
-                std::string text = co_await generate_one(std::move(r), schema, true, json() ? &tokens : nullptr);
+                std::string text = co_await generate_one(std::move(r), schema, json() ? &tokens : nullptr);
                 if (json()) results.push_back(boost::json::object{{"text", text}, {"tokens", std::move(tokens)}});
                 else ctx_.out << '\n' << std::flush;
             }
@@ -580,7 +581,7 @@ private:
             if (auto code = apply_sampling(r)) co_return *code;
             spinner spin(client().get_executor(), ctx_.err, ctx_.interactive, "generating");
             spin.start();
-            std::string text = co_await generate_one(std::move(r), schema, false, nullptr);
+            std::string text = co_await generate_one(std::move(r), schema, nullptr);
             spin.stop();
             if (json()) print_json(boost::json::object{{"text", text}});
             else ctx_.out << text << '\n';
