@@ -13389,6 +13389,74 @@ auto async_sign_in(http::client& client, const client_config& config, const sign
 
 // #include <takeoff/core/config.hpp> (already inlined above)
 // #include <takeoff/core/diagnostics.hpp> (already inlined above)
+// begin of <takeoff/core/file.hpp>
+// Replacing a file so that a reader sees the old contents or the new, never half of them: the
+// shared write step of the token store, the takeoff CLI's configuration and the emulator's files.
+
+#include <atomic>
+#include <cerrno>
+#include <filesystem>
+#include <string>
+#include <string_view>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+namespace takeoff::detail {
+
+/// Why write_file_atomically failed: the errno and the step ("cannot write the temporary file").
+/// Empty (false) on success.
+struct file_write_failure {
+    int error = 0;
+    const char* step = nullptr;
+    explicit operator bool() const noexcept { return step != nullptr; }
+};
+
+/// Writes `text` to a new temporary file next to `path` (O_EXCL | O_NOFOLLOW, mode `mode` whatever
+/// the umask), fsyncs it, renames it over `path` and fsyncs the directory (POSIX). On failure the
+/// temporary file is removed and `path` is as it was. The directory must exist.
+inline file_write_failure write_file_atomically(const std::filesystem::path& path, std::string_view text, mode_t mode) {
+    static std::atomic<unsigned> counter{0};
+    std::string temp;
+    int fd = -1;
+    for (int attempt = 0; fd < 0; ++attempt) {
+        temp = path.string() + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(++counter);
+        fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, mode);
+        if (fd < 0 && (errno != EEXIST || attempt >= 100)) return {errno, "cannot create a temporary file"};
+    }
+    auto give_up = [&](int e, const char* step) {
+        if (fd >= 0) ::close(fd);
+        ::unlink(temp.c_str());
+        return file_write_failure{e, step};
+    };
+    if (::fchmod(fd, mode) != 0) return give_up(errno, "cannot set the temporary file's mode");
+    std::size_t done = 0;
+    while (done < text.size()) {
+        const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return give_up(errno, "cannot write the temporary file");
+        }
+        done += static_cast<std::size_t>(n);
+    }
+    if (::fsync(fd) != 0) return give_up(errno, "cannot flush the temporary file");
+    const int closed = ::close(fd);
+    fd = -1;
+    if (closed != 0) return give_up(errno, "cannot close the temporary file");
+    if (::rename(temp.c_str(), path.c_str()) != 0) return give_up(errno, "cannot replace the file");
+    // Make the rename itself durable; a failure here leaves a complete file either way.
+    const std::filesystem::path dir = path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
+    if (const int d = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); d >= 0) {
+        ::fsync(d);
+        ::close(d);
+    }
+    return {};
+}
+
+} // namespace takeoff::detail
+// end of <takeoff/core/file.hpp>
 // #include <takeoff/core/error.hpp> (already inlined above)
 // #include <takeoff/core/redact.hpp> (already inlined above)
 // #include <takeoff/core/secret_json.hpp> (already inlined above)
@@ -14001,41 +14069,13 @@ private:
             std::string& s;
             ~wipe_on_exit() { takeoff::detail::wipe_string(s); }
         } wipe{text};
-        std::string temp;
-        detail::token_file::unique_fd fd;
-        for (int attempt = 0; !fd; ++attempt) {
-            temp = path_.string() + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(++temp_counter_);
-            fd = detail::token_file::unique_fd(
-                ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600));
-            if (!fd && (errno != EEXIST || attempt >= 100)) return fail(detail::token_file::errno_code(errno), "cannot create a temporary file", diag);
-        }
-        auto give_up = [&](int e, const char* what) {
-            fd.reset();
-            ::unlink(temp.c_str());
-            return fail(detail::token_file::errno_code(e), what, diag);
-        };
-        if (::fchmod(fd.get(), 0600) != 0) return give_up(errno, "cannot set the temporary file's mode");
-        std::size_t done = 0;
-        while (done < text.size()) {
-            const ssize_t n = ::write(fd.get(), text.data() + done, text.size() - done);
-            if (n < 0) {
-                if (errno == EINTR) continue;
-                return give_up(errno, "cannot write the temporary file");
-            }
-            done += static_cast<std::size_t>(n);
-        }
-        if (::fsync(fd.get()) != 0) return give_up(errno, "cannot flush the temporary file");
-        if (int e = fd.reset(); e != 0) return give_up(e, "cannot close the temporary file");
-        if (::rename(temp.c_str(), path_.c_str()) != 0) return give_up(errno, "cannot replace the file");
-        // Make the rename itself durable; a failure here leaves a complete file either way.
-        const std::filesystem::path dir = path_.has_parent_path() ? path_.parent_path() : std::filesystem::path(".");
-        if (detail::token_file::unique_fd d(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)); d) ::fsync(d.get());
+        if (auto failed = takeoff::detail::write_file_atomically(path_, text, 0600))
+            return fail(detail::token_file::errno_code(failed.error), failed.step, diag);
         return {};
     }
 
     std::filesystem::path path_;
     std::mutex mutex_;
-    unsigned long temp_counter_ = 0;
 };
 
 } // namespace takeoff::oauth
@@ -16657,6 +16697,7 @@ private:
 #include <boost/describe/members.hpp>
 #include <boost/describe/modifiers.hpp>
 #include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 #include <boost/json/value_from.hpp>
 #include <boost/json/value_to.hpp>
@@ -17004,6 +17045,62 @@ void tag_invoke(boost::json::value_from_tag, boost::json::value& out, const T& v
 }
 
 } // namespace json_io
+
+namespace detail {
+inline void pretty_json_to(const boost::json::value& v, std::string& out, std::size_t depth)
+{
+    const std::string indent((depth + 1) * 2, ' ');
+    const std::string closing(depth * 2, ' ');
+    if (v.is_object()) {
+        const auto& object = v.get_object();
+        if (object.empty()) {
+            out += "{}";
+            return;
+        }
+        out += "{\n";
+        bool first = true;
+        for (const auto& member : object) {
+            if (!first)
+                out += ",\n";
+            first = false;
+            out += indent;
+            out += boost::json::serialize(boost::json::string(member.key()));
+            out += ": ";
+            pretty_json_to(member.value(), out, depth + 1);
+        }
+        out += "\n" + closing + "}";
+    } else if (v.is_array()) {
+        const auto& array = v.get_array();
+        if (array.empty()) {
+            out += "[]";
+            return;
+        }
+        out += "[\n";
+        bool first = true;
+        for (const auto& element : array) {
+            if (!first)
+                out += ",\n";
+            first = false;
+            out += indent;
+            pretty_json_to(element, out, depth + 1);
+        }
+        out += "\n" + closing + "]";
+    } else {
+        out += boost::json::serialize(v);
+    }
+}
+
+} // namespace detail
+
+/// JSON text with two-space indentation and one member or element per line, ending with a
+/// newline: for files a person also reads and edits (the takeoff CLI's configuration).
+inline std::string pretty_json(const boost::json::value& value)
+{
+    std::string out;
+    detail::pretty_json_to(value, out, 0);
+    out += '\n';
+    return out;
+}
 
 } // namespace takeoff
 // end of <takeoff/core/json.hpp>

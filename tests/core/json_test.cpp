@@ -182,3 +182,25 @@ TEST_CASE("secrets map to JSON strings") {
     CHECK(boost::json::serialize(takeoff::to_json(*c)) == R"({"client_id":"id","client_secret":"s3"})");
     CHECK_FALSE(takeoff::from_json<mapping_test::credentials>(boost::json::parse(R"({"client_id":"id","client_secret":1})")));
 }
+
+TEST_CASE("pretty_json: indented JSON, one member or element per line, empty objects and arrays inline, ending with a newline")
+{
+    boost::json::object o;
+    o["a"] = "x\"y";
+    o["b"] = boost::json::object{{"c", 1}, {"d", boost::json::array{true, nullptr}}};
+    o["e"] = boost::json::object{};
+    o["f"] = boost::json::array{};
+    CHECK(takeoff::pretty_json(o) == "{\n"
+                                 "  \"a\": \"x\\\"y\",\n"
+                                 "  \"b\": {\n"
+                                 "    \"c\": 1,\n"
+                                 "    \"d\": [\n"
+                                 "      true,\n"
+                                 "      null\n"
+                                 "    ]\n"
+                                 "  },\n"
+                                 "  \"e\": {},\n"
+                                 "  \"f\": []\n"
+                                 "}\n");
+    CHECK(boost::json::parse(takeoff::pretty_json(o)) == boost::json::value(o));
+}

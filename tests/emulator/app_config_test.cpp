@@ -152,7 +152,7 @@ TEST_CASE("emulator app config: the library's reader and validate() accept the c
                 auto in = inputs_for(mode, https);
                 in.urls = per_api ? emu::served_urls(https, true, {9000, 9001, 9002, 9003})
                                   : emu::served_urls(https, false, {9000});
-                const std::string text = emu::pretty_json(emu::make_cli_config(in));
+                const std::string text = takeoff::pretty_json(emu::make_cli_config(in));
                 snowflake::connection_config read;
                 CAPTURE(text);
                 REQUIRE(library_verdict(text, read) == "");
@@ -170,26 +170,4 @@ TEST_CASE("emulator app config: the library's reader and validate() accept the c
             }
         }
     }
-}
-
-TEST_CASE("emulator app config: the file text is indented JSON, one member per line, ending with a newline")
-{
-    boost::json::object o;
-    o["a"] = "x\"y";
-    o["b"] = boost::json::object{{"c", 1}, {"d", boost::json::array{true, nullptr}}};
-    o["e"] = boost::json::object{};
-    o["f"] = boost::json::array{};
-    CHECK(emu::pretty_json(o) == "{\n"
-                                 "  \"a\": \"x\\\"y\",\n"
-                                 "  \"b\": {\n"
-                                 "    \"c\": 1,\n"
-                                 "    \"d\": [\n"
-                                 "      true,\n"
-                                 "      null\n"
-                                 "    ]\n"
-                                 "  },\n"
-                                 "  \"e\": {},\n"
-                                 "  \"f\": []\n"
-                                 "}\n");
-    CHECK(boost::json::parse(emu::pretty_json(o)) == boost::json::value(o));
 }

@@ -9,6 +9,8 @@
 
 #include <takeoff/batch.hpp>
 #include <takeoff/connection.hpp>
+#include <takeoff/core/file.hpp>
+#include <takeoff/core/json.hpp>
 #include <takeoff/snowflake/client_secrets.hpp>
 
 #include <boost/asio/co_spawn.hpp>
@@ -25,14 +27,10 @@
 #include <iterator>
 #include <memory>
 #include <optional>
-#include <sstream>
 #include <variant>
 #include <string>
 #include <vector>
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 namespace takeoff::cli {
 
@@ -136,58 +134,6 @@ inline boost::json::value unix_time_or_null(std::optional<oauth::token_clock::ti
     return std::chrono::duration_cast<std::chrono::seconds>(at->time_since_epoch()).count();
 }
 
-// Writes `text` to `path` with mode 0600 through a temporary file renamed over it. false and errno
-// set on failure.
-inline bool write_private_file(const std::filesystem::path& path, const std::string& text) {
-    std::error_code ec;
-    if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path(), ec);
-    const std::string tmp = path.string() + ".tmp." + std::to_string(::getpid());
-    const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-    if (fd < 0) return false;
-    std::size_t written = 0;
-    while (written < text.size()) {
-        const auto n = ::write(fd, text.data() + written, text.size() - written);
-        if (n < 0) {
-            const int e = errno;
-            ::close(fd);
-            ::unlink(tmp.c_str());
-            errno = e;
-            return false;
-        }
-        written += static_cast<std::size_t>(n);
-    }
-    if (::fsync(fd) != 0 || ::close(fd) != 0 || ::rename(tmp.c_str(), path.c_str()) != 0) {
-        const int e = errno;
-        ::unlink(tmp.c_str());
-        errno = e;
-        return false;
-    }
-    return true;
-}
-
-// Pretty JSON (two spaces), for the configuration file a person also edits.
-inline void pretty(std::ostream& os, const boost::json::value& v, int indent = 0) {
-    const std::string pad(static_cast<std::size_t>(indent + 2), ' ');
-    if (v.is_object()) {
-        const auto& o = v.get_object();
-        if (o.empty()) {
-            os << "{}";
-            return;
-        }
-        os << "{\n";
-        bool first = true;
-        for (const auto& kv : o) {
-            if (!first) os << ",\n";
-            first = false;
-            os << pad << boost::json::serialize(boost::json::string(kv.key())) << ": ";
-            pretty(os, kv.value(), indent + 2);
-        }
-        os << '\n' << std::string(static_cast<std::size_t>(indent), ' ') << '}';
-    } else {
-        os << boost::json::serialize(v);
-    }
-}
-
 // `takeoff config import-secrets [FILE|-]`: needs no connection, only the configuration's path.
 inline int import_secrets(context& ctx, const command_line& line) {
     if (line.words.size() > 3) return usage_error(ctx, "config import-secrets takes one FILE (or - for stdin)");
@@ -230,12 +176,11 @@ inline int import_secrets(context& ctx, const command_line& line) {
     if (!oauth.is_object()) oauth = boost::json::object{};
     oauth.get_object()["client_id"] = secrets->client_id;
     oauth.get_object()["client_secret"] = secrets->client_secret.reveal();
-    std::ostringstream os;
-    pretty(os, config);
-    os << '\n';
-    if (!write_private_file(where->path, os.str())) {
-        ctx.err << "takeoff: config import-secrets: cannot write " << where->path.string() << ": "
-                << std::generic_category().message(errno) << "\n";
+    std::error_code dir_error;
+    if (where->path.has_parent_path()) std::filesystem::create_directories(where->path.parent_path(), dir_error);
+    if (auto failed = takeoff::detail::write_file_atomically(where->path, pretty_json(config), 0600)) {
+        ctx.err << "takeoff: config import-secrets: cannot write " << where->path.string() << ": " << failed.step
+                << ": " << std::generic_category().message(failed.error) << "\n";
         return exit_failed;
     }
     if (line.globals.json) {
@@ -336,6 +281,17 @@ private:
     }
 
     void print_json(const boost::json::value& v) { ctx_.out << boost::json::serialize(v) << '\n'; }
+
+    // One row of numbers per input: a line each, or with --json {"<key>": [[...], ...]}.
+    template <class T>
+    int print_rows(std::string_view key, const std::vector<std::vector<T>>& rows) {
+        if (json()) {
+            print_json(boost::json::object{{key, boost::json::value_from(rows)}});
+            return exit_ok;
+        }
+        for (const auto& row : rows) write_numbers(ctx_.out, row);
+        return exit_ok;
+    }
 
     // --- login, logout, whoami --------------------------------------------------------------
 
@@ -626,14 +582,7 @@ private:
         if (inputs.empty()) co_return usage_error(ctx_, "embed needs a TEXT (or - to read texts from stdin)");
         if (auto code = require_sign_in()) co_return *code;
         auto vectors = co_await client().async_send(api::embed(std::move(inputs)).consumer_group(group()));
-        if (json()) {
-            boost::json::array all;
-            for (const auto& v : vectors) all.push_back(boost::json::value_from(v));
-            print_json(boost::json::object{{"embeddings", std::move(all)}});
-            co_return exit_ok;
-        }
-        for (const auto& v : vectors) write_numbers(ctx_.out, v);
-        co_return exit_ok;
+        co_return print_rows("embeddings", vectors);
     }
 
     asio::awaitable<int> classify() {
@@ -648,14 +597,7 @@ private:
         } else {
             scores = co_await client().async_send(api::classify(std::move(inputs)).consumer_group(group()));
         }
-        if (json()) {
-            boost::json::array all;
-            for (const auto& s : scores) all.push_back(boost::json::value_from(s));
-            print_json(boost::json::object{{"scores", std::move(all)}});
-            co_return exit_ok;
-        }
-        for (const auto& s : scores) write_numbers(ctx_.out, s);
-        co_return exit_ok;
+        co_return print_rows("scores", scores);
     }
 
     asio::awaitable<int> readers() {

@@ -2,7 +2,7 @@
 // The testable parts of the takeoff-emulator program (emulator/src/main.cpp), without a socket:
 // its command line (parse_app_options), the URLs each layout serves (served_urls), the CLI
 // configuration it writes about itself (make_cli_config, the ROADMAP "Config contract") and the
-// pretty JSON text of that file (pretty_json). app_runtime.hpp starts the servers from them.
+// pretty JSON text of that file (takeoff::pretty_json). app_runtime.hpp starts the servers from them.
 //
 // Decisions:
 // * Options take their value as the next argument or after '=' (`--port 8080`, `--port=8080`).
@@ -14,6 +14,7 @@
 //   oauth-direct, "pat" for pat, "keypair" for keypair, none of them for none. Every layout
 //   writes all four URLs; ca_file only over HTTPS.
 
+#include <takeoff/core/json.hpp>
 #include <takeoff/snowflake/connection_config.hpp>
 
 #include <boost/json/array.hpp>
@@ -420,62 +421,6 @@ inline boost::json::object make_cli_config(const cli_config_inputs& inputs)
         break;
     }
     return config;
-}
-
-namespace detail::app {
-
-inline void pretty(const boost::json::value& v, std::string& out, std::size_t depth)
-{
-    const std::string indent((depth + 1) * 2, ' ');
-    const std::string closing(depth * 2, ' ');
-    if (v.is_object()) {
-        const auto& object = v.get_object();
-        if (object.empty()) {
-            out += "{}";
-            return;
-        }
-        out += "{\n";
-        bool first = true;
-        for (const auto& member : object) {
-            if (!first)
-                out += ",\n";
-            first = false;
-            out += indent;
-            out += boost::json::serialize(boost::json::string(member.key()));
-            out += ": ";
-            pretty(member.value(), out, depth + 1);
-        }
-        out += "\n" + closing + "}";
-    } else if (v.is_array()) {
-        const auto& array = v.get_array();
-        if (array.empty()) {
-            out += "[]";
-            return;
-        }
-        out += "[\n";
-        bool first = true;
-        for (const auto& element : array) {
-            if (!first)
-                out += ",\n";
-            first = false;
-            out += indent;
-            pretty(element, out, depth + 1);
-        }
-        out += "\n" + closing + "]";
-    } else {
-        out += boost::json::serialize(v);
-    }
-}
-
-} // namespace detail::app
-
-/// JSON text with two-space indentation and one member per line, ending with a newline.
-inline std::string pretty_json(const boost::json::value& value)
-{
-    std::string out;
-    detail::app::pretty(value, out, 0);
-    out += '\n';
-    return out;
 }
 
 } // namespace takeoff::emulator

@@ -14,6 +14,7 @@
 // * The request log has the method, the path without its query, and the status: never a header,
 //   a query (OAuth codes travel there), a token or a body.
 
+#include <takeoff/core/file.hpp>
 #include <takeoff_emulator/app.hpp>
 #include <takeoff_emulator/certificates.hpp>
 #include <takeoff_emulator/server.hpp>
@@ -59,39 +60,12 @@ namespace takeoff::emulator {
 
 namespace detail::app {
 
-// Writes `text` to `path` through a temporary file in the same directory and a rename.
+// Writes `text` to `path` through a temporary file in the same directory and a rename (the
+// library's writer, which the token store uses too); throws with the step and the reason.
 inline void write_file_atomically(const std::filesystem::path& path, const std::string& text, mode_t mode)
 {
-    const std::filesystem::path temporary = path.string() + ".tmp-" + std::to_string(::getpid());
-    {
-        const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-        if (fd < 0)
-            throw std::runtime_error("cannot write " + temporary.string() + ": " + std::strerror(errno));
-        ::fchmod(fd, mode); // the umask may have taken bits away; for 0600 it only could add none
-        std::size_t written = 0;
-        while (written < text.size()) {
-            const auto n = ::write(fd, text.data() + written, text.size() - written);
-            if (n < 0 && errno == EINTR)
-                continue;
-            if (n < 0) {
-                const int error = errno;
-                ::close(fd);
-                ::unlink(temporary.c_str());
-                throw std::runtime_error("cannot write " + temporary.string() + ": " + std::strerror(error));
-            }
-            written += static_cast<std::size_t>(n);
-        }
-        if (::close(fd) != 0) {
-            ::unlink(temporary.c_str());
-            throw std::runtime_error("cannot write " + temporary.string() + ": " + std::strerror(errno));
-        }
-    }
-    std::error_code ec;
-    std::filesystem::rename(temporary, path, ec);
-    if (ec) {
-        std::filesystem::remove(temporary, ec);
-        throw std::runtime_error("cannot write " + path.string() + ": " + ec.message());
-    }
+    if (auto failed = takeoff::detail::write_file_atomically(path, text, mode))
+        throw std::runtime_error("cannot write " + path.string() + ": " + failed.step + ": " + std::strerror(failed.error));
 }
 
 // A directory made with mkdtemp under $TMPDIR (or /tmp), removed with its contents at the end.

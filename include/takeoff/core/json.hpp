@@ -27,6 +27,7 @@
 #include <boost/describe/members.hpp>
 #include <boost/describe/modifiers.hpp>
 #include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 #include <boost/json/value_from.hpp>
 #include <boost/json/value_to.hpp>
@@ -374,5 +375,61 @@ void tag_invoke(boost::json::value_from_tag, boost::json::value& out, const T& v
 }
 
 } // namespace json_io
+
+namespace detail {
+inline void pretty_json_to(const boost::json::value& v, std::string& out, std::size_t depth)
+{
+    const std::string indent((depth + 1) * 2, ' ');
+    const std::string closing(depth * 2, ' ');
+    if (v.is_object()) {
+        const auto& object = v.get_object();
+        if (object.empty()) {
+            out += "{}";
+            return;
+        }
+        out += "{\n";
+        bool first = true;
+        for (const auto& member : object) {
+            if (!first)
+                out += ",\n";
+            first = false;
+            out += indent;
+            out += boost::json::serialize(boost::json::string(member.key()));
+            out += ": ";
+            pretty_json_to(member.value(), out, depth + 1);
+        }
+        out += "\n" + closing + "}";
+    } else if (v.is_array()) {
+        const auto& array = v.get_array();
+        if (array.empty()) {
+            out += "[]";
+            return;
+        }
+        out += "[\n";
+        bool first = true;
+        for (const auto& element : array) {
+            if (!first)
+                out += ",\n";
+            first = false;
+            out += indent;
+            pretty_json_to(element, out, depth + 1);
+        }
+        out += "\n" + closing + "]";
+    } else {
+        out += boost::json::serialize(v);
+    }
+}
+
+} // namespace detail
+
+/// JSON text with two-space indentation and one member or element per line, ending with a
+/// newline: for files a person also reads and edits (the takeoff CLI's configuration).
+inline std::string pretty_json(const boost::json::value& value)
+{
+    std::string out;
+    detail::pretty_json_to(value, out, 0);
+    out += '\n';
+    return out;
+}
 
 } // namespace takeoff

@@ -22,6 +22,7 @@
 
 #include <takeoff/core/config.hpp>
 #include <takeoff/core/diagnostics.hpp>
+#include <takeoff/core/file.hpp>
 #include <takeoff/core/error.hpp>
 #include <takeoff/core/redact.hpp>
 #include <takeoff/core/secret_json.hpp>
@@ -634,41 +635,13 @@ private:
             std::string& s;
             ~wipe_on_exit() { takeoff::detail::wipe_string(s); }
         } wipe{text};
-        std::string temp;
-        detail::token_file::unique_fd fd;
-        for (int attempt = 0; !fd; ++attempt) {
-            temp = path_.string() + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(++temp_counter_);
-            fd = detail::token_file::unique_fd(
-                ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600));
-            if (!fd && (errno != EEXIST || attempt >= 100)) return fail(detail::token_file::errno_code(errno), "cannot create a temporary file", diag);
-        }
-        auto give_up = [&](int e, const char* what) {
-            fd.reset();
-            ::unlink(temp.c_str());
-            return fail(detail::token_file::errno_code(e), what, diag);
-        };
-        if (::fchmod(fd.get(), 0600) != 0) return give_up(errno, "cannot set the temporary file's mode");
-        std::size_t done = 0;
-        while (done < text.size()) {
-            const ssize_t n = ::write(fd.get(), text.data() + done, text.size() - done);
-            if (n < 0) {
-                if (errno == EINTR) continue;
-                return give_up(errno, "cannot write the temporary file");
-            }
-            done += static_cast<std::size_t>(n);
-        }
-        if (::fsync(fd.get()) != 0) return give_up(errno, "cannot flush the temporary file");
-        if (int e = fd.reset(); e != 0) return give_up(e, "cannot close the temporary file");
-        if (::rename(temp.c_str(), path_.c_str()) != 0) return give_up(errno, "cannot replace the file");
-        // Make the rename itself durable; a failure here leaves a complete file either way.
-        const std::filesystem::path dir = path_.has_parent_path() ? path_.parent_path() : std::filesystem::path(".");
-        if (detail::token_file::unique_fd d(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)); d) ::fsync(d.get());
+        if (auto failed = takeoff::detail::write_file_atomically(path_, text, 0600))
+            return fail(detail::token_file::errno_code(failed.error), failed.step, diag);
         return {};
     }
 
     std::filesystem::path path_;
     std::mutex mutex_;
-    unsigned long temp_counter_ = 0;
 };
 
 } // namespace takeoff::oauth
